@@ -5,4 +5,5 @@
 tonic::include_proto!("whatsapp.v1");
 
 /// The encoded `FileDescriptorSet` of `proto/`, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/whatsapp_v1_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/whatsapp_v1_descriptor.bin"));

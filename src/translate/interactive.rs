@@ -1,0 +1,589 @@
+//! Interactive messages: each kind's header, body, footer and action limits, the fixed action names,
+//! and the Cloud-only kinds.
+
+use prost_types::value::Kind as JsonKind;
+
+use crate::flavor::Flavor;
+use crate::proto;
+use crate::proto::interactive::Kind;
+use crate::proto::interactive_media_header::Kind as ProtoHeader;
+use crate::proto::interactive_reply_button::Button as ProtoButton;
+use crate::validate::{Path, Rule, Validator, duplicates, limits};
+use crate::wire::interactive::{
+    Body, ButtonAction, CatalogMessageAction, CatalogMessageName, CatalogMessageParameters,
+    CtaUrlAction, CtaUrlName, CtaUrlParameters, FlowAction, FlowActionKind, FlowActionPayload,
+    FlowMode, FlowName, FlowParameters, Footer, Header, Interactive, ListAction, ListSection,
+    LocationRequestAction, LocationRequestName, ProductAction, ProductItem, ProductListAction,
+    ProductSection, Reply, ReplyButton, Row,
+};
+use crate::wire::json::JsonObject;
+
+use super::media::{self, Place};
+use super::non_empty;
+
+pub(super) fn interactive<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    interactive: &'a proto::Interactive,
+) -> Option<Interactive<'a>> {
+    let kind = v.one_of(
+        path.field("kind"),
+        interactive.kind.as_ref(),
+        "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message",
+    )?;
+    match kind {
+        Kind::List(list) => self::list(v, path.field("list"), list),
+        Kind::Button(button) => self::button(v, path.field("button"), button),
+        Kind::Product(product) => self::product(v, path.field("product"), product),
+        Kind::ProductList(list) => self::product_list(v, path.field("product_list"), list),
+        Kind::CatalogMessage(catalog) => {
+            self::catalog_message(v, path.field("catalog_message"), catalog)
+        }
+        Kind::Flow(flow) => self::flow(v, path.field("flow"), flow),
+        Kind::CtaUrl(cta_url) => {
+            let path = path.field("cta_url");
+            v.only_on(path, Flavor::Cloud);
+            self::cta_url(v, path, cta_url)
+        }
+        Kind::LocationRequestMessage(request) => {
+            let path = path.field("location_request_message");
+            v.only_on(path, Flavor::Cloud);
+            let body = body(v, path.field("body"), request.body.as_ref());
+            Some(Interactive::LocationRequestMessage {
+                body: body?,
+                action: LocationRequestAction {
+                    name: LocationRequestName::SendLocation,
+                },
+            })
+        }
+    }
+}
+
+fn list<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    list: &'a proto::InteractiveList,
+) -> Option<Interactive<'a>> {
+    let header = text_header(v, path.field("header"), list.header.as_ref());
+    let body = body(v, path.field("body"), list.body.as_ref());
+    let footer = footer(v, path.field("footer"), list.footer.as_ref());
+    v.required_max_chars(path.field("button"), &list.button, limits::LIST_BUTTON_MAX);
+
+    let sections_path = path.field("sections");
+    v.count(sections_path, list.sections.len(), 1, limits::SECTIONS_MAX);
+    let several = list.sections.len() > 1;
+    let mut rows_in_all = 0;
+    let sections = list
+        .sections
+        .iter()
+        .enumerate()
+        .map(|(i, section)| {
+            let path = sections_path.index(i);
+            let title = section_title(v, path.field("title"), &section.title, several);
+            let rows_path = path.field("rows");
+            v.count(rows_path, section.rows.len(), 1, usize::MAX);
+            rows_in_all += section.rows.len();
+            let rows = section
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(j, row)| {
+                    let path = rows_path.index(j);
+                    v.required_max_chars(path.field("id"), &row.id, limits::ROW_ID_MAX);
+                    v.required_max_chars(path.field("title"), &row.title, limits::ROW_TITLE_MAX);
+                    v.max_chars(
+                        path.field("description"),
+                        &row.description,
+                        limits::ROW_DESCRIPTION_MAX,
+                    );
+                    Row {
+                        id: &row.id,
+                        title: &row.title,
+                        description: non_empty(&row.description),
+                    }
+                })
+                .collect();
+            ListSection { title, rows }
+        })
+        .collect::<Vec<_>>();
+    if rows_in_all > limits::LIST_ROWS_MAX {
+        v.violation(
+            sections_path,
+            Rule::TooManyInAll {
+                what: "rows",
+                max: limits::LIST_ROWS_MAX,
+                actual: rows_in_all,
+            },
+        );
+    }
+    // Row ids come back in the webhook: two equal ids could not be told apart.
+    let positions: Vec<(usize, usize)> = list
+        .sections
+        .iter()
+        .enumerate()
+        .flat_map(|(i, section)| (0..section.rows.len()).map(move |j| (i, j)))
+        .collect();
+    let ids = list
+        .sections
+        .iter()
+        .flat_map(|s| s.rows.iter().map(|r| r.id.as_str()));
+    for (repeat, first) in duplicates(ids) {
+        let (i, j) = positions[repeat];
+        let (fi, fj) = positions[first];
+        v.violation(
+            sections_path.index(i).field("rows").index(j).field("id"),
+            Rule::Duplicate {
+                first: format!("sections[{fi}].rows[{fj}].id"),
+            },
+        );
+    }
+
+    Some(Interactive::List {
+        header,
+        body: body?,
+        footer,
+        action: ListAction {
+            button: &list.button,
+            sections,
+        },
+    })
+}
+
+fn button<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    button: &'a proto::InteractiveButton,
+) -> Option<Interactive<'a>> {
+    let header = match button.header.as_ref() {
+        Some(header) => Some(media_header(v, path.field("header"), header)?),
+        None => None,
+    };
+    let body = body(v, path.field("body"), button.body.as_ref());
+    let footer = footer(v, path.field("footer"), button.footer.as_ref());
+
+    let buttons_path = path.field("buttons");
+    v.count(
+        buttons_path,
+        button.buttons.len(),
+        1,
+        limits::REPLY_BUTTONS_MAX,
+    );
+    let buttons: Vec<Option<ReplyButton<'a>>> = button
+        .buttons
+        .iter()
+        .enumerate()
+        .map(|(i, button)| {
+            let path = buttons_path.index(i);
+            let ProtoButton::Reply(reply) =
+                v.one_of(path.field("button"), button.button.as_ref(), "reply")?;
+            let path = path.field("reply");
+            let id = path.field("id");
+            if v.required(id, &reply.id) {
+                v.max_chars(id, &reply.id, limits::REPLY_ID_MAX);
+                v.not_padded(id, &reply.id);
+            }
+            v.required_max_chars(path.field("title"), &reply.title, limits::REPLY_TITLE_MAX);
+            Some(ReplyButton::Reply {
+                reply: Reply {
+                    id: &reply.id,
+                    title: &reply.title,
+                },
+            })
+        })
+        .collect();
+    for field in ["id", "title"] {
+        let values = button.buttons.iter().map(|b| match &b.button {
+            Some(ProtoButton::Reply(reply)) if field == "id" => reply.id.as_str(),
+            Some(ProtoButton::Reply(reply)) => reply.title.as_str(),
+            None => "",
+        });
+        for (repeat, first) in duplicates(values) {
+            let repeat_is_set = button.buttons[repeat].button.is_some();
+            if repeat_is_set {
+                v.violation(
+                    buttons_path.index(repeat).field("reply").field(field),
+                    Rule::Duplicate {
+                        first: format!("buttons[{first}].reply.{field}"),
+                    },
+                );
+            }
+        }
+    }
+
+    Some(Interactive::Button {
+        header,
+        body: body?,
+        footer,
+        action: ButtonAction {
+            buttons: buttons.into_iter().collect::<Option<_>>()?,
+        },
+    })
+}
+
+fn product<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    product: &'a proto::InteractiveProduct,
+) -> Option<Interactive<'a>> {
+    let body = product
+        .body
+        .as_ref()
+        .map(|body| body_text(v, path.field("body"), body));
+    let footer = footer(v, path.field("footer"), product.footer.as_ref());
+    v.required(path.field("catalog_id"), &product.catalog_id);
+    v.required_max_chars(
+        path.field("product_retailer_id"),
+        &product.product_retailer_id,
+        limits::PRODUCT_RETAILER_ID_MAX,
+    );
+    Some(Interactive::Product {
+        body,
+        footer,
+        action: ProductAction {
+            catalog_id: &product.catalog_id,
+            product_retailer_id: &product.product_retailer_id,
+        },
+    })
+}
+
+fn product_list<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    list: &'a proto::InteractiveProductList,
+) -> Option<Interactive<'a>> {
+    let header_path = path.field("header");
+    let header = v
+        .present(header_path, list.header.as_ref())
+        .and_then(|header| text_header(v, header_path, Some(header)));
+    let body = body(v, path.field("body"), list.body.as_ref());
+    let footer = footer(v, path.field("footer"), list.footer.as_ref());
+    v.required(path.field("catalog_id"), &list.catalog_id);
+
+    let sections_path = path.field("sections");
+    v.count(sections_path, list.sections.len(), 1, limits::SECTIONS_MAX);
+    let several = list.sections.len() > 1;
+    let mut products_in_all = 0;
+    let sections = list
+        .sections
+        .iter()
+        .enumerate()
+        .map(|(i, section)| {
+            let path = sections_path.index(i);
+            let title = section_title(v, path.field("title"), &section.title, several);
+            let items_path = path.field("product_items");
+            v.count(items_path, section.product_items.len(), 1, usize::MAX);
+            products_in_all += section.product_items.len();
+            let product_items = section
+                .product_items
+                .iter()
+                .enumerate()
+                .map(|(j, item)| {
+                    v.required_max_chars(
+                        items_path.index(j).field("product_retailer_id"),
+                        &item.product_retailer_id,
+                        limits::PRODUCT_RETAILER_ID_MAX,
+                    );
+                    ProductItem {
+                        product_retailer_id: &item.product_retailer_id,
+                    }
+                })
+                .collect();
+            ProductSection {
+                title,
+                product_items,
+            }
+        })
+        .collect();
+    if products_in_all > limits::PRODUCTS_MAX {
+        v.violation(
+            sections_path,
+            Rule::TooManyInAll {
+                what: "products",
+                max: limits::PRODUCTS_MAX,
+                actual: products_in_all,
+            },
+        );
+    }
+
+    Some(Interactive::ProductList {
+        header: header?,
+        body: body?,
+        footer,
+        action: ProductListAction {
+            catalog_id: &list.catalog_id,
+            sections,
+        },
+    })
+}
+
+fn catalog_message<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    catalog: &'a proto::InteractiveCatalogMessage,
+) -> Option<Interactive<'a>> {
+    let body = body(v, path.field("body"), catalog.body.as_ref());
+    let footer = footer(v, path.field("footer"), catalog.footer.as_ref());
+    let parameters = non_empty(&catalog.thumbnail_product_retailer_id).map(|thumbnail| {
+        v.max_chars(
+            path.field("thumbnail_product_retailer_id"),
+            thumbnail,
+            limits::PRODUCT_RETAILER_ID_MAX,
+        );
+        CatalogMessageParameters {
+            thumbnail_product_retailer_id: thumbnail,
+        }
+    });
+    Some(Interactive::CatalogMessage {
+        body: body?,
+        footer,
+        action: CatalogMessageAction {
+            name: CatalogMessageName::CatalogMessage,
+            parameters,
+        },
+    })
+}
+
+fn flow<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    flow: &'a proto::InteractiveFlow,
+) -> Option<Interactive<'a>> {
+    let header = text_header(v, path.field("header"), flow.header.as_ref());
+    let body = body(v, path.field("body"), flow.body.as_ref());
+    let footer = footer(v, path.field("footer"), flow.footer.as_ref());
+
+    let mode = v
+        .known_enum::<proto::InteractiveFlowMode>(path.field("mode"), flow.mode)
+        .map(|mode| match mode {
+            proto::InteractiveFlowMode::Unspecified => None,
+            proto::InteractiveFlowMode::Draft => Some(FlowMode::Draft),
+            proto::InteractiveFlowMode::Published => Some(FlowMode::Published),
+        });
+    let flow_message_version = match flow.flow_message_version.as_str() {
+        "" => limits::FLOW_MESSAGE_VERSION,
+        version => {
+            if version != limits::FLOW_MESSAGE_VERSION {
+                v.violation(
+                    path.field("flow_message_version"),
+                    Rule::MustEqual(limits::FLOW_MESSAGE_VERSION),
+                );
+            }
+            version
+        }
+    };
+    v.required(path.field("flow_token"), &flow.flow_token);
+    v.required(path.field("flow_id"), &flow.flow_id);
+    let cta = path.field("flow_cta");
+    if v.required(cta, &flow.flow_cta) {
+        v.max_chars(cta, &flow.flow_cta, limits::FLOW_CTA_MAX);
+        v.no_emoji(cta, &flow.flow_cta);
+    }
+
+    let flow_action = v
+        .known_enum::<proto::InteractiveFlowAction>(path.field("flow_action"), flow.flow_action)
+        .map(|action| match action {
+            proto::InteractiveFlowAction::Unspecified => None,
+            proto::InteractiveFlowAction::Navigate => Some(FlowActionKind::Navigate),
+            proto::InteractiveFlowAction::DataExchange => Some(FlowActionKind::DataExchange),
+        });
+    let payload_path = path.field("flow_action_payload");
+    let navigates = !matches!(flow_action, Some(Some(FlowActionKind::DataExchange)));
+    let flow_action_payload = match (flow.flow_action_payload.as_ref(), navigates) {
+        (Some(payload), true) => Some(self::flow_action_payload(v, payload_path, payload)),
+        (Some(_), false) => {
+            v.violation(
+                payload_path,
+                Rule::NotAllowed("with data_exchange the endpoint provides the first screen"),
+            );
+            None
+        }
+        (None, true) => {
+            // `navigate` is the API's default: it needs the screen to open.
+            v.violation(payload_path, Rule::Required);
+            None
+        }
+        (None, false) => None,
+    };
+
+    Some(Interactive::Flow {
+        header,
+        body: body?,
+        footer,
+        action: FlowAction {
+            name: FlowName::Flow,
+            parameters: FlowParameters {
+                mode: mode?,
+                flow_message_version,
+                flow_token: &flow.flow_token,
+                flow_id: &flow.flow_id,
+                flow_cta: &flow.flow_cta,
+                flow_action: flow_action?,
+                flow_action_payload,
+            },
+        },
+    })
+}
+
+fn flow_action_payload<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    payload: &'a proto::InteractiveFlowActionPayload,
+) -> FlowActionPayload<'a> {
+    v.required(path.field("screen"), &payload.screen);
+    let data = payload.data.as_ref().map(|data| {
+        let data_path = path.field("data");
+        if data.fields.is_empty() {
+            v.violation(data_path, Rule::Empty);
+        }
+        if !all_numbers_finite(data) {
+            v.violation(data_path, Rule::Format("JSON: numbers must be finite"));
+        }
+        JsonObject(data)
+    });
+    FlowActionPayload {
+        screen: &payload.screen,
+        data,
+    }
+}
+
+/// Whether every number in `object`, however deep, is finite (JSON has no NaN or infinity).
+fn all_numbers_finite(object: &prost_types::Struct) -> bool {
+    fn finite(value: &prost_types::Value) -> bool {
+        match &value.kind {
+            Some(JsonKind::NumberValue(n)) => n.is_finite(),
+            Some(JsonKind::StructValue(object)) => all_numbers_finite(object),
+            Some(JsonKind::ListValue(list)) => list.values.iter().all(finite),
+            _ => true,
+        }
+    }
+    object.fields.values().all(finite)
+}
+
+fn cta_url<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    cta_url: &'a proto::InteractiveCtaUrl,
+) -> Option<Interactive<'a>> {
+    let header = match cta_url.header.as_ref() {
+        Some(header) => Some(media_header(v, path.field("header"), header)?),
+        None => None,
+    };
+    let body = body(v, path.field("body"), cta_url.body.as_ref());
+    let footer = footer(v, path.field("footer"), cta_url.footer.as_ref());
+    v.required_max_chars(
+        path.field("display_text"),
+        &cta_url.display_text,
+        limits::CTA_URL_DISPLAY_TEXT_MAX,
+    );
+    let url = path.field("url");
+    if v.required(url, &cta_url.url) {
+        v.http_url(url, &cta_url.url);
+    }
+    Some(Interactive::CtaUrl {
+        header,
+        body: body?,
+        footer,
+        action: CtaUrlAction {
+            name: CtaUrlName::CtaUrl,
+            parameters: CtaUrlParameters {
+                display_text: &cta_url.display_text,
+                url: &cta_url.url,
+            },
+        },
+    })
+}
+
+/// An optional text header: required non-empty text of at most 60 characters when present.
+fn text_header<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    header: Option<&'a proto::InteractiveTextHeader>,
+) -> Option<Header<'a>> {
+    let header = header?;
+    v.required_max_chars(
+        path.field("text"),
+        &header.text,
+        limits::INTERACTIVE_HEADER_TEXT_MAX,
+    );
+    Some(Header::Text { text: &header.text })
+}
+
+/// A header that is text or media. Media headers take no caption.
+fn media_header<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    header: &'a proto::InteractiveMediaHeader,
+) -> Option<Header<'a>> {
+    let header = v.one_of(
+        path.field("kind"),
+        header.kind.as_ref(),
+        "text, image, video, document",
+    )?;
+    Some(match header {
+        ProtoHeader::Text(text) => {
+            v.required_max_chars(
+                path.field("text"),
+                text,
+                limits::INTERACTIVE_HEADER_TEXT_MAX,
+            );
+            Header::Text { text }
+        }
+        ProtoHeader::Image(image) => Header::Image {
+            image: media::image(v, path.field("image"), image, Place::Header)?,
+        },
+        ProtoHeader::Video(video) => Header::Video {
+            video: media::video(v, path.field("video"), video, Place::Header)?,
+        },
+        ProtoHeader::Document(document) => Header::Document {
+            document: media::document(v, path.field("document"), document, Place::Header)?,
+        },
+    })
+}
+
+/// A required body.
+fn body<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    body: Option<&'a proto::InteractiveBody>,
+) -> Option<Body<'a>> {
+    let body = v.present(path, body)?;
+    Some(body_text(v, path, body))
+}
+
+fn body_text<'a>(v: &mut Validator, path: Path<'_>, body: &'a proto::InteractiveBody) -> Body<'a> {
+    v.required_max_chars(
+        path.field("text"),
+        &body.text,
+        limits::INTERACTIVE_BODY_TEXT_MAX,
+    );
+    Body { text: &body.text }
+}
+
+/// An optional footer: required non-empty text of at most 60 characters when present.
+fn footer<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    footer: Option<&'a proto::InteractiveFooter>,
+) -> Option<Footer<'a>> {
+    let footer = footer?;
+    v.required_max_chars(
+        path.field("text"),
+        &footer.text,
+        limits::INTERACTIVE_FOOTER_TEXT_MAX,
+    );
+    Some(Footer { text: &footer.text })
+}
+
+/// A section title: at most 24 characters, required when there is more than one section.
+fn section_title<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    title: &'a str,
+    several_sections: bool,
+) -> Option<&'a str> {
+    if several_sections {
+        v.required(path, title);
+    }
+    v.max_chars(path, title, limits::SECTION_TITLE_MAX);
+    non_empty(title)
+}

@@ -1,0 +1,223 @@
+//! Translation of gRPC requests into the REST bodies of one flavor of the API.
+//!
+//! Each function checks its part of the request against the rules in [`crate::validate`] while it
+//! builds the matching [`crate::wire`] value, so one pass over the request both validates and
+//! translates. A part that breaks a rule is recorded and the walk goes on, so the caller learns every
+//! violation at once; the body is returned only when there is none.
+
+mod contacts;
+mod interactive;
+mod media;
+mod template;
+
+use crate::flavor::Flavor;
+use crate::proto;
+use crate::proto::send_message_request::Content;
+use crate::validate::{InvalidRequest, Path, Validator, limits};
+use crate::wire::mark_read::{MarkRead, ReadStatus, TypingIndicator, TypingIndicatorType};
+use crate::wire::message::{self as msg, MessagingProduct, SendMessage};
+
+/// Validates `request` for `flavor` and translates it into the body of the send call.
+pub fn send_message(
+    flavor: Flavor,
+    request: &proto::SendMessageRequest,
+) -> Result<SendMessage<'_>, InvalidRequest> {
+    let mut v = Validator::new(flavor);
+    let root = Path::ROOT;
+
+    v.required(root.field("to"), &request.to);
+    let recipient_type = recipient_type(&mut v, root.field("recipient_type"), request);
+    if !request.request_id.is_empty() {
+        v.uuid(root.field("request_id"), &request.request_id);
+    }
+    let context = request.context.as_ref().map(|context| {
+        let path = root.field("context");
+        v.only_on(path, Flavor::Cloud);
+        v.required(path.field("message_id"), &context.message_id);
+        msg::Context {
+            message_id: &context.message_id,
+        }
+    });
+    let biz_opaque_callback_data = non_empty(&request.biz_opaque_callback_data).inspect(|data| {
+        let path = root.field("biz_opaque_callback_data");
+        v.only_on(path, Flavor::Cloud);
+        v.max_chars(path, data, limits::BIZ_OPAQUE_CALLBACK_DATA_MAX);
+    });
+
+    let content = v.one_of(
+        root.field("content"),
+        request.content.as_ref(),
+        "text, image, audio, document, video, sticker, contacts, location, template, interactive, reaction",
+    );
+    let mut preview_url = None;
+    let content =
+        content.and_then(|content| self::content(&mut v, root, content, &mut preview_url));
+
+    let body = match (content, recipient_type) {
+        (Some(content), Some(recipient_type)) => Some(SendMessage {
+            messaging_product: messaging_product(flavor),
+            recipient_type,
+            to: &request.to,
+            context,
+            biz_opaque_callback_data,
+            preview_url,
+            content,
+        }),
+        _ => None,
+    };
+    v.finish(body)
+}
+
+/// Validates `request` for `flavor` and translates it into the body of the read receipt. On the
+/// On-Premises API the message id goes in the path (`PUT /v1/messages/{message_id}`), not the body.
+pub fn mark_message_read(
+    flavor: Flavor,
+    request: &proto::MarkMessageReadRequest,
+) -> Result<MarkRead<'_>, InvalidRequest> {
+    let mut v = Validator::new(flavor);
+    let root = Path::ROOT;
+    v.required(root.field("message_id"), &request.message_id);
+    let typing_indicator = request.typing_indicator.as_ref().map(|indicator| {
+        let path = root.field("typing_indicator");
+        v.only_on(path, Flavor::Cloud);
+        v.known_enum::<proto::TypingIndicatorType>(path.field("type"), indicator.r#type);
+        TypingIndicator {
+            kind: TypingIndicatorType::Text,
+        }
+    });
+    let body = match flavor {
+        Flavor::OnPremises => MarkRead::OnPremises {
+            status: ReadStatus::Read,
+        },
+        Flavor::Cloud => MarkRead::Cloud {
+            messaging_product: MessagingProduct::Whatsapp,
+            status: ReadStatus::Read,
+            message_id: &request.message_id,
+            typing_indicator,
+        },
+    };
+    v.finish(Some(body))
+}
+
+/// `messaging_product`, which only the Cloud API takes.
+fn messaging_product(flavor: Flavor) -> Option<MessagingProduct> {
+    match flavor {
+        Flavor::Cloud => Some(MessagingProduct::Whatsapp),
+        Flavor::OnPremises => None,
+    }
+}
+
+fn recipient_type(
+    v: &mut Validator,
+    path: Path<'_>,
+    request: &proto::SendMessageRequest,
+) -> Option<msg::RecipientType> {
+    v.known_enum::<proto::RecipientType>(path, request.recipient_type)
+        .map(|known| match known {
+            proto::RecipientType::Unspecified | proto::RecipientType::Individual => {
+                msg::RecipientType::Individual
+            }
+        })
+}
+
+/// The message's content and its `type`. A text's `preview_url` is written into `preview_url` on
+/// the On-Premises API, where it sits at the top level of the body.
+fn content<'a>(
+    v: &mut Validator,
+    root: Path<'_>,
+    content: &'a Content,
+    top_level_preview_url: &mut Option<bool>,
+) -> Option<msg::Content<'a>> {
+    Some(match content {
+        Content::Text(text) => {
+            let path = root.field("text");
+            v.required_max_chars(path.field("body"), &text.body, limits::TEXT_BODY_MAX);
+            let preview_url = text.preview_url.then_some(true);
+            let inner_preview_url = match v.flavor() {
+                Flavor::Cloud => preview_url,
+                Flavor::OnPremises => {
+                    *top_level_preview_url = preview_url;
+                    None
+                }
+            };
+            msg::Content::Text {
+                text: msg::Text {
+                    preview_url: inner_preview_url,
+                    body: &text.body,
+                },
+            }
+        }
+        Content::Image(image) => msg::Content::Image {
+            image: media::image(v, root.field("image"), image, media::Place::Message)?,
+        },
+        Content::Audio(audio) => msg::Content::Audio {
+            audio: media::audio(v, root.field("audio"), audio)?,
+        },
+        Content::Document(document) => msg::Content::Document {
+            document: media::document(v, root.field("document"), document, media::Place::Message)?,
+        },
+        Content::Video(video) => msg::Content::Video {
+            video: media::video(v, root.field("video"), video, media::Place::Message)?,
+        },
+        Content::Sticker(sticker) => msg::Content::Sticker {
+            sticker: media::sticker(v, root.field("sticker"), sticker)?,
+        },
+        Content::Contacts(contacts) => msg::Content::Contacts {
+            contacts: contacts::contacts(v, root.field("contacts"), contacts)?,
+        },
+        Content::Location(location) => msg::Content::Location {
+            location: self::location(v, root.field("location"), location),
+        },
+        Content::Template(template) => msg::Content::Template {
+            template: template::template(v, root.field("template"), template)?,
+        },
+        Content::Interactive(interactive) => msg::Content::Interactive {
+            interactive: interactive::interactive(v, root.field("interactive"), interactive)?,
+        },
+        Content::Reaction(reaction) => {
+            let path = root.field("reaction");
+            v.only_on(path, Flavor::Cloud);
+            v.required(path.field("message_id"), &reaction.message_id);
+            msg::Content::Reaction {
+                reaction: msg::Reaction {
+                    message_id: &reaction.message_id,
+                    emoji: &reaction.emoji,
+                },
+            }
+        }
+    })
+}
+
+fn location<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    location: &'a proto::Location,
+) -> msg::Location<'a> {
+    in_range(v, path.field("latitude"), location.latitude, 90.0);
+    in_range(v, path.field("longitude"), location.longitude, 180.0);
+    msg::Location {
+        longitude: location.longitude,
+        latitude: location.latitude,
+        name: non_empty(&location.name),
+        address: non_empty(&location.address),
+    }
+}
+
+/// Requires a finite number between `-limit` and `limit`.
+fn in_range(v: &mut Validator, path: Path<'_>, value: f64, limit: f64) {
+    if !(-limit..=limit).contains(&value) {
+        v.violation(
+            path,
+            crate::validate::Rule::OutOfRange {
+                min: format!("-{limit}"),
+                max: limit.to_string(),
+            },
+        );
+    }
+}
+
+/// `Some` for a non-empty string: proto3 has no absent strings, and the API takes an absent field
+/// where the caller left one empty.
+fn non_empty(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
+}

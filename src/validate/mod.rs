@@ -1,0 +1,564 @@
+//! The rules a request must follow before anything is sent, and the violations that break them.
+//!
+//! Validation never stops at the first problem: a [`Validator`] walks the whole request, records every
+//! [`FieldViolation`] with the path of the field (such as `interactive.button.buttons[3].reply.title`)
+//! and the [`Rule`] it breaks, and the request is refused as a whole with an [`InvalidRequest`].
+//! Paths are built on the stack and rendered only when a violation is recorded, so a valid request
+//! costs no allocation here.
+
+pub mod limits;
+
+use std::fmt;
+
+use crate::flavor::Flavor;
+
+/// The path of a field inside a request, as a chain of segments that lives on the stack while the
+/// validator descends.
+#[derive(Clone, Copy, Debug)]
+pub struct Path<'p> {
+    parent: Option<&'p Path<'p>>,
+    segment: Segment,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Segment {
+    Root,
+    Field(&'static str),
+    Index(usize),
+}
+
+impl Path<'static> {
+    /// The request itself.
+    pub const ROOT: Path<'static> = Path {
+        parent: None,
+        segment: Segment::Root,
+    };
+}
+
+impl<'p> Path<'p> {
+    /// The field `name` of the message at this path.
+    pub fn field(&'p self, name: &'static str) -> Path<'p> {
+        Path {
+            parent: Some(self),
+            segment: Segment::Field(name),
+        }
+    }
+
+    /// The element `index` of the repeated field at this path.
+    pub fn index(&'p self, index: usize) -> Path<'p> {
+        Path {
+            parent: Some(self),
+            segment: Segment::Index(index),
+        }
+    }
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(parent) = self.parent {
+            parent.fmt(f)?;
+        }
+        match self.segment {
+            Segment::Root => Ok(()),
+            Segment::Field(name) => match self.parent {
+                Some(Path {
+                    segment: Segment::Root,
+                    ..
+                })
+                | None => f.write_str(name),
+                Some(_) => write!(f, ".{name}"),
+            },
+            Segment::Index(index) => write!(f, "[{index}]"),
+        }
+    }
+}
+
+/// A rule of the API reference (or of this service) that a field breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// The field must be set (non-empty).
+    Required,
+    /// The text is longer than the limit, in characters (Unicode scalar values).
+    TooLong { max: usize, actual: usize },
+    /// The repeated field has fewer elements than the minimum.
+    TooFew { min: usize, actual: usize },
+    /// The repeated field has more elements than the maximum.
+    TooMany { max: usize, actual: usize },
+    /// The sections hold more elements of a kind, all together, than the maximum.
+    TooManyInAll {
+        what: &'static str,
+        max: usize,
+        actual: usize,
+    },
+    /// Exactly one member of a oneof (or at least one of a group of fields) must be set.
+    OneOfRequired(&'static str),
+    /// The number is outside the allowed range.
+    OutOfRange { min: String, max: String },
+    /// The value must be exactly this.
+    MustEqual(&'static str),
+    /// The enum value is not one this version of the API knows.
+    UnknownEnumValue(i32),
+    /// The field exists on the other flavor of the API only.
+    FlavorOnly(Flavor),
+    /// The field is not allowed where it is; the text says why.
+    NotAllowed(&'static str),
+    /// The value must be unique within the message but repeats the one at `first`.
+    Duplicate { first: String },
+    /// The text must not begin or end with whitespace.
+    Padded,
+    /// The text must not contain emoji.
+    Emoji,
+    /// The message set must set at least one of its fields.
+    Empty,
+    /// The text does not have the required format; the text says which.
+    Format(&'static str),
+}
+
+impl Rule {
+    /// A stable, machine-readable name for the rule (`google.rpc.BadRequest.FieldViolation.reason`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rule::Required => "REQUIRED",
+            Rule::TooLong { .. } => "TOO_LONG",
+            Rule::TooFew { .. } => "TOO_FEW",
+            Rule::TooMany { .. } => "TOO_MANY",
+            Rule::TooManyInAll { .. } => "TOO_MANY_IN_ALL",
+            Rule::OneOfRequired(_) => "ONE_OF_REQUIRED",
+            Rule::OutOfRange { .. } => "OUT_OF_RANGE",
+            Rule::MustEqual(_) => "MUST_EQUAL",
+            Rule::UnknownEnumValue(_) => "UNKNOWN_ENUM_VALUE",
+            Rule::FlavorOnly(_) => "FLAVOR_ONLY",
+            Rule::NotAllowed(_) => "NOT_ALLOWED",
+            Rule::Duplicate { .. } => "DUPLICATE",
+            Rule::Padded => "PADDED",
+            Rule::Emoji => "EMOJI",
+            Rule::Empty => "EMPTY",
+            Rule::Format(_) => "FORMAT",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::Required => f.write_str("is required"),
+            Rule::TooLong { max, actual } => {
+                write!(f, "must be at most {max} characters (is {actual})")
+            }
+            Rule::TooFew { min, actual } => write!(f, "must have at least {min} (has {actual})"),
+            Rule::TooMany { max, actual } => write!(f, "must have at most {max} (has {actual})"),
+            Rule::TooManyInAll { what, max, actual } => write!(
+                f,
+                "must hold at most {max} {what} across all sections (holds {actual})"
+            ),
+            Rule::OneOfRequired(members) => write!(f, "must set one of: {members}"),
+            Rule::OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
+            Rule::MustEqual(value) => write!(f, "must be \"{value}\""),
+            Rule::UnknownEnumValue(value) => write!(f, "has unknown enum value {value}"),
+            Rule::FlavorOnly(flavor) => write!(
+                f,
+                "is supported by the {flavor} only, and this service sends to the {}",
+                other(*flavor)
+            ),
+            Rule::NotAllowed(why) => write!(f, "is not allowed: {why}"),
+            Rule::Duplicate { first } => {
+                write!(f, "must be unique within the message, but repeats {first}")
+            }
+            Rule::Padded => f.write_str("must not have leading or trailing whitespace"),
+            Rule::Emoji => f.write_str("must not contain emoji"),
+            Rule::Empty => f.write_str("must set at least one field, or be left unset"),
+            Rule::Format(format) => write!(f, "must be {format}"),
+        }
+    }
+}
+
+fn other(flavor: Flavor) -> Flavor {
+    match flavor {
+        Flavor::Cloud => Flavor::OnPremises,
+        Flavor::OnPremises => Flavor::Cloud,
+    }
+}
+
+/// One field that breaks one rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The field's path in the request, e.g. `interactive.list.sections[1].title`.
+    pub field: String,
+    /// The rule the field breaks.
+    pub rule: Rule,
+}
+
+impl fmt::Display for FieldViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.field, self.rule)
+    }
+}
+
+/// A request that breaks one or more rules; nothing of it may be sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct InvalidRequest {
+    /// Every violation found, in the order of the request's fields.
+    pub violations: Vec<FieldViolation>,
+}
+
+impl fmt::Display for InvalidRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, violation) in self.violations.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            violation.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// Walks a request for one flavor and collects the violations of every rule.
+#[derive(Debug)]
+pub struct Validator {
+    flavor: Flavor,
+    violations: Vec<FieldViolation>,
+}
+
+impl Validator {
+    /// A validator for requests sent to `flavor`.
+    pub fn new(flavor: Flavor) -> Self {
+        Validator {
+            flavor,
+            violations: Vec::new(),
+        }
+    }
+
+    /// The flavor the request is sent to.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    /// Records that the field at `path` breaks `rule`.
+    pub fn violation(&mut self, path: Path<'_>, rule: Rule) {
+        self.violations.push(FieldViolation {
+            field: path.to_string(),
+            rule,
+        });
+    }
+
+    /// `value` if no violation was recorded, the violations otherwise.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, InvalidRequest> {
+        match value {
+            Some(value) if self.violations.is_empty() => Ok(value),
+            // A part that could not be built always records why; this keeps the promise even if
+            // a future rule forgets to.
+            None if self.violations.is_empty() => Err(InvalidRequest {
+                violations: vec![FieldViolation {
+                    field: String::new(),
+                    rule: Rule::Required,
+                }],
+            }),
+            _ => Err(InvalidRequest {
+                violations: self.violations,
+            }),
+        }
+    }
+
+    /// Requires a message field to be set; `None` (recorded as [`Rule::Required`]) if it is not.
+    pub fn present<'a, T>(&mut self, path: Path<'_>, value: Option<&'a T>) -> Option<&'a T> {
+        if value.is_none() {
+            self.violation(path, Rule::Required);
+        }
+        value
+    }
+
+    /// Requires a oneof to be set; `None` (recorded as [`Rule::OneOfRequired`]) if it is not.
+    pub fn one_of<'a, T>(
+        &mut self,
+        path: Path<'_>,
+        value: Option<&'a T>,
+        members: &'static str,
+    ) -> Option<&'a T> {
+        if value.is_none() {
+            self.violation(path, Rule::OneOfRequired(members));
+        }
+        value
+    }
+
+    /// Requires a non-empty string. Returns whether it is.
+    pub fn required(&mut self, path: Path<'_>, value: &str) -> bool {
+        if value.is_empty() {
+            self.violation(path, Rule::Required);
+            return false;
+        }
+        true
+    }
+
+    /// Requires a non-empty string of at most `max` characters.
+    pub fn required_max_chars(&mut self, path: Path<'_>, value: &str, max: usize) {
+        if self.required(path, value) {
+            self.max_chars(path, value, max);
+        }
+    }
+
+    /// Limits a string to `max` characters (Unicode scalar values, not bytes).
+    pub fn max_chars(&mut self, path: Path<'_>, value: &str, max: usize) {
+        // A string of at most `max` bytes has at most `max` characters: skip the count.
+        if value.len() <= max {
+            return;
+        }
+        let actual = value.chars().count();
+        if actual > max {
+            self.violation(path, Rule::TooLong { max, actual });
+        }
+    }
+
+    /// Requires between `min` and `max` elements in a repeated field.
+    pub fn count(&mut self, path: Path<'_>, actual: usize, min: usize, max: usize) {
+        if actual < min {
+            self.violation(path, Rule::TooFew { min, actual });
+        } else if actual > max {
+            self.violation(path, Rule::TooMany { max, actual });
+        }
+    }
+
+    /// Allows a field that is set only on `flavor`.
+    pub fn only_on(&mut self, path: Path<'_>, flavor: Flavor) {
+        if self.flavor != flavor {
+            self.violation(path, Rule::FlavorOnly(flavor));
+        }
+    }
+
+    /// Decodes an enum field, recording [`Rule::UnknownEnumValue`] for a value the model lacks.
+    pub fn known_enum<E: TryFrom<i32>>(&mut self, path: Path<'_>, value: i32) -> Option<E> {
+        let known = E::try_from(value).ok();
+        if known.is_none() {
+            self.violation(path, Rule::UnknownEnumValue(value));
+        }
+        known
+    }
+
+    /// Requires an `http://` or `https://` URL with a host and no whitespace.
+    pub fn http_url(&mut self, path: Path<'_>, value: &str) {
+        if !is_http_url(value) {
+            self.violation(
+                path,
+                Rule::Format("an http:// or https:// URL with a host and no whitespace"),
+            );
+        }
+    }
+
+    /// Requires text without leading or trailing whitespace.
+    pub fn not_padded(&mut self, path: Path<'_>, value: &str) {
+        if value.trim() != value {
+            self.violation(path, Rule::Padded);
+        }
+    }
+
+    /// Requires text without emoji.
+    pub fn no_emoji(&mut self, path: Path<'_>, value: &str) {
+        if value.chars().any(is_emoji) {
+            self.violation(path, Rule::Emoji);
+        }
+    }
+
+    /// Requires a real calendar date written `YYYY-MM-DD`.
+    pub fn date(&mut self, path: Path<'_>, value: &str) {
+        if !is_date(value) {
+            self.violation(path, Rule::Format("a calendar date written YYYY-MM-DD"));
+        }
+    }
+
+    /// Requires a UUID in its canonical text form, such as `4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c`.
+    pub fn uuid(&mut self, path: Path<'_>, value: &str) {
+        if !is_uuid(value) {
+            self.violation(
+                path,
+                Rule::Format("a UUID such as 4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c"),
+            );
+        }
+    }
+}
+
+/// The repeats in `values`: for each value equal to an earlier one, its index and the earlier's.
+pub fn duplicates<'v>(values: impl IntoIterator<Item = &'v str>) -> Vec<(usize, usize)> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut repeats = Vec::new();
+    for (index, value) in values.into_iter().enumerate() {
+        if let Some(first) = seen.iter().position(|earlier| *earlier == value) {
+            repeats.push((index, first));
+        }
+        seen.push(value);
+    }
+    repeats
+}
+
+/// Whether `value` is an absolute `http://` or `https://` URL with a non-empty host and no
+/// whitespace or control characters.
+pub fn is_http_url(value: &str) -> bool {
+    let lower_scheme = value.get(..8).map(str::to_ascii_lowercase);
+    let rest = match lower_scheme.as_deref() {
+        Some("https://") => &value[8..],
+        _ => match value.get(..7).map(str::to_ascii_lowercase).as_deref() {
+            Some("http://") => &value[7..],
+            _ => return false,
+        },
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    !host.is_empty()
+        && !host.starts_with(':')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Whether `value` is a real calendar date written `YYYY-MM-DD`.
+pub fn is_date(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return false;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = &value[range];
+        digits
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| digits.parse().ok())
+            .flatten()
+    };
+    let (Some(year), Some(month), Some(day)) = (number(0..4), number(5..7), number(8..10)) else {
+        return false;
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    year >= 1 && (1..=days_in_month).contains(&day)
+}
+
+/// Whether `value` is a UUID in canonical 8-4-4-4-12 hexadecimal form.
+pub fn is_uuid(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// Whether `c` is an emoji or an emoji component (the pictographic blocks, regional indicators,
+/// variation selector 16, the zero-width joiner and keycap).
+pub fn is_emoji(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x1F000..=0x1FAFF    // Mahjong to Symbols and Pictographs Extended-A, flags, emoticons
+            | 0x2600..=0x27BF // Miscellaneous Symbols, Dingbats
+            | 0x2B00..=0x2BFF // Arrows and stars such as ⭐
+            | 0x2190..=0x21FF // Arrows such as ↩
+            | 0x2300..=0x23FF // Miscellaneous Technical such as ⌚ ⏰
+            | 0xFE0F          // Variation selector 16 (emoji presentation)
+            | 0x200D          // Zero-width joiner
+            | 0x20E3          // Combining enclosing keycap
+            | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE | 0x2122
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_render_like_field_masks() {
+        let root = Path::ROOT;
+        let interactive = root.field("interactive");
+        let button = interactive.field("button");
+        let buttons = button.field("buttons");
+        let third = buttons.index(3);
+        let reply = third.field("reply");
+        assert_eq!(
+            reply.field("title").to_string(),
+            "interactive.button.buttons[3].reply.title"
+        );
+        assert_eq!(root.field("to").to_string(), "to");
+        assert_eq!(root.to_string(), "");
+    }
+
+    #[test]
+    fn dates_must_exist_on_the_calendar() {
+        for good in [
+            "2012-08-18",
+            "2024-02-29",
+            "2000-02-29",
+            "0001-01-01",
+            "1999-12-31",
+        ] {
+            assert!(is_date(good), "{good}");
+        }
+        for bad in [
+            "2023-02-29",
+            "1900-02-29",
+            "2012-13-01",
+            "2012-00-10",
+            "2012-04-31",
+            "2012-8-18",
+            "20120818",
+            "2012/08/18",
+            "0000-01-01",
+            "２０１２-08-18",
+            "+012-08-18",
+            "",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_http_with_a_host() {
+        for good in [
+            "https://example.com/cat.jpg",
+            "http://example.com",
+            "HTTPS://EXAMPLE.COM/x?y#z",
+            "https://user@host:8443/p",
+        ] {
+            assert!(is_http_url(good), "{good}");
+        }
+        for bad in [
+            "ftp://example.com/x",
+            "https://",
+            "https:///path",
+            "https://:443/",
+            "example.com/cat.jpg",
+            "https://exa mple.com",
+            "https://example.com/\n",
+            "",
+            "http:/example.com",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn uuids_are_canonical() {
+        assert!(is_uuid("4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c"));
+        assert!(is_uuid("4F0B6D1E-8C3A-4E7B-9A1D-2C5E6F7A8B9C"));
+        assert!(!is_uuid("4f0b6d1e8c3a4e7b9a1d2c5e6f7a8b9c"));
+        assert!(!is_uuid("4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9"));
+        assert!(!is_uuid("4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9g"));
+        assert!(!is_uuid("{4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9}"));
+    }
+
+    #[test]
+    fn lengths_count_characters_not_bytes() {
+        let mut v = Validator::new(Flavor::Cloud);
+        // 20 characters, 80 bytes.
+        v.max_chars(Path::ROOT.field("t"), &"😀".repeat(20), 20);
+        assert!(v.violations.is_empty());
+        v.max_chars(Path::ROOT.field("t"), &"é".repeat(21), 20);
+        assert_eq!(
+            v.violations[0].rule,
+            Rule::TooLong {
+                max: 20,
+                actual: 21
+            }
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! Builders shared by the tests: requests are written as a user of the generated types would.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use whatsapp_grpc::proto::{self, send_message_request::Content};
+
+pub const TO: &str = "15550001111";
+pub const WAMID: &str = "wamid.HBgLMTU1NTAwMDExMTEVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=";
+
+/// A request to [`TO`] carrying `content`.
+pub fn request(content: Content) -> proto::SendMessageRequest {
+    proto::SendMessageRequest {
+        to: TO.into(),
+        content: Some(content),
+        ..Default::default()
+    }
+}
+
+pub fn text(body: &str) -> Content {
+    Content::Text(proto::Text {
+        body: body.into(),
+        preview_url: false,
+    })
+}
+
+pub fn body(text: &str) -> Option<proto::InteractiveBody> {
+    Some(proto::InteractiveBody { text: text.into() })
+}
+
+pub fn footer(text: &str) -> Option<proto::InteractiveFooter> {
+    Some(proto::InteractiveFooter { text: text.into() })
+}
+
+pub fn text_header(text: &str) -> Option<proto::InteractiveTextHeader> {
+    Some(proto::InteractiveTextHeader { text: text.into() })
+}
+
+pub fn reply(id: &str, title: &str) -> proto::InteractiveReplyButton {
+    proto::InteractiveReplyButton {
+        button: Some(proto::interactive_reply_button::Button::Reply(
+            proto::InteractiveReply {
+                id: id.into(),
+                title: title.into(),
+            },
+        )),
+    }
+}
+
+pub fn interactive(kind: proto::interactive::Kind) -> Content {
+    Content::Interactive(proto::Interactive { kind: Some(kind) })
+}
+
+pub fn row(id: &str, title: &str, description: &str) -> proto::InteractiveListRow {
+    proto::InteractiveListRow {
+        id: id.into(),
+        title: title.into(),
+        description: description.into(),
+    }
+}
+
+pub fn product_item(id: &str) -> proto::InteractiveProductItem {
+    proto::InteractiveProductItem {
+        product_retailer_id: id.into(),
+    }
+}
+
+pub fn template_text(text: &str) -> proto::TemplateParameter {
+    proto::TemplateParameter {
+        parameter: Some(proto::template_parameter::Parameter::Text(text.into())),
+    }
+}
+
+pub fn template_component(
+    component: proto::template_component::Component,
+) -> proto::TemplateComponent {
+    proto::TemplateComponent {
+        component: Some(component),
+    }
+}
+
+pub fn template_body(parameters: Vec<proto::TemplateParameter>) -> proto::TemplateComponent {
+    template_component(proto::template_component::Component::Body(
+        proto::TemplateBody { parameters },
+    ))
+}
+
+pub fn template_button(
+    index: u32,
+    sub_type: proto::template_button::SubType,
+) -> proto::TemplateComponent {
+    template_component(proto::template_component::Component::Button(
+        proto::TemplateButton {
+            index,
+            sub_type: Some(sub_type),
+        },
+    ))
+}
+
+pub fn quick_reply(payload: &str) -> proto::template_button::SubType {
+    proto::template_button::SubType::QuickReply(proto::TemplateQuickReplyButton {
+        payload: payload.into(),
+    })
+}
+
+pub fn language(code: &str) -> Option<proto::TemplateLanguage> {
+    Some(proto::TemplateLanguage {
+        policy: proto::TemplateLanguagePolicy::Deterministic as i32,
+        code: code.into(),
+    })
+}
+
+pub fn provider(name: &str) -> Option<proto::MediaProvider> {
+    Some(proto::MediaProvider { name: name.into() })
+}
+
+/// The project's copy of the conformance fixtures.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A fixture file, parsed.
+pub fn fixture(flavor: &str, name: &str) -> serde_json::Value {
+    let path = fixtures_dir().join(flavor).join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("fixture {} is not JSON: {e}", path.display()))
+}
+
+/// The names of every fixture of a flavor.
+pub fn fixture_names(flavor: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir().join(flavor))
+        .expect("fixture directory")
+        .map(|entry| entry.expect("fixture entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .map(|path| {
+            path.file_stem()
+                .expect("stem")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
