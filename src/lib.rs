@@ -7,6 +7,7 @@
 pub mod error;
 pub mod flavor;
 pub mod proto;
+pub mod sandbox;
 pub mod translate;
 pub mod validate;
 pub mod wire;
