@@ -1,9 +1,18 @@
-//! The service's errors, and their one mapping to `tonic::Status` as the caller sees it.
+//! The service's errors, and their one mapping to `tonic::Status` as the caller sees it: a code is
+//! retryable only if a retry can succeed, and every failure says what became of the message.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
+use crate::flavor::Flavor;
+use crate::upstream::{ApiError, UpstreamError};
 use crate::validate::InvalidRequest;
+
+/// The `ErrorInfo.domain` of errors this service finds itself.
+pub const DOMAIN: &str = "whatsapp-grpc";
 
 /// Everything that can make an RPC fail.
 #[derive(Debug, thiserror::Error)]
@@ -11,33 +20,203 @@ pub enum Error {
     /// The request breaks one or more rules; nothing was sent.
     #[error("invalid request: {0}")]
     InvalidArgument(#[from] InvalidRequest),
+
+    /// The call to the API failed.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+/// What became of the message, as `ErrorInfo.metadata["outcome"]` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The API did not take the message: sending it again cannot deliver it twice.
+    NotSent,
+    /// The request may have reached the API: the message may have been sent.
+    Unknown,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::NotSent => "not_sent",
+            Outcome::Unknown => "unknown",
+        }
+    }
 }
 
 impl From<Error> for Status {
     fn from(error: Error) -> Status {
         // One exhaustive match: a new variant cannot be forgotten.
         match error {
-            Error::InvalidArgument(invalid) => {
-                let message = format!(
-                    "the request breaks {} rule(s) of the WhatsApp Business API; nothing was sent: {invalid}",
-                    invalid.violations.len()
-                );
-                let violations: Vec<FieldViolation> = invalid
-                    .violations
-                    .into_iter()
-                    .map(|violation| {
-                        let mut field_violation =
-                            FieldViolation::new(violation.field, violation.rule.to_string());
-                        field_violation.reason = violation.rule.reason().to_owned();
-                        field_violation
-                    })
-                    .collect();
-                Status::with_error_details(
-                    Code::InvalidArgument,
-                    message,
-                    ErrorDetails::with_bad_request(violations),
+            Error::InvalidArgument(invalid) => invalid_argument(invalid),
+            Error::Upstream(UpstreamError::Api(api)) => api_error(&api),
+            Error::Upstream(
+                error @ UpstreamError::UnexpectedAnswer {
+                    http_status,
+                    retry_after,
+                    ..
+                },
+            ) => {
+                let code = match http_status {
+                    429 => Code::ResourceExhausted,
+                    500..=599 => Code::Unavailable,
+                    _ => Code::Unknown,
+                };
+                own_error(
+                    code,
+                    "UNEXPECTED_ANSWER",
+                    Outcome::Unknown,
+                    &error,
+                    retry_after,
+                    [("http_status", http_status.to_string())],
                 )
             }
+            Error::Upstream(error @ UpstreamError::Unreachable(_)) => own_error(
+                Code::Unavailable,
+                "UPSTREAM_UNREACHABLE",
+                Outcome::NotSent,
+                &error,
+                None,
+                [],
+            ),
+            Error::Upstream(error @ UpstreamError::TimedOut(_)) => own_error(
+                Code::DeadlineExceeded,
+                "OUTCOME_UNKNOWN",
+                Outcome::Unknown,
+                &error,
+                None,
+                [],
+            ),
+            Error::Upstream(error @ UpstreamError::Interrupted(_)) => own_error(
+                Code::Unknown,
+                "OUTCOME_UNKNOWN",
+                Outcome::Unknown,
+                &error,
+                None,
+                [],
+            ),
+            Error::Upstream(error @ UpstreamError::Login(_)) => own_error(
+                Code::Internal,
+                "UPSTREAM_LOGIN_FAILED",
+                Outcome::NotSent,
+                &error,
+                None,
+                [],
+            ),
         }
     }
+}
+
+fn invalid_argument(invalid: InvalidRequest) -> Status {
+    let message = format!(
+        "the request breaks {} rule(s) of the WhatsApp Business API; nothing was sent: {invalid}",
+        invalid.violations.len()
+    );
+    let violations: Vec<FieldViolation> = invalid
+        .violations
+        .into_iter()
+        .map(|violation| {
+            let mut field_violation =
+                FieldViolation::new(violation.field, violation.rule.to_string());
+            field_violation.reason = violation.rule.reason().to_owned();
+            field_violation
+        })
+        .collect();
+    Status::with_error_details(
+        Code::InvalidArgument,
+        message,
+        ErrorDetails::with_bad_request(violations),
+    )
+}
+
+/// The gRPC code for one of the API's errors: by its error code where the code says more than the
+/// HTTP status, by the HTTP status otherwise.
+pub fn api_code(error: &ApiError) -> Code {
+    match error.code {
+        // Parameters: the request is wrong, and sending it again will not help.
+        Some(100 | 1008 | 1009 | 131008 | 131009 | 131051 | 132000 | 132005 | 132007 | 132012) => {
+            Code::InvalidArgument
+        }
+        // The recipient cannot be messaged now: not a WhatsApp user, outside the customer-service
+        // window, or the template is paused.
+        Some(470 | 1013 | 131026 | 131047 | 132015 | 132016) => Code::FailedPrecondition,
+        // The template does not exist in that language.
+        Some(132001) => Code::NotFound,
+        // Rate and spam limits: come back later.
+        Some(4 | 1015 | 80007 | 130429 | 131048 | 131056 | 133016) => Code::ResourceExhausted,
+        // The API (or its gateway) is not ready, or failed on its side.
+        Some(1 | 2 | 1011 | 131000 | 131016) => Code::Unavailable,
+        // This service's credentials or permissions: the caller cannot fix them.
+        Some(0 | 190 | 1005) => Code::Internal,
+        Some(3 | 10 | 200..=299) => Code::PermissionDenied,
+        _ => match error.http_status {
+            400 => Code::InvalidArgument,
+            401 => Code::Internal,
+            403 => Code::PermissionDenied,
+            404 => Code::NotFound,
+            409 => Code::Aborted,
+            429 => Code::ResourceExhausted,
+            500..=599 => Code::Unavailable,
+            _ => Code::Unknown,
+        },
+    }
+}
+
+/// The `ErrorInfo.domain` of the API's own errors.
+pub fn api_domain(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Cloud => "graph.facebook.com",
+        Flavor::OnPremises => "whatsapp-business-api.on-premises",
+    }
+}
+
+fn api_error(error: &ApiError) -> Status {
+    let code = api_code(error);
+    let reason = match error.code {
+        Some(api_code) => api_code.to_string(),
+        None => format!("HTTP_{}", error.http_status),
+    };
+    let mut metadata = HashMap::from([
+        ("http_status".to_owned(), error.http_status.to_string()),
+        ("title".to_owned(), error.title.clone()),
+        ("details".to_owned(), error.details.clone()),
+        ("outcome".to_owned(), Outcome::NotSent.as_str().to_owned()),
+    ]);
+    if let Some(fbtrace_id) = &error.fbtrace_id {
+        metadata.insert("fbtrace_id".to_owned(), fbtrace_id.clone());
+    }
+    if let Some(subcode) = error.subcode {
+        metadata.insert("error_subcode".to_owned(), subcode.to_string());
+    }
+    let mut message = format!(
+        "the {} refused the message with error {reason}: {}",
+        error.flavor, error.title
+    );
+    if !error.details.is_empty() {
+        message.push_str(" (");
+        message.push_str(&error.details);
+        message.push(')');
+    }
+    let mut details = ErrorDetails::with_error_info(reason, api_domain(error.flavor), metadata);
+    if let Some(retry_after) = error.retry_after {
+        details.set_retry_info(Some(retry_after));
+    }
+    Status::with_error_details(code, message, details)
+}
+
+fn own_error<const N: usize>(
+    code: Code,
+    reason: &str,
+    outcome: Outcome,
+    error: &UpstreamError,
+    retry_after: Option<Duration>,
+    extra: [(&str, String); N],
+) -> Status {
+    let mut metadata = HashMap::from([("outcome".to_owned(), outcome.as_str().to_owned())]);
+    metadata.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    let mut details = ErrorDetails::with_error_info(reason, DOMAIN, metadata);
+    if let Some(retry_after) = retry_after {
+        details.set_retry_info(Some(retry_after));
+    }
+    Status::with_error_details(code, error.to_string(), details)
 }

@@ -8,7 +8,9 @@ pub mod error;
 pub mod flavor;
 pub mod proto;
 pub mod sandbox;
+pub mod telemetry;
 pub mod translate;
+pub mod upstream;
 pub mod validate;
 pub mod wire;
 

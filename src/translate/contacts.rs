@@ -29,9 +29,11 @@ fn contact<'a>(
     path: Path<'_>,
     contact: &'a proto::Contact,
 ) -> Option<Contact<'a>> {
+    let addresses = each(v, path.field("addresses"), &contact.addresses, address);
     let birthday = non_empty(&contact.birthday).inspect(|birthday| {
         v.date(path.field("birthday"), birthday);
     });
+    let emails = each(v, path.field("emails"), &contact.emails, email);
     let name = v
         .present(path.field("name"), contact.name.as_ref())
         .map(|name| self::name(v, path.field("name"), name));
@@ -46,8 +48,6 @@ fn contact<'a>(
         }
         org
     });
-    let addresses = each(v, path.field("addresses"), &contact.addresses, address);
-    let emails = each(v, path.field("emails"), &contact.emails, email);
     let phones = each(v, path.field("phones"), &contact.phones, phone);
     let urls = each(v, path.field("urls"), &contact.urls, url);
     Some(Contact {

@@ -154,10 +154,10 @@ fn button<'a>(
     path: Path<'_>,
     button: &'a proto::InteractiveButton,
 ) -> Option<Interactive<'a>> {
-    let header = match button.header.as_ref() {
-        Some(header) => Some(media_header(v, path.field("header"), header)?),
-        None => None,
-    };
+    let header = button
+        .header
+        .as_ref()
+        .and_then(|header| media_header(v, path.field("header"), header));
     let body = body(v, path.field("body"), button.body.as_ref());
     let footer = footer(v, path.field("footer"), button.footer.as_ref());
 
@@ -191,22 +191,24 @@ fn button<'a>(
             })
         })
         .collect();
-    for field in ["id", "title"] {
-        let values = button.buttons.iter().map(|b| match &b.button {
-            Some(ProtoButton::Reply(reply)) if field == "id" => reply.id.as_str(),
-            Some(ProtoButton::Reply(reply)) => reply.title.as_str(),
-            None => "",
-        });
-        for (repeat, first) in duplicates(values) {
-            let repeat_is_set = button.buttons[repeat].button.is_some();
-            if repeat_is_set {
-                v.violation(
-                    buttons_path.index(repeat).field("reply").field(field),
-                    Rule::Duplicate {
-                        first: format!("buttons[{first}].reply.{field}"),
-                    },
-                );
-            }
+    // Ids come back in the webhook and titles are what the customer taps: both must be unique.
+    // An unset button holds neither, so it stands for an empty value (never a duplicate).
+    let replies = || {
+        button
+            .buttons
+            .iter()
+            .map(|b| b.button.as_ref().map(|ProtoButton::Reply(reply)| reply))
+    };
+    let ids = duplicates(replies().map(|r| r.map_or("", |r| r.id.as_str())));
+    let titles = duplicates(replies().map(|r| r.map_or("", |r| r.title.as_str())));
+    for (field, repeats) in [("id", ids), ("title", titles)] {
+        for (repeat, first) in repeats {
+            v.violation(
+                buttons_path.index(repeat).field("reply").field(field),
+                Rule::Duplicate {
+                    first: format!("buttons[{first}].reply.{field}"),
+                },
+            );
         }
     }
 
@@ -464,10 +466,10 @@ fn cta_url<'a>(
     path: Path<'_>,
     cta_url: &'a proto::InteractiveCtaUrl,
 ) -> Option<Interactive<'a>> {
-    let header = match cta_url.header.as_ref() {
-        Some(header) => Some(media_header(v, path.field("header"), header)?),
-        None => None,
-    };
+    let header = cta_url
+        .header
+        .as_ref()
+        .and_then(|header| media_header(v, path.field("header"), header));
     let body = body(v, path.field("body"), cta_url.body.as_ref());
     let footer = footer(v, path.field("footer"), cta_url.footer.as_ref());
     v.required_max_chars(

@@ -131,7 +131,10 @@ fn media<'a>(
         Some(MediaSource::Id(id)) => {
             v.required(path.field("id"), id);
         }
-        Some(MediaSource::Link(link)) => v.http_url(path.field("link"), link),
+        Some(MediaSource::Link(link)) if v.required(path.field("link"), link) => {
+            v.http_url(path.field("link"), link);
+        }
+        Some(MediaSource::Link(_)) => {}
         None => {}
     }
 

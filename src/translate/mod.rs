@@ -27,9 +27,14 @@ pub fn send_message(
 
     v.required(root.field("to"), &request.to);
     let recipient_type = recipient_type(&mut v, root.field("recipient_type"), request);
-    if !request.request_id.is_empty() {
-        v.uuid(root.field("request_id"), &request.request_id);
-    }
+    let content = v.one_of(
+        root.field("content"),
+        request.content.as_ref(),
+        "text, image, audio, document, video, sticker, contacts, location, template, interactive, reaction",
+    );
+    let mut preview_url = None;
+    let content =
+        content.and_then(|content| self::content(&mut v, root, content, &mut preview_url));
     let context = request.context.as_ref().map(|context| {
         let path = root.field("context");
         v.only_on(path, Flavor::Cloud);
@@ -43,15 +48,9 @@ pub fn send_message(
         v.only_on(path, Flavor::Cloud);
         v.max_chars(path, data, limits::BIZ_OPAQUE_CALLBACK_DATA_MAX);
     });
-
-    let content = v.one_of(
-        root.field("content"),
-        request.content.as_ref(),
-        "text, image, audio, document, video, sticker, contacts, location, template, interactive, reaction",
-    );
-    let mut preview_url = None;
-    let content =
-        content.and_then(|content| self::content(&mut v, root, content, &mut preview_url));
+    if !request.request_id.is_empty() {
+        v.uuid(root.field("request_id"), &request.request_id);
+    }
 
     let body = match (content, recipient_type) {
         (Some(content), Some(recipient_type)) => Some(SendMessage {

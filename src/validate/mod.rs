@@ -197,7 +197,9 @@ impl fmt::Display for FieldViolation {
 /// A request that breaks one or more rules; nothing of it may be sent.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct InvalidRequest {
-    /// Every violation found, in the order of the request's fields.
+    /// Every violation found, in the order of the request's fields (field numbers); checks that
+    /// compare several fields (uniqueness, totals across sections) come after the fields they
+    /// compare.
     pub violations: Vec<FieldViolation>,
 }
 
@@ -353,7 +355,7 @@ impl Validator {
 
     /// Requires text without emoji.
     pub fn no_emoji(&mut self, path: Path<'_>, value: &str) {
-        if value.chars().any(is_emoji) {
+        if has_emoji(value) {
             self.violation(path, Rule::Emoji);
         }
     }
@@ -376,21 +378,24 @@ impl Validator {
     }
 }
 
-/// The repeats in `values`: for each value equal to an earlier one, its index and the earlier's.
+/// The repeats in `values`: for each non-empty value equal to an earlier one, its index and the
+/// earlier's. Empty values are left to [`Rule::Required`].
 pub fn duplicates<'v>(values: impl IntoIterator<Item = &'v str>) -> Vec<(usize, usize)> {
-    let mut seen: Vec<&str> = Vec::new();
+    let values: Vec<&str> = values.into_iter().collect();
     let mut repeats = Vec::new();
-    for (index, value) in values.into_iter().enumerate() {
-        if let Some(first) = seen.iter().position(|earlier| *earlier == value) {
+    for (index, value) in values.iter().enumerate() {
+        if value.is_empty() {
+            continue;
+        }
+        if let Some(first) = values[..index].iter().position(|earlier| earlier == value) {
             repeats.push((index, first));
         }
-        seen.push(value);
     }
     repeats
 }
 
 /// Whether `value` is an absolute `http://` or `https://` URL with a non-empty host and no
-/// whitespace or control characters.
+/// whitespace, control or invisible zero-width characters.
 pub fn is_http_url(value: &str) -> bool {
     let lower_scheme = value.get(..8).map(str::to_ascii_lowercase);
     let rest = match lower_scheme.as_deref() {
@@ -404,7 +409,11 @@ pub fn is_http_url(value: &str) -> bool {
     let host = authority.rsplit('@').next().unwrap_or_default();
     !host.is_empty()
         && !host.starts_with(':')
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !value.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+        })
 }
 
 /// Whether `value` is a real calendar date written `YYYY-MM-DD`.
@@ -445,21 +454,28 @@ pub fn is_uuid(value: &str) -> bool {
         })
 }
 
-/// Whether `c` is an emoji or an emoji component (the pictographic blocks, regional indicators,
-/// variation selector 16, the zero-width joiner and keycap).
-pub fn is_emoji(c: char) -> bool {
-    matches!(
-        c as u32,
-        0x1F000..=0x1FAFF    // Mahjong to Symbols and Pictographs Extended-A, flags, emoticons
-            | 0x2600..=0x27BF // Miscellaneous Symbols, Dingbats
-            | 0x2B00..=0x2BFF // Arrows and stars such as ⭐
-            | 0x2190..=0x21FF // Arrows such as ↩
-            | 0x2300..=0x23FF // Miscellaneous Technical such as ⌚ ⏰
-            | 0xFE0F          // Variation selector 16 (emoji presentation)
-            | 0x200D          // Zero-width joiner
-            | 0x20E3          // Combining enclosing keycap
-            | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE | 0x2122
-    )
+/// Whether `text` shows an emoji: a character with the Unicode `Emoji_Presentation` property (such as
+/// 😀, ◽ or a flag's regional indicators), or an emoji character turned into one by the emoji
+/// variation selector U+FE0F (such as ❤️ or the keycap 1️⃣). Symbols that display as text, such as
+/// → ★ ✓ or a plain digit, are not emoji.
+pub fn has_emoji(text: &str) -> bool {
+    use unicode_properties::{EmojiStatus, UnicodeEmoji};
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let status = c.emoji_status();
+        let presentation = matches!(
+            status,
+            EmojiStatus::EmojiPresentation
+                | EmojiStatus::EmojiPresentationAndModifierBase
+                | EmojiStatus::EmojiPresentationAndEmojiComponent
+                | EmojiStatus::EmojiPresentationAndModifierAndEmojiComponent
+        );
+        let selected = chars.peek() == Some(&'\u{FE0F}') && c.is_emoji_char_or_emoji_component();
+        if presentation || selected {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -529,6 +545,7 @@ mod tests {
             "example.com/cat.jpg",
             "https://exa mple.com",
             "https://example.com/\n",
+            "https://exa\u{200B}mple.com",
             "",
             "http:/example.com",
         ] {
@@ -544,6 +561,24 @@ mod tests {
         assert!(!is_uuid("4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9"));
         assert!(!is_uuid("4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9g"));
         assert!(!is_uuid("{4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9}"));
+    }
+
+    #[test]
+    fn emoji_are_told_from_symbols() {
+        for emoji in ["😀", "Book ◽", "🇧🇷", "I ❤️ it", "1️⃣", "👍🏽"] {
+            assert!(has_emoji(emoji), "{emoji}");
+        }
+        for text in [
+            "Book!",
+            "Next →",
+            "Rate ★",
+            "Done ✓",
+            "#1",
+            "© 2026",
+            "❤ plain",
+        ] {
+            assert!(!has_emoji(text), "{text}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod json;
 pub mod mark_read;
 pub mod media;
 pub mod message;
+pub mod response;
 pub mod template;
 
 pub use mark_read::MarkRead;

@@ -1,0 +1,323 @@
+//! Credentials for the API: a static bearer token, or the On-Premises login that the service performs
+//! itself (`POST /v1/users/login` with basic auth), renewing the token before it expires and once
+//! more when the API refuses it.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+
+use super::error::UpstreamError;
+use super::transport_error;
+use crate::wire::response::LoginAnswer;
+
+/// A secret string that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How the service authenticates to the API.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    /// A static bearer token (`WHATSAPP_ACCESS_TOKEN`).
+    AccessToken(Secret),
+    /// On-Premises user and password (`WHATSAPP_USERNAME`, `WHATSAPP_PASSWORD`): the service logs in.
+    Login { username: String, password: Secret },
+}
+
+/// A token that can be sent, with the generation that tells renewals apart.
+#[derive(Clone, Debug)]
+pub(super) struct Bearer {
+    pub header: HeaderValue,
+    pub generation: u64,
+}
+
+/// The `Authorization` header for each request.
+pub(super) enum Auth {
+    Static(HeaderValue),
+    Login(Login),
+}
+
+pub(super) struct Login {
+    url: String,
+    /// `Basic ...`, built once.
+    basic: HeaderValue,
+    current: RwLock<Option<Arc<Token>>>,
+    /// Lets one task at a time log in; the others wait for its token.
+    renewing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug)]
+struct Token {
+    bearer: Bearer,
+    /// When to log in again: ahead of the expiry, by an hour or half the lifetime if shorter.
+    renew_at: SystemTime,
+    expires_at: SystemTime,
+}
+
+impl Auth {
+    pub(super) fn new(credentials: &Credentials, login_url: String) -> Result<Auth, String> {
+        match credentials {
+            Credentials::AccessToken(token) => Ok(Auth::Static(bearer_header(token.expose())?)),
+            Credentials::Login { username, password } => {
+                let pair = format!("{username}:{}", password.expose());
+                let mut basic =
+                    HeaderValue::from_str(&format!("Basic {}", base64(pair.as_bytes()))).map_err(
+                        |_| "the username or password has characters a header cannot carry",
+                    )?;
+                basic.set_sensitive(true);
+                Ok(Auth::Login(Login {
+                    url: login_url,
+                    basic,
+                    current: RwLock::new(None),
+                    renewing: tokio::sync::Mutex::new(()),
+                }))
+            }
+        }
+    }
+
+    /// The bearer to send now, logging in first if there is no live token.
+    pub(super) async fn bearer(&self, client: &reqwest::Client) -> Result<Bearer, UpstreamError> {
+        match self {
+            Auth::Static(header) => Ok(Bearer {
+                header: header.clone(),
+                generation: 0,
+            }),
+            Auth::Login(login) => {
+                let now = SystemTime::now();
+                match login.token() {
+                    Some(token) if token.renew_at > now => Ok(token.bearer.clone()),
+                    Some(token) if token.expires_at > now => {
+                        // Due for renewal but still valid: a failed renewal keeps it.
+                        match login.renew(client, token.bearer.generation).await {
+                            Ok(bearer) => Ok(bearer),
+                            Err(error) => {
+                                tracing::warn!(%error, "token renewal failed; the current token is still valid");
+                                Ok(token.bearer.clone())
+                            }
+                        }
+                    }
+                    Some(token) => login.renew(client, token.bearer.generation).await,
+                    None => login.renew(client, 0).await,
+                }
+            }
+        }
+    }
+
+    /// A new bearer after the API refused `refused`, or `None` when a static token cannot be
+    /// renewed.
+    pub(super) async fn renew_after_refusal(
+        &self,
+        client: &reqwest::Client,
+        refused: &Bearer,
+    ) -> Option<Result<Bearer, UpstreamError>> {
+        match self {
+            Auth::Static(_) => None,
+            Auth::Login(login) => Some(login.renew(client, refused.generation).await),
+        }
+    }
+}
+
+impl Login {
+    fn token(&self) -> Option<Arc<Token>> {
+        match self.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Logs in unless another task already replaced the token of generation `stale`.
+    async fn renew(&self, client: &reqwest::Client, stale: u64) -> Result<Bearer, UpstreamError> {
+        let _one_at_a_time = self.renewing.lock().await;
+        if let Some(token) = self.token()
+            && token.bearer.generation != stale
+            && token.expires_at > SystemTime::now()
+        {
+            return Ok(token.bearer.clone());
+        }
+        let token = self.log_in(client, stale + 1).await?;
+        let bearer = token.bearer.clone();
+        match self.current.write() {
+            Ok(mut current) => *current = Some(Arc::new(token)),
+            Err(poisoned) => *poisoned.into_inner() = Some(Arc::new(token)),
+        }
+        tracing::debug!(
+            generation = bearer.generation,
+            "logged in to the On-Premises API"
+        );
+        Ok(bearer)
+    }
+
+    async fn log_in(
+        &self,
+        client: &reqwest::Client,
+        generation: u64,
+    ) -> Result<Token, UpstreamError> {
+        let response = client
+            .post(&self.url)
+            .header(AUTHORIZATION, self.basic.clone())
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(transport_error)?;
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(UpstreamError::Login(
+                "the API refused the username and password (HTTP 401)".into(),
+            ));
+        }
+        if !status.is_success() {
+            return Err(UpstreamError::Login(format!(
+                "the login answered HTTP {}",
+                status.as_u16()
+            )));
+        }
+        let answer: LoginAnswer = serde_json::from_slice(&body)
+            .map_err(|_| UpstreamError::Login("the login answer is not the API's JSON".into()))?;
+        let user = answer
+            .users
+            .into_iter()
+            .next()
+            .ok_or_else(|| UpstreamError::Login("the login answer holds no token".into()))?;
+        let header = bearer_header(&user.token).map_err(UpstreamError::Login)?;
+        let now = SystemTime::now();
+        let expires_at = parse_expires_after(&user.expires_after).unwrap_or_else(|| {
+            tracing::warn!(
+                "the login answer's expires_after is unreadable; renewing within the hour"
+            );
+            now + Duration::from_secs(3600)
+        });
+        let lifetime = expires_at.duration_since(now).unwrap_or_default();
+        let margin = (lifetime / 2).min(Duration::from_secs(3600));
+        Ok(Token {
+            bearer: Bearer { header, generation },
+            renew_at: expires_at - margin,
+            expires_at,
+        })
+    }
+}
+
+fn bearer_header(token: &str) -> Result<HeaderValue, String> {
+    let mut header = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| "the access token has characters a header cannot carry".to_owned())?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// `YYYY-MM-DD HH:MM:SS+00:00` (the On-Premises `expires_after`, in UTC) as a time.
+pub(crate) fn parse_expires_after(value: &str) -> Option<SystemTime> {
+    let value = value.trim();
+    let (date_time, offset) = value
+        .strip_suffix("+00:00")
+        .map(|rest| (rest, 0))
+        .or_else(|| value.strip_suffix('Z').map(|rest| (rest, 0)))?;
+    let (date, time) = date_time.split_once([' ', 'T'])?;
+    let mut date = date.splitn(3, '-').map(|n| n.parse::<i64>().ok());
+    let mut time = time.splitn(3, ':').map(|n| n.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let (hour, minute, second) = (time.next()??, time.next()??, time.next()??);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let seconds =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).ok()?))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// Standard base64 with padding, for the basic-auth header.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> shift) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            ("admin:sandbox-password", "YWRtaW46c2FuZGJveC1wYXNzd29yZA=="),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn reads_the_on_premises_expiry() {
+        let at =
+            |s| parse_expires_after(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs());
+        assert_eq!(at("1970-01-01 00:00:00+00:00"), Some(0));
+        assert_eq!(at("2018-03-01 15:29:26+00:00"), Some(1_519_918_166));
+        assert_eq!(at("2024-02-29 00:00:00+00:00"), Some(1_709_164_800));
+        assert_eq!(at("2026-11-27T10:00:00Z"), Some(1_795_773_600));
+        assert_eq!(at("2018-03-01 15:29:26+02:00"), None);
+        assert_eq!(at("2018-13-01 15:29:26+00:00"), None);
+        assert_eq!(at("yesterday"), None);
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let credentials = Credentials::Login {
+            username: "admin".into(),
+            password: Secret::new("hunter2"),
+        };
+        assert!(!format!("{credentials:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,2720 @@
+//! Boundary tests for every limit the service enforces: the largest valid value passes, and the
+//! smallest invalid value fails with exactly the expected violation (field path and rule).
+//!
+//! Limits are written as literal numbers on purpose: a wrong constant in `validate::limits` must
+//! make a test here fail. Lengths count Unicode scalar values, so several cases use multi-byte
+//! characters whose byte length exceeds the limit while their character count does not.
+
+mod common;
+
+use common::*;
+use whatsapp_grpc::proto::{
+    self, interactive::Kind, interactive_media_header::Kind as HeaderKind,
+    send_message_request::Content, template_button::SubType, template_component::Component,
+    template_parameter::Parameter,
+};
+use whatsapp_grpc::validate::{FieldViolation, InvalidRequest, Rule};
+use whatsapp_grpc::{Flavor, translate};
+
+const BOTH: [Flavor; 2] = [Flavor::Cloud, Flavor::OnPremises];
+const UUID: &str = "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c";
+
+// ---------------------------------------------------------------------------------------------
+// Assertions
+// ---------------------------------------------------------------------------------------------
+
+fn fv(field: &str, rule: Rule) -> FieldViolation {
+    FieldViolation {
+        field: field.into(),
+        rule,
+    }
+}
+
+fn check(flavor: Flavor, request: &proto::SendMessageRequest) -> Result<(), Vec<FieldViolation>> {
+    translate::send_message(flavor, request)
+        .map(|_| ())
+        .map_err(|invalid| invalid.violations)
+}
+
+#[track_caller]
+fn assert_ok(flavor: Flavor, request: &proto::SendMessageRequest) {
+    if let Err(violations) = check(flavor, request) {
+        panic!("{flavor:?}: expected the request to pass, got {violations:#?}");
+    }
+}
+
+#[track_caller]
+fn assert_ok_both(request: &proto::SendMessageRequest) {
+    for flavor in BOTH {
+        assert_ok(flavor, request);
+    }
+}
+
+/// The request fails with exactly `expected`, in this order.
+#[track_caller]
+fn assert_violations(
+    flavor: Flavor,
+    request: &proto::SendMessageRequest,
+    expected: Vec<FieldViolation>,
+) {
+    assert_eq!(check(flavor, request), Err(expected), "{flavor:?}");
+}
+
+/// The request fails with exactly one violation: `rule` at `field`.
+#[track_caller]
+fn assert_violation(flavor: Flavor, request: &proto::SendMessageRequest, field: &str, rule: Rule) {
+    assert_violations(flavor, request, vec![fv(field, rule)]);
+}
+
+#[track_caller]
+fn assert_violation_both(request: &proto::SendMessageRequest, field: &str, rule: Rule) {
+    for flavor in BOTH {
+        assert_violation(flavor, request, field, rule.clone());
+    }
+}
+
+/// The request fails with exactly one violation: a [`Rule::Format`] at `field`.
+#[track_caller]
+fn assert_format(flavor: Flavor, request: &proto::SendMessageRequest, field: &str) {
+    let violations = check(flavor, request).expect_err("expected a format violation");
+    assert_eq!(violations.len(), 1, "{flavor:?}: {violations:#?}");
+    assert_eq!(violations[0].field, field, "{flavor:?}: {violations:#?}");
+    assert!(
+        matches!(violations[0].rule, Rule::Format(_)),
+        "{flavor:?}: {violations:#?}"
+    );
+}
+
+fn too_long(max: usize, actual: usize) -> Rule {
+    Rule::TooLong { max, actual }
+}
+
+fn too_few(min: usize, actual: usize) -> Rule {
+    Rule::TooFew { min, actual }
+}
+
+fn too_many(max: usize, actual: usize) -> Rule {
+    Rule::TooMany { max, actual }
+}
+
+fn out_of_range(min: &str, max: &str) -> Rule {
+    Rule::OutOfRange {
+        min: min.into(),
+        max: max.into(),
+    }
+}
+
+fn duplicate(first: &str) -> Rule {
+    Rule::Duplicate {
+        first: first.into(),
+    }
+}
+
+/// `s` repeated `n` times.
+fn rep(s: &str, n: usize) -> String {
+    s.repeat(n)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Builders: a valid message of each kind, edited by a closure
+// ---------------------------------------------------------------------------------------------
+
+fn image(source: proto::image::Source) -> proto::Image {
+    proto::Image {
+        source: Some(source),
+        caption: String::new(),
+        provider: None,
+    }
+}
+
+fn image_link() -> proto::Image {
+    image(proto::image::Source::Link(
+        "https://example.com/cat.jpg".into(),
+    ))
+}
+
+fn image_id() -> proto::Image {
+    image(proto::image::Source::Id("media-id".into()))
+}
+
+fn video_link() -> proto::Video {
+    proto::Video {
+        source: Some(proto::video::Source::Link(
+            "https://example.com/clip.mp4".into(),
+        )),
+        ..Default::default()
+    }
+}
+
+fn document_link() -> proto::Document {
+    proto::Document {
+        source: Some(proto::document::Source::Link(
+            "https://example.com/invoice.pdf".into(),
+        )),
+        ..Default::default()
+    }
+}
+
+fn section(title: &str, rows: Vec<proto::InteractiveListRow>) -> proto::InteractiveListSection {
+    proto::InteractiveListSection {
+        title: title.into(),
+        rows,
+    }
+}
+
+/// `n` rows with ids `{prefix}-0`, `{prefix}-1`, ...
+fn rows(prefix: &str, n: usize) -> Vec<proto::InteractiveListRow> {
+    (0..n)
+        .map(|i| row(&format!("{prefix}-{i}"), &format!("Row {i}"), ""))
+        .collect()
+}
+
+fn list_request(edit: impl FnOnce(&mut proto::InteractiveList)) -> proto::SendMessageRequest {
+    let mut list = proto::InteractiveList {
+        header: None,
+        body: body("Choose a slot"),
+        footer: None,
+        button: "Slots".into(),
+        sections: vec![section("", rows("r", 1))],
+    };
+    edit(&mut list);
+    request(interactive(Kind::List(list)))
+}
+
+fn button_request(edit: impl FnOnce(&mut proto::InteractiveButton)) -> proto::SendMessageRequest {
+    let mut button = proto::InteractiveButton {
+        header: None,
+        body: body("Pick one"),
+        footer: None,
+        buttons: vec![reply("a", "A")],
+    };
+    edit(&mut button);
+    request(interactive(Kind::Button(button)))
+}
+
+fn product_request(edit: impl FnOnce(&mut proto::InteractiveProduct)) -> proto::SendMessageRequest {
+    let mut product = proto::InteractiveProduct {
+        body: None,
+        footer: None,
+        catalog_id: "catalog-1".into(),
+        product_retailer_id: "sku-1".into(),
+    };
+    edit(&mut product);
+    request(interactive(Kind::Product(product)))
+}
+
+fn product_section(title: &str, ids: &[String]) -> proto::InteractiveProductSection {
+    proto::InteractiveProductSection {
+        title: title.into(),
+        product_items: ids.iter().map(|id| product_item(id)).collect(),
+    }
+}
+
+/// `n` product ids `{prefix}-0`, `{prefix}-1`, ...
+fn skus(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+fn product_list_request(
+    edit: impl FnOnce(&mut proto::InteractiveProductList),
+) -> proto::SendMessageRequest {
+    let mut list = proto::InteractiveProductList {
+        header: text_header("Our picks"),
+        body: body("Have a look"),
+        footer: None,
+        catalog_id: "catalog-1".into(),
+        sections: vec![product_section("", &skus("sku", 1))],
+    };
+    edit(&mut list);
+    request(interactive(Kind::ProductList(list)))
+}
+
+fn catalog_request(
+    edit: impl FnOnce(&mut proto::InteractiveCatalogMessage),
+) -> proto::SendMessageRequest {
+    let mut catalog = proto::InteractiveCatalogMessage {
+        body: body("Browse our catalog"),
+        footer: None,
+        thumbnail_product_retailer_id: String::new(),
+    };
+    edit(&mut catalog);
+    request(interactive(Kind::CatalogMessage(catalog)))
+}
+
+fn flow_request(edit: impl FnOnce(&mut proto::InteractiveFlow)) -> proto::SendMessageRequest {
+    let mut flow = proto::InteractiveFlow {
+        header: None,
+        body: body("Book a table"),
+        footer: None,
+        mode: proto::InteractiveFlowMode::Unspecified as i32,
+        flow_message_version: String::new(),
+        flow_token: "flow-token".into(),
+        flow_id: "1234567890".into(),
+        flow_cta: "Book".into(),
+        flow_action: proto::InteractiveFlowAction::Unspecified as i32,
+        flow_action_payload: Some(proto::InteractiveFlowActionPayload {
+            screen: "WELCOME".into(),
+            data: None,
+        }),
+    };
+    edit(&mut flow);
+    request(interactive(Kind::Flow(flow)))
+}
+
+fn cta_url_request(edit: impl FnOnce(&mut proto::InteractiveCtaUrl)) -> proto::SendMessageRequest {
+    let mut cta_url = proto::InteractiveCtaUrl {
+        header: None,
+        body: body("Tap to see the dates"),
+        footer: None,
+        display_text: "See dates".into(),
+        url: "https://example.com/dates".into(),
+    };
+    edit(&mut cta_url);
+    request(interactive(Kind::CtaUrl(cta_url)))
+}
+
+fn location_request_request(
+    edit: impl FnOnce(&mut proto::InteractiveLocationRequestMessage),
+) -> proto::SendMessageRequest {
+    let mut message = proto::InteractiveLocationRequestMessage {
+        body: body("Where should we pick you up?"),
+    };
+    edit(&mut message);
+    request(interactive(Kind::LocationRequestMessage(message)))
+}
+
+fn template_request(edit: impl FnOnce(&mut proto::Template)) -> proto::SendMessageRequest {
+    let mut template = proto::Template {
+        namespace: String::new(),
+        name: "order_update".into(),
+        language: language("en_US"),
+        components: vec![],
+    };
+    edit(&mut template);
+    request(Content::Template(template))
+}
+
+fn template_header(parameters: Vec<proto::TemplateParameter>) -> proto::TemplateComponent {
+    template_component(Component::Header(proto::TemplateHeader { parameters }))
+}
+
+fn parameter(parameter: Parameter) -> proto::TemplateParameter {
+    proto::TemplateParameter {
+        parameter: Some(parameter),
+    }
+}
+
+fn currency(code: &str) -> proto::TemplateParameter {
+    parameter(Parameter::Currency(proto::TemplateCurrency {
+        fallback_value: "$100.99".into(),
+        code: code.into(),
+        amount_1000: 100_990,
+    }))
+}
+
+fn catalog_button(thumbnail: &str) -> SubType {
+    SubType::Catalog(proto::TemplateCatalogButton {
+        thumbnail_product_retailer_id: thumbnail.into(),
+    })
+}
+
+fn contact_name(formatted_name: &str, first_name: &str) -> Option<proto::ContactName> {
+    Some(proto::ContactName {
+        formatted_name: formatted_name.into(),
+        first_name: first_name.into(),
+        ..Default::default()
+    })
+}
+
+/// A request with one valid contact card, edited by `edit`.
+fn contact_request(edit: impl FnOnce(&mut proto::Contact)) -> proto::SendMessageRequest {
+    let mut contact = proto::Contact {
+        name: contact_name("Ana Silva", "Ana"),
+        ..Default::default()
+    };
+    edit(&mut contact);
+    request(Content::Contacts(proto::Contacts {
+        contacts: vec![contact],
+    }))
+}
+
+fn location(latitude: f64, longitude: f64) -> proto::SendMessageRequest {
+    request(Content::Location(proto::Location {
+        latitude,
+        longitude,
+        name: String::new(),
+        address: String::new(),
+    }))
+}
+
+fn mark_read(
+    flavor: Flavor,
+    request: &proto::MarkMessageReadRequest,
+) -> Result<(), Vec<FieldViolation>> {
+    translate::mark_message_read(flavor, request)
+        .map(|_| ())
+        .map_err(|invalid| invalid.violations)
+}
+
+/// A request builder that puts a text into one field of one kind of message.
+type WithText = fn(&str) -> proto::SendMessageRequest;
+
+/// One place a text limit applies: the field's path, the flavors that have it, and a request
+/// with a given text in that field.
+struct TextField {
+    path: &'static str,
+    flavors: &'static [Flavor],
+    build: WithText,
+}
+
+const CLOUD: &[Flavor] = &[Flavor::Cloud];
+
+/// Checks `max` characters pass and `max + 1` fail with `TooLong`, in ASCII and in multi-byte
+/// characters, and that an empty text is `Required` when `required`.
+#[track_caller]
+fn check_text_limit(field: &TextField, max: usize, required: bool) {
+    for &flavor in field.flavors {
+        for unit in ["a", "é", "😀"] {
+            assert_ok(flavor, &(field.build)(&rep(unit, max)));
+            assert_violation(
+                flavor,
+                &(field.build)(&rep(unit, max + 1)),
+                field.path,
+                too_long(max, max + 1),
+            );
+        }
+        if required {
+            assert_violation(flavor, &(field.build)(""), field.path, Rule::Required);
+        } else {
+            assert_ok(flavor, &(field.build)(""));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The request itself
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn to_is_required() {
+    assert_ok_both(&proto::SendMessageRequest {
+        to: "1".into(),
+        ..request(text("hi"))
+    });
+    assert_violation_both(
+        &proto::SendMessageRequest {
+            to: String::new(),
+            ..request(text("hi"))
+        },
+        "to",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn request_id_is_empty_or_a_uuid() {
+    let with = |id: &str| proto::SendMessageRequest {
+        request_id: id.into(),
+        ..request(text("hi"))
+    };
+    for flavor in BOTH {
+        assert_ok(flavor, &with(""));
+        assert_ok(flavor, &with(UUID));
+        assert_ok(flavor, &with(&UUID.to_uppercase()));
+        for bad in [
+            "not-a-uuid",
+            // One hex digit short, one too many, no dashes, a non-hex digit.
+            "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9",
+            "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c0",
+            "4f0b6d1e8c3a4e7b9a1d2c5e6f7a8b9c",
+            "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9g",
+        ] {
+            assert_format(flavor, &with(bad), "request_id");
+        }
+    }
+}
+
+#[test]
+fn biz_opaque_callback_data_is_at_most_512_characters() {
+    let with = |data: &str| proto::SendMessageRequest {
+        biz_opaque_callback_data: data.into(),
+        ..request(text("hi"))
+    };
+    for unit in ["a", "é", "😀"] {
+        assert_ok(Flavor::Cloud, &with(&rep(unit, 512)));
+        assert_violation(
+            Flavor::Cloud,
+            &with(&rep(unit, 513)),
+            "biz_opaque_callback_data",
+            too_long(512, 513),
+        );
+    }
+}
+
+#[test]
+fn context_and_callback_data_are_cloud_only() {
+    let with_context = proto::SendMessageRequest {
+        context: Some(proto::Context {
+            message_id: WAMID.into(),
+        }),
+        ..request(text("hi"))
+    };
+    assert_ok(Flavor::Cloud, &with_context);
+    assert_violation(
+        Flavor::OnPremises,
+        &with_context,
+        "context",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+
+    let with_data = proto::SendMessageRequest {
+        biz_opaque_callback_data: "campaign=spring".into(),
+        ..request(text("hi"))
+    };
+    assert_ok(Flavor::Cloud, &with_data);
+    assert_violation(
+        Flavor::OnPremises,
+        &with_data,
+        "biz_opaque_callback_data",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+}
+
+#[test]
+fn context_message_id_is_required() {
+    let request = proto::SendMessageRequest {
+        context: Some(proto::Context {
+            message_id: String::new(),
+        }),
+        ..request(text("hi"))
+    };
+    assert_violation(
+        Flavor::Cloud,
+        &request,
+        "context.message_id",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn content_is_required() {
+    let request = proto::SendMessageRequest {
+        to: TO.into(),
+        ..Default::default()
+    };
+    assert_violation_both(
+        &request,
+        "content",
+        Rule::OneOfRequired(
+            "text, image, audio, document, video, sticker, contacts, location, template, interactive, reaction",
+        ),
+    );
+}
+
+#[test]
+fn recipient_type_must_be_a_known_value() {
+    let with = |recipient_type: i32| proto::SendMessageRequest {
+        recipient_type,
+        ..request(text("hi"))
+    };
+    assert_ok_both(&with(proto::RecipientType::Unspecified as i32));
+    assert_ok_both(&with(proto::RecipientType::Individual as i32));
+    assert_violation_both(&with(2), "recipient_type", Rule::UnknownEnumValue(2));
+    assert_violation_both(&with(-1), "recipient_type", Rule::UnknownEnumValue(-1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn text_body_is_1_to_4096_characters() {
+    check_text_limit(
+        &TextField {
+            path: "text.body",
+            flavors: &BOTH,
+            build: |body| request(text(body)),
+        },
+        4096,
+        true,
+    );
+}
+
+#[test]
+fn text_body_counts_characters_not_bytes() {
+    // 4096 characters in 12288 bytes: a byte count would refuse it.
+    let mixed: String = "aé😀".repeat(1365) + "a";
+    assert_eq!(mixed.chars().count(), 4096);
+    assert!(mixed.len() > 4096);
+    assert_ok_both(&request(text(&mixed)));
+    assert_violation_both(
+        &request(text(&(mixed + "é"))),
+        "text.body",
+        too_long(4096, 4097),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Media
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn media_needs_an_id_or_a_link() {
+    let cases: Vec<(&str, Content)> = vec![
+        (
+            "image.source",
+            Content::Image(proto::Image {
+                source: None,
+                ..Default::default()
+            }),
+        ),
+        (
+            "audio.source",
+            Content::Audio(proto::Audio {
+                source: None,
+                provider: None,
+            }),
+        ),
+        (
+            "document.source",
+            Content::Document(proto::Document {
+                source: None,
+                ..Default::default()
+            }),
+        ),
+        (
+            "video.source",
+            Content::Video(proto::Video {
+                source: None,
+                ..Default::default()
+            }),
+        ),
+        (
+            "sticker.source",
+            Content::Sticker(proto::Sticker {
+                source: None,
+                provider: None,
+            }),
+        ),
+    ];
+    for (path, content) in cases {
+        assert_violation_both(&request(content), path, Rule::OneOfRequired("id, link"));
+    }
+}
+
+#[test]
+fn media_id_must_not_be_empty() {
+    assert_ok_both(&request(Content::Image(image_id())));
+    assert_violation_both(
+        &request(Content::Image(image(proto::image::Source::Id(
+            String::new(),
+        )))),
+        "image.id",
+        Rule::Required,
+    );
+    assert_violation_both(
+        &request(Content::Document(proto::Document {
+            source: Some(proto::document::Source::Id(String::new())),
+            ..Default::default()
+        })),
+        "document.id",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn media_link_must_be_http_or_https() {
+    let with = |link: &str| {
+        request(Content::Image(image(proto::image::Source::Link(
+            link.into(),
+        ))))
+    };
+    for good in [
+        "https://example.com/cat.jpg",
+        "http://example.com/cat.jpg",
+        "HTTPS://EXAMPLE.COM/CAT.JPG",
+    ] {
+        assert_ok_both(&with(good));
+    }
+    for bad in [
+        "ftp://example.com/cat.jpg",
+        "example.com/cat.jpg",
+        "file:///etc/passwd",
+        "https://",
+        "https://exa mple.com/cat.jpg",
+    ] {
+        for flavor in BOTH {
+            assert_format(flavor, &with(bad), "image.link");
+        }
+    }
+    let audio = request(Content::Audio(proto::Audio {
+        source: Some(proto::audio::Source::Link("ftp://example.com/a.ogg".into())),
+        provider: None,
+    }));
+    assert_format(Flavor::Cloud, &audio, "audio.link");
+}
+
+#[test]
+fn image_caption_is_at_most_1024_characters() {
+    check_text_limit(
+        &TextField {
+            path: "image.caption",
+            flavors: &BOTH,
+            build: |caption| {
+                request(Content::Image(proto::Image {
+                    caption: caption.into(),
+                    ..image_link()
+                }))
+            },
+        },
+        1024,
+        false,
+    );
+}
+
+#[test]
+fn video_caption_is_at_most_1024_characters() {
+    check_text_limit(
+        &TextField {
+            path: "video.caption",
+            flavors: &BOTH,
+            build: |caption| {
+                request(Content::Video(proto::Video {
+                    caption: caption.into(),
+                    ..video_link()
+                }))
+            },
+        },
+        1024,
+        false,
+    );
+}
+
+#[test]
+fn document_caption_is_at_most_1024_characters_on_cloud() {
+    check_text_limit(
+        &TextField {
+            path: "document.caption",
+            flavors: CLOUD,
+            build: |caption| {
+                request(Content::Document(proto::Document {
+                    caption: caption.into(),
+                    ..document_link()
+                }))
+            },
+        },
+        1024,
+        false,
+    );
+}
+
+#[test]
+fn document_caption_is_cloud_only() {
+    let request = request(Content::Document(proto::Document {
+        caption: "Your invoice".into(),
+        ..document_link()
+    }));
+    assert_ok(Flavor::Cloud, &request);
+    assert_violation(
+        Flavor::OnPremises,
+        &request,
+        "document.caption",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+    // The On-Premises API takes captions on images and videos.
+    assert_ok(
+        Flavor::OnPremises,
+        &request_with_image_caption("A cat", image_link()),
+    );
+}
+
+fn request_with_image_caption(caption: &str, image: proto::Image) -> proto::SendMessageRequest {
+    request(Content::Image(proto::Image {
+        caption: caption.into(),
+        ..image
+    }))
+}
+
+#[test]
+fn provider_is_on_premises_only() {
+    let request = request(Content::Video(proto::Video {
+        provider: provider("my-provider"),
+        ..video_link()
+    }));
+    assert_ok(Flavor::OnPremises, &request);
+    assert_violation(
+        Flavor::Cloud,
+        &request,
+        "video.provider",
+        Rule::FlavorOnly(Flavor::OnPremises),
+    );
+}
+
+#[test]
+fn provider_serves_links_only() {
+    let request = request(Content::Image(proto::Image {
+        provider: provider("my-provider"),
+        ..image_id()
+    }));
+    assert_violation(
+        Flavor::OnPremises,
+        &request,
+        "image.provider",
+        Rule::NotAllowed("a provider serves a link, and this media is sent by id"),
+    );
+}
+
+#[test]
+fn provider_name_is_required() {
+    let request = request(Content::Sticker(proto::Sticker {
+        source: Some(proto::sticker::Source::Link(
+            "https://example.com/s.webp".into(),
+        )),
+        provider: provider(""),
+    }));
+    assert_violation(
+        Flavor::OnPremises,
+        &request,
+        "sticker.provider.name",
+        Rule::Required,
+    );
+}
+
+const NO_HEADER_CAPTION: Rule = Rule::NotAllowed(
+    "captions are shown on media messages only, not in a header or a template parameter",
+);
+
+#[test]
+fn caption_is_not_allowed_in_an_interactive_header() {
+    let image_header = button_request(|b| {
+        b.header = Some(proto::InteractiveMediaHeader {
+            kind: Some(HeaderKind::Image(proto::Image {
+                caption: "A cat".into(),
+                ..image_id()
+            })),
+        });
+    });
+    assert_violation_both(
+        &image_header,
+        "interactive.button.header.image.caption",
+        NO_HEADER_CAPTION,
+    );
+    // A document caption in a header is refused for being in a header, on either flavor.
+    let document_header = button_request(|b| {
+        b.header = Some(proto::InteractiveMediaHeader {
+            kind: Some(HeaderKind::Document(proto::Document {
+                caption: "Menu".into(),
+                ..document_link()
+            })),
+        });
+    });
+    assert_violation_both(
+        &document_header,
+        "interactive.button.header.document.caption",
+        NO_HEADER_CAPTION,
+    );
+    let video_header = cta_url_request(|c| {
+        c.header = Some(proto::InteractiveMediaHeader {
+            kind: Some(HeaderKind::Video(proto::Video {
+                caption: "x".into(),
+                ..video_link()
+            })),
+        });
+    });
+    assert_violation(
+        Flavor::Cloud,
+        &video_header,
+        "interactive.cta_url.header.video.caption",
+        NO_HEADER_CAPTION,
+    );
+    // Without a caption the same headers pass.
+    assert_ok_both(&button_request(|b| {
+        b.header = Some(proto::InteractiveMediaHeader {
+            kind: Some(HeaderKind::Image(image_id())),
+        });
+    }));
+}
+
+#[test]
+fn caption_is_not_allowed_in_a_template_header_parameter() {
+    let request = template_request(|t| {
+        t.components = vec![template_header(vec![parameter(Parameter::Video(
+            proto::Video {
+                caption: "Launch".into(),
+                ..video_link()
+            },
+        ))])];
+    });
+    assert_violation_both(
+        &request,
+        "template.components[0].header.parameters[0].video.caption",
+        NO_HEADER_CAPTION,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contacts
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn contacts_needs_at_least_one_contact() {
+    assert_ok_both(&contact_request(|_| {}));
+    assert_violation_both(
+        &request(Content::Contacts(proto::Contacts { contacts: vec![] })),
+        "contacts.contacts",
+        too_few(1, 0),
+    );
+}
+
+#[test]
+fn contact_name_is_required() {
+    assert_violation_both(
+        &contact_request(|c| c.name = None),
+        "contacts.contacts[0].name",
+        Rule::Required,
+    );
+    // The path names the contact that lacks it.
+    let second_without_name = request(Content::Contacts(proto::Contacts {
+        contacts: vec![
+            proto::Contact {
+                name: contact_name("Ana Silva", "Ana"),
+                ..Default::default()
+            },
+            proto::Contact::default(),
+        ],
+    }));
+    assert_violation_both(
+        &second_without_name,
+        "contacts.contacts[1].name",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn contact_formatted_name_is_required() {
+    assert_violation_both(
+        &contact_request(|c| c.name = contact_name("", "Ana")),
+        "contacts.contacts[0].name.formatted_name",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn contact_name_needs_a_part_besides_formatted_name() {
+    assert_violation_both(
+        &contact_request(|c| c.name = contact_name("Ana Silva", "")),
+        "contacts.contacts[0].name",
+        Rule::OneOfRequired(
+            "first_name, last_name, middle_name, suffix, prefix (besides formatted_name)",
+        ),
+    );
+    let base = proto::ContactName {
+        formatted_name: "Ana Silva".into(),
+        ..Default::default()
+    };
+    let one_part_each = [
+        proto::ContactName {
+            first_name: "Ana".into(),
+            ..base.clone()
+        },
+        proto::ContactName {
+            last_name: "Silva".into(),
+            ..base.clone()
+        },
+        proto::ContactName {
+            middle_name: "M".into(),
+            ..base.clone()
+        },
+        proto::ContactName {
+            suffix: "Jr".into(),
+            ..base.clone()
+        },
+        proto::ContactName {
+            prefix: "Dr".into(),
+            ..base.clone()
+        },
+    ];
+    for name in one_part_each {
+        assert_ok_both(&contact_request(|c| c.name = Some(name)));
+    }
+}
+
+#[test]
+fn contact_birthday_is_a_real_date() {
+    for good in ["", "2024-02-29", "2000-02-29", "1999-12-31", "2012-08-18"] {
+        assert_ok_both(&contact_request(|c| c.birthday = good.into()));
+    }
+    for bad in [
+        "2023-02-29",
+        "1900-02-29",
+        "2024-04-31",
+        "2024-13-01",
+        "2024-2-29",
+        "29-02-2024",
+        "20240229",
+    ] {
+        for flavor in BOTH {
+            assert_format(
+                flavor,
+                &contact_request(|c| c.birthday = bad.into()),
+                "contacts.contacts[0].birthday",
+            );
+        }
+    }
+}
+
+#[test]
+fn contact_org_must_not_be_empty() {
+    assert_violation_both(
+        &contact_request(|c| c.org = Some(proto::ContactOrg::default())),
+        "contacts.contacts[0].org",
+        Rule::Empty,
+    );
+    assert_ok_both(&contact_request(|c| {
+        c.org = Some(proto::ContactOrg {
+            title: "Manager".into(),
+            ..Default::default()
+        })
+    }));
+}
+
+#[test]
+fn contact_address_needs_more_than_a_type() {
+    assert_violation_both(
+        &contact_request(|c| {
+            c.addresses = vec![proto::ContactAddress {
+                r#type: proto::ContactAddressType::Home as i32,
+                ..Default::default()
+            }]
+        }),
+        "contacts.contacts[0].addresses[0]",
+        Rule::Empty,
+    );
+    assert_ok_both(&contact_request(|c| {
+        c.addresses = vec![proto::ContactAddress {
+            zip: "94025".into(),
+            r#type: proto::ContactAddressType::Home as i32,
+            ..Default::default()
+        }]
+    }));
+}
+
+#[test]
+fn contact_email_and_url_need_their_value() {
+    assert_violation_both(
+        &contact_request(|c| {
+            c.emails = vec![proto::ContactEmail {
+                email: String::new(),
+                r#type: proto::ContactEmailType::Work as i32,
+            }]
+        }),
+        "contacts.contacts[0].emails[0].email",
+        Rule::Required,
+    );
+    assert_violation_both(
+        &contact_request(|c| {
+            c.urls = vec![proto::ContactUrl {
+                url: String::new(),
+                r#type: proto::ContactUrlType::Work as i32,
+            }]
+        }),
+        "contacts.contacts[0].urls[0].url",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn contact_phone_needs_a_phone_or_a_wa_id() {
+    let with = |phone: &str, wa_id: &str| {
+        contact_request(|c| {
+            c.phones = vec![proto::ContactPhone {
+                phone: phone.into(),
+                r#type: proto::ContactPhoneType::Cell as i32,
+                wa_id: wa_id.into(),
+            }]
+        })
+    };
+    assert_ok_both(&with("+1 555 000 2222", ""));
+    assert_ok_both(&with("", "15550002222"));
+    assert_ok_both(&with("+1 555 000 2222", "15550002222"));
+    assert_violation_both(
+        &with("", ""),
+        "contacts.contacts[0].phones[0]",
+        Rule::OneOfRequired("phone, wa_id"),
+    );
+}
+
+#[test]
+fn contact_phone_type_must_be_a_known_value() {
+    let with = |kind: i32| {
+        contact_request(|c| {
+            c.phones = vec![proto::ContactPhone {
+                phone: "+1 555 000 2222".into(),
+                r#type: kind,
+                wa_id: String::new(),
+            }]
+        })
+    };
+    assert_ok_both(&with(proto::ContactPhoneType::Work as i32));
+    assert_violation_both(
+        &with(6),
+        "contacts.contacts[0].phones[0].type",
+        Rule::UnknownEnumValue(6),
+    );
+}
+
+#[test]
+fn contact_address_email_and_url_types_must_be_known_values() {
+    assert_violation_both(
+        &contact_request(|c| {
+            c.addresses = vec![proto::ContactAddress {
+                city: "Menlo Park".into(),
+                r#type: 3,
+                ..Default::default()
+            }]
+        }),
+        "contacts.contacts[0].addresses[0].type",
+        Rule::UnknownEnumValue(3),
+    );
+    assert_violation_both(
+        &contact_request(|c| {
+            c.emails = vec![proto::ContactEmail {
+                email: "ana@example.com".into(),
+                r#type: 3,
+            }]
+        }),
+        "contacts.contacts[0].emails[0].type",
+        Rule::UnknownEnumValue(3),
+    );
+    assert_violation_both(
+        &contact_request(|c| {
+            c.urls = vec![proto::ContactUrl {
+                url: "https://example.com".into(),
+                r#type: -1,
+            }]
+        }),
+        "contacts.contacts[0].urls[0].type",
+        Rule::UnknownEnumValue(-1),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Location
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn latitude_is_between_minus_90_and_90() {
+    for good in [90.0, -90.0, 0.0, 89.999999] {
+        assert_ok_both(&location(good, 0.0));
+    }
+    for bad in [90.000001, -90.000001, 180.0, f64::NAN, f64::INFINITY] {
+        assert_violation_both(
+            &location(bad, 0.0),
+            "location.latitude",
+            out_of_range("-90", "90"),
+        );
+    }
+}
+
+#[test]
+fn longitude_is_between_minus_180_and_180() {
+    for good in [180.0, -180.0, 0.0] {
+        assert_ok_both(&location(0.0, good));
+    }
+    for bad in [180.000001, -180.000001, f64::NAN, f64::NEG_INFINITY] {
+        assert_violation_both(
+            &location(0.0, bad),
+            "location.longitude",
+            out_of_range("-180", "180"),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn template_name_and_language_are_required() {
+    assert_ok_both(&template_request(|_| {}));
+    assert_violation_both(
+        &template_request(|t| t.name = String::new()),
+        "template.name",
+        Rule::Required,
+    );
+    assert_violation_both(
+        &template_request(|t| t.language = None),
+        "template.language",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn template_language_code_is_a_locale() {
+    for good in ["en", "en_US", "pt_BR", "es_419", "fil", "zh_Hant"] {
+        assert_ok_both(&template_request(|t| t.language = language(good)));
+    }
+    assert_violation_both(
+        &template_request(|t| t.language = language("")),
+        "template.language.code",
+        Rule::Required,
+    );
+    for bad in ["EN", "en-US", "english", "e", "en_", "en_U", "en_US_POSIX"] {
+        for flavor in BOTH {
+            assert_format(
+                flavor,
+                &template_request(|t| t.language = language(bad)),
+                "template.language.code",
+            );
+        }
+    }
+}
+
+#[test]
+fn template_language_policy_must_be_a_known_value() {
+    let with = |policy: i32| {
+        template_request(|t| {
+            t.language = Some(proto::TemplateLanguage {
+                policy,
+                code: "en".into(),
+            })
+        })
+    };
+    assert_ok_both(&with(proto::TemplateLanguagePolicy::Unspecified as i32));
+    assert_ok_both(&with(proto::TemplateLanguagePolicy::Deterministic as i32));
+    assert_violation_both(
+        &with(7),
+        "template.language.policy",
+        Rule::UnknownEnumValue(7),
+    );
+}
+
+#[test]
+fn template_namespace_is_on_premises_only() {
+    let request = template_request(|t| t.namespace = "business_a_namespace".into());
+    assert_ok(Flavor::OnPremises, &request);
+    assert_violation(
+        Flavor::Cloud,
+        &request,
+        "template.namespace",
+        Rule::FlavorOnly(Flavor::OnPremises),
+    );
+}
+
+#[test]
+fn template_button_index_is_0_to_9() {
+    for index in [0, 9] {
+        assert_ok_both(&template_request(|t| {
+            t.components = vec![template_button(index, quick_reply("yes"))]
+        }));
+    }
+    for index in [10, u32::MAX] {
+        assert_violation_both(
+            &template_request(|t| t.components = vec![template_button(index, quick_reply("yes"))]),
+            "template.components[0].button.index",
+            out_of_range("0", "9"),
+        );
+    }
+}
+
+#[test]
+fn template_button_indexes_are_unique() {
+    assert_ok_both(&template_request(|t| {
+        t.components = vec![
+            template_button(0, quick_reply("yes")),
+            template_button(1, quick_reply("no")),
+        ]
+    }));
+    assert_violation_both(
+        &template_request(|t| {
+            t.components = vec![
+                template_button(1, quick_reply("yes")),
+                template_body(vec![template_text("Ana")]),
+                template_button(1, quick_reply("no")),
+            ]
+        }),
+        "template.components[2].button.index",
+        duplicate("components[0].button.index"),
+    );
+}
+
+#[test]
+fn template_has_one_header_and_one_body_at_most() {
+    assert_violation_both(
+        &template_request(|t| {
+            t.components = vec![
+                template_body(vec![template_text("Ana")]),
+                template_body(vec![template_text("Bob")]),
+            ]
+        }),
+        "template.components[1]",
+        duplicate("components[0]"),
+    );
+    assert_violation_both(
+        &template_request(|t| {
+            t.components = vec![
+                template_header(vec![template_text("Hi")]),
+                template_body(vec![template_text("Ana")]),
+                template_header(vec![template_text("Hello")]),
+            ]
+        }),
+        "template.components[2]",
+        duplicate("components[0]"),
+    );
+}
+
+#[test]
+fn template_header_has_exactly_one_parameter() {
+    assert_ok_both(&template_request(|t| {
+        t.components = vec![template_header(vec![template_text("Hi")])]
+    }));
+    assert_violation_both(
+        &template_request(|t| t.components = vec![template_header(vec![])]),
+        "template.components[0].header.parameters",
+        too_few(1, 0),
+    );
+    assert_violation_both(
+        &template_request(|t| {
+            t.components = vec![template_header(vec![
+                template_text("Hi"),
+                template_text("there"),
+            ])]
+        }),
+        "template.components[0].header.parameters",
+        too_many(1, 2),
+    );
+}
+
+#[test]
+fn template_body_has_at_least_one_parameter() {
+    assert_ok_both(&template_request(|t| {
+        t.components = vec![template_body(vec![template_text("Ana")])]
+    }));
+    assert_violation_both(
+        &template_request(|t| t.components = vec![template_body(vec![])]),
+        "template.components[0].body.parameters",
+        too_few(1, 0),
+    );
+}
+
+#[test]
+fn template_media_parameters_belong_in_the_header() {
+    assert_ok_both(&template_request(|t| {
+        t.components = vec![template_header(vec![parameter(Parameter::Image(
+            image_link(),
+        ))])]
+    }));
+    assert_violation_both(
+        &template_request(|t| {
+            t.components = vec![template_body(vec![
+                template_text("Ana"),
+                parameter(Parameter::Image(image_link())),
+            ])]
+        }),
+        "template.components[0].body.parameters[1].image",
+        Rule::NotAllowed("media parameters belong in the header component"),
+    );
+    assert_violation_both(
+        &template_request(|t| {
+            t.components = vec![template_body(vec![parameter(Parameter::Document(
+                document_link(),
+            ))])]
+        }),
+        "template.components[0].body.parameters[0].document",
+        Rule::NotAllowed("media parameters belong in the header component"),
+    );
+}
+
+#[test]
+fn template_currency_code_is_three_uppercase_letters() {
+    assert_ok_both(&template_request(|t| {
+        t.components = vec![template_body(vec![currency("USD")])]
+    }));
+    assert_violation_both(
+        &template_request(|t| t.components = vec![template_body(vec![currency("")])]),
+        "template.components[0].body.parameters[0].currency.code",
+        Rule::Required,
+    );
+    for bad in ["usd", "US", "USDX", "U5D", "ÜSD"] {
+        for flavor in BOTH {
+            assert_format(
+                flavor,
+                &template_request(|t| t.components = vec![template_body(vec![currency(bad)])]),
+                "template.components[0].body.parameters[0].currency.code",
+            );
+        }
+    }
+}
+
+#[test]
+fn template_button_parameters_are_required() {
+    let cases: Vec<(SubType, &str)> = vec![
+        (
+            quick_reply(""),
+            "template.components[0].button.quick_reply.payload",
+        ),
+        (
+            SubType::Url(proto::TemplateUrlButton {
+                text: String::new(),
+            }),
+            "template.components[0].button.url.text",
+        ),
+        (
+            SubType::CopyCode(proto::TemplateCopyCodeButton {
+                coupon_code: String::new(),
+            }),
+            "template.components[0].button.copy_code.coupon_code",
+        ),
+    ];
+    for (sub_type, path) in cases {
+        assert_violation_both(
+            &template_request(|t| t.components = vec![template_button(0, sub_type)]),
+            path,
+            Rule::Required,
+        );
+    }
+}
+
+#[test]
+fn template_catalog_thumbnail_is_1_to_100_characters() {
+    check_text_limit(
+        &TextField {
+            path: "template.components[0].button.catalog.thumbnail_product_retailer_id",
+            flavors: &BOTH,
+            build: |thumbnail| {
+                template_request(|t| {
+                    t.components = vec![template_button(0, catalog_button(thumbnail))]
+                })
+            },
+        },
+        100,
+        true,
+    );
+}
+
+#[test]
+fn template_parameter_values_are_required() {
+    let date_time = |fallback_value: &str| {
+        parameter(Parameter::DateTime(proto::TemplateDateTime {
+            fallback_value: fallback_value.into(),
+        }))
+    };
+    let currency_without_fallback = parameter(Parameter::Currency(proto::TemplateCurrency {
+        fallback_value: String::new(),
+        code: "EUR".into(),
+        amount_1000: 0,
+    }));
+    assert_ok_both(&template_request(|t| {
+        t.components = vec![template_body(vec![
+            template_text("Ana"),
+            date_time("May 1"),
+            currency("EUR"),
+        ])]
+    }));
+    for flavor in BOTH {
+        assert_violations(
+            flavor,
+            &template_request(|t| {
+                t.components = vec![template_body(vec![
+                    template_text(""),
+                    date_time(""),
+                    currency_without_fallback.clone(),
+                    proto::TemplateParameter { parameter: None },
+                ])]
+            }),
+            vec![
+                fv(
+                    "template.components[0].body.parameters[0].text",
+                    Rule::Required,
+                ),
+                fv(
+                    "template.components[0].body.parameters[1].date_time.fallback_value",
+                    Rule::Required,
+                ),
+                fv(
+                    "template.components[0].body.parameters[2].currency.fallback_value",
+                    Rule::Required,
+                ),
+                fv(
+                    "template.components[0].body.parameters[3].parameter",
+                    Rule::OneOfRequired("text, currency, date_time, image, document, video"),
+                ),
+            ],
+        );
+    }
+}
+
+#[test]
+fn template_component_and_button_kind_are_required() {
+    assert_violation_both(
+        &template_request(|t| t.components = vec![proto::TemplateComponent { component: None }]),
+        "template.components[0].component",
+        Rule::OneOfRequired("header, body, button"),
+    );
+    assert_violation_both(
+        &template_request(|t| {
+            t.components = vec![template_component(Component::Button(
+                proto::TemplateButton {
+                    index: 0,
+                    sub_type: None,
+                },
+            ))]
+        }),
+        "template.components[0].button.sub_type",
+        Rule::OneOfRequired("quick_reply, url, copy_code, catalog"),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interactive: header, body and footer of every kind
+// ---------------------------------------------------------------------------------------------
+
+fn media_text_header(text: &str) -> Option<proto::InteractiveMediaHeader> {
+    Some(proto::InteractiveMediaHeader {
+        kind: Some(HeaderKind::Text(text.into())),
+    })
+}
+
+#[test]
+fn interactive_header_text_is_1_to_60_characters() {
+    let fields = [
+        TextField {
+            path: "interactive.list.header.text",
+            flavors: &BOTH,
+            build: |t| list_request(|l| l.header = text_header(t)),
+        },
+        TextField {
+            path: "interactive.button.header.text",
+            flavors: &BOTH,
+            build: |t| button_request(|b| b.header = media_text_header(t)),
+        },
+        TextField {
+            path: "interactive.product_list.header.text",
+            flavors: &BOTH,
+            build: |t| product_list_request(|l| l.header = text_header(t)),
+        },
+        TextField {
+            path: "interactive.flow.header.text",
+            flavors: &BOTH,
+            build: |t| flow_request(|f| f.header = text_header(t)),
+        },
+        TextField {
+            path: "interactive.cta_url.header.text",
+            flavors: CLOUD,
+            build: |t| cta_url_request(|c| c.header = media_text_header(t)),
+        },
+    ];
+    for field in &fields {
+        check_text_limit(field, 60, true);
+    }
+}
+
+#[test]
+fn interactive_body_text_is_1_to_1024_characters() {
+    let fields = [
+        TextField {
+            path: "interactive.list.body.text",
+            flavors: &BOTH,
+            build: |t| list_request(|l| l.body = body(t)),
+        },
+        TextField {
+            path: "interactive.button.body.text",
+            flavors: &BOTH,
+            build: |t| button_request(|b| b.body = body(t)),
+        },
+        TextField {
+            path: "interactive.product.body.text",
+            flavors: &BOTH,
+            build: |t| product_request(|p| p.body = body(t)),
+        },
+        TextField {
+            path: "interactive.product_list.body.text",
+            flavors: &BOTH,
+            build: |t| product_list_request(|l| l.body = body(t)),
+        },
+        TextField {
+            path: "interactive.catalog_message.body.text",
+            flavors: &BOTH,
+            build: |t| catalog_request(|c| c.body = body(t)),
+        },
+        TextField {
+            path: "interactive.flow.body.text",
+            flavors: &BOTH,
+            build: |t| flow_request(|f| f.body = body(t)),
+        },
+        TextField {
+            path: "interactive.cta_url.body.text",
+            flavors: CLOUD,
+            build: |t| cta_url_request(|c| c.body = body(t)),
+        },
+        TextField {
+            path: "interactive.location_request_message.body.text",
+            flavors: CLOUD,
+            build: |t| location_request_request(|m| m.body = body(t)),
+        },
+    ];
+    for field in &fields {
+        check_text_limit(field, 1024, true);
+    }
+}
+
+#[test]
+fn interactive_footer_text_is_1_to_60_characters() {
+    let fields = [
+        TextField {
+            path: "interactive.list.footer.text",
+            flavors: &BOTH,
+            build: |t| list_request(|l| l.footer = footer(t)),
+        },
+        TextField {
+            path: "interactive.button.footer.text",
+            flavors: &BOTH,
+            build: |t| button_request(|b| b.footer = footer(t)),
+        },
+        TextField {
+            path: "interactive.product.footer.text",
+            flavors: &BOTH,
+            build: |t| product_request(|p| p.footer = footer(t)),
+        },
+        TextField {
+            path: "interactive.product_list.footer.text",
+            flavors: &BOTH,
+            build: |t| product_list_request(|l| l.footer = footer(t)),
+        },
+        TextField {
+            path: "interactive.catalog_message.footer.text",
+            flavors: &BOTH,
+            build: |t| catalog_request(|c| c.footer = footer(t)),
+        },
+        TextField {
+            path: "interactive.flow.footer.text",
+            flavors: &BOTH,
+            build: |t| flow_request(|f| f.footer = footer(t)),
+        },
+        TextField {
+            path: "interactive.cta_url.footer.text",
+            flavors: CLOUD,
+            build: |t| cta_url_request(|c| c.footer = footer(t)),
+        },
+    ];
+    for field in &fields {
+        check_text_limit(field, 60, true);
+    }
+}
+
+#[test]
+fn interactive_body_is_required_except_on_product() {
+    let cases: [(&str, &[Flavor], proto::SendMessageRequest); 7] = [
+        (
+            "interactive.list.body",
+            &BOTH,
+            list_request(|l| l.body = None),
+        ),
+        (
+            "interactive.button.body",
+            &BOTH,
+            button_request(|b| b.body = None),
+        ),
+        (
+            "interactive.product_list.body",
+            &BOTH,
+            product_list_request(|l| l.body = None),
+        ),
+        (
+            "interactive.catalog_message.body",
+            &BOTH,
+            catalog_request(|c| c.body = None),
+        ),
+        (
+            "interactive.flow.body",
+            &BOTH,
+            flow_request(|f| f.body = None),
+        ),
+        (
+            "interactive.cta_url.body",
+            CLOUD,
+            cta_url_request(|c| c.body = None),
+        ),
+        (
+            "interactive.location_request_message.body",
+            CLOUD,
+            location_request_request(|m| m.body = None),
+        ),
+    ];
+    for (path, flavors, request) in &cases {
+        for &flavor in *flavors {
+            assert_violation(flavor, request, path, Rule::Required);
+        }
+    }
+    assert_ok_both(&product_request(|p| p.body = None));
+}
+
+#[test]
+fn interactive_kind_is_required() {
+    assert_violation_both(
+        &request(Content::Interactive(proto::Interactive { kind: None })),
+        "interactive.kind",
+        Rule::OneOfRequired(
+            "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message",
+        ),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interactive: list
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn list_button_is_1_to_20_characters() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.list.button",
+            flavors: &BOTH,
+            build: |t| list_request(|l| l.button = t.into()),
+        },
+        20,
+        true,
+    );
+}
+
+#[test]
+fn list_has_1_to_10_sections() {
+    let sections = |n: usize| -> Vec<proto::InteractiveListSection> {
+        (0..n)
+            .map(|i| section(&format!("Section {i}"), rows(&format!("s{i}"), 1)))
+            .collect()
+    };
+    assert_ok_both(&list_request(|l| l.sections = sections(1)));
+    assert_ok_both(&list_request(|l| l.sections = sections(10)));
+    assert_violation_both(
+        &list_request(|l| l.sections = vec![]),
+        "interactive.list.sections",
+        too_few(1, 0),
+    );
+    // Eleven sections of one row each also hold eleven rows in all.
+    for flavor in BOTH {
+        assert_violations(
+            flavor,
+            &list_request(|l| l.sections = sections(11)),
+            vec![
+                fv("interactive.list.sections", too_many(10, 11)),
+                fv(
+                    "interactive.list.sections",
+                    Rule::TooManyInAll {
+                        what: "rows",
+                        max: 10,
+                        actual: 11,
+                    },
+                ),
+            ],
+        );
+    }
+}
+
+#[test]
+fn list_section_title_is_at_most_24_characters() {
+    // With one section the title is optional, and limited.
+    check_text_limit(
+        &TextField {
+            path: "interactive.list.sections[0].title",
+            flavors: &BOTH,
+            build: |t| list_request(|l| l.sections[0].title = t.into()),
+        },
+        24,
+        false,
+    );
+    // With several sections every title is required, and limited.
+    check_text_limit(
+        &TextField {
+            path: "interactive.list.sections[1].title",
+            flavors: &BOTH,
+            build: |t| {
+                list_request(|l| {
+                    l.sections = vec![section("First", rows("a", 1)), section(t, rows("b", 1))]
+                })
+            },
+        },
+        24,
+        true,
+    );
+}
+
+#[test]
+fn list_holds_at_most_10_rows_across_sections() {
+    assert_ok_both(&list_request(|l| {
+        l.sections = vec![section("A", rows("a", 6)), section("B", rows("b", 4))]
+    }));
+    assert_ok_both(&list_request(|l| {
+        l.sections = vec![section("", rows("a", 10))]
+    }));
+    assert_violation_both(
+        &list_request(|l| {
+            l.sections = vec![section("A", rows("a", 6)), section("B", rows("b", 5))]
+        }),
+        "interactive.list.sections",
+        Rule::TooManyInAll {
+            what: "rows",
+            max: 10,
+            actual: 11,
+        },
+    );
+    assert_violation_both(
+        &list_request(|l| l.sections = vec![section("", rows("a", 11))]),
+        "interactive.list.sections",
+        Rule::TooManyInAll {
+            what: "rows",
+            max: 10,
+            actual: 11,
+        },
+    );
+}
+
+#[test]
+fn list_section_has_at_least_one_row() {
+    assert_violation_both(
+        &list_request(|l| l.sections = vec![section("A", rows("a", 1)), section("B", vec![])]),
+        "interactive.list.sections[1].rows",
+        too_few(1, 0),
+    );
+}
+
+#[test]
+fn list_row_title_is_1_to_24_characters() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.list.sections[0].rows[0].title",
+            flavors: &BOTH,
+            build: |t| list_request(|l| l.sections[0].rows[0].title = t.into()),
+        },
+        24,
+        true,
+    );
+}
+
+#[test]
+fn list_row_id_is_1_to_200_characters() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.list.sections[0].rows[0].id",
+            flavors: &BOTH,
+            build: |t| list_request(|l| l.sections[0].rows[0].id = t.into()),
+        },
+        200,
+        true,
+    );
+}
+
+#[test]
+fn list_row_description_is_at_most_72_characters() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.list.sections[0].rows[0].description",
+            flavors: &BOTH,
+            build: |t| list_request(|l| l.sections[0].rows[0].description = t.into()),
+        },
+        72,
+        false,
+    );
+}
+
+#[test]
+fn list_row_ids_are_unique_across_sections() {
+    assert_violation_both(
+        &list_request(|l| {
+            l.sections = vec![
+                section("A", vec![row("same", "One", ""), row("other", "Two", "")]),
+                section("B", vec![row("same", "Three", "")]),
+            ]
+        }),
+        "interactive.list.sections[1].rows[0].id",
+        duplicate("sections[0].rows[0].id"),
+    );
+    // Equal titles are fine: only ids come back in the webhook.
+    assert_ok_both(&list_request(|l| {
+        l.sections = vec![section(
+            "",
+            vec![row("a", "Same", ""), row("b", "Same", "")],
+        )]
+    }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interactive: reply buttons
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn reply_buttons_are_1_to_3() {
+    assert_ok_both(&button_request(|b| {
+        b.buttons = vec![reply("a", "A"), reply("b", "B"), reply("c", "C")]
+    }));
+    assert_violation_both(
+        &button_request(|b| b.buttons = vec![]),
+        "interactive.button.buttons",
+        too_few(1, 0),
+    );
+    assert_violation_both(
+        &button_request(|b| {
+            b.buttons = vec![
+                reply("a", "A"),
+                reply("b", "B"),
+                reply("c", "C"),
+                reply("d", "D"),
+            ]
+        }),
+        "interactive.button.buttons",
+        too_many(3, 4),
+    );
+}
+
+#[test]
+fn reply_button_must_be_set() {
+    assert_violation_both(
+        &button_request(|b| {
+            b.buttons = vec![
+                reply("a", "A"),
+                proto::InteractiveReplyButton { button: None },
+            ]
+        }),
+        "interactive.button.buttons[1].button",
+        Rule::OneOfRequired("reply"),
+    );
+}
+
+#[test]
+fn reply_title_is_1_to_20_characters() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.button.buttons[0].reply.title",
+            flavors: &BOTH,
+            build: |t| button_request(|b| b.buttons = vec![reply("a", t)]),
+        },
+        20,
+        true,
+    );
+}
+
+#[test]
+fn reply_titles_are_unique() {
+    assert_violation_both(
+        &button_request(|b| {
+            b.buttons = vec![reply("a", "Yes"), reply("b", "No"), reply("c", "Yes")]
+        }),
+        "interactive.button.buttons[2].reply.title",
+        duplicate("buttons[0].reply.title"),
+    );
+}
+
+#[test]
+fn reply_id_is_1_to_256_characters() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.button.buttons[0].reply.id",
+            flavors: &BOTH,
+            build: |t| button_request(|b| b.buttons = vec![reply(t, "A")]),
+        },
+        256,
+        true,
+    );
+}
+
+#[test]
+fn reply_ids_are_unique() {
+    assert_violation_both(
+        &button_request(|b| b.buttons = vec![reply("same", "Yes"), reply("same", "No")]),
+        "interactive.button.buttons[1].reply.id",
+        duplicate("buttons[0].reply.id"),
+    );
+}
+
+#[test]
+fn reply_id_has_no_leading_or_trailing_whitespace() {
+    assert_ok_both(&button_request(|b| b.buttons = vec![reply("a b", "A")]));
+    for padded in [" a", "a ", "\ta", "a\n", "\u{a0}a", "   "] {
+        assert_violation_both(
+            &button_request(|b| b.buttons = vec![reply(padded, "A")]),
+            "interactive.button.buttons[0].reply.id",
+            Rule::Padded,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interactive: products and catalog
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn product_list_header_is_required() {
+    assert_violation_both(
+        &product_list_request(|l| l.header = None),
+        "interactive.product_list.header",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn product_list_catalog_id_is_required() {
+    assert_violation_both(
+        &product_list_request(|l| l.catalog_id = String::new()),
+        "interactive.product_list.catalog_id",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn product_list_has_1_to_10_sections() {
+    let sections = |n: usize| -> Vec<proto::InteractiveProductSection> {
+        (0..n)
+            .map(|i| product_section(&format!("Section {i}"), &skus(&format!("s{i}"), 1)))
+            .collect()
+    };
+    assert_ok_both(&product_list_request(|l| l.sections = sections(10)));
+    assert_violation_both(
+        &product_list_request(|l| l.sections = sections(11)),
+        "interactive.product_list.sections",
+        too_many(10, 11),
+    );
+    assert_violation_both(
+        &product_list_request(|l| l.sections = vec![]),
+        "interactive.product_list.sections",
+        too_few(1, 0),
+    );
+}
+
+#[test]
+fn product_list_section_title_is_required_with_several_sections() {
+    assert_violation_both(
+        &product_list_request(|l| {
+            l.sections = vec![
+                product_section("A", &skus("a", 1)),
+                product_section("", &skus("b", 1)),
+            ]
+        }),
+        "interactive.product_list.sections[1].title",
+        Rule::Required,
+    );
+    assert_violation_both(
+        &product_list_request(|l| l.sections[0].title = rep("é", 25)),
+        "interactive.product_list.sections[0].title",
+        too_long(24, 25),
+    );
+}
+
+#[test]
+fn product_list_section_has_at_least_one_product() {
+    assert_violation_both(
+        &product_list_request(|l| {
+            l.sections = vec![
+                product_section("A", &skus("a", 1)),
+                product_section("B", &[]),
+            ]
+        }),
+        "interactive.product_list.sections[1].product_items",
+        too_few(1, 0),
+    );
+}
+
+#[test]
+fn product_list_holds_at_most_30_products_across_sections() {
+    assert_ok_both(&product_list_request(|l| {
+        l.sections = vec![
+            product_section("A", &skus("a", 10)),
+            product_section("B", &skus("b", 10)),
+            product_section("C", &skus("c", 10)),
+        ]
+    }));
+    assert_violation_both(
+        &product_list_request(|l| {
+            l.sections = vec![
+                product_section("A", &skus("a", 10)),
+                product_section("B", &skus("b", 10)),
+                product_section("C", &skus("c", 11)),
+            ]
+        }),
+        "interactive.product_list.sections",
+        Rule::TooManyInAll {
+            what: "products",
+            max: 30,
+            actual: 31,
+        },
+    );
+}
+
+#[test]
+fn product_list_product_retailer_id_is_1_to_100_characters() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.product_list.sections[0].product_items[0].product_retailer_id",
+            flavors: &BOTH,
+            build: |t| product_list_request(|l| l.sections[0].product_items[0] = product_item(t)),
+        },
+        100,
+        true,
+    );
+}
+
+#[test]
+fn product_retailer_id_is_1_to_100_characters() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.product.product_retailer_id",
+            flavors: &BOTH,
+            build: |t| product_request(|p| p.product_retailer_id = t.into()),
+        },
+        100,
+        true,
+    );
+}
+
+#[test]
+fn product_catalog_id_is_required() {
+    assert_violation_both(
+        &product_request(|p| p.catalog_id = String::new()),
+        "interactive.product.catalog_id",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn catalog_message_thumbnail_is_at_most_100_characters() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.catalog_message.thumbnail_product_retailer_id",
+            flavors: &BOTH,
+            build: |t| catalog_request(|c| c.thumbnail_product_retailer_id = t.into()),
+        },
+        100,
+        false,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interactive: Flows
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn flow_message_version_is_empty_or_3() {
+    for good in ["", "3"] {
+        assert_ok_both(&flow_request(|f| f.flow_message_version = good.into()));
+    }
+    for bad in ["4", "2", "3.0", " 3"] {
+        assert_violation_both(
+            &flow_request(|f| f.flow_message_version = bad.into()),
+            "interactive.flow.flow_message_version",
+            Rule::MustEqual("3"),
+        );
+    }
+}
+
+#[test]
+fn flow_cta_is_1_to_20_characters() {
+    let field = TextField {
+        path: "interactive.flow.flow_cta",
+        flavors: &BOTH,
+        build: |t| flow_request(|f| f.flow_cta = t.into()),
+    };
+    for flavor in BOTH {
+        // Multi-byte letters that are not emoji count one each.
+        for unit in ["a", "é", "ü"] {
+            assert_ok(flavor, &(field.build)(&rep(unit, 20)));
+            assert_violation(
+                flavor,
+                &(field.build)(&rep(unit, 21)),
+                field.path,
+                too_long(20, 21),
+            );
+        }
+        assert_violation(flavor, &(field.build)(""), field.path, Rule::Required);
+    }
+}
+
+#[test]
+fn flow_cta_has_no_emoji() {
+    for cta in ["Book 😀", "👍", "Go ⭐", "Book ❤\u{fe0f}"] {
+        assert_violation_both(
+            &flow_request(|f| f.flow_cta = cta.into()),
+            "interactive.flow.flow_cta",
+            Rule::Emoji,
+        );
+    }
+    // Too long and with an emoji: both are reported.
+    assert_violations(
+        Flavor::Cloud,
+        &flow_request(|f| f.flow_cta = rep("😀", 21)),
+        vec![
+            fv("interactive.flow.flow_cta", too_long(20, 21)),
+            fv("interactive.flow.flow_cta", Rule::Emoji),
+        ],
+    );
+}
+
+#[test]
+fn flow_token_and_flow_id_are_required() {
+    assert_violation_both(
+        &flow_request(|f| f.flow_token = String::new()),
+        "interactive.flow.flow_token",
+        Rule::Required,
+    );
+    assert_violation_both(
+        &flow_request(|f| f.flow_id = String::new()),
+        "interactive.flow.flow_id",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn flow_action_payload_is_required_to_navigate() {
+    for action in [
+        proto::InteractiveFlowAction::Unspecified,
+        proto::InteractiveFlowAction::Navigate,
+    ] {
+        assert_ok_both(&flow_request(|f| f.flow_action = action as i32));
+        assert_violation_both(
+            &flow_request(|f| {
+                f.flow_action = action as i32;
+                f.flow_action_payload = None;
+            }),
+            "interactive.flow.flow_action_payload",
+            Rule::Required,
+        );
+    }
+}
+
+#[test]
+fn flow_action_payload_is_not_allowed_with_data_exchange() {
+    let data_exchange = proto::InteractiveFlowAction::DataExchange as i32;
+    assert_ok_both(&flow_request(|f| {
+        f.flow_action = data_exchange;
+        f.flow_action_payload = None;
+    }));
+    assert_violation_both(
+        &flow_request(|f| f.flow_action = data_exchange),
+        "interactive.flow.flow_action_payload",
+        Rule::NotAllowed("with data_exchange the endpoint provides the first screen"),
+    );
+}
+
+#[test]
+fn flow_action_payload_screen_is_required() {
+    assert_violation_both(
+        &flow_request(|f| {
+            f.flow_action_payload = Some(proto::InteractiveFlowActionPayload {
+                screen: String::new(),
+                data: None,
+            })
+        }),
+        "interactive.flow.flow_action_payload.screen",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn flow_action_payload_data_is_not_empty_when_present() {
+    let with = |data: prost_types::Struct| {
+        flow_request(|f| {
+            f.flow_action_payload = Some(proto::InteractiveFlowActionPayload {
+                screen: "WELCOME".into(),
+                data: Some(data),
+            })
+        })
+    };
+    assert_violation_both(
+        &with(prost_types::Struct::default()),
+        "interactive.flow.flow_action_payload.data",
+        Rule::Empty,
+    );
+    let one_field = prost_types::Struct {
+        fields: [(
+            "user_name".to_string(),
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::StringValue("Ana".into())),
+            },
+        )]
+        .into_iter()
+        .collect(),
+    };
+    assert_ok_both(&with(one_field));
+}
+
+#[test]
+fn flow_mode_and_action_must_be_known_values() {
+    for mode in [
+        proto::InteractiveFlowMode::Draft,
+        proto::InteractiveFlowMode::Published,
+    ] {
+        assert_ok_both(&flow_request(|f| f.mode = mode as i32));
+    }
+    assert_violation_both(
+        &flow_request(|f| f.mode = 3),
+        "interactive.flow.mode",
+        Rule::UnknownEnumValue(3),
+    );
+    assert_violation_both(
+        &flow_request(|f| f.flow_action = 3),
+        "interactive.flow.flow_action",
+        Rule::UnknownEnumValue(3),
+    );
+}
+
+#[test]
+fn flow_action_payload_data_numbers_are_finite() {
+    use prost_types::value::Kind as JsonKind;
+    let number = |n: f64| prost_types::Value {
+        kind: Some(JsonKind::NumberValue(n)),
+    };
+    let with = |value: prost_types::Value| {
+        flow_request(|f| {
+            f.flow_action_payload = Some(proto::InteractiveFlowActionPayload {
+                screen: "WELCOME".into(),
+                data: Some(prost_types::Struct {
+                    fields: [("n".to_string(), value)].into_iter().collect(),
+                }),
+            })
+        })
+    };
+    assert_ok_both(&with(number(f64::MAX)));
+    let nested = |n: f64| prost_types::Value {
+        kind: Some(JsonKind::ListValue(prost_types::ListValue {
+            values: vec![number(1.0), number(n)],
+        })),
+    };
+    for bad in [
+        number(f64::NAN),
+        number(f64::INFINITY),
+        nested(f64::NEG_INFINITY),
+    ] {
+        for flavor in BOTH {
+            assert_format(
+                flavor,
+                &with(bad.clone()),
+                "interactive.flow.flow_action_payload.data",
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interactive: Cloud-only kinds
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn cta_url_display_text_is_1_to_20_characters() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.cta_url.display_text",
+            flavors: CLOUD,
+            build: |t| cta_url_request(|c| c.display_text = t.into()),
+        },
+        20,
+        true,
+    );
+}
+
+#[test]
+fn cta_url_url_is_http_or_https() {
+    assert_ok(
+        Flavor::Cloud,
+        &cta_url_request(|c| c.url = "http://example.com".into()),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &cta_url_request(|c| c.url = String::new()),
+        "interactive.cta_url.url",
+        Rule::Required,
+    );
+    for bad in [
+        "ftp://example.com",
+        "example.com",
+        "javascript:alert(1)",
+        "https://",
+    ] {
+        assert_format(
+            Flavor::Cloud,
+            &cta_url_request(|c| c.url = bad.into()),
+            "interactive.cta_url.url",
+        );
+    }
+}
+
+#[test]
+fn cta_url_and_location_request_are_cloud_only() {
+    let cta_url = cta_url_request(|_| {});
+    assert_ok(Flavor::Cloud, &cta_url);
+    assert_violation(
+        Flavor::OnPremises,
+        &cta_url,
+        "interactive.cta_url",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+    let location_request = location_request_request(|_| {});
+    assert_ok(Flavor::Cloud, &location_request);
+    assert_violation(
+        Flavor::OnPremises,
+        &location_request,
+        "interactive.location_request_message",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reactions
+// ---------------------------------------------------------------------------------------------
+
+fn reaction(message_id: &str, emoji: &str) -> proto::SendMessageRequest {
+    request(Content::Reaction(proto::Reaction {
+        message_id: message_id.into(),
+        emoji: emoji.into(),
+    }))
+}
+
+#[test]
+fn reaction_is_cloud_only() {
+    assert_ok(Flavor::Cloud, &reaction(WAMID, "👍"));
+    assert_violation(
+        Flavor::OnPremises,
+        &reaction(WAMID, "👍"),
+        "reaction",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+}
+
+#[test]
+fn reaction_message_id_is_required_and_emoji_may_be_empty() {
+    assert_violation(
+        Flavor::Cloud,
+        &reaction("", "👍"),
+        "reaction.message_id",
+        Rule::Required,
+    );
+    // An empty emoji removes an earlier reaction.
+    assert_ok(Flavor::Cloud, &reaction(WAMID, ""));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read receipts
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn mark_read_message_id_is_required() {
+    for flavor in BOTH {
+        let good = proto::MarkMessageReadRequest {
+            message_id: WAMID.into(),
+            typing_indicator: None,
+        };
+        assert_eq!(mark_read(flavor, &good), Ok(()), "{flavor:?}");
+        let bad = proto::MarkMessageReadRequest {
+            message_id: String::new(),
+            typing_indicator: None,
+        };
+        assert_eq!(
+            mark_read(flavor, &bad),
+            Err(vec![fv("message_id", Rule::Required)]),
+            "{flavor:?}"
+        );
+    }
+}
+
+#[test]
+fn typing_indicator_is_cloud_only_and_known() {
+    let with = |kind: i32| proto::MarkMessageReadRequest {
+        message_id: WAMID.into(),
+        typing_indicator: Some(proto::TypingIndicator { r#type: kind }),
+    };
+    for kind in [
+        proto::TypingIndicatorType::Unspecified as i32,
+        proto::TypingIndicatorType::Text as i32,
+    ] {
+        assert_eq!(mark_read(Flavor::Cloud, &with(kind)), Ok(()));
+        assert_eq!(
+            mark_read(Flavor::OnPremises, &with(kind)),
+            Err(vec![fv(
+                "typing_indicator",
+                Rule::FlavorOnly(Flavor::Cloud)
+            )])
+        );
+    }
+    assert_eq!(
+        mark_read(Flavor::Cloud, &with(2)),
+        Err(vec![fv("typing_indicator.type", Rule::UnknownEnumValue(2))])
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several violations at once
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_violation_is_reported_in_field_order() {
+    let request = proto::SendMessageRequest {
+        to: String::new(),
+        recipient_type: 9,
+        ..list_request(|l| {
+            l.header = text_header(&rep("h", 61));
+            l.body = None;
+            l.button = String::new();
+            l.sections = vec![
+                section("A", vec![row("same", &rep("t", 25), "")]),
+                section("", vec![row("same", "Two", &rep("d", 73))]),
+            ];
+        })
+    };
+    for flavor in BOTH {
+        assert_violations(
+            flavor,
+            &request,
+            vec![
+                fv("to", Rule::Required),
+                fv("recipient_type", Rule::UnknownEnumValue(9)),
+                fv("interactive.list.header.text", too_long(60, 61)),
+                fv("interactive.list.body", Rule::Required),
+                fv("interactive.list.button", Rule::Required),
+                fv(
+                    "interactive.list.sections[0].rows[0].title",
+                    too_long(24, 25),
+                ),
+                fv("interactive.list.sections[1].title", Rule::Required),
+                fv(
+                    "interactive.list.sections[1].rows[0].description",
+                    too_long(72, 73),
+                ),
+                fv(
+                    "interactive.list.sections[1].rows[0].id",
+                    duplicate("sections[0].rows[0].id"),
+                ),
+            ],
+        );
+    }
+}
+
+#[test]
+fn every_violation_of_a_template_is_reported() {
+    let request = template_request(|t| {
+        t.namespace = "ns".into();
+        t.name = String::new();
+        t.language = Some(proto::TemplateLanguage {
+            policy: 7,
+            code: "EN".into(),
+        });
+        t.components = vec![
+            template_header(vec![]),
+            template_body(vec![parameter(Parameter::Image(image_link()))]),
+            template_button(10, quick_reply("")),
+        ];
+    });
+    let violations = check(Flavor::Cloud, &request).expect_err("invalid");
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "template.namespace",
+            "template.name",
+            "template.language.policy",
+            "template.language.code",
+            "template.components[0].header.parameters",
+            "template.components[1].body.parameters[0].image",
+            "template.components[2].button.index",
+            "template.components[2].button.quick_reply.payload",
+        ],
+        "{violations:#?}"
+    );
+    assert_eq!(violations[0].rule, Rule::FlavorOnly(Flavor::OnPremises));
+    assert_eq!(violations[1].rule, Rule::Required);
+    assert_eq!(violations[2].rule, Rule::UnknownEnumValue(7));
+    assert!(matches!(violations[3].rule, Rule::Format(_)));
+    assert_eq!(violations[4].rule, too_few(1, 0));
+    assert!(matches!(violations[5].rule, Rule::NotAllowed(_)));
+    assert_eq!(violations[6].rule, out_of_range("0", "9"));
+    assert_eq!(violations[7].rule, Rule::Required);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The violations as the gRPC caller sees them
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn invalid_request_becomes_invalid_argument_with_bad_request_details() {
+    use tonic_types::StatusExt;
+
+    let request = proto::SendMessageRequest {
+        to: String::new(),
+        ..request(text(&rep("é", 4097)))
+    };
+    let invalid: InvalidRequest =
+        translate::send_message(Flavor::Cloud, &request).expect_err("invalid");
+    let expected = invalid.violations.clone();
+    assert_eq!(
+        expected,
+        vec![
+            fv("to", Rule::Required),
+            fv("text.body", too_long(4096, 4097)),
+        ]
+    );
+
+    let status: tonic::Status = whatsapp_grpc::Error::InvalidArgument(invalid).into();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().contains("2 rule(s)"),
+        "{}",
+        status.message()
+    );
+    let bad_request = status
+        .get_details_bad_request()
+        .expect("the status carries a google.rpc.BadRequest");
+    assert_eq!(bad_request.field_violations.len(), expected.len());
+    for (detail, violation) in bad_request.field_violations.iter().zip(&expected) {
+        assert_eq!(detail.field, violation.field);
+        assert_eq!(detail.reason, violation.rule.reason());
+        assert_eq!(detail.description, violation.rule.to_string());
+        assert!(!detail.description.is_empty());
+    }
+    assert_eq!(bad_request.field_violations[0].reason, "REQUIRED");
+    assert_eq!(bad_request.field_violations[1].reason, "TOO_LONG");
+    assert_eq!(
+        bad_request.field_violations[1].description,
+        "must be at most 4096 characters (is 4097)"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bugs found in src/ (ignored until fixed; each asserts the documented behaviour)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn broken_button_header_does_not_hide_other_violations() {
+    let request = button_request(|b| {
+        b.header = Some(proto::InteractiveMediaHeader {
+            kind: Some(HeaderKind::Image(proto::Image::default())),
+        });
+        b.body = None;
+        b.buttons = vec![];
+    });
+    assert_violations(
+        Flavor::Cloud,
+        &request,
+        vec![
+            fv(
+                "interactive.button.header.image.source",
+                Rule::OneOfRequired("id, link"),
+            ),
+            fv("interactive.button.body", Rule::Required),
+            fv("interactive.button.buttons", too_few(1, 0)),
+        ],
+    );
+}
+
+#[test]
+fn broken_cta_url_header_does_not_hide_other_violations() {
+    let request = cta_url_request(|c| {
+        c.header = Some(proto::InteractiveMediaHeader { kind: None });
+        c.body = None;
+        c.display_text = rep("x", 21);
+        c.url = "ftp://example.com".into();
+    });
+    let violations = check(Flavor::Cloud, &request).expect_err("invalid");
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "interactive.cta_url.header.kind",
+            "interactive.cta_url.body",
+            "interactive.cta_url.display_text",
+            "interactive.cta_url.url",
+        ],
+        "{violations:#?}"
+    );
+}
+
+#[test]
+fn top_level_violations_follow_field_order() {
+    let request = proto::SendMessageRequest {
+        to: String::new(),
+        context: Some(proto::Context {
+            message_id: WAMID.into(),
+        }),
+        biz_opaque_callback_data: "campaign".into(),
+        request_id: "not-a-uuid".into(),
+        ..request(text(""))
+    };
+    let violations = check(Flavor::OnPremises, &request).expect_err("invalid");
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    // Field numbers: to = 1, content = 3..13 (text = 3), context = 14,
+    // biz_opaque_callback_data = 15, request_id = 16.
+    assert_eq!(
+        fields,
+        [
+            "to",
+            "text.body",
+            "context",
+            "biz_opaque_callback_data",
+            "request_id",
+        ],
+        "{violations:#?}"
+    );
+}
+
+#[test]
+fn contact_violations_follow_field_order() {
+    let request = contact_request(|c| {
+        c.addresses = vec![proto::ContactAddress {
+            r#type: proto::ContactAddressType::Work as i32,
+            ..Default::default()
+        }];
+        c.birthday = "2023-02-29".into();
+        c.emails = vec![proto::ContactEmail::default()];
+        c.name = None;
+        c.org = Some(proto::ContactOrg::default());
+    });
+    let violations = check(Flavor::Cloud, &request).expect_err("invalid");
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "contacts.contacts[0].addresses[0]",
+            "contacts.contacts[0].birthday",
+            "contacts.contacts[0].emails[0].email",
+            "contacts.contacts[0].name",
+            "contacts.contacts[0].org",
+        ],
+        "{violations:#?}"
+    );
+}
+
+#[test]
+fn flow_cta_allows_symbols_that_are_not_emoji() {
+    for cta in ["Next →", "Rate ★", "Done ✓"] {
+        assert_ok_both(&flow_request(|f| f.flow_cta = cta.into()));
+    }
+}
+
+#[test]
+fn unset_reply_button_is_not_a_duplicate_target() {
+    let request = button_request(|b| {
+        b.buttons = vec![
+            proto::InteractiveReplyButton { button: None },
+            reply("", ""),
+        ]
+    });
+    // `buttons[0].reply.id` does not exist: there is nothing for buttons[1] to duplicate.
+    assert_violations(
+        Flavor::Cloud,
+        &request,
+        vec![
+            fv(
+                "interactive.button.buttons[0].button",
+                Rule::OneOfRequired("reply"),
+            ),
+            fv("interactive.button.buttons[1].reply.id", Rule::Required),
+            fv("interactive.button.buttons[1].reply.title", Rule::Required),
+        ],
+    );
+}
+
+#[test]
+fn flow_cta_refuses_emoji_presentation_squares() {
+    for cta in ["Book \u{25fd}", "Book \u{25fe}"] {
+        assert_violation_both(
+            &flow_request(|f| f.flow_cta = cta.into()),
+            "interactive.flow.flow_cta",
+            Rule::Emoji,
+        );
+    }
+}
