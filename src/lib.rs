@@ -1,13 +1,20 @@
 //! whatsapp-grpc: a typed gRPC facade for the WhatsApp Business API messages endpoint.
 //!
-//! A request flows one way through the modules: [`proto`] (the gRPC model) → [`translate`], which
-//! checks it against [`validate`]'s rules while building the REST body of [`wire`] for one
-//! [`flavor`] of the API → the upstream. Failures become a `tonic::Status` in [`error`].
+//! A request flows one way through the modules: [`server`] accepts it for [`service`], which hands
+//! the [`proto`] request to [`translate`]; translate checks it against [`validate`]'s rules while
+//! building the REST body of [`wire`] for one [`flavor`] of the API; [`upstream`] sends it and reads
+//! the answer back; failures become a `tonic::Status` in [`error`]. [`health`] watches the upstream,
+//! [`telemetry`] carries the trace, and [`sandbox`] emulates the API for development and tests.
 
+pub mod client;
+pub mod config;
 pub mod error;
 pub mod flavor;
+pub mod health;
 pub mod proto;
 pub mod sandbox;
+pub mod server;
+pub mod service;
 pub mod telemetry;
 pub mod translate;
 pub mod upstream;

@@ -1,1 +1,115 @@
-fn main() {}
+//! The `whatsapp-grpc` binary: `serve`, `sandbox` and `send`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use whatsapp_grpc::config::{Cli, Command, EnvCredentials, ServeArgs, Upstream};
+use whatsapp_grpc::{client, sandbox, server, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Sandbox(args) => {
+            telemetry::init(args.log_format);
+            run_sandbox(args).await
+        }
+        Command::Send(args) => match client::send(args).await {
+            Ok(line) => {
+                println!("{line}");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut config = args.into_config(EnvCredentials::from_env())?;
+    telemetry::init(config.log_format);
+
+    // With --sandbox, the emulator runs in-process on a loopback port and the service sends to it.
+    let _sandbox = match &config.upstream {
+        Upstream::Real => None,
+        Upstream::Sandbox(sandbox_config) => {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| format!("the sandbox cannot listen on loopback: {e}"))?;
+            let address = listener
+                .local_addr()
+                .map_err(|e| format!("the sandbox's address is unknown: {e}"))?;
+            config.server.upstream.base_url = format!("http://{address}");
+            tracing::warn!(
+                "SANDBOX MODE: messages go to an emulator at http://{address} and are NOT delivered to anyone; \
+                 what it received: curl http://{address}/sandbox/received"
+            );
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(sandbox::serve(listener, sandbox_config.clone(), async {
+                let _ = stopped.await;
+            }));
+            Some((stop, task))
+        }
+    };
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("--listen {}: {e}", config.listen))?;
+    tracing::info!(
+        listen = %config.listen,
+        flavor = %config.server.upstream.flavor,
+        upstream = %config.server.upstream.base_url,
+        "whatsapp-grpc serving"
+    );
+    server::serve(listener, config.server, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), String> {
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("--listen {}: {e}", args.listen))?;
+    tracing::warn!(
+        "SANDBOX: an emulator of the WhatsApp Business API on http://{}; nothing is delivered",
+        args.listen
+    );
+    sandbox::serve(listener, args.sandbox_config(), shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Completes on Ctrl-C or SIGTERM (what Kubernetes sends before it stops a pod).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down: finishing calls in flight");
+}

@@ -1,11 +1,45 @@
 //! The sandbox: an emulator of the WhatsApp Business API for development and tests. It shares no
 //! model or validation code with the facade, so what it receives can be compared with the
-//! conformance fixtures without circularity.
+//! conformance fixtures without circularity: it keeps the raw JSON of every request.
 //!
-//! (Contract only: to be implemented.)
+//! One server answers both flavors' paths:
+//!
+//! | path                                         | flavor      | module        |
+//! |----------------------------------------------|-------------|---------------|
+//! | `POST /v1/users/login`                       | On-Premises | `on_premises` |
+//! | `POST /v1/messages`                          | On-Premises | `on_premises` |
+//! | `PUT /v1/messages/{message_id}`              | On-Premises | `on_premises` |
+//! | `GET /v1/health`                             | On-Premises | `on_premises` |
+//! | `POST /{version}/{phone_number_id}/messages` | Cloud       | `cloud`       |
+//! | `GET /{version}/{phone_number_id}`           | Cloud       | `cloud`       |
+//! | `/sandbox/…`                                 | neither     | `control`     |
+//!
+//! Authentication is in `auth`, the special recipients that trigger the API's errors in
+//! `scenarios` (their numbers are [`recipients`]), the error shapes in `answers`, the received
+//! log and stats in `state`, made-up identifiers in `ids` and UTC dates in `clock`.
+//! The sandbox logs at debug level only, and never tokens, phone numbers or message text.
+
+mod answers;
+mod auth;
+mod clock;
+mod cloud;
+mod control;
+mod ids;
+mod on_premises;
+mod scenarios;
+mod state;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post, put};
+
+pub use scenarios::{BAD_GATEWAY_PAGE, recipients};
+pub use state::{ReceivedRequest, SandboxStats};
 
 /// How the sandbox behaves.
 #[derive(Clone, Debug)]
@@ -34,13 +68,54 @@ impl Default for SandboxConfig {
     }
 }
 
-/// Serves the sandbox on `listener` until `shutdown` completes.
+/// The sandbox's routes, sharing one state built from `config`.
+fn router(config: SandboxConfig) -> Router {
+    let sandbox = Arc::new(state::Sandbox::new(config));
+    Router::new()
+        .route("/v1/users/login", post(on_premises::login))
+        .route("/v1/messages", post(on_premises::send))
+        .route("/v1/messages/{message_id}", put(on_premises::mark_read))
+        .route("/v1/health", get(on_premises::health))
+        .route(
+            "/{version}/{phone_number_id}/messages",
+            post(cloud::messages),
+        )
+        .route("/{version}/{phone_number_id}", get(cloud::probe))
+        .route(
+            "/sandbox/received",
+            get(control::received).delete(control::clear_received),
+        )
+        .route("/sandbox/stats", get(control::stats))
+        .route("/sandbox/revoke-tokens", post(control::revoke_tokens))
+        .route("/sandbox/health", put(control::set_health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(sandbox)
+}
+
+/// The answer to a path the sandbox does not serve.
+async fn not_found() -> Response {
+    answers::neutral_error(StatusCode::NOT_FOUND, "not found")
+}
+
+/// The answer to a known path called with the wrong method.
+async fn method_not_allowed() -> Response {
+    answers::neutral_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+}
+
+/// Serves the sandbox on `listener` until `shutdown` completes: from then on it accepts no new
+/// connection, and it returns once the requests in flight are answered.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: SandboxConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let _ = (listener, config);
-    shutdown.await;
+    if let Ok(address) = listener.local_addr() {
+        tracing::debug!(%address, "sandbox listening");
+    }
+    axum::serve(listener, router(config))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::debug!("sandbox stopped");
     Ok(())
 }

@@ -1,6 +1,9 @@
 //! Builders shared by the tests: requests are written as a user of the generated types would.
 #![allow(dead_code)]
 
+pub mod cases;
+pub mod stack;
+
 use std::path::{Path, PathBuf};
 
 use whatsapp_grpc::proto::{self, send_message_request::Content};

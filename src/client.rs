@@ -1,0 +1,115 @@
+//! `whatsapp-grpc send`: a small client of the service, for trying it out and for scripts.
+
+use std::fmt::Write as _;
+
+use prost_reflect::{DescriptorPool, DynamicMessage};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::config::SendArgs;
+use crate::proto::messaging_service_client::MessagingServiceClient;
+use crate::proto::send_message_request::Content;
+use crate::proto::{FILE_DESCRIPTOR_SET, MessageStatus, SendMessageRequest, Text};
+
+/// Sends the message `args` describes and returns the line to print: the message id on success, the
+/// status and its details otherwise.
+pub async fn send(args: SendArgs) -> Result<String, String> {
+    let mut request = match (&args.json, &args.to, &args.text) {
+        (Some(path), _, _) => {
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+                    .map_err(|e| format!("cannot read standard input: {e}"))?
+            } else {
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            };
+            request_from_json(&text)?
+        }
+        (None, Some(to), Some(text)) => SendMessageRequest {
+            to: to.clone(),
+            content: Some(Content::Text(Text {
+                body: text.clone(),
+                preview_url: false,
+            })),
+            ..Default::default()
+        },
+        _ => return Err("give --to and --text, or --json FILE".into()),
+    };
+    if let Some(request_id) = args.request_id {
+        request.request_id = request_id;
+    }
+
+    let endpoint = tonic::transport::Endpoint::from_shared(args.server.clone())
+        .map_err(|e| format!("--server {:?} is not a URL: {e}", args.server))?
+        .timeout(args.timeout);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", args.server))?;
+    let mut client = MessagingServiceClient::new(channel);
+    match client.send_message(request).await {
+        Ok(response) => {
+            let response = response.into_inner();
+            let mut line = response.message_id;
+            let status = MessageStatus::try_from(response.message_status)
+                .unwrap_or(MessageStatus::Unspecified);
+            if status != MessageStatus::Unspecified {
+                let _ = write!(line, " {}", status.as_str_name());
+            }
+            Ok(line)
+        }
+        Err(status) => Err(describe(&status)),
+    }
+}
+
+/// A `SendMessageRequest` written in Protobuf JSON.
+pub fn request_from_json(text: &str) -> Result<SendMessageRequest, String> {
+    let pool = DescriptorPool::decode(FILE_DESCRIPTOR_SET)
+        .map_err(|e| format!("the built-in descriptors are unreadable: {e}"))?;
+    let descriptor = pool
+        .get_message_by_name("whatsapp.v1.SendMessageRequest")
+        .ok_or("the built-in descriptors lack whatsapp.v1.SendMessageRequest")?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let message = DynamicMessage::deserialize(descriptor, &mut deserializer)
+        .map_err(|e| format!("not a SendMessageRequest in Protobuf JSON: {e}"))?;
+    deserializer
+        .end()
+        .map_err(|e| format!("not a SendMessageRequest in Protobuf JSON: {e}"))?;
+    message
+        .transcode_to::<SendMessageRequest>()
+        .map_err(|e| format!("cannot convert the request: {e}"))
+}
+
+/// A status as lines a person can act on: code, message, and each detail.
+pub fn describe(status: &tonic::Status) -> String {
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    if status.code() == Code::Unavailable && status.message().contains("tcp connect") {
+        text.push_str(
+            "\n  is the service running? start it with: cargo run --release -- serve --sandbox",
+        );
+    }
+    let details = status.get_error_details();
+    if let Some(bad_request) = details.bad_request() {
+        for violation in &bad_request.field_violations {
+            let _ = write!(
+                text,
+                "\n  {}: {} ({})",
+                violation.field, violation.description, violation.reason
+            );
+        }
+    }
+    if let Some(info) = details.error_info() {
+        let _ = write!(text, "\n  reason {} in {}", info.reason, info.domain);
+        let mut metadata: Vec<_> = info.metadata.iter().collect();
+        metadata.sort();
+        for (key, value) in metadata {
+            let _ = write!(text, "\n  {key}: {value}");
+        }
+    }
+    if let Some(retry) = details.retry_info()
+        && let Some(delay) = retry.retry_delay
+    {
+        let _ = write!(text, "\n  retry after {delay:?}");
+    }
+    text
+}

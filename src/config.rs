@@ -1,0 +1,497 @@
+//! The command line: every flag also read from an environment variable, and credentials read from the
+//! environment only. Each command's flags are turned into one validated config, or one line that
+//! says what to fix.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::flavor::Flavor;
+use crate::sandbox::SandboxConfig;
+use crate::server::ServerConfig;
+use crate::telemetry::LogFormat;
+use crate::upstream::{Credentials, Secret, UpstreamConfig};
+
+/// The Graph API's public base URL, the Cloud API's default upstream.
+pub const CLOUD_BASE_URL: &str = "https://graph.facebook.com";
+/// The Graph API version used unless `--api-version` says otherwise.
+pub const DEFAULT_API_VERSION: &str = "v24.0";
+/// The phone number id the sandbox answers for when none is given.
+pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000000001";
+
+/// whatsapp-grpc: send WhatsApp Business messages through one typed gRPC API.
+#[derive(Debug, Parser)]
+#[command(name = "whatsapp-grpc", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gRPC service.
+    Serve(ServeArgs),
+    /// Run the API emulator alone, for development and tests.
+    Sandbox(SandboxArgs),
+    /// Send one message through a running service and print its id.
+    Send(SendArgs),
+}
+
+/// Which API the service talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FlavorArg {
+    /// The Cloud API (Graph API), hosted by Meta.
+    Cloud,
+    /// The On-Premises API (retired by Meta in October 2025; installations still run it).
+    OnPremises,
+}
+
+impl From<FlavorArg> for Flavor {
+    fn from(flavor: FlavorArg) -> Flavor {
+        match flavor {
+            FlavorArg::Cloud => Flavor::Cloud,
+            FlavorArg::OnPremises => Flavor::OnPremises,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Credentials come from the environment only:\n  \
+    WHATSAPP_ACCESS_TOKEN                   a static bearer token (Cloud system-user token, or On-Premises)\n  \
+    WHATSAPP_USERNAME, WHATSAPP_PASSWORD    On-Premises: the service logs in and renews its token")]
+pub struct ServeArgs {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "WHATSAPP_GRPC_LISTEN", default_value = "0.0.0.0:50051")]
+    pub listen: SocketAddr,
+
+    /// Base URL of the API. Cloud defaults to the Graph API's public URL; On-Premises has no default.
+    #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_URL")]
+    pub upstream_url: Option<String>,
+
+    /// Which API the upstream is.
+    #[arg(
+        long,
+        env = "WHATSAPP_GRPC_FLAVOR",
+        value_enum,
+        default_value = "cloud"
+    )]
+    pub flavor: FlavorArg,
+
+    /// Cloud: the business phone number's id (the `{phone-number-id}` of the messages path).
+    #[arg(long, env = "WHATSAPP_PHONE_NUMBER_ID")]
+    pub phone_number_id: Option<String>,
+
+    /// Cloud: the Graph API version.
+    #[arg(long, env = "WHATSAPP_API_VERSION", default_value = DEFAULT_API_VERSION)]
+    pub api_version: String,
+
+    /// A PEM file of extra CA certificates to trust for the upstream (private On-Premises certificates).
+    #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_CA_FILE")]
+    pub upstream_ca_file: Option<PathBuf>,
+
+    /// How long to wait for the API's answer, e.g. `30s` or `500ms`.
+    #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub upstream_timeout: Duration,
+
+    /// How long to wait for a connection to the API.
+    #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub upstream_connect_timeout: Duration,
+
+    /// How often to probe the API's health.
+    #[arg(long, env = "WHATSAPP_GRPC_HEALTH_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub health_interval: Duration,
+
+    /// How log lines are written.
+    #[arg(
+        long,
+        env = "WHATSAPP_GRPC_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
+    /// Send to a sandbox started in-process instead of a real API: needs no other flag or
+    /// credential, and delivers nothing.
+    #[arg(long, env = "WHATSAPP_GRPC_SANDBOX")]
+    pub sandbox: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address the emulator listens on.
+    #[arg(
+        long,
+        env = "WHATSAPP_SANDBOX_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: SocketAddr,
+
+    /// How long the "slow answer" number makes the emulator wait.
+    #[arg(long, env = "WHATSAPP_SANDBOX_SLOW_ANSWER", default_value = "30s", value_parser = parse_duration)]
+    pub slow_answer: Duration,
+
+    /// How long an On-Premises login token stays valid.
+    #[arg(long, env = "WHATSAPP_SANDBOX_TOKEN_LIFETIME", default_value = "7d", value_parser = parse_duration)]
+    pub token_lifetime: Duration,
+
+    /// How log lines are written.
+    #[arg(
+        long,
+        env = "WHATSAPP_GRPC_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The service's address.
+    #[arg(
+        long,
+        env = "WHATSAPP_GRPC_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+
+    /// The recipient's phone number or WhatsApp ID.
+    #[arg(long, required_unless_present = "json", conflicts_with = "json")]
+    pub to: Option<String>,
+
+    /// The text of a text message.
+    #[arg(long, requires = "to", conflicts_with = "json")]
+    pub text: Option<String>,
+
+    /// A file holding any SendMessageRequest in Protobuf JSON (`-` for standard input).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// The idempotency key (a UUID) sent with the message.
+    #[arg(long)]
+    pub request_id: Option<String>,
+
+    /// How long to wait for the service's answer.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Where `serve` sends: a real API, or a sandbox to start in-process first.
+#[derive(Clone, Debug)]
+pub enum Upstream {
+    Real,
+    Sandbox(SandboxConfig),
+}
+
+/// The validated configuration of `serve`.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub log_format: LogFormat,
+    pub server: ServerConfig,
+    pub upstream: Upstream,
+}
+
+/// The credentials found in the environment.
+#[derive(Clone, Debug, Default)]
+pub struct EnvCredentials {
+    pub access_token: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl EnvCredentials {
+    /// Reads `WHATSAPP_ACCESS_TOKEN`, `WHATSAPP_USERNAME` and `WHATSAPP_PASSWORD`; empty means unset.
+    pub fn from_env() -> EnvCredentials {
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|value: &String| !value.is_empty())
+        };
+        EnvCredentials {
+            access_token: var("WHATSAPP_ACCESS_TOKEN"),
+            username: var("WHATSAPP_USERNAME"),
+            password: var("WHATSAPP_PASSWORD"),
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The validated config, or one line saying what to fix.
+    pub fn into_config(self, env: EnvCredentials) -> Result<ServeConfig, String> {
+        let flavor = Flavor::from(self.flavor);
+        let extra_ca_pem = match &self.upstream_ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                format!(
+                    "--upstream-ca-file {}: cannot be read ({e}); point it at a PEM file of CA certificates",
+                    path.display()
+                )
+            })?),
+            None => None,
+        };
+        for (flag, value) in [
+            ("--upstream-timeout", self.upstream_timeout),
+            ("--upstream-connect-timeout", self.upstream_connect_timeout),
+            ("--health-interval", self.health_interval),
+        ] {
+            if value.is_zero() {
+                return Err(format!("{flag} must be longer than zero, e.g. 5s"));
+            }
+        }
+        if !self.api_version.starts_with('v') || self.api_version.contains('/') {
+            return Err(format!(
+                "--api-version {:?} is not a Graph API version: write it like {DEFAULT_API_VERSION}",
+                self.api_version
+            ));
+        }
+
+        let (base_url, phone_number_id, credentials, upstream) = if self.sandbox {
+            if self.upstream_url.is_some() {
+                return Err("--sandbox runs its own upstream: drop --upstream-url (or WHATSAPP_GRPC_UPSTREAM_URL)".into());
+            }
+            let sandbox = SandboxConfig::default();
+            let credentials = match flavor {
+                Flavor::Cloud => {
+                    Credentials::AccessToken(Secret::new(sandbox.access_token.clone()))
+                }
+                // On-Premises logs in, as a real installation would.
+                Flavor::OnPremises => Credentials::Login {
+                    username: sandbox.username.clone(),
+                    password: Secret::new(sandbox.password.clone()),
+                },
+            };
+            let phone_number_id = self
+                .phone_number_id
+                .unwrap_or_else(|| SANDBOX_PHONE_NUMBER_ID.to_owned());
+            // The sandbox's address is known once it listens; `main` fills it in.
+            (
+                String::new(),
+                phone_number_id,
+                credentials,
+                Upstream::Sandbox(sandbox),
+            )
+        } else {
+            let base_url = match (flavor, self.upstream_url) {
+                (_, Some(url)) => url,
+                (Flavor::Cloud, None) => CLOUD_BASE_URL.to_owned(),
+                (Flavor::OnPremises, None) => {
+                    return Err("--upstream-url (WHATSAPP_GRPC_UPSTREAM_URL) is required with --flavor on-premises: set it to your On-Premises client's base URL, e.g. https://wa.example.internal:9090".into());
+                }
+            };
+            if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                return Err(format!(
+                    "--upstream-url {base_url:?} must start with http:// or https://"
+                ));
+            }
+            let phone_number_id = match (flavor, self.phone_number_id) {
+                (Flavor::Cloud, Some(id))
+                    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    id
+                }
+                (Flavor::Cloud, Some(id)) => {
+                    return Err(format!(
+                        "--phone-number-id {id:?} must be the numeric id of your business phone number (WhatsApp Manager > Phone numbers)"
+                    ));
+                }
+                (Flavor::Cloud, None) => {
+                    return Err("--phone-number-id (WHATSAPP_PHONE_NUMBER_ID) is required with --flavor cloud: set it to your business phone number's id, or try --sandbox".into());
+                }
+                (Flavor::OnPremises, id) => id.unwrap_or_default(),
+            };
+            let credentials = credentials(flavor, env)?;
+            (base_url, phone_number_id, credentials, Upstream::Real)
+        };
+
+        Ok(ServeConfig {
+            listen: self.listen,
+            log_format: self.log_format,
+            upstream,
+            server: ServerConfig {
+                upstream: UpstreamConfig {
+                    flavor,
+                    base_url,
+                    api_version: self.api_version,
+                    phone_number_id,
+                    credentials,
+                    extra_ca_pem,
+                    connect_timeout: self.upstream_connect_timeout,
+                    request_timeout: self.upstream_timeout,
+                },
+                health_interval: self.health_interval,
+            },
+        })
+    }
+}
+
+fn credentials(flavor: Flavor, env: EnvCredentials) -> Result<Credentials, String> {
+    match (flavor, env.access_token, env.username, env.password) {
+        (_, Some(_), Some(_), _) | (_, Some(_), _, Some(_)) => Err(
+            "set either WHATSAPP_ACCESS_TOKEN or WHATSAPP_USERNAME/WHATSAPP_PASSWORD, not both".into(),
+        ),
+        (_, Some(token), None, None) => Ok(Credentials::AccessToken(Secret::new(token))),
+        (Flavor::OnPremises, None, Some(username), Some(password)) => Ok(Credentials::Login {
+            username,
+            password: Secret::new(password),
+        }),
+        (Flavor::OnPremises, None, Some(_), None) => {
+            Err("WHATSAPP_USERNAME is set but WHATSAPP_PASSWORD is not: set both to log in".into())
+        }
+        (Flavor::OnPremises, None, None, Some(_)) => {
+            Err("WHATSAPP_PASSWORD is set but WHATSAPP_USERNAME is not: set both to log in".into())
+        }
+        (Flavor::Cloud, None, Some(_), _) | (Flavor::Cloud, None, None, Some(_)) => Err(
+            "the Cloud API takes no username or password: set WHATSAPP_ACCESS_TOKEN to a system-user access token".into(),
+        ),
+        (Flavor::Cloud, None, None, None) => Err(
+            "WHATSAPP_ACCESS_TOKEN is required with --flavor cloud: set it to a system-user access token, or try --sandbox".into(),
+        ),
+        (Flavor::OnPremises, None, None, None) => Err(
+            "credentials are required with --flavor on-premises: set WHATSAPP_USERNAME and WHATSAPP_PASSWORD (or WHATSAPP_ACCESS_TOKEN)".into(),
+        ),
+    }
+}
+
+impl SandboxArgs {
+    pub fn sandbox_config(&self) -> SandboxConfig {
+        SandboxConfig {
+            slow_answer: self.slow_answer,
+            token_lifetime: self.token_lifetime,
+            ..SandboxConfig::default()
+        }
+    }
+}
+
+/// A duration written `500ms`, `30s`, `5m`, `2h` or `7d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m, h or d (e.g. 30s)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30s"))?;
+    let seconds = |factor: u64| Duration::from_secs(number.saturating_mul(factor));
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(seconds(1)),
+        "m" => Ok(seconds(60)),
+        "h" => Ok(seconds(3600)),
+        "d" => Ok(seconds(86_400)),
+        _ => Err(format!(
+            "{text:?} has an unknown unit: use ms, s, m, h or d"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["whatsapp-grpc", "serve"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Serve(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    fn token() -> EnvCredentials {
+        EnvCredentials {
+            access_token: Some("t".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn durations_have_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("3w").is_err());
+    }
+
+    #[test]
+    fn sandbox_needs_nothing_else_on_either_flavor() {
+        for flavor in ["cloud", "on-premises"] {
+            let config = args(&["--sandbox", "--flavor", flavor])
+                .into_config(EnvCredentials::default())
+                .expect("valid");
+            assert!(matches!(config.upstream, Upstream::Sandbox(_)));
+        }
+        let error = args(&["--sandbox", "--upstream-url", "http://x"])
+            .into_config(EnvCredentials::default())
+            .unwrap_err();
+        assert!(error.contains("--upstream-url"), "{error}");
+    }
+
+    #[test]
+    fn cloud_needs_a_phone_number_id_and_a_token() {
+        let error = args(&[]).into_config(token()).unwrap_err();
+        assert!(error.contains("--phone-number-id"), "{error}");
+        let error = args(&["--phone-number-id", "12ab"])
+            .into_config(token())
+            .unwrap_err();
+        assert!(error.contains("numeric"), "{error}");
+        let error = args(&["--phone-number-id", "123"])
+            .into_config(EnvCredentials::default())
+            .unwrap_err();
+        assert!(error.contains("WHATSAPP_ACCESS_TOKEN"), "{error}");
+        let config = args(&["--phone-number-id", "123"])
+            .into_config(token())
+            .expect("valid");
+        assert_eq!(config.server.upstream.base_url, CLOUD_BASE_URL);
+    }
+
+    #[test]
+    fn on_premises_needs_a_url_and_both_login_parts() {
+        let login = |username: Option<&str>, password: Option<&str>| EnvCredentials {
+            access_token: None,
+            username: username.map(str::to_owned),
+            password: password.map(str::to_owned),
+        };
+        let error = args(&["--flavor", "on-premises"])
+            .into_config(login(Some("u"), Some("p")))
+            .unwrap_err();
+        assert!(error.contains("--upstream-url"), "{error}");
+        let on_prem = || {
+            args(&[
+                "--flavor",
+                "on-premises",
+                "--upstream-url",
+                "https://wa.internal",
+            ])
+        };
+        let error = on_prem().into_config(login(Some("u"), None)).unwrap_err();
+        assert!(error.contains("WHATSAPP_PASSWORD"), "{error}");
+        let config = on_prem()
+            .into_config(login(Some("u"), Some("p")))
+            .expect("valid");
+        assert!(matches!(
+            config.server.upstream.credentials,
+            Credentials::Login { .. }
+        ));
+        let error = args(&["--flavor", "on-premises", "--upstream-url", "wa.internal"])
+            .into_config(token())
+            .unwrap_err();
+        assert!(error.contains("http://"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_ca_file_says_which() {
+        let error = args(&[
+            "--phone-number-id",
+            "1",
+            "--upstream-ca-file",
+            "/nonexistent/ca.pem",
+        ])
+        .into_config(token())
+        .unwrap_err();
+        assert!(error.contains("/nonexistent/ca.pem"), "{error}");
+    }
+}

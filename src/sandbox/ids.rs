@@ -1,0 +1,192 @@
+//! Identifiers the sandbox makes up: login tokens, message ids and trace ids.
+//!
+//! They only have to look like the real API's and never repeat within one process; they are not
+//! secrets. Randomness comes from the standard library's randomly keyed hasher, so the sandbox
+//! needs no random-number crate.
+
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Counts every identifier made in this process; part of each one, so none repeats.
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// The next value of [`SEQUENCE`].
+fn next_sequence() -> u64 {
+    SEQUENCE.fetch_add(1, Ordering::Relaxed)
+}
+
+/// 64 unpredictable-looking bits: a freshly keyed SipHash of a sequence number and the clock.
+fn random_u64() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(next_sequence());
+    if let Ok(since_epoch) = SystemTime::now().duration_since(UNIX_EPOCH) {
+        hasher.write_u128(since_epoch.as_nanos());
+    }
+    hasher.finish()
+}
+
+/// `len` random-looking bytes.
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        bytes.extend_from_slice(&random_u64().to_be_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// A bijection of `u64` (the SplitMix64 finalizer): distinct sequence numbers give distinct,
+/// random-looking values.
+fn scramble(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// 8 bytes that are unique in this process, followed by `random` random bytes.
+fn unique_bytes(random: usize) -> Vec<u8> {
+    let mut bytes = scramble(next_sequence()).to_be_bytes().to_vec();
+    bytes.extend(random_bytes(random));
+    bytes
+}
+
+/// An On-Premises message id, e.g. `gBEGkYiEB1VXAglK1ZEqA1YKPrU` (27 characters).
+pub(crate) fn on_premises_message_id() -> String {
+    format!("gBEG{}", base64_url(&unique_bytes(9)))
+}
+
+/// A Cloud message id, e.g. `wamid.HBgLMTU1NTAwMDExMTEVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=`.
+pub(crate) fn cloud_message_id() -> String {
+    // The real ids are base64 of a small binary record ending in a 20-character hex id.
+    let mut record = vec![0x15, 0x02, 0x00, 0x12, 0x18, 0x14];
+    for byte in unique_bytes(2) {
+        record.extend(format!("{byte:02X}").bytes());
+    }
+    record.push(0x00);
+    format!("wamid.{}", base64_standard(&record))
+}
+
+/// A Graph API trace id, e.g. `AbRz3xK2Qn8_Lc1vWq9eT0y` (23 characters).
+pub(crate) fn fbtrace_id() -> String {
+    base64_url(&random_bytes(17))
+}
+
+/// A JWT-shaped On-Premises login token. The signature is random: nothing verifies it, the
+/// sandbox looks tokens up in its own table.
+pub(crate) fn login_token(username: &str, issued_at: u64, expires_at: u64) -> String {
+    let header = base64_url(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = serde_json::json!({
+        "user": username,
+        "iat": issued_at,
+        "exp": expires_at,
+        "jti": base64_url(&unique_bytes(8)),
+    });
+    let payload = base64_url(claims.to_string().as_bytes());
+    let signature = base64_url(&random_bytes(32));
+    format!("{header}.{payload}.{signature}")
+}
+
+const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Base64 of `bytes` with `alphabet`, padded with `=` if `pad`.
+fn encode(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
+        // A chunk of k bytes yields k + 1 significant characters.
+        for (i, sextet) in sextets.iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(alphabet[*sextet as usize]));
+            } else if pad {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Unpadded base64url (RFC 4648 §5), as in JWTs.
+pub(crate) fn base64_url(bytes: &[u8]) -> String {
+    encode(bytes, URL_SAFE, false)
+}
+
+/// Padded standard base64 (RFC 4648 §4).
+pub(crate) fn base64_standard(bytes: &[u8]) -> String {
+    encode(bytes, STANDARD, true)
+}
+
+/// Decodes standard base64, padded or not; `None` if `text` is not base64.
+pub(crate) fn decode_base64_standard(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for byte in text.bytes() {
+        let value = STANDARD.iter().position(|&c| c == byte)?;
+        acc = (acc << 6) | value as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // A single leftover character (6 bits) cannot end valid base64.
+    if bits == 6 {
+        return None;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        let vectors = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, encoded) in vectors {
+            assert_eq!(base64_standard(plain.as_bytes()), encoded);
+            assert_eq!(
+                decode_base64_standard(encoded).as_deref(),
+                Some(plain.as_bytes())
+            );
+            assert_eq!(base64_url(plain.as_bytes()), encoded.trim_end_matches('='));
+        }
+        assert_eq!(base64_url(&[0xfb, 0xff]), "-_8");
+        assert_eq!(decode_base64_standard("Zm9v!"), None);
+        assert_eq!(decode_base64_standard("Zm9vY"), None);
+    }
+
+    #[test]
+    fn ids_look_real_and_do_not_repeat() {
+        let mut seen = HashSet::new();
+        for _ in 0..1000 {
+            let id = on_premises_message_id();
+            assert_eq!(id.len(), 27, "{id}");
+            assert!(id.starts_with("gBEG"));
+            assert!(seen.insert(id));
+            let wamid = cloud_message_id();
+            assert!(wamid.starts_with("wamid."));
+            assert!(seen.insert(wamid));
+            assert_eq!(fbtrace_id().len(), 23);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! What the sandbox remembers between requests: the log of requests received on the messages
+//! endpoints, the counters of `/sandbox/stats`, the health switch, and the login tokens.
+//!
+//! Every lock is taken and released inside one synchronous call, never across an `.await`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use axum::http::{HeaderMap, Method, Uri};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::SandboxConfig;
+use super::auth::Tokens;
+
+/// One request received on a messages endpoint (send or mark read, either flavor), as listed by
+/// `GET /sandbox/received`. Requests refused for their token are listed too: they reached the
+/// endpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReceivedRequest {
+    /// The HTTP method, e.g. `POST`.
+    pub method: String,
+    /// The request path, without the query string, e.g. `/v1/messages`.
+    pub path: String,
+    /// The W3C `traceparent` header, if the request had a readable one.
+    pub traceparent: Option<String>,
+    /// The W3C `tracestate` header, if the request had a readable one.
+    pub tracestate: Option<String>,
+    /// The JSON body as received, or `None` if the body was not JSON.
+    pub body: Option<Value>,
+}
+
+/// The counters of `GET /sandbox/stats`. They count from the sandbox's start; clearing the
+/// received log does not reset them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxStats {
+    /// Successful On-Premises logins.
+    pub logins: u64,
+    /// Requests received on the messages endpoints (including refused ones).
+    pub received: u64,
+    /// Requests received on the On-Premises health endpoint and the Cloud probe.
+    pub health_checks: u64,
+    /// 401 answers, on any endpoint.
+    pub unauthorized: u64,
+}
+
+/// The state shared by all handlers.
+pub(crate) struct Sandbox {
+    pub config: SandboxConfig,
+    pub tokens: Tokens,
+    received: Mutex<Vec<ReceivedRequest>>,
+    logins: AtomicU64,
+    received_count: AtomicU64,
+    health_checks: AtomicU64,
+    unauthorized: AtomicU64,
+    healthy: AtomicBool,
+}
+
+/// Locks `mutex`, carrying on with the data if a previous holder panicked: every update here
+/// leaves the data consistent, so poisoning carries no information.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The value of header `name`, if present and visible ASCII.
+pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+impl Sandbox {
+    pub(crate) fn new(config: SandboxConfig) -> Sandbox {
+        Sandbox {
+            config,
+            tokens: Tokens::default(),
+            received: Mutex::new(Vec::new()),
+            logins: AtomicU64::new(0),
+            received_count: AtomicU64::new(0),
+            health_checks: AtomicU64::new(0),
+            unauthorized: AtomicU64::new(0),
+            healthy: AtomicBool::new(true),
+        }
+    }
+
+    /// Appends a messages-endpoint request to the received log; its body parsed as JSON, if it
+    /// is JSON.
+    pub(crate) fn receive(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Option<Value> {
+        let body = serde_json::from_slice::<Value>(body).ok();
+        let entry = ReceivedRequest {
+            method: method.as_str().to_owned(),
+            path: uri.path().to_owned(),
+            traceparent: header_text(headers, "traceparent").map(str::to_owned),
+            tracestate: header_text(headers, "tracestate").map(str::to_owned),
+            body: body.clone(),
+        };
+        self.received_count.fetch_add(1, Ordering::Relaxed);
+        lock(&self.received).push(entry);
+        body
+    }
+
+    /// The received log, oldest first.
+    pub(crate) fn received(&self) -> Vec<ReceivedRequest> {
+        lock(&self.received).clone()
+    }
+
+    /// Empties the received log.
+    pub(crate) fn clear_received(&self) {
+        lock(&self.received).clear();
+    }
+
+    pub(crate) fn count_login(&self) {
+        self.logins.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_health_check(&self) {
+        self.health_checks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_unauthorized(&self) {
+        self.unauthorized.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn stats(&self) -> SandboxStats {
+        SandboxStats {
+            logins: self.logins.load(Ordering::Relaxed),
+            received: self.received_count.load(Ordering::Relaxed),
+            health_checks: self.health_checks.load(Ordering::Relaxed),
+            unauthorized: self.unauthorized.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_healthy(&self, healthy: bool) {
+        self.healthy.store(healthy, Ordering::Relaxed);
+    }
+}

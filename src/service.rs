@@ -1,0 +1,224 @@
+//! The `whatsapp.v1.MessagingService` implementation: validate and translate the request, send it,
+//! and map the API's answer to the response or to a `Status`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tonic::{Request, Response, Status};
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
+
+use crate::error::{Error, api_code};
+use crate::flavor::Flavor;
+use crate::health::UpstreamHealth;
+use crate::proto::messaging_service_server::MessagingService;
+use crate::proto::send_message_request::Content;
+use crate::proto::{
+    MarkMessageReadRequest, MarkMessageReadResponse, MessageStatus, SendMessageRequest,
+    SendMessageResponse,
+};
+use crate::telemetry::TraceContext;
+use crate::translate;
+use crate::upstream::{Upstream, UpstreamError};
+use crate::wire::response::SendAnswer;
+
+/// The messaging service over one upstream.
+#[derive(Clone)]
+pub struct Messaging {
+    upstream: Arc<Upstream>,
+    health: Arc<UpstreamHealth>,
+}
+
+impl Messaging {
+    pub fn new(upstream: Arc<Upstream>, health: Arc<UpstreamHealth>) -> Messaging {
+        Messaging { upstream, health }
+    }
+
+    fn flavor(&self) -> Flavor {
+        self.upstream.flavor()
+    }
+}
+
+#[tonic::async_trait]
+impl MessagingService for Messaging {
+    async fn send_message(
+        &self,
+        request: Request<SendMessageRequest>,
+    ) -> Result<Response<SendMessageResponse>, Status> {
+        let trace = TraceContext::from_metadata(request.metadata());
+        let request = request.into_inner();
+        let span = rpc_span("SendMessage", self.flavor(), message_type(&request), &trace);
+        async move {
+            let started = Instant::now();
+            let result = self.send(&request, &trace).await;
+            finish(started, &result);
+            result.map(Response::new).map_err(Status::from)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn mark_message_read(
+        &self,
+        request: Request<MarkMessageReadRequest>,
+    ) -> Result<Response<MarkMessageReadResponse>, Status> {
+        let trace = TraceContext::from_metadata(request.metadata());
+        let request = request.into_inner();
+        let span = rpc_span("MarkMessageRead", self.flavor(), "read_receipt", &trace);
+        async move {
+            let started = Instant::now();
+            let result = self.mark_read(&request, &trace).await;
+            finish(started, &result);
+            result.map(Response::new).map_err(Status::from)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl Messaging {
+    async fn send(
+        &self,
+        request: &SendMessageRequest,
+        trace: &TraceContext,
+    ) -> Result<SendMessageResponse, Error> {
+        let body = translate::send_message(self.flavor(), request)?;
+        let json = serialize(&body);
+        let result = self.upstream.send_message(json, trace).await;
+        self.health.record_request(&result);
+        let answer = result.inspect_err(record_error)?;
+        Span::current().record("http_status", 200);
+        let response = response(answer);
+        Span::current().record("message_id", response.message_id.as_str());
+        Ok(response)
+    }
+
+    async fn mark_read(
+        &self,
+        request: &MarkMessageReadRequest,
+        trace: &TraceContext,
+    ) -> Result<MarkMessageReadResponse, Error> {
+        let body = translate::mark_message_read(self.flavor(), request)?;
+        let json = serialize(&body);
+        let result = self
+            .upstream
+            .mark_read(&request.message_id, json, trace)
+            .await;
+        self.health.record_request(&result);
+        result.inspect_err(record_error)?;
+        Span::current().record("http_status", 200);
+        Ok(MarkMessageReadResponse {})
+    }
+}
+
+/// The JSON of a wire body. Wire structs have string keys and infallible `Serialize` impls, so this
+/// cannot fail; an empty body would be refused by the API rather than sent wrong.
+fn serialize<T: serde::Serialize>(body: &T) -> Vec<u8> {
+    let mut json = Vec::with_capacity(512);
+    if let Err(error) = serde_json::to_writer(&mut json, body) {
+        tracing::error!(%error, "a wire body failed to serialize");
+        json.clear();
+    }
+    json
+}
+
+/// The API's answer as the gRPC response.
+fn response(answer: SendAnswer) -> SendMessageResponse {
+    let wa_id = answer
+        .contacts
+        .into_iter()
+        .next()
+        .and_then(|contact| contact.wa_id)
+        .unwrap_or_default();
+    let (message_id, status) = answer
+        .messages
+        .into_iter()
+        .next()
+        .map(|message| (message.id, message.message_status))
+        .unwrap_or_default();
+    let message_status = match status.as_deref() {
+        None => MessageStatus::Unspecified,
+        Some("accepted") => MessageStatus::Accepted,
+        Some("paused") => MessageStatus::Paused,
+        // Cloud says `held_for_quality_assessment`; On-Premises says so in a sentence.
+        Some(status) if status.to_ascii_lowercase().contains("held") => {
+            MessageStatus::HeldForQualityAssessment
+        }
+        Some(_) => MessageStatus::Unspecified,
+    };
+    SendMessageResponse {
+        message_id,
+        message_status: message_status as i32,
+        wa_id,
+    }
+}
+
+/// The REST `type` the request produces, for the span (never the content itself).
+fn message_type(request: &SendMessageRequest) -> &'static str {
+    match &request.content {
+        None => "none",
+        Some(Content::Text(_)) => "text",
+        Some(Content::Image(_)) => "image",
+        Some(Content::Audio(_)) => "audio",
+        Some(Content::Document(_)) => "document",
+        Some(Content::Video(_)) => "video",
+        Some(Content::Sticker(_)) => "sticker",
+        Some(Content::Contacts(_)) => "contacts",
+        Some(Content::Location(_)) => "location",
+        Some(Content::Template(_)) => "template",
+        Some(Content::Interactive(_)) => "interactive",
+        Some(Content::Reaction(_)) => "reaction",
+    }
+}
+
+/// One span per RPC. It names the method, flavor, message type and trace; the recipient, the text
+/// and the credentials never appear in it.
+fn rpc_span(method: &str, flavor: Flavor, message_type: &str, trace: &TraceContext) -> Span {
+    tracing::info_span!(
+        "rpc",
+        method,
+        flavor = %flavor,
+        message_type,
+        trace_id = %trace.trace_id,
+        http_status = Empty,
+        message_id = Empty,
+        fbtrace_id = Empty,
+        grpc_code = Empty,
+        latency_us = Empty,
+    )
+}
+
+/// Records the API's view of a failure on the span.
+fn record_error(error: &UpstreamError) {
+    let span = Span::current();
+    match error {
+        UpstreamError::Api(api) => {
+            span.record("http_status", api.http_status);
+            if let Some(fbtrace_id) = &api.fbtrace_id {
+                span.record("fbtrace_id", fbtrace_id.as_str());
+            }
+            span.record("grpc_code", tracing::field::debug(api_code(api)));
+        }
+        UpstreamError::UnexpectedAnswer { http_status, .. } => {
+            span.record("http_status", *http_status);
+        }
+        UpstreamError::Unreachable(_)
+        | UpstreamError::TimedOut(_)
+        | UpstreamError::Interrupted(_)
+        | UpstreamError::Login(_) => {}
+    }
+}
+
+/// Ends the RPC: its latency on the span, and one line at debug (success) or warn (upstream failure).
+fn finish<T>(started: Instant, result: &Result<T, Error>) {
+    let span = Span::current();
+    let latency = started.elapsed();
+    span.record("latency_us", latency.as_micros() as u64);
+    match result {
+        Ok(_) => tracing::debug!("rpc done"),
+        Err(Error::InvalidArgument(invalid)) => {
+            tracing::debug!(violations = invalid.violations.len(), "request refused")
+        }
+        Err(Error::Upstream(error)) => tracing::warn!(%error, "upstream call failed"),
+    }
+}

@@ -1,0 +1,220 @@
+//! The whole service on loopback, as a user runs it: the sandbox on an ephemeral port, the gRPC
+//! server (the binary's own `serve`) on another, and a generated tonic client over a real socket.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use whatsapp_grpc::Flavor;
+use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
+use whatsapp_grpc::sandbox::{self, SandboxConfig};
+use whatsapp_grpc::server::{self, ServerConfig};
+use whatsapp_grpc::upstream::{Credentials, Secret, UpstreamConfig};
+
+pub const API_VERSION: &str = "v24.0";
+pub const PHONE_NUMBER_ID: &str = "100000000000001";
+
+/// How to start a stack.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub flavor: Flavor,
+    /// On-Premises only: log in with the sandbox's user instead of using its static token.
+    pub login: bool,
+    pub sandbox: SandboxConfig,
+    pub upstream_timeout: Duration,
+    pub health_interval: Duration,
+    /// Send to this URL instead of the sandbox (to reach a closed port or a misbehaving server).
+    pub upstream_url: Option<String>,
+    /// Send this static token instead of the sandbox's.
+    pub access_token: Option<String>,
+}
+
+impl Options {
+    pub fn new(flavor: Flavor) -> Options {
+        Options {
+            flavor,
+            login: false,
+            sandbox: SandboxConfig::default(),
+            upstream_timeout: Duration::from_secs(10),
+            health_interval: Duration::from_millis(100),
+            upstream_url: None,
+            access_token: None,
+        }
+    }
+}
+
+/// A running sandbox and server, stopped when dropped.
+pub struct Stack {
+    pub client: MessagingServiceClient<Channel>,
+    pub channel: Channel,
+    pub grpc_address: SocketAddr,
+    pub sandbox_url: String,
+    http: reqwest::Client,
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Stack {
+    pub async fn start(flavor: Flavor) -> Stack {
+        Stack::start_with(Options::new(flavor)).await
+    }
+
+    pub async fn start_with(options: Options) -> Stack {
+        let mut stops = Vec::new();
+        let mut tasks = Vec::new();
+
+        let sandbox_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind sandbox");
+        let sandbox_url = format!("http://{}", sandbox_listener.local_addr().expect("address"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        stops.push(stop);
+        let sandbox_config = options.sandbox.clone();
+        tasks.push(tokio::spawn(async move {
+            sandbox::serve(sandbox_listener, sandbox_config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("sandbox runs");
+        }));
+
+        let credentials = if options.login {
+            Credentials::Login {
+                username: options.sandbox.username.clone(),
+                password: Secret::new(options.sandbox.password.clone()),
+            }
+        } else {
+            Credentials::AccessToken(Secret::new(
+                options
+                    .access_token
+                    .clone()
+                    .unwrap_or_else(|| options.sandbox.access_token.clone()),
+            ))
+        };
+        let config = ServerConfig {
+            upstream: UpstreamConfig {
+                flavor: options.flavor,
+                base_url: options
+                    .upstream_url
+                    .clone()
+                    .unwrap_or_else(|| sandbox_url.clone()),
+                api_version: API_VERSION.into(),
+                phone_number_id: PHONE_NUMBER_ID.into(),
+                credentials,
+                extra_ca_pem: None,
+                connect_timeout: Duration::from_secs(2),
+                request_timeout: options.upstream_timeout,
+            },
+            health_interval: options.health_interval,
+        };
+        let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
+        let grpc_address = grpc_listener.local_addr().expect("address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        stops.push(stop);
+        tasks.push(tokio::spawn(async move {
+            server::serve(grpc_listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        }));
+
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc_address}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("the server accepts connections");
+        Stack {
+            client: MessagingServiceClient::new(channel.clone()),
+            channel,
+            grpc_address,
+            sandbox_url,
+            http: {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::new()
+            },
+            stops,
+            tasks,
+        }
+    }
+
+    /// What the sandbox received on the messages endpoints, oldest first.
+    pub async fn received(&self) -> Vec<Value> {
+        self.get("/sandbox/received")
+            .await
+            .as_array()
+            .cloned()
+            .expect("an array")
+    }
+
+    /// The sandbox's counters.
+    pub async fn stats(&self) -> Value {
+        self.get("/sandbox/stats").await
+    }
+
+    pub async fn clear_received(&self) {
+        self.http
+            .delete(format!("{}/sandbox/received", self.sandbox_url))
+            .send()
+            .await
+            .expect("sandbox answers")
+            .error_for_status()
+            .expect("cleared");
+    }
+
+    pub async fn revoke_tokens(&self) {
+        self.http
+            .post(format!("{}/sandbox/revoke-tokens", self.sandbox_url))
+            .send()
+            .await
+            .expect("sandbox answers")
+            .error_for_status()
+            .expect("revoked");
+    }
+
+    pub async fn set_upstream_healthy(&self, healthy: bool) {
+        self.http
+            .put(format!("{}/sandbox/health", self.sandbox_url))
+            .body(serde_json::json!({ "healthy": healthy }).to_string())
+            .send()
+            .await
+            .expect("sandbox answers")
+            .error_for_status()
+            .expect("health set");
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.sandbox_url))
+            .send()
+            .await
+            .expect("sandbox answers")
+            .bytes()
+            .await
+            .map(|body| serde_json::from_slice(&body).expect("JSON"))
+            .expect("a body")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The path a fixture names, with its placeholders filled as the stack fills them.
+pub fn fixture_path(template: &str, message_id: &str) -> String {
+    template
+        .replace("{version}", API_VERSION)
+        .replace("{phone_number_id}", PHONE_NUMBER_ID)
+        .replace("{message_id}", message_id)
+}
