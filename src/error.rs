@@ -220,3 +220,117 @@ fn own_error<const N: usize>(
     }
     Status::with_error_details(code, error.to_string(), details)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(flavor: Flavor, http_status: u16, code: Option<i64>) -> ApiError {
+        ApiError {
+            flavor,
+            http_status,
+            code,
+            subcode: None,
+            title: "title".into(),
+            details: String::new(),
+            fbtrace_id: None,
+            retry_after: None,
+        }
+    }
+
+    /// Every row of the README's error table.
+    #[test]
+    fn the_error_table() {
+        let rows: &[(u16, Option<i64>, Code)] = &[
+            (400, Some(100), Code::InvalidArgument),
+            (400, Some(1008), Code::InvalidArgument),
+            (400, Some(1009), Code::InvalidArgument),
+            (400, Some(131008), Code::InvalidArgument),
+            (400, Some(131009), Code::InvalidArgument),
+            (404, Some(1013), Code::FailedPrecondition),
+            (400, Some(470), Code::FailedPrecondition),
+            (400, Some(131047), Code::FailedPrecondition),
+            (400, Some(131026), Code::FailedPrecondition),
+            (429, None, Code::ResourceExhausted),
+            (429, Some(1015), Code::ResourceExhausted),
+            (400, Some(130429), Code::ResourceExhausted),
+            (400, Some(131048), Code::ResourceExhausted),
+            (400, Some(131056), Code::ResourceExhausted),
+            (503, Some(1011), Code::Unavailable),
+            (500, None, Code::Unavailable),
+            (502, Some(999_999), Code::Unavailable),
+            (500, Some(131000), Code::Unavailable),
+            (401, Some(190), Code::Internal),
+            (401, Some(1005), Code::Internal),
+            (403, Some(10), Code::PermissionDenied),
+            (404, Some(132001), Code::NotFound),
+            (400, Some(999_999), Code::InvalidArgument),
+            (404, None, Code::NotFound),
+            (418, None, Code::Unknown),
+        ];
+        for &(http_status, code, expected) in rows {
+            let error = api(Flavor::Cloud, http_status, code);
+            assert_eq!(
+                api_code(&error),
+                expected,
+                "HTTP {http_status} code {code:?}"
+            );
+            let status = Status::from(Error::Upstream(UpstreamError::Api(Box::new(error))));
+            assert_eq!(status.code(), expected);
+            let info = status.get_details_error_info().expect("ErrorInfo");
+            assert_eq!(info.domain, "graph.facebook.com");
+            assert_eq!(info.metadata["outcome"], "not_sent");
+            let reason = code.map_or(format!("HTTP_{http_status}"), |c| c.to_string());
+            assert_eq!(info.reason, reason);
+        }
+    }
+
+    #[test]
+    fn retry_info_only_when_the_api_says_when() {
+        let mut error = api(Flavor::OnPremises, 429, Some(1015));
+        let status = Status::from(Error::Upstream(UpstreamError::Api(Box::new(error.clone()))));
+        assert!(status.get_details_retry_info().is_none());
+        error.retry_after = Some(Duration::from_secs(7));
+        let status = Status::from(Error::Upstream(UpstreamError::Api(Box::new(error))));
+        assert_eq!(
+            status.get_details_retry_info().and_then(|r| r.retry_delay),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            status.get_details_error_info().expect("ErrorInfo").domain,
+            "whatsapp-business-api.on-premises"
+        );
+    }
+
+    #[test]
+    fn failures_after_sending_say_the_outcome_is_unknown() {
+        for (error, code) in [
+            (
+                UpstreamError::TimedOut(Duration::from_secs(1)),
+                Code::DeadlineExceeded,
+            ),
+            (UpstreamError::Interrupted("reset".into()), Code::Unknown),
+            (
+                UpstreamError::UnexpectedAnswer {
+                    http_status: 502,
+                    content_type: "text/html".into(),
+                    retry_after: None,
+                },
+                Code::Unavailable,
+            ),
+        ] {
+            let status = Status::from(Error::Upstream(error));
+            assert_eq!(status.code(), code);
+            let info = status.get_details_error_info().expect("ErrorInfo");
+            assert_eq!(info.metadata["outcome"], "unknown", "{status:?}");
+        }
+        let status = Status::from(Error::Upstream(UpstreamError::Unreachable(
+            "refused".into(),
+        )));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status.get_details_error_info().expect("ErrorInfo").metadata["outcome"],
+            "not_sent"
+        );
+    }
+}

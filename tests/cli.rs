@@ -1,0 +1,140 @@
+//! The binary as a person uses it: `send` against a running service, and `serve` refusing a bad
+//! configuration with one line that says what to fix.
+
+mod common;
+
+use std::process::Command;
+
+use common::stack::Stack;
+use whatsapp_grpc::Flavor;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_whatsapp-grpc");
+
+/// Runs the binary off the async runtime and returns (success, stdout, stderr).
+async fn run(args: Vec<String>) -> (bool, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new(BINARY)
+            .args(&args)
+            .env_remove("WHATSAPP_ACCESS_TOKEN")
+            .env_remove("WHATSAPP_PHONE_NUMBER_ID")
+            .output()
+            .expect("the binary runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("joined")
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn send_prints_the_message_id() {
+    let stack = Stack::start(Flavor::Cloud).await;
+    let server = format!("http://{}", stack.grpc_address);
+    let (ok, stdout, stderr) = run(args(&[
+        "send",
+        "--server",
+        &server,
+        "--to",
+        "15550001111",
+        "--text",
+        "hello",
+    ]))
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("wamid."), "{stdout}");
+    assert!(stdout.contains("MESSAGE_STATUS_ACCEPTED"), "{stdout}");
+    let received = stack.received().await;
+    assert_eq!(received[0]["body"]["text"]["body"], "hello");
+}
+
+#[tokio::test]
+async fn send_reads_any_request_in_protobuf_json() {
+    let stack = Stack::start(Flavor::Cloud).await;
+    let server = format!("http://{}", stack.grpc_address);
+    let file = std::env::temp_dir().join(format!("whatsapp-grpc-cli-{}.json", std::process::id()));
+    std::fs::write(
+        &file,
+        r#"{
+          "to": "15550001111",
+          "interactive": {"flow": {
+            "body": {"text": "Book a table"},
+            "flowToken": "AQAAAAACS5FpgQ_cAAAAAD0QI3s",
+            "flowId": "1234567890",
+            "flowCta": "Book!",
+            "flowAction": "INTERACTIVE_FLOW_ACTION_NAVIGATE",
+            "flowActionPayload": {"screen": "WELCOME", "data": {"guests": 2, "name": "Ana"}}
+          }}
+        }"#,
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run(args(&[
+        "send",
+        "--server",
+        &server,
+        "--json",
+        file.to_str().unwrap(),
+    ]))
+    .await;
+    std::fs::remove_file(&file).ok();
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("wamid."), "{stdout}");
+    let received = stack.received().await;
+    let parameters = &received[0]["body"]["interactive"]["action"]["parameters"];
+    assert_eq!(parameters["flow_action_payload"]["data"]["guests"], 2);
+    assert_eq!(parameters["flow_message_version"], "3");
+}
+
+#[tokio::test]
+async fn send_prints_the_status_and_its_details_on_failure() {
+    let stack = Stack::start(Flavor::Cloud).await;
+    let server = format!("http://{}", stack.grpc_address);
+    let (ok, _, stderr) = run(args(&[
+        "send",
+        "--server",
+        &server,
+        "--to",
+        "15550000131",
+        "--text",
+        "hello",
+    ]))
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("FailedPrecondition"), "{stderr}");
+    assert!(
+        stderr.contains("reason 131026 in graph.facebook.com"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("outcome: not_sent"), "{stderr}");
+
+    let (ok, _, stderr) = run(args(&[
+        "send",
+        "--server",
+        &server,
+        "--to",
+        "15550001111",
+        "--text",
+        "",
+    ]))
+    .await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("text.body: is required (REQUIRED)"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_a_bad_configuration_in_one_line() {
+    let (ok, _, stderr) = run(args(&["serve", "--listen", "127.0.0.1:0"])).await;
+    assert!(!ok);
+    let lines: Vec<_> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].starts_with("error: --phone-number-id"), "{stderr}");
+}
