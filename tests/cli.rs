@@ -138,3 +138,74 @@ async fn serve_refuses_a_bad_configuration_in_one_line() {
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].starts_with("error: --phone-number-id"), "{stderr}");
 }
+
+/// `serve --sandbox` needs no other flag or credential on either flavor, serves what `send` sends,
+/// and stops cleanly on SIGTERM (what Kubernetes sends).
+#[tokio::test]
+async fn serve_with_the_sandbox_runs_on_either_flavor_and_stops_on_sigterm() {
+    for flavor in ["cloud", "on-premises"] {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(BINARY)
+            .args([
+                "serve",
+                "--sandbox",
+                "--flavor",
+                flavor,
+                "--listen",
+                &listen,
+            ])
+            .env_remove("WHATSAPP_ACCESS_TOKEN")
+            .env_remove("WHATSAPP_USERNAME")
+            .env_remove("WHATSAPP_PASSWORD")
+            .env("RUST_LOG", "warn")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let listening = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while tokio::net::TcpStream::connect(&listen).await.is_err() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(listening.is_ok(), "{flavor}: the service never listened");
+
+        let (ok, stdout, stderr) = run(args(&[
+            "send",
+            "--server",
+            &format!("http://{listen}"),
+            "--to",
+            "15550001111",
+            "--text",
+            "hello",
+        ]))
+        .await;
+        assert!(ok, "{flavor}: {stderr}");
+        assert!(!stdout.trim().is_empty(), "{flavor}: a message id");
+
+        let terminated = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(terminated.success());
+        let output = tokio::task::spawn_blocking(move || {
+            let status = child.wait().expect("waits");
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+            }
+            (status, stderr)
+        })
+        .await
+        .unwrap();
+        assert!(output.0.success(), "{flavor}: exit {:?}", output.0);
+        assert!(
+            output.1.contains("SANDBOX MODE") && output.1.contains("NOT delivered"),
+            "{flavor}: the loud warning: {}",
+            output.1
+        );
+    }
+}

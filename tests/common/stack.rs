@@ -31,6 +31,8 @@ pub struct Options {
     pub upstream_url: Option<String>,
     /// Send this static token instead of the sandbox's.
     pub access_token: Option<String>,
+    /// Extra CA certificates (PEM) the service trusts for the upstream.
+    pub extra_ca_pem: Option<Vec<u8>>,
 }
 
 impl Options {
@@ -43,6 +45,7 @@ impl Options {
             health_interval: Duration::from_millis(100),
             upstream_url: None,
             access_token: None,
+            extra_ca_pem: None,
         }
     }
 }
@@ -105,7 +108,7 @@ impl Stack {
                 api_version: API_VERSION.into(),
                 phone_number_id: PHONE_NUMBER_ID.into(),
                 credentials,
-                extra_ca_pem: None,
+                extra_ca_pem: options.extra_ca_pem.clone(),
                 connect_timeout: Duration::from_secs(2),
                 request_timeout: options.upstream_timeout,
             },
