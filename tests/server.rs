@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::cases::{Case, cloud_cases, on_premises_cases};
-use common::stack::{Options, Stack, fixture_path};
+use common::stack::{Options, Stack, closed_port_url, fixture_path};
 use common::*;
 use serde_json::Value;
 use tokio_stream::StreamExt;
@@ -393,9 +393,7 @@ async fn on_premises_errors_map_to_the_callers_status() {
 
 #[tokio::test]
 async fn an_unreachable_upstream_is_unavailable_and_nothing_was_sent() {
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let url = closed_port_url().await;
     let mut stack = Stack::start_with(Options {
         upstream_url: Some(url),
         ..Options::new(Flavor::Cloud)
@@ -588,9 +586,7 @@ async fn a_failed_request_flips_health_until_the_upstream_recovers() {
 
 #[tokio::test]
 async fn health_is_not_serving_while_the_upstream_is_unreachable() {
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let url = closed_port_url().await;
     let stack = Stack::start_with(Options {
         upstream_url: Some(url),
         ..Options::new(Flavor::OnPremises)

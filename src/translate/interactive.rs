@@ -70,52 +70,34 @@ fn list<'a>(
     v.required_max_chars(path.field("button"), &list.button, limits::LIST_BUTTON_MAX);
 
     let sections_path = path.field("sections");
-    v.count(sections_path, list.sections.len(), 1, limits::SECTIONS_MAX);
-    let several = list.sections.len() > 1;
-    let mut rows_in_all = 0;
-    let sections = list
-        .sections
-        .iter()
-        .enumerate()
-        .map(|(i, section)| {
-            let path = sections_path.index(i);
-            let title = section_title(v, path.field("title"), &section.title, several);
-            let rows_path = path.field("rows");
-            v.count(rows_path, section.rows.len(), 1, usize::MAX);
-            rows_in_all += section.rows.len();
-            let rows = section
-                .rows
-                .iter()
-                .enumerate()
-                .map(|(j, row)| {
-                    let path = rows_path.index(j);
-                    v.required_max_chars(path.field("id"), &row.id, limits::ROW_ID_MAX);
-                    v.required_max_chars(path.field("title"), &row.title, limits::ROW_TITLE_MAX);
-                    v.max_chars(
-                        path.field("description"),
-                        &row.description,
-                        limits::ROW_DESCRIPTION_MAX,
-                    );
-                    Row {
-                        id: &row.id,
-                        title: &row.title,
-                        description: non_empty(&row.description),
-                    }
-                })
-                .collect();
-            ListSection { title, rows }
-        })
-        .collect::<Vec<_>>();
-    if rows_in_all > limits::LIST_ROWS_MAX {
-        v.violation(
-            sections_path,
-            Rule::TooManyInAll {
-                what: "rows",
-                max: limits::LIST_ROWS_MAX,
-                actual: rows_in_all,
-            },
-        );
-    }
+    let sections = sections(
+        v,
+        sections_path,
+        &list.sections,
+        Items {
+            field: "rows",
+            what: "rows",
+            max_in_all: limits::LIST_ROWS_MAX,
+            title: |section| &section.title,
+            items: |section| &section.rows,
+        },
+        |v, path, row: &'a proto::InteractiveListRow| {
+            v.required_max_chars(path.field("id"), &row.id, limits::ROW_ID_MAX);
+            v.required_max_chars(path.field("title"), &row.title, limits::ROW_TITLE_MAX);
+            v.max_chars(
+                path.field("description"),
+                &row.description,
+                limits::ROW_DESCRIPTION_MAX,
+            );
+            Row {
+                id: &row.id,
+                title: &row.title,
+                description: non_empty(&row.description),
+            }
+        },
+    )
+    .map(|(title, rows)| ListSection { title, rows })
+    .collect();
     // Row ids come back in the webhook: two equal ids could not be told apart.
     let positions: Vec<(usize, usize)> = list
         .sections
@@ -261,51 +243,33 @@ fn product_list<'a>(
     let footer = footer(v, path.field("footer"), list.footer.as_ref());
     v.required(path.field("catalog_id"), &list.catalog_id);
 
-    let sections_path = path.field("sections");
-    v.count(sections_path, list.sections.len(), 1, limits::SECTIONS_MAX);
-    let several = list.sections.len() > 1;
-    let mut products_in_all = 0;
-    let sections = list
-        .sections
-        .iter()
-        .enumerate()
-        .map(|(i, section)| {
-            let path = sections_path.index(i);
-            let title = section_title(v, path.field("title"), &section.title, several);
-            let items_path = path.field("product_items");
-            v.count(items_path, section.product_items.len(), 1, usize::MAX);
-            products_in_all += section.product_items.len();
-            let product_items = section
-                .product_items
-                .iter()
-                .enumerate()
-                .map(|(j, item)| {
-                    v.required_max_chars(
-                        items_path.index(j).field("product_retailer_id"),
-                        &item.product_retailer_id,
-                        limits::PRODUCT_RETAILER_ID_MAX,
-                    );
-                    ProductItem {
-                        product_retailer_id: &item.product_retailer_id,
-                    }
-                })
-                .collect();
-            ProductSection {
-                title,
-                product_items,
+    let sections = sections(
+        v,
+        path.field("sections"),
+        &list.sections,
+        Items {
+            field: "product_items",
+            what: "products",
+            max_in_all: limits::PRODUCTS_MAX,
+            title: |section| &section.title,
+            items: |section| &section.product_items,
+        },
+        |v, path, item: &'a proto::InteractiveProductItem| {
+            v.required_max_chars(
+                path.field("product_retailer_id"),
+                &item.product_retailer_id,
+                limits::PRODUCT_RETAILER_ID_MAX,
+            );
+            ProductItem {
+                product_retailer_id: &item.product_retailer_id,
             }
-        })
-        .collect();
-    if products_in_all > limits::PRODUCTS_MAX {
-        v.violation(
-            sections_path,
-            Rule::TooManyInAll {
-                what: "products",
-                max: limits::PRODUCTS_MAX,
-                actual: products_in_all,
-            },
-        );
-    }
+        },
+    )
+    .map(|(title, product_items)| ProductSection {
+        title,
+        product_items,
+    })
+    .collect();
 
     Some(Interactive::ProductList {
         header: header?,
@@ -576,16 +540,63 @@ fn footer<'a>(
     Some(Footer { text: &footer.text })
 }
 
-/// A section title: at most 24 characters, required when there is more than one section.
-fn section_title<'a>(
+/// What the sections of a list or multi-product message hold.
+struct Items<S, I> {
+    /// The repeated field of a section that holds the items (`rows`, `product_items`).
+    field: &'static str,
+    /// What the items are called in a violation (`rows`, `products`).
+    what: &'static str,
+    /// How many items all the sections may hold together.
+    max_in_all: usize,
+    title: fn(&S) -> &String,
+    items: fn(&S) -> &Vec<I>,
+}
+
+/// The sections of a list or multi-product message: 1 to 10, each titled in at most 24 characters
+/// (required when there is more than one section) and holding at least one item, with at most
+/// `max_in_all` items across all of them. Each item is translated by `item`.
+fn sections<'a, S, I: 'a, W>(
     v: &mut Validator,
     path: Path<'_>,
-    title: &'a str,
-    several_sections: bool,
-) -> Option<&'a str> {
-    if several_sections {
-        v.required(path, title);
+    sections: &'a [S],
+    items: Items<S, I>,
+    mut item: impl FnMut(&mut Validator, Path<'_>, &'a I) -> W,
+) -> impl Iterator<Item = (Option<&'a str>, Vec<W>)> {
+    v.count(path, sections.len(), 1, limits::SECTIONS_MAX);
+    let several = sections.len() > 1;
+    let mut in_all = 0;
+    let translated: Vec<_> = sections
+        .iter()
+        .enumerate()
+        .map(|(i, section)| {
+            let path = path.index(i);
+            let title_path = path.field("title");
+            let title = (items.title)(section);
+            if several {
+                v.required(title_path, title);
+            }
+            v.max_chars(title_path, title, limits::SECTION_TITLE_MAX);
+            let list = (items.items)(section);
+            let items_path = path.field(items.field);
+            v.count(items_path, list.len(), 1, usize::MAX);
+            in_all += list.len();
+            let translated = list
+                .iter()
+                .enumerate()
+                .map(|(j, one)| item(v, items_path.index(j), one))
+                .collect();
+            (non_empty(title), translated)
+        })
+        .collect();
+    if in_all > items.max_in_all {
+        v.violation(
+            path,
+            Rule::TooManyInAll {
+                what: items.what,
+                max: items.max_in_all,
+                actual: in_all,
+            },
+        );
     }
-    v.max_chars(path, title, limits::SECTION_TITLE_MAX);
-    non_empty(title)
+    translated.into_iter()
 }

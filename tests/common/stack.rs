@@ -221,3 +221,11 @@ pub fn fixture_path(template: &str, message_id: &str) -> String {
         .replace("{phone_number_id}", PHONE_NUMBER_ID)
         .replace("{message_id}", message_id)
 }
+
+/// The URL of a loopback port nothing listens on (it was free a moment ago).
+pub async fn closed_port_url() -> String {
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", closed.local_addr().expect("address"));
+    drop(closed);
+    url
+}
