@@ -24,6 +24,10 @@ pub enum Error {
     /// The call to the API failed.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+
+    /// A fault of this service; nothing was sent.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// What became of the message, as `ErrorInfo.metadata["outcome"]` says.
@@ -66,7 +70,7 @@ impl From<Error> for Status {
                     code,
                     "UNEXPECTED_ANSWER",
                     Outcome::Unknown,
-                    &error,
+                    error.to_string(),
                     retry_after,
                     [("http_status", http_status.to_string())],
                 )
@@ -75,7 +79,7 @@ impl From<Error> for Status {
                 Code::Unavailable,
                 "UPSTREAM_UNREACHABLE",
                 Outcome::NotSent,
-                &error,
+                error.to_string(),
                 None,
                 [],
             ),
@@ -83,7 +87,7 @@ impl From<Error> for Status {
                 Code::DeadlineExceeded,
                 "OUTCOME_UNKNOWN",
                 Outcome::Unknown,
-                &error,
+                error.to_string(),
                 None,
                 [],
             ),
@@ -91,7 +95,15 @@ impl From<Error> for Status {
                 Code::Unknown,
                 "OUTCOME_UNKNOWN",
                 Outcome::Unknown,
-                &error,
+                error.to_string(),
+                None,
+                [],
+            ),
+            Error::Internal(message) => own_error(
+                Code::Internal,
+                "INTERNAL",
+                Outcome::NotSent,
+                message,
                 None,
                 [],
             ),
@@ -99,7 +111,7 @@ impl From<Error> for Status {
                 Code::Internal,
                 "UPSTREAM_LOGIN_FAILED",
                 Outcome::NotSent,
-                &error,
+                error.to_string(),
                 None,
                 [],
             ),
@@ -208,7 +220,7 @@ fn own_error<const N: usize>(
     code: Code,
     reason: &str,
     outcome: Outcome,
-    error: &UpstreamError,
+    message: String,
     retry_after: Option<Duration>,
     extra: [(&str, String); N],
 ) -> Status {
@@ -218,7 +230,7 @@ fn own_error<const N: usize>(
     if let Some(retry_after) = retry_after {
         details.set_retry_info(Some(retry_after));
     }
-    Status::with_error_details(code, error.to_string(), details)
+    Status::with_error_details(code, message, details)
 }
 
 #[cfg(test)]

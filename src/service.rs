@@ -83,7 +83,7 @@ impl Messaging {
         trace: &TraceContext,
     ) -> Result<SendMessageResponse, Error> {
         let body = translate::send_message(self.flavor(), request)?;
-        let json = serialize(&body);
+        let json = serialize(&body)?;
         let result = self.upstream.send_message(json, trace).await;
         self.health.record_request(&result);
         let answer = result.inspect_err(record_error)?;
@@ -99,7 +99,7 @@ impl Messaging {
         trace: &TraceContext,
     ) -> Result<MarkMessageReadResponse, Error> {
         let body = translate::mark_message_read(self.flavor(), request)?;
-        let json = serialize(&body);
+        let json = serialize(&body)?;
         let result = self
             .upstream
             .mark_read(&request.message_id, json, trace)
@@ -112,14 +112,13 @@ impl Messaging {
 }
 
 /// The JSON of a wire body. Wire structs have string keys and infallible `Serialize` impls, so this
-/// cannot fail; an empty body would be refused by the API rather than sent wrong.
-fn serialize<T: serde::Serialize>(body: &T) -> Vec<u8> {
+/// does not fail; if it ever did, nothing is sent.
+fn serialize<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, Error> {
     let mut json = Vec::with_capacity(512);
-    if let Err(error) = serde_json::to_writer(&mut json, body) {
-        tracing::error!(%error, "a wire body failed to serialize");
-        json.clear();
-    }
-    json
+    serde_json::to_writer(&mut json, body).map_err(|error| {
+        Error::Internal(format!("the request body failed to serialize: {error}"))
+    })?;
+    Ok(json)
 }
 
 /// The API's answer as the gRPC response.
@@ -220,5 +219,6 @@ fn finish<T>(started: Instant, result: &Result<T, Error>) {
             tracing::debug!(violations = invalid.violations.len(), "request refused")
         }
         Err(Error::Upstream(error)) => tracing::warn!(%error, "upstream call failed"),
+        Err(Error::Internal(error)) => tracing::error!(%error, "internal error"),
     }
 }

@@ -1,6 +1,6 @@
-//! The client of the WhatsApp Business API: one pooled HTTP client with keep-alive, the endpoint URLs
-//! and fixed headers built once, credentials, and the answers read back into the wire model or a
-//! typed [`UpstreamError`].
+//! The client of the WhatsApp Business API: one pooled HTTP client with keep-alive (rustls; the
+//! standard `HTTPS_PROXY`/`NO_PROXY` variables apply), the endpoint URLs and fixed headers built once,
+//! credentials, and the answers read back into the wire model or a typed [`UpstreamError`].
 
 mod auth;
 mod error;
@@ -52,6 +52,7 @@ pub struct Upstream {
 
 /// An answer that is not an error: its status and body.
 struct Answer {
+    status: StatusCode,
     body: Bytes,
 }
 
@@ -86,7 +87,6 @@ impl Upstream {
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
-            .no_proxy()
             .user_agent(concat!("whatsapp-grpc/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &config.extra_ca_pem {
             let certificates = reqwest::Certificate::from_pem_bundle(pem)
@@ -124,18 +124,16 @@ impl Upstream {
         let answer = self
             .call(Method::POST, &self.messages_url, body.into(), Some(trace))
             .await?;
-        let parsed: SendAnswer =
-            serde_json::from_slice(&answer.body).map_err(|_| UpstreamError::UnexpectedAnswer {
-                http_status: 200,
-                content_type: "a success without the API's JSON".into(),
-                retry_after: None,
-            })?;
+        // A success without a message id may still have sent the message: the outcome is unknown.
+        let unexpected = |what: &str| UpstreamError::UnexpectedAnswer {
+            http_status: answer.status.as_u16(),
+            content_type: what.to_owned(),
+            retry_after: None,
+        };
+        let parsed: SendAnswer = serde_json::from_slice(&answer.body)
+            .map_err(|_| unexpected("a success without the API's JSON"))?;
         if parsed.messages.is_empty() {
-            return Err(UpstreamError::UnexpectedAnswer {
-                http_status: 200,
-                content_type: "a success without a message id".into(),
-                retry_after: None,
-            });
+            return Err(unexpected("a success without a message id"));
         }
         Ok(parsed)
     }
@@ -229,7 +227,7 @@ impl Upstream {
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| self.send_error(e))?;
         if status.is_success() {
-            return Ok(Answer { body });
+            return Ok(Answer { status, body });
         }
         Err(self.error_answer(status, &headers, &body))
     }
