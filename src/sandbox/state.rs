@@ -3,6 +3,7 @@
 //!
 //! Every lock is taken and released inside one synchronous call, never across an `.await`.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -12,6 +13,10 @@ use serde_json::Value;
 
 use super::SandboxConfig;
 use super::auth::Tokens;
+
+/// How many requests the received log keeps: the newest, so a long-running sandbox (a benchmark,
+/// a day of development) stays small. `stats.received` keeps counting past it.
+pub const RECEIVED_LOG_MAX: usize = 10_000;
 
 /// One request received on a messages endpoint (send or mark read, either flavor), as listed by
 /// `GET /sandbox/received`. Requests refused for their token are listed too: they reached the
@@ -48,7 +53,7 @@ pub struct SandboxStats {
 pub(crate) struct Sandbox {
     pub config: SandboxConfig,
     pub tokens: Tokens,
-    received: Mutex<Vec<ReceivedRequest>>,
+    received: Mutex<VecDeque<ReceivedRequest>>,
     logins: AtomicU64,
     received_count: AtomicU64,
     health_checks: AtomicU64,
@@ -72,7 +77,7 @@ impl Sandbox {
         Sandbox {
             config,
             tokens: Tokens::default(),
-            received: Mutex::new(Vec::new()),
+            received: Mutex::new(VecDeque::new()),
             logins: AtomicU64::new(0),
             received_count: AtomicU64::new(0),
             health_checks: AtomicU64::new(0),
@@ -99,13 +104,17 @@ impl Sandbox {
             body: body.clone(),
         };
         self.received_count.fetch_add(1, Ordering::Relaxed);
-        lock(&self.received).push(entry);
+        let mut received = lock(&self.received);
+        if received.len() >= RECEIVED_LOG_MAX {
+            received.pop_front();
+        }
+        received.push_back(entry);
         body
     }
 
-    /// The received log, oldest first.
+    /// The received log (at most the newest [`RECEIVED_LOG_MAX`]), oldest first.
     pub(crate) fn received(&self) -> Vec<ReceivedRequest> {
-        lock(&self.received).clone()
+        lock(&self.received).iter().cloned().collect()
     }
 
     /// Empties the received log.
@@ -140,5 +149,29 @@ impl Sandbox {
 
     pub(crate) fn set_healthy(&self, healthy: bool) {
         self.healthy.store(healthy, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_received_log_keeps_the_newest() {
+        let sandbox = Sandbox::new(SandboxConfig::default());
+        let headers = HeaderMap::new();
+        let uri: Uri = "/v1/messages".parse().unwrap();
+        for i in 0..RECEIVED_LOG_MAX + 5 {
+            sandbox.receive(
+                &Method::POST,
+                &uri,
+                &headers,
+                format!("{{\"n\":{i}}}").as_bytes(),
+            );
+        }
+        let received = sandbox.received();
+        assert_eq!(received.len(), RECEIVED_LOG_MAX);
+        assert_eq!(received[0].body, Some(serde_json::json!({"n": 5})));
+        assert_eq!(sandbox.stats().received, (RECEIVED_LOG_MAX + 5) as u64);
     }
 }
