@@ -546,6 +546,28 @@ async fn a_static_token_the_api_refuses_is_not_retried() {
 }
 
 #[tokio::test]
+async fn a_refused_login_is_an_internal_error_and_nothing_is_sent() {
+    let mut stack = Stack::start_with(Options {
+        login: true,
+        password: Some("not-the-password".into()),
+        ..Options::new(Flavor::OnPremises)
+    })
+    .await;
+    let status = stack
+        .client
+        .send_message(request(text("hello")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    let info = status.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, "UPSTREAM_LOGIN_FAILED");
+    assert_eq!(info.metadata["outcome"], "not_sent");
+    assert!(status.message().contains("401"), "{}", status.message());
+    assert_eq!(stack.received().await.len(), 0);
+    assert_eq!(stack.stats().await["logins"], 0);
+}
+
+#[tokio::test]
 async fn health_follows_the_upstream_both_ways() {
     for flavor in [Flavor::Cloud, Flavor::OnPremises] {
         let stack = Stack::start(flavor).await;

@@ -31,6 +31,8 @@ pub struct Options {
     pub upstream_url: Option<String>,
     /// Send this static token instead of the sandbox's.
     pub access_token: Option<String>,
+    /// Log in with this password instead of the sandbox's.
+    pub password: Option<String>,
     /// Extra CA certificates (PEM) the service trusts for the upstream.
     pub extra_ca_pem: Option<Vec<u8>>,
 }
@@ -45,6 +47,7 @@ impl Options {
             health_interval: Duration::from_millis(100),
             upstream_url: None,
             access_token: None,
+            password: None,
             extra_ca_pem: None,
         }
     }
@@ -88,7 +91,12 @@ impl Stack {
         let credentials = if options.login {
             Credentials::Login {
                 username: options.sandbox.username.clone(),
-                password: Secret::new(options.sandbox.password.clone()),
+                password: Secret::new(
+                    options
+                        .password
+                        .clone()
+                        .unwrap_or_else(|| options.sandbox.password.clone()),
+                ),
             }
         } else {
             Credentials::AccessToken(Secret::new(
