@@ -141,6 +141,22 @@ async fn the_answer_carries_the_message_id_status_and_wa_id() {
 }
 
 #[tokio::test]
+async fn an_on_premises_message_id_is_one_path_segment() {
+    let mut stack = Stack::start(Flavor::OnPremises).await;
+    stack
+        .client
+        .mark_message_read(proto::MarkMessageReadRequest {
+            message_id: "gBEG/k+Y iE?x#1".into(),
+            typing_indicator: None,
+        })
+        .await
+        .expect("marked read");
+    let received = stack.received().await;
+    assert_eq!(received[0]["method"], "PUT");
+    assert_eq!(received[0]["path"], "/v1/messages/gBEG%2Fk+Y%20iE%3Fx%231");
+}
+
+#[tokio::test]
 async fn invalid_requests_never_reach_the_upstream() {
     for flavor in [Flavor::Cloud, Flavor::OnPremises] {
         let mut stack = Stack::start(flavor).await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, StatusCode, Url};
 
 pub use auth::{Credentials, Secret};
 pub use error::{ApiError, UpstreamError};
@@ -40,12 +40,11 @@ pub struct UpstreamConfig {
 pub struct Upstream {
     client: reqwest::Client,
     flavor: Flavor,
-    /// The send endpoint (and the Cloud read-receipt endpoint).
-    messages_url: String,
-    /// On-Premises: `{base}/v1/messages/`, followed by the message id for read receipts.
-    message_url_prefix: String,
+    /// The send endpoint (and the Cloud read-receipt endpoint; On-Premises read receipts go to
+    /// this path followed by the message id). An http(s) URL, so it always has path segments.
+    messages_url: Url,
     /// On-Premises `GET /v1/health`; Cloud `GET /{version}/{phone-number-id}`, a cheap probe.
-    health_url: String,
+    health_url: Url,
     auth: Auth,
     request_timeout: Duration,
 }
@@ -80,6 +79,10 @@ impl Upstream {
             ),
             Flavor::OnPremises => (format!("{base}/v1/messages"), format!("{base}/v1/health")),
         };
+        let parse = |url: String| {
+            Url::parse(&url).map_err(|e| format!("the upstream URL {url:?} is not a URL: {e}"))
+        };
+        let (messages_url, health_url) = (parse(messages_url)?, parse(health_url)?);
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let mut builder = reqwest::Client::builder()
@@ -103,7 +106,6 @@ impl Upstream {
             client,
             flavor: config.flavor,
             messages_url,
-            message_url_prefix: format!("{base}/v1/messages/"),
             health_url,
             auth: Auth::new(&config.credentials, format!("{base}/v1/users/login"))?,
             request_timeout: config.request_timeout,
@@ -122,7 +124,12 @@ impl Upstream {
         trace: &TraceContext,
     ) -> Result<SendAnswer, UpstreamError> {
         let answer = self
-            .call(Method::POST, &self.messages_url, body.into(), Some(trace))
+            .call(
+                Method::POST,
+                self.messages_url.clone(),
+                body.into(),
+                Some(trace),
+            )
             .await?;
         // A success without a message id may still have sent the message: the outcome is unknown.
         let unexpected = |what: &str| UpstreamError::UnexpectedAnswer {
@@ -147,12 +154,21 @@ impl Upstream {
     ) -> Result<(), UpstreamError> {
         match self.flavor {
             Flavor::Cloud => {
-                self.call(Method::POST, &self.messages_url, body.into(), Some(trace))
-                    .await?;
+                self.call(
+                    Method::POST,
+                    self.messages_url.clone(),
+                    body.into(),
+                    Some(trace),
+                )
+                .await?;
             }
             Flavor::OnPremises => {
-                let url = format!("{}{}", self.message_url_prefix, path_segment(message_id));
-                self.call(Method::PUT, &url, body.into(), Some(trace))
+                // `/v1/messages/{message_id}`, the id percent-encoded as one path segment.
+                let mut url = self.messages_url.clone();
+                if let Ok(mut segments) = url.path_segments_mut() {
+                    segments.push(message_id);
+                }
+                self.call(Method::PUT, url, body.into(), Some(trace))
                     .await?;
             }
         }
@@ -163,7 +179,7 @@ impl Upstream {
     /// read.
     pub async fn check_health(&self) -> Result<bool, UpstreamError> {
         let answer = self
-            .call(Method::GET, &self.health_url, Bytes::new(), None)
+            .call(Method::GET, self.health_url.clone(), Bytes::new(), None)
             .await?;
         Ok(match self.flavor {
             Flavor::Cloud => true,
@@ -177,13 +193,13 @@ impl Upstream {
     async fn call(
         &self,
         method: Method,
-        url: &str,
+        url: Url,
         body: Bytes,
         trace: Option<&TraceContext>,
     ) -> Result<Answer, UpstreamError> {
         let bearer = self.auth.bearer(&self.client).await?;
         let response = self
-            .request(method.clone(), url, body.clone(), trace, &bearer)
+            .request(method.clone(), url.clone(), body.clone(), trace, &bearer)
             .await?;
         if response.status() == StatusCode::UNAUTHORIZED
             && let Some(renewed) = self.auth.renew_after_refusal(&self.client, &bearer).await
@@ -199,7 +215,7 @@ impl Upstream {
     async fn request(
         &self,
         method: Method,
-        url: &str,
+        url: Url,
         body: Bytes,
         trace: Option<&TraceContext>,
         bearer: &Bearer,
@@ -312,18 +328,4 @@ fn transport_error(error: reqwest::Error) -> UpstreamError {
     } else {
         UpstreamError::Interrupted(text)
     }
-}
-
-/// `value` percent-encoded for one URL path segment.
-fn path_segment(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
