@@ -623,25 +623,29 @@ async fn a_failed_request_flips_health_until_the_upstream_recovers() {
 }
 
 #[tokio::test]
-async fn health_is_not_serving_while_the_upstream_is_unreachable() {
-    let url = closed_port_url().await;
+async fn health_goes_not_serving_when_the_upstream_stops_answering() {
+    // An upstream that can be stopped: its own sandbox, outside the stack.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let upstream = tokio::spawn(whatsapp_grpc::sandbox::serve(
+        listener,
+        Default::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let stack = Stack::start_with(Options {
         upstream_url: Some(url),
         ..Options::new(Flavor::OnPremises)
     })
     .await;
-    let mut health = HealthClient::new(stack.channel.clone());
-    // Several probes have run and failed by the time this answers.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let status = health
-        .check(HealthCheckRequest {
-            service: SERVICE.into(),
-        })
-        .await
-        .expect("check")
-        .into_inner()
-        .status;
-    assert_eq!(status, ServingStatus::NotServing as i32);
+    wait_for_health(&stack, SERVICE, ServingStatus::Serving).await;
+    let _ = stop.send(());
+    upstream.await.unwrap().unwrap();
+    // Connections are refused now: the next probes fail.
+    wait_for_health(&stack, SERVICE, ServingStatus::NotServing).await;
+    wait_for_health(&stack, "", ServingStatus::NotServing).await;
 }
 
 #[tokio::test]
