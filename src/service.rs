@@ -218,6 +218,14 @@ fn finish<T>(started: Instant, result: &Result<T, Error>) {
         Err(Error::InvalidArgument(invalid)) => {
             tracing::debug!(violations = invalid.violations.len(), "request refused")
         }
+        // The span may be filtered out (RUST_LOG=warn): the line carries what support needs.
+        Err(Error::Upstream(UpstreamError::Api(api))) => tracing::warn!(
+            http_status = api.http_status,
+            code = api.code,
+            fbtrace_id = api.fbtrace_id.as_deref(),
+            title = %api.title,
+            "upstream refused the call"
+        ),
         Err(Error::Upstream(error)) => tracing::warn!(%error, "upstream call failed"),
         Err(Error::Internal(error)) => tracing::error!(%error, "internal error"),
     }
