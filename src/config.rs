@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::flavor::Flavor;
 use crate::sandbox::SandboxConfig;
-use crate::server::ServerConfig;
+use crate::server::{ConnectionLimits, ServerConfig, ServerLimits, ShutdownConfig};
 use crate::telemetry::LogFormat;
 use crate::upstream::{Credentials, Secret, UpstreamConfig};
 
@@ -116,6 +116,41 @@ pub struct ServeArgs {
     /// credential, and delivers nothing.
     #[arg(long, env = "WHATSAPP_GRPC_SANDBOX")]
     pub sandbox: bool,
+
+    /// gRPC connections open at once; one more is accepted and closed at once.
+    #[arg(long, env = "WHATSAPP_GRPC_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
+    pub max_connections: usize,
+
+    /// Calls at once on one gRPC connection (HTTP/2 MAX_CONCURRENT_STREAMS).
+    #[arg(long, env = "WHATSAPP_GRPC_MAX_CONCURRENT_STREAMS", default_value_t = ConnectionLimits::default().max_concurrent_streams)]
+    pub max_concurrent_streams: u32,
+
+    /// Calls in progress on the whole server (health checks aside); more are refused at once with
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "WHATSAPP_GRPC_MAX_CALLS", default_value_t = ServerLimits::default().max_calls)]
+    pub max_calls: usize,
+
+    /// How often an idle gRPC connection is pinged (HTTP/2 keep-alive).
+    #[arg(long, env = "WHATSAPP_GRPC_KEEPALIVE_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub keepalive_interval: Duration,
+
+    /// How long a keep-alive ping may go unanswered before the connection is closed.
+    #[arg(long, env = "WHATSAPP_GRPC_KEEPALIVE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub keepalive_timeout: Duration,
+
+    /// How long a client may send nothing (not even a ping's answer) before its connection is closed.
+    #[arg(long, env = "WHATSAPP_GRPC_IDLE_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// On SIGTERM: how long calls are still served, health already NOT_SERVING, so load balancers
+    /// stop routing here first (e.g. 5s on Kubernetes).
+    #[arg(long, env = "WHATSAPP_GRPC_PRE_STOP_DELAY", default_value = "0s", value_parser = parse_duration)]
+    pub pre_stop_delay: Duration,
+
+    /// On SIGTERM, after the pre-stop delay: how long calls in flight get to finish before the
+    /// process exits anyway.
+    #[arg(long, env = "WHATSAPP_GRPC_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -234,10 +269,32 @@ impl ServeArgs {
             ("--upstream-timeout", self.upstream_timeout),
             ("--upstream-connect-timeout", self.upstream_connect_timeout),
             ("--health-interval", self.health_interval),
+            ("--keepalive-interval", self.keepalive_interval),
+            ("--keepalive-timeout", self.keepalive_timeout),
+            ("--idle-timeout", self.idle_timeout),
+            ("--shutdown-grace", self.shutdown_grace),
         ] {
             if value.is_zero() {
                 return Err(format!("{flag} must be longer than zero, e.g. 5s"));
             }
+        }
+        for (flag, value) in [
+            ("--max-connections", self.max_connections),
+            (
+                "--max-concurrent-streams",
+                self.max_concurrent_streams as usize,
+            ),
+            ("--max-calls", self.max_calls),
+        ] {
+            if value == 0 {
+                return Err(format!("{flag} must be at least 1"));
+            }
+        }
+        if self.idle_timeout <= self.keepalive_interval {
+            return Err(format!(
+                "--idle-timeout ({:?}) must be longer than --keepalive-interval ({:?}), or live idle clients are cut off",
+                self.idle_timeout, self.keepalive_interval
+            ));
         }
         if !self.api_version.starts_with('v') || self.api_version.contains('/') {
             return Err(format!(
@@ -320,6 +377,22 @@ impl ServeArgs {
                     request_timeout: self.upstream_timeout,
                 },
                 health_interval: self.health_interval,
+                limits: ServerLimits {
+                    connections: ConnectionLimits {
+                        max_connections: self.max_connections,
+                        max_concurrent_streams: self.max_concurrent_streams,
+                        keepalive_interval: self.keepalive_interval,
+                        keepalive_timeout: self.keepalive_timeout,
+                        idle_timeout: self.idle_timeout,
+                        ..ConnectionLimits::default()
+                    },
+                    max_calls: self.max_calls,
+                    ..ServerLimits::default()
+                },
+                shutdown: ShutdownConfig {
+                    pre_stop_delay: self.pre_stop_delay,
+                    grace: self.shutdown_grace,
+                },
             },
         })
     }

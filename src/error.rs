@@ -8,6 +8,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::flavor::Flavor;
+use crate::layers::Rejection;
 use crate::upstream::{ApiError, UpstreamError};
 use crate::validate::InvalidRequest;
 
@@ -231,6 +232,38 @@ fn own_error<const N: usize>(
         details.set_retry_info(Some(retry_after));
     }
     Status::with_error_details(code, message, details)
+}
+
+/// The status of a call a layer answered itself.
+pub fn rejection_status(rejection: Rejection) -> Status {
+    let message = rejection.to_string();
+    // One exhaustive match: a new rejection cannot be forgotten.
+    match rejection {
+        Rejection::Overloaded { limit, retry_after } => own_error(
+            Code::ResourceExhausted,
+            "OVERLOADED",
+            Outcome::NotSent,
+            message,
+            Some(retry_after),
+            [("limit", limit.to_string())],
+        ),
+        Rejection::Draining => own_error(
+            Code::Unavailable,
+            "DRAINING",
+            Outcome::NotSent,
+            message,
+            None,
+            [],
+        ),
+        Rejection::DeadlineExceeded { timeout } => own_error(
+            Code::DeadlineExceeded,
+            "DEADLINE_EXCEEDED",
+            Outcome::Unknown,
+            message,
+            None,
+            [("grpc_timeout_ms", timeout.as_millis().to_string())],
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod flavor;
 pub mod health;
+pub mod layers;
 pub mod proto;
 pub mod sandbox;
 pub mod server;

@@ -10,7 +10,7 @@ use tracing::{Instrument, Span};
 
 use crate::error::{Error, api_code};
 use crate::flavor::Flavor;
-use crate::health::UpstreamHealth;
+use crate::layers::Deadline;
 use crate::proto::messaging_service_server::MessagingService;
 use crate::proto::send_message_request::Content;
 use crate::proto::{
@@ -26,12 +26,11 @@ use crate::wire::response::SendAnswer;
 #[derive(Clone)]
 pub struct Messaging {
     upstream: Arc<Upstream>,
-    health: Arc<UpstreamHealth>,
 }
 
 impl Messaging {
-    pub fn new(upstream: Arc<Upstream>, health: Arc<UpstreamHealth>) -> Messaging {
-        Messaging { upstream, health }
+    pub fn new(upstream: Arc<Upstream>) -> Messaging {
+        Messaging { upstream }
     }
 
     fn flavor(&self) -> Flavor {
@@ -46,12 +45,13 @@ impl MessagingService for Messaging {
         request: Request<SendMessageRequest>,
     ) -> Result<Response<SendMessageResponse>, Status> {
         let trace = TraceContext::from_metadata(request.metadata());
+        let deadline = request.extensions().get::<Deadline>().copied();
         let request = request.into_inner();
         let span = rpc_span("SendMessage", self.flavor(), message_type(&request), &trace);
         async move {
-            let started = Instant::now();
-            let result = self.send(&request, &trace).await;
-            finish(started, &result);
+            let call = Call::start();
+            let result = self.send(&request, &trace, deadline).await;
+            call.finish(&result);
             result.map(Response::new).map_err(Status::from)
         }
         .instrument(span)
@@ -63,12 +63,13 @@ impl MessagingService for Messaging {
         request: Request<MarkMessageReadRequest>,
     ) -> Result<Response<MarkMessageReadResponse>, Status> {
         let trace = TraceContext::from_metadata(request.metadata());
+        let deadline = request.extensions().get::<Deadline>().copied();
         let request = request.into_inner();
         let span = rpc_span("MarkMessageRead", self.flavor(), "read_receipt", &trace);
         async move {
-            let started = Instant::now();
-            let result = self.mark_read(&request, &trace).await;
-            finish(started, &result);
+            let call = Call::start();
+            let result = self.mark_read(&request, &trace, deadline).await;
+            call.finish(&result);
             result.map(Response::new).map_err(Status::from)
         }
         .instrument(span)
@@ -81,12 +82,15 @@ impl Messaging {
         &self,
         request: &SendMessageRequest,
         trace: &TraceContext,
+        _deadline: Option<Deadline>,
     ) -> Result<SendMessageResponse, Error> {
         let body = translate::send_message(self.flavor(), request)?;
         let json = serialize(&body)?;
-        let result = self.upstream.send_message(json, trace).await;
-        self.health.record_request(&result);
-        let answer = result.inspect_err(record_error)?;
+        let answer = self
+            .upstream
+            .send_message(json, trace)
+            .await
+            .inspect_err(record_error)?;
         Span::current().record("http_status", 200);
         let response = response(answer);
         Span::current().record("message_id", response.message_id.as_str());
@@ -97,15 +101,14 @@ impl Messaging {
         &self,
         request: &MarkMessageReadRequest,
         trace: &TraceContext,
+        _deadline: Option<Deadline>,
     ) -> Result<MarkMessageReadResponse, Error> {
         let body = translate::mark_message_read(self.flavor(), request)?;
         let json = serialize(&body)?;
-        let result = self
-            .upstream
+        self.upstream
             .mark_read(&request.message_id, json, trace)
-            .await;
-        self.health.record_request(&result);
-        result.inspect_err(record_error)?;
+            .await
+            .inspect_err(record_error)?;
         Span::current().record("http_status", 200);
         Ok(MarkMessageReadResponse {})
     }
@@ -208,11 +211,44 @@ fn record_error(error: &UpstreamError) {
     }
 }
 
-/// Ends the RPC: its latency on the span, and one line at debug (success) or warn (upstream failure).
-fn finish<T>(started: Instant, result: &Result<T, Error>) {
-    let span = Span::current();
-    let latency = started.elapsed();
-    span.record("latency_us", latency.as_micros() as u64);
+/// One RPC in progress. Finished, it records its latency and logs one line at debug (success) or
+/// warn (failure); dropped unfinished (the caller cancelled, or its deadline passed and the call
+/// was abandoned), it logs that at warn, since the message may have been sent.
+struct Call {
+    started: Instant,
+    finished: bool,
+}
+
+impl Call {
+    fn start() -> Call {
+        Call {
+            started: Instant::now(),
+            finished: false,
+        }
+    }
+
+    fn finish<T>(mut self, result: &Result<T, Error>) {
+        self.finished = true;
+        let latency = self.started.elapsed();
+        Span::current().record("latency_us", latency.as_micros() as u64);
+        log_result(result);
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if !self.finished {
+            tracing::warn!(
+                latency_us = self.started.elapsed().as_micros() as u64,
+                outcome = "unknown",
+                "call abandoned before it finished (the caller cancelled or its deadline passed); the message may have been sent"
+            );
+        }
+    }
+}
+
+/// One line at debug (success) or warn (failure) for a finished call.
+fn log_result<T>(result: &Result<T, Error>) {
     match result {
         Ok(_) => tracing::debug!("rpc done"),
         Err(Error::InvalidArgument(invalid)) => {

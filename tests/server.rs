@@ -11,37 +11,10 @@ use common::*;
 use serde_json::Value;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request};
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tonic_types::StatusExt;
 use whatsapp_grpc::Flavor;
+use whatsapp_grpc::health::MESSAGING as SERVICE;
 use whatsapp_grpc::proto::{self, MessageStatus, send_message_request::Content};
-
-const SERVICE: &str = "whatsapp.v1.MessagingService";
-
-/// Waits until the health service reports `status` for `service`.
-async fn wait_for_health(stack: &Stack, service: &str, status: ServingStatus) {
-    let mut health = HealthClient::new(stack.channel.clone());
-    let mut stream = health
-        .watch(HealthCheckRequest {
-            service: service.into(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
-    let wanted = status as i32;
-    let waited = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(Ok(HealthCheckResponse { status, .. })) = stream.next().await {
-            if status == wanted {
-                return;
-            }
-        }
-        panic!("the health stream ended");
-    })
-    .await;
-    assert!(waited.is_ok(), "{service:?} never became {status:?}");
-}
 
 async fn send_all(flavor: Flavor, dir: &str, cases: Vec<(&'static str, Case)>) {
     let mut stack = Stack::start(flavor).await;
@@ -581,71 +554,6 @@ async fn a_refused_login_is_an_internal_error_and_nothing_is_sent() {
     assert!(status.message().contains("401"), "{}", status.message());
     assert_eq!(stack.received().await.len(), 0);
     assert_eq!(stack.stats().await["logins"], 0);
-}
-
-#[tokio::test]
-async fn health_follows_the_upstream_both_ways() {
-    for flavor in [Flavor::Cloud, Flavor::OnPremises] {
-        let stack = Stack::start(flavor).await;
-        for service in ["", SERVICE] {
-            wait_for_health(&stack, service, ServingStatus::Serving).await;
-        }
-        stack.set_upstream_healthy(false).await;
-        for service in ["", SERVICE] {
-            wait_for_health(&stack, service, ServingStatus::NotServing).await;
-        }
-        stack.set_upstream_healthy(true).await;
-        for service in ["", SERVICE] {
-            wait_for_health(&stack, service, ServingStatus::Serving).await;
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_failed_request_flips_health_until_the_upstream_recovers() {
-    let mut stack = Stack::start_with(Options {
-        health_interval: Duration::from_secs(3600),
-        ..Options::new(Flavor::Cloud)
-    })
-    .await;
-    wait_for_health(&stack, SERVICE, ServingStatus::Serving).await;
-    let mut down = request(text("hello"));
-    down.to = "15550000503".into();
-    let status = stack.client.send_message(down).await.unwrap_err();
-    assert_eq!(status.code(), Code::Unavailable);
-    wait_for_health(&stack, SERVICE, ServingStatus::NotServing).await;
-    stack
-        .client
-        .send_message(request(text("hello")))
-        .await
-        .expect("sent");
-    wait_for_health(&stack, SERVICE, ServingStatus::Serving).await;
-}
-
-#[tokio::test]
-async fn health_goes_not_serving_when_the_upstream_stops_answering() {
-    // An upstream that can be stopped: its own sandbox, outside the stack.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let upstream = tokio::spawn(whatsapp_grpc::sandbox::serve(
-        listener,
-        Default::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let stack = Stack::start_with(Options {
-        upstream_url: Some(url),
-        ..Options::new(Flavor::OnPremises)
-    })
-    .await;
-    wait_for_health(&stack, SERVICE, ServingStatus::Serving).await;
-    let _ = stop.send(());
-    upstream.await.unwrap().unwrap();
-    // Connections are refused now: the next probes fail.
-    wait_for_health(&stack, SERVICE, ServingStatus::NotServing).await;
-    wait_for_health(&stack, "", ServingStatus::NotServing).await;
 }
 
 #[tokio::test]

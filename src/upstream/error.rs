@@ -57,3 +57,20 @@ pub struct ApiError {
     /// From a `Retry-After` header.
     pub retry_after: Option<Duration>,
 }
+
+impl UpstreamError {
+    /// Whether this failure is news that the API itself is down, rather than a refusal of one
+    /// message or a failure of this service.
+    pub fn says_api_is_down(&self) -> bool {
+        match self {
+            UpstreamError::Api(api) => {
+                api.http_status >= 500 || matches!(api.code, Some(1 | 2 | 1011 | 131000 | 131016))
+            }
+            UpstreamError::UnexpectedAnswer { http_status, .. } => *http_status >= 500,
+            UpstreamError::Unreachable(_)
+            | UpstreamError::TimedOut(_)
+            | UpstreamError::Interrupted(_) => true,
+            UpstreamError::Login(_) => false,
+        }
+    }
+}

@@ -5,6 +5,7 @@
 mod auth;
 mod error;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -47,6 +48,14 @@ pub struct Upstream {
     health_url: Url,
     auth: Auth,
     request_timeout: Duration,
+    /// Told the outcome of every message call (not of probes), e.g. by health.
+    observer: OnceLock<Arc<dyn Observer>>,
+}
+
+/// Something that watches the outcome of the calls to the API, such as its health.
+pub trait Observer: Send + Sync {
+    /// A message call to the API finished with this outcome.
+    fn call_finished(&self, outcome: Result<(), &UpstreamError>);
 }
 
 /// An answer that is not an error: its status and body.
@@ -109,7 +118,20 @@ impl Upstream {
             health_url,
             auth: Auth::new(&config.credentials, format!("{base}/v1/users/login"))?,
             request_timeout: config.request_timeout,
+            observer: OnceLock::new(),
         })
+    }
+
+    /// Lets `observer` watch the outcome of every message call from now on; only the first
+    /// observer set is kept.
+    pub fn observe_with(&self, observer: Arc<dyn Observer>) {
+        let _ = self.observer.set(observer);
+    }
+
+    fn observe<T>(&self, result: &Result<T, UpstreamError>) {
+        if let Some(observer) = self.observer.get() {
+            observer.call_finished(result.as_ref().map(|_| ()));
+        }
     }
 
     /// The flavor of the API this client talks to.
@@ -119,6 +141,16 @@ impl Upstream {
 
     /// Sends a message body; the API's answer names the message id.
     pub async fn send_message(
+        &self,
+        body: Vec<u8>,
+        trace: &TraceContext,
+    ) -> Result<SendAnswer, UpstreamError> {
+        let result = self.send_message_once(body, trace).await;
+        self.observe(&result);
+        result
+    }
+
+    async fn send_message_once(
         &self,
         body: Vec<u8>,
         trace: &TraceContext,
@@ -147,6 +179,17 @@ impl Upstream {
 
     /// Sends a read receipt for `message_id`.
     pub async fn mark_read(
+        &self,
+        message_id: &str,
+        body: Vec<u8>,
+        trace: &TraceContext,
+    ) -> Result<(), UpstreamError> {
+        let result = self.mark_read_once(message_id, body, trace).await;
+        self.observe(&result);
+        result
+    }
+
+    async fn mark_read_once(
         &self,
         message_id: &str,
         body: Vec<u8>,

@@ -8,11 +8,15 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
 use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use whatsapp_grpc::Flavor;
 use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 use whatsapp_grpc::sandbox::{self, SandboxConfig};
-use whatsapp_grpc::server::{self, ServerConfig};
+use whatsapp_grpc::server::{self, ServerConfig, ServerLimits, ShutdownConfig};
 use whatsapp_grpc::upstream::{Credentials, Secret, UpstreamConfig};
 
 pub const API_VERSION: &str = "v24.0";
@@ -35,6 +39,10 @@ pub struct Options {
     pub password: Option<String>,
     /// Extra CA certificates (PEM) the service trusts for the upstream.
     pub extra_ca_pem: Option<Vec<u8>>,
+    /// The bounds of the gRPC side.
+    pub limits: ServerLimits,
+    /// How the server stops.
+    pub shutdown: ShutdownConfig,
 }
 
 impl Options {
@@ -49,6 +57,8 @@ impl Options {
             access_token: None,
             password: None,
             extra_ca_pem: None,
+            limits: ServerLimits::default(),
+            shutdown: ShutdownConfig::default(),
         }
     }
 }
@@ -121,6 +131,8 @@ impl Stack {
                 request_timeout: options.upstream_timeout,
             },
             health_interval: options.health_interval,
+            limits: options.limits,
+            shutdown: options.shutdown,
         };
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
         let grpc_address = grpc_listener.local_addr().expect("address");
@@ -185,6 +197,49 @@ impl Stack {
             .expect("sandbox answers")
             .error_for_status()
             .expect("revoked");
+    }
+
+    /// Signals the gRPC server to shut down (as SIGTERM does) and returns its task, which ends when
+    /// `serve` returns. The sandbox keeps running.
+    pub fn shut_down_server(&mut self) -> JoinHandle<()> {
+        let stop = self.stops.remove(1);
+        let _ = stop.send(());
+        self.tasks.remove(1)
+    }
+
+    /// Waits (at most 10 s) until the health service reports `status` for `service`.
+    pub async fn wait_for_health(&self, service: &str, status: ServingStatus) {
+        let mut health = HealthClient::new(self.channel.clone());
+        let mut stream = health
+            .watch(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("watch")
+            .into_inner();
+        let wanted = status as i32;
+        let waited = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(Ok(HealthCheckResponse { status, .. })) = stream.next().await {
+                if status == wanted {
+                    return;
+                }
+            }
+            panic!("the health stream ended");
+        })
+        .await;
+        assert!(waited.is_ok(), "{service:?} never became {status:?}");
+    }
+
+    /// The health service's current answer for `service`.
+    pub async fn health(&self, service: &str) -> ServingStatus {
+        let answer = HealthClient::new(self.channel.clone())
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("health check")
+            .into_inner();
+        ServingStatus::try_from(answer.status).expect("a known status")
     }
 
     pub async fn set_upstream_healthy(&self, healthy: bool) {

@@ -1,0 +1,151 @@
+//! The caller's deadline: the `grpc-timeout` header read once, as a [`Deadline`] in the request's
+//! extensions for the service to bound its work with (waiting for a slot, the login, the request to
+//! the API). A backstop answers `DEADLINE_EXCEEDED` (with `ErrorInfo`, logged at `warn`) shortly
+//! after the deadline if the call has still not finished; the service normally answers first, with
+//! the precise outcome.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response};
+use tokio::time::Instant;
+use tonic::body::Body;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::Rejection;
+
+/// How long after the deadline the backstop answers, leaving the service time to answer first.
+pub const BACKSTOP_GRACE: Duration = Duration::from_millis(50);
+
+/// When the caller stops waiting: the time the call arrived plus its `grpc-timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    pub at: Instant,
+    /// The `grpc-timeout` as the caller sent it.
+    pub timeout: Duration,
+}
+
+impl Deadline {
+    /// The time left, zero once passed.
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Reads `grpc-timeout`: at most 8 digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`). A malformed
+/// value is ignored, as gRPC servers do.
+pub fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
+    let (&unit, digits) = value.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let number: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b'H' => Duration::from_secs(number * 3600),
+        b'M' => Duration::from_secs(number * 60),
+        b'S' => Duration::from_secs(number),
+        b'm' => Duration::from_millis(number),
+        b'u' => Duration::from_micros(number),
+        b'n' => Duration::from_nanos(number),
+        _ => return None,
+    })
+}
+
+/// Puts the caller's [`Deadline`] in each request and answers for calls that overrun it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeadlineLayer;
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = DeadlineService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DeadlineService { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DeadlineService<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for DeadlineService<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let timeout = request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|value| parse_grpc_timeout(value.as_bytes()));
+        let Some(timeout) = timeout else {
+            return Box::pin(self.inner.call(request));
+        };
+        let deadline = Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+        };
+        request.extensions_mut().insert(deadline);
+        let method = request.uri().path().to_owned();
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            match tokio::time::timeout_at(deadline.at + BACKSTOP_GRACE, call).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!(
+                        method,
+                        ?timeout,
+                        "call abandoned: the caller's deadline passed before it finished"
+                    );
+                    Ok(
+                        crate::error::rejection_status(Rejection::DeadlineExceeded { timeout })
+                            .into_http(),
+                    )
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_unit_and_refuses_garbage() {
+        assert_eq!(parse_grpc_timeout(b"1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout(b"2M"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_grpc_timeout(b"3S"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_grpc_timeout(b"250m"),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_grpc_timeout(b"99999999u"),
+            Some(Duration::from_micros(99_999_999))
+        );
+        assert_eq!(parse_grpc_timeout(b"5n"), Some(Duration::from_nanos(5)));
+        for bad in [
+            &b""[..],
+            b"S",
+            b"123456789S",
+            b"1x",
+            b"-1S",
+            b"1.5S",
+            b" 1S",
+        ] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Cross-cutting behaviour that wraps every gRPC call, one tower layer per file: [`deadline`] reads
+//! the caller's `grpc-timeout`, [`admit`] bounds the calls in progress and refuses new ones while
+//! draining. Each answers with a typed gRPC status ([`Rejection`]) without reaching the service.
+
+pub mod admit;
+pub mod deadline;
+
+pub use admit::{Admission, AdmitLayer};
+pub use deadline::{Deadline, DeadlineLayer};
+
+use std::time::Duration;
+
+/// Why a layer answered a call itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Too many calls in progress on this server; nothing was sent.
+    #[error(
+        "this server is handling its maximum of {limit} calls; nothing was sent, retry after {retry_after:?}"
+    )]
+    Overloaded { limit: usize, retry_after: Duration },
+    /// The server is shutting down; nothing was sent.
+    #[error("this server is shutting down; nothing was sent, retry on another replica")]
+    Draining,
+    /// The caller's deadline passed before the call finished.
+    #[error(
+        "the caller's deadline of {timeout:?} passed before the call finished; the message may have been sent"
+    )]
+    DeadlineExceeded { timeout: Duration },
+}

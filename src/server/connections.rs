@@ -1,0 +1,212 @@
+//! Accepting gRPC connections with bounds: at most `max_connections` open at once (one more is
+//! accepted and closed at once, so its client fails fast instead of hanging in the backlog), each
+//! closed when its peer sends nothing for `idle_timeout` (a connection that never starts HTTP/2, or
+//! a half-open one; live clients answer the HTTP/2 keep-alive pings and stay), each served by hyper
+//! with the HTTP/2 limits of [`ConnectionLimits`]. Shutdown is graceful: every connection gets a
+//! GOAWAY, so calls in flight finish and new ones are refused.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
+
+/// The bounds of the gRPC side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`: calls at once on one connection.
+    pub max_concurrent_streams: u32,
+    /// How often an idle connection is pinged.
+    pub keepalive_interval: Duration,
+    /// How long a ping may go unanswered before the connection is closed.
+    pub keepalive_timeout: Duration,
+    /// How long a peer may send nothing before its connection is closed.
+    pub idle_timeout: Duration,
+    /// HTTP/2 flow-control windows: what a peer may send before the server reads it.
+    pub stream_window: u32,
+    pub connection_window: u32,
+    /// HTTP/2 `SETTINGS_MAX_HEADER_LIST_SIZE`.
+    pub max_header_list_size: u32,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 1024,
+            max_concurrent_streams: 256,
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            stream_window: 256 * 1024,
+            connection_window: 1024 * 1024,
+            max_header_list_size: 16 * 1024,
+        }
+    }
+}
+
+/// Serves `service` on every connection `listener` accepts until `stop` completes, then shuts the
+/// connections down gracefully; returns once they have all closed (the caller bounds the wait).
+pub async fn accept<S>(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    service: S,
+    stop: impl Future<Output = ()>,
+) -> Drained
+where
+    S: tower_service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .keep_alive_interval(limits.keepalive_interval)
+        .keep_alive_timeout(limits.keepalive_timeout)
+        .initial_stream_window_size(limits.stream_window)
+        .initial_connection_window_size(limits.connection_window)
+        .max_header_list_size(limits.max_header_list_size)
+        .max_pending_accept_reset_streams(Some(64))
+        .max_local_error_reset_streams(Some(256));
+    let builder = builder.http2_only();
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(%error, "accepting a gRPC connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::debug!(
+                max_connections = limits.max_connections,
+                "connection refused: at the limit of open connections"
+            );
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
+        let connection = builder.serve_connection(io, TowerToHyperService::new(service.clone()));
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "gRPC connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    // Stop listening at once: new clients are refused by the kernel instead of queued.
+    drop(listener);
+    Drained { graceful }
+}
+
+/// Connections told to finish: [`Drained::wait`] completes when every one has closed.
+pub struct Drained {
+    graceful: GracefulShutdown,
+}
+
+impl Drained {
+    /// Sends every connection a GOAWAY and waits until they have all closed.
+    pub async fn wait(self) {
+        self.graceful.shutdown().await;
+    }
+}
+
+/// A connection that fails its read once the peer has sent nothing for `timeout`.
+struct IdleTimeout {
+    stream: TcpStream,
+    timeout: Duration,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl IdleTimeout {
+    fn new(stream: TcpStream, timeout: Duration) -> IdleTimeout {
+        IdleTimeout {
+            stream,
+            timeout,
+            sleep: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+}
+
+impl AsyncRead for IdleTimeout {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    let next = Instant::now() + self.timeout;
+                    self.sleep.as_mut().reset(next);
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                ready!(self.sleep.as_mut().poll(cx));
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the peer sent nothing for too long",
+                )))
+            }
+        }
+    }
+}
+
+impl AsyncWrite for IdleTimeout {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}

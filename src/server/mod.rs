@@ -1,0 +1,187 @@
+//! The gRPC server: the messaging service, health and reflection behind the layers, served on one
+//! listener until a shutdown signal, then drained in bounded time. The binary and the tests share
+//! [`serve`].
+//!
+//! Shutdown, in order: every health name turns NOT_SERVING at once and `Watch` streams end; calls
+//! are still served for `pre_stop_delay` so load balancers stop routing here first; then new calls
+//! are refused (`UNAVAILABLE`), every connection gets a GOAWAY, and calls in flight have `grace` to
+//! finish; whatever is still open then is dropped and [`serve`] returns.
+
+mod connections;
+
+pub use connections::ConnectionLimits;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tower_layer::Layer;
+
+use crate::health::{self, HealthBoard, HealthService, UpstreamHealth};
+use crate::layers::{Admission, AdmitLayer, DeadlineLayer};
+use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::proto::messaging_service_server::MessagingServiceServer;
+use crate::service::Messaging;
+use crate::upstream::{Upstream, UpstreamConfig};
+
+/// Everything the server needs, validated.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub upstream: UpstreamConfig,
+    /// How often the upstream's health is probed.
+    pub health_interval: Duration,
+    /// The bounds of the gRPC side.
+    pub limits: ServerLimits,
+    /// How the server stops.
+    pub shutdown: ShutdownConfig,
+}
+
+/// How much the server takes on at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    pub connections: ConnectionLimits,
+    /// Calls in progress on the whole server (health checks aside); more are refused at once.
+    pub max_calls: usize,
+    /// The largest request message accepted, in bytes.
+    pub max_request_bytes: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            connections: ConnectionLimits::default(),
+            max_calls: 2048,
+            max_request_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// The shutdown sequence's timings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShutdownConfig {
+    /// How long calls keep being served after the signal, health already NOT_SERVING.
+    pub pre_stop_delay: Duration,
+    /// How long calls in flight get to finish once new ones are refused.
+    pub grace: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            pre_stop_delay: Duration::ZERO,
+            grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Config(String),
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then drains (see the module's doc).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let upstream = Arc::new(Upstream::new(&config.upstream).map_err(ServeError::Config)?);
+
+    // The process serves from now on; the API's health is known after the first probe.
+    let board = Arc::new(HealthBoard::new(&[
+        (health::SERVER, ServingStatus::Serving),
+        (health::MESSAGING, ServingStatus::NotServing),
+    ]));
+    let upstream_health = UpstreamHealth::new(board.clone(), health::MESSAGING);
+    upstream.observe_with(upstream_health.clone());
+    let probe_timeout = config
+        .upstream
+        .request_timeout
+        .min(Duration::from_secs(5))
+        .max(Duration::from_millis(100));
+    let _prober =
+        upstream_health.start_probing(upstream.clone(), config.health_interval, probe_timeout);
+
+    // Both reflection versions, so grpcurl and older clients can list and describe the services.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let limits = config.limits;
+    let messaging = MessagingServiceServer::new(Messaging::new(upstream))
+        .max_decoding_message_size(limits.max_request_bytes);
+    let routes = Routes::new(HealthService::new(board.clone()).into_server())
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(messaging)
+        .prepare();
+
+    let admission = Admission::new(limits.max_calls);
+    let service = DeadlineLayer.layer(AdmitLayer::new(admission.clone()).layer(routes));
+    let service = tower_util::MapRequest::new(service);
+
+    let stop_board = board.clone();
+    let pre_stop_delay = config.shutdown.pre_stop_delay;
+    let stop = async move {
+        shutdown.await;
+        stop_board.drain();
+        tracing::info!(
+            ?pre_stop_delay,
+            "shutting down: health NOT_SERVING; serving until the pre-stop delay ends"
+        );
+        tokio::time::sleep(pre_stop_delay).await;
+        admission.drain();
+    };
+    let drained = connections::accept(listener, limits.connections, service, stop).await;
+    let grace = config.shutdown.grace;
+    tracing::info!(?grace, "new calls refused; waiting for calls in flight");
+    if tokio::time::timeout(grace, drained.wait()).await.is_err() {
+        tracing::warn!(
+            ?grace,
+            "calls still in flight after the grace period were dropped"
+        );
+    }
+    Ok(())
+}
+
+/// Adapts hyper's request body to tonic's.
+mod tower_util {
+    use std::task::{Context, Poll};
+
+    use tonic::body::Body;
+
+    #[derive(Clone, Debug)]
+    pub struct MapRequest<S> {
+        inner: S,
+    }
+
+    impl<S> MapRequest<S> {
+        pub fn new(inner: S) -> Self {
+            MapRequest { inner }
+        }
+    }
+
+    impl<S> tower_service::Service<http::Request<hyper::body::Incoming>> for MapRequest<S>
+    where
+        S: tower_service::Service<http::Request<Body>>,
+    {
+        type Response = S::Response;
+        type Error = S::Error;
+        type Future = S::Future;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
+            self.inner.call(request.map(Body::new))
+        }
+    }
+}
