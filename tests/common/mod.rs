@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod process;
 pub mod stack;
+pub mod upstream;
 
 use std::path::{Path, PathBuf};
 
