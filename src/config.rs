@@ -318,6 +318,8 @@ impl ServeArgs {
                     extra_ca_pem,
                     connect_timeout: self.upstream_connect_timeout,
                     request_timeout: self.upstream_timeout,
+                    max_in_flight: crate::upstream::DEFAULT_MAX_IN_FLIGHT,
+                    max_queued: crate::upstream::DEFAULT_MAX_QUEUED,
                 },
                 health_interval: self.health_interval,
             },

@@ -45,7 +45,7 @@ impl UpstreamHealth {
     pub fn record_request<T>(&self, result: &Result<T, UpstreamError>) {
         let up = match result {
             Ok(_) => true,
-            Err(error) => !says_upstream_is_down(error),
+            Err(error) => !error.says_api_is_down(),
         };
         self.requests_ok.store(up, Ordering::Relaxed);
         self.update();
@@ -76,20 +76,6 @@ impl UpstreamHealth {
     }
 }
 
-/// Whether a failed request says the API is down, rather than refusing this one message.
-fn says_upstream_is_down(error: &UpstreamError) -> bool {
-    match error {
-        UpstreamError::Api(api) => {
-            api.http_status >= 500 || matches!(api.code, Some(1 | 2 | 1011 | 131000 | 131016))
-        }
-        UpstreamError::UnexpectedAnswer { http_status, .. } => *http_status >= 500,
-        UpstreamError::Unreachable(_)
-        | UpstreamError::TimedOut(_)
-        | UpstreamError::Interrupted(_)
-        | UpstreamError::Login(_) => true,
-    }
-}
-
 /// Probes the upstream every `interval` and keeps `reporter` in step with `health`, until dropped.
 pub struct HealthTasks {
     probe: JoinHandle<()>,
@@ -111,6 +97,11 @@ impl HealthTasks {
                 ticks.tick().await;
                 let up = match upstream.check_health().await {
                     Ok(up) => up,
+                    // No slot free for the probe: inconclusive, the verdict stays.
+                    Err(error @ UpstreamError::Busy { .. }) => {
+                        tracing::debug!(%error, "health probe skipped");
+                        continue;
+                    }
                     Err(error) => {
                         tracing::debug!(%error, "health probe failed");
                         false

@@ -84,7 +84,7 @@ impl Messaging {
     ) -> Result<SendMessageResponse, Error> {
         let body = translate::send_message(self.flavor(), request)?;
         let json = serialize(&body)?;
-        let result = self.upstream.send_message(json, trace).await;
+        let result = self.upstream.send_message(json, trace, None).await;
         self.health.record_request(&result);
         let answer = result.inspect_err(record_error)?;
         Span::current().record("http_status", 200);
@@ -102,7 +102,7 @@ impl Messaging {
         let json = serialize(&body)?;
         let result = self
             .upstream
-            .mark_read(&request.message_id, json, trace)
+            .mark_read(&request.message_id, json, trace, None)
             .await;
         self.health.record_request(&result);
         result.inspect_err(record_error)?;
@@ -204,7 +204,10 @@ fn record_error(error: &UpstreamError) {
         UpstreamError::Unreachable(_)
         | UpstreamError::TimedOut(_)
         | UpstreamError::Interrupted(_)
-        | UpstreamError::Login(_) => {}
+        | UpstreamError::Login { .. }
+        | UpstreamError::Busy { .. }
+        | UpstreamError::DeadlineExceeded { .. }
+        | UpstreamError::Local(_) => {}
     }
 }
 

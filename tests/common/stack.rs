@@ -35,6 +35,10 @@ pub struct Options {
     pub password: Option<String>,
     /// Extra CA certificates (PEM) the service trusts for the upstream.
     pub extra_ca_pem: Option<Vec<u8>>,
+    /// Calls in flight to the upstream at once.
+    pub max_in_flight: usize,
+    /// Callers allowed to wait for a slot.
+    pub max_queued: usize,
 }
 
 impl Options {
@@ -49,6 +53,8 @@ impl Options {
             access_token: None,
             password: None,
             extra_ca_pem: None,
+            max_in_flight: 64,
+            max_queued: 1024,
         }
     }
 }
@@ -119,6 +125,8 @@ impl Stack {
                 extra_ca_pem: options.extra_ca_pem.clone(),
                 connect_timeout: Duration::from_secs(2),
                 request_timeout: options.upstream_timeout,
+                max_in_flight: options.max_in_flight,
+                max_queued: options.max_queued,
             },
             health_interval: options.health_interval,
         };
