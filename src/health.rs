@@ -45,6 +45,8 @@ impl UpstreamHealth {
     pub fn record_request<T>(&self, result: &Result<T, UpstreamError>) {
         let up = match result {
             Ok(_) => true,
+            // Busy, the caller's deadline, a request not built: no news of the API.
+            Err(error) if error.is_inconclusive() => return,
             Err(error) => !error.says_api_is_down(),
         };
         self.requests_ok.store(up, Ordering::Relaxed);
@@ -98,7 +100,7 @@ impl HealthTasks {
                 let up = match upstream.check_health().await {
                     Ok(up) => up,
                     // No slot free for the probe: inconclusive, the verdict stays.
-                    Err(error @ UpstreamError::Busy { .. }) => {
+                    Err(error) if error.is_inconclusive() => {
                         tracing::debug!(%error, "health probe skipped");
                         continue;
                     }

@@ -824,3 +824,33 @@ async fn a_queued_caller_waits_no_longer_than_its_deadline() {
     assert!(first.is_ok(), "{first:?}");
     task.abort();
 }
+
+#[tokio::test]
+async fn a_health_probe_without_a_free_slot_is_inconclusive() {
+    let (url, seen, task) = slow_upstream(Duration::from_secs(3)).await;
+    let mut config = direct_config(url, Credentials::AccessToken(Secret::new("token")));
+    config.flavor = Flavor::Cloud;
+    config.max_in_flight = 1;
+    let upstream = Arc::new(Upstream::new(&config).expect("a client"));
+    let call = tokio::spawn({
+        let upstream = upstream.clone();
+        async move {
+            upstream
+                .send_message(BODY.to_vec(), &no_trace(), None)
+                .await
+        }
+    });
+    while seen.messages.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let probe = bounded("the probe", upstream.check_health()).await;
+    let Err(error) = probe else {
+        panic!("the probe had no slot, yet answered {probe:?}");
+    };
+    assert!(matches!(error, UpstreamError::Busy { .. }), "{error:?}");
+    assert!(error.is_inconclusive() && !error.says_api_is_down());
+    // Only the message reached the upstream.
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 1);
+    call.abort();
+    task.abort();
+}

@@ -87,6 +87,25 @@ impl UpstreamError {
     }
 }
 
+impl UpstreamError {
+    /// Whether this failure says nothing about the API either way: no answer of the API was
+    /// judged (this service was busy, the caller's deadline ran out first, or the request could
+    /// not be built). Health should neither count it as up nor as down.
+    pub fn is_inconclusive(&self) -> bool {
+        match self {
+            UpstreamError::Busy { .. }
+            | UpstreamError::DeadlineExceeded { .. }
+            | UpstreamError::Local(_) => true,
+            UpstreamError::Api(_)
+            | UpstreamError::UnexpectedAnswer { .. }
+            | UpstreamError::Unreachable(_)
+            | UpstreamError::TimedOut(_)
+            | UpstreamError::Interrupted(_)
+            | UpstreamError::Login { .. } => false,
+        }
+    }
+}
+
 /// One of the API's error answers, whichever the flavor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -161,6 +180,13 @@ mod tests {
             UpstreamError::Local(String::new()),
         ] {
             assert!(!up.says_api_is_down(), "{up:?}");
+            let inconclusive = matches!(
+                up,
+                UpstreamError::Busy { .. }
+                    | UpstreamError::DeadlineExceeded { .. }
+                    | UpstreamError::Local(_)
+            );
+            assert_eq!(up.is_inconclusive(), inconclusive, "{up:?}");
         }
     }
 }

@@ -11,6 +11,10 @@ pub const MAX_TEXT_CHARS: usize = 300;
 /// the work per text stays bounded whatever the upstream sends.
 const WORK_CHARS: usize = 4 * MAX_TEXT_CHARS;
 
+/// Dropped at the end of an examined prefix that cut the text, beyond the longest value: room for
+/// a credential or a phone number the cut would leave too short to recognise.
+const CUT_MARGIN_CHARS: usize = 64;
+
 /// The shortest value of the sent body that is looked for (shorter ones would blank ordinary words).
 const MIN_VALUE_CHARS: usize = 4;
 
@@ -72,12 +76,13 @@ impl Redactor {
     /// values and phone-number-like digit runs replaced.
     pub fn redact(&self, text: &str) -> String {
         // Look at a bounded prefix only. If the text goes on beyond it, a value could straddle the
-        // cut, so the last `longest` characters of the prefix are dropped as well: anything that
-        // starts in them is cut away rather than left half-shown.
-        let work = WORK_CHARS + self.longest;
+        // cut, so the last `longest` characters of the prefix are dropped as well (and a margin
+        // for a credential or a phone number): anything that starts in them is cut away rather
+        // than left half-shown.
+        let work = WORK_CHARS + self.longest + CUT_MARGIN_CHARS;
         let (mut work_text, cut) = prefix_chars(text, work);
         if cut {
-            work_text = prefix_chars(work_text, work - self.longest.max(1)).0;
+            work_text = prefix_chars(work_text, work - self.longest - CUT_MARGIN_CHARS).0;
         }
         let mut out = work_text.to_owned();
         for needle in &self.needles {
@@ -315,11 +320,20 @@ mod tests {
 
     #[test]
     fn a_value_straddling_the_examined_prefix_is_not_half_shown() {
-        let r = Redactor::new(["x".repeat(50) + "SECRETTAIL"], b"");
-        // The secret starts just before the examined prefix ends.
-        let text = "a".repeat(WORK_CHARS + 50 - 20) + &"x".repeat(50) + "SECRETTAIL" + "zzz";
+        let secret = "x".repeat(50) + "SECRETTAIL";
+        let block = "y".repeat(100);
+        let r = Redactor::new([secret.clone(), block.clone()], b"");
+        // Blocks that shrink to `[redacted]` bring the end of the examined prefix into what is
+        // shown; the secret starts 20 characters before that end and goes on past it.
+        let examined = WORK_CHARS + secret.len().max(block.len()) + CUT_MARGIN_CHARS;
+        let mut text = block.repeat(13);
+        text.push_str(&"a".repeat(examined - 20 - text.len()));
+        text.push_str(&secret);
+        text.push_str("zzz");
         let shown = r.redact(&text);
+        assert!(shown.chars().count() < MAX_TEXT_CHARS, "{shown}");
         assert!(!shown.contains('x'), "{shown}");
+        assert!(shown.ends_with(TRUNCATED), "{shown}");
     }
 
     #[test]
