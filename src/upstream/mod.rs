@@ -133,14 +133,14 @@ async fn read_body(response: &mut reqwest::Response) -> Result<Bytes, BodyError>
 
 /// The time a call has: the caller's deadline, if any, and the `--upstream-timeout` of each request.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Budget {
+struct Budget {
     deadline: Option<Instant>,
     request_timeout: Duration,
 }
 
 /// The time one request has.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Slot {
+struct Slot {
     /// When it must have been answered.
     until: Instant,
     /// `until`, as a duration from when the request starts.

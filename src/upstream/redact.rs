@@ -66,7 +66,7 @@ impl Redactor {
         {
             collect_strings(&value, &mut needles);
         }
-        needles.sort_by_key(|needle| std::cmp::Reverse(needle.len()));
+        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         needles.dedup();
         let longest = needles.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         Redactor { needles, longest }
