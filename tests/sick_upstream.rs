@@ -100,6 +100,9 @@ const ECHO_PASSWORD: &str = "pa55-echo-w0rd";
 const ISSUED_TOKEN: &str = "issued-t0ken-echo";
 const ECHO_TO: &str = "15553141592";
 const ECHO_TEXT: &str = "my secret order details";
+/// The password of a base URL with userinfo, and its basic credentials (`admin:hunter2-url`).
+const URL_PASSWORD: &str = "hunter2-url";
+const URL_BASIC: &str = "YWRtaW46aHVudGVyMi11cmw=";
 
 /// How the echoing upstream answers.
 #[derive(Clone, Copy, Debug)]
@@ -128,18 +131,30 @@ async fn echo_upstream(echo: Echo) -> (String, JoinHandle<()>) {
             }),
         )
         .fallback(move |headers: HeaderMap, body: Bytes| async move {
+            // Every Authorization header (a URL with userinfo adds a basic one).
             let authorization = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
+                .get_all(header::AUTHORIZATION)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(", ");
             let body = String::from_utf8_lossy(&body).into_owned();
             let token = authorization
-                .strip_prefix("Bearer ")
+                .split(", ")
+                .find_map(|value| value.strip_prefix("Bearer "))
                 .unwrap_or_default()
                 .to_owned();
-            let everything =
-                format!("you sent {authorization} (token {token}) to +1 (555) 314-1592: {body}");
+            let basic = authorization
+                .split(", ")
+                .find_map(|value| value.strip_prefix("Basic "))
+                .unwrap_or_default()
+                .to_owned();
+            // A basic header decoded, as a hostile server could.
+            let password = if basic == URL_BASIC { URL_PASSWORD } else { "" };
+            let everything = format!(
+                "you sent {authorization} (token {token}, basic {basic}, password {password}) \
+                 to +1 (555) 314-1592: {body}"
+            );
             match echo {
                 Echo::CloudJson => (
                     StatusCode::BAD_REQUEST,
@@ -194,14 +209,20 @@ async fn what_an_upstream_echoes_never_reaches_the_caller_or_the_logs() {
         "secret order",
         "Bearer ",
         "Basic ",
+        URL_PASSWORD,
+        URL_BASIC,
     ];
-    for (flavor, login, echo) in [
-        (Flavor::Cloud, false, Echo::CloudJson),
-        (Flavor::OnPremises, true, Echo::OnPremisesJson),
-        (Flavor::OnPremises, false, Echo::OnPremisesJson),
-        (Flavor::Cloud, false, Echo::ContentType),
+    for (flavor, login, echo, userinfo) in [
+        (Flavor::Cloud, false, Echo::CloudJson, false),
+        (Flavor::Cloud, false, Echo::CloudJson, true),
+        (Flavor::OnPremises, true, Echo::OnPremisesJson, false),
+        (Flavor::OnPremises, false, Echo::OnPremisesJson, true),
+        (Flavor::Cloud, false, Echo::ContentType, false),
     ] {
-        let (url, upstream) = echo_upstream(echo).await;
+        let (mut url, upstream) = echo_upstream(echo).await;
+        if userinfo {
+            url = url.replacen("http://", &format!("http://admin:{URL_PASSWORD}@"), 1);
+        }
         let mut stack = Stack::start_with(Options {
             login,
             upstream_url: Some(url),

@@ -90,6 +90,8 @@ pub struct Upstream {
     auth: Auth,
     request_timeout: Duration,
     admission: Admission,
+    /// A password in the base URL's userinfo (reqwest sends it as basic auth): redacted too.
+    url_secrets: Vec<String>,
 }
 
 /// An answer that is not an error: its status and body.
@@ -292,6 +294,11 @@ impl Upstream {
                 .map_err(|e| format!("the upstream URL {:?} is not a URL: {e}", display_url(&url)))
         };
         let (messages_url, health_url) = (parse(messages_url)?, parse(health_url)?);
+        let url_secrets = messages_url
+            .password()
+            .map(|password| password.to_owned())
+            .into_iter()
+            .collect();
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let mut builder = reqwest::Client::builder()
@@ -329,6 +336,7 @@ impl Upstream {
                 waiting: AtomicUsize::new(0),
                 max_queued: config.max_queued,
             },
+            url_secrets,
         })
     }
 
@@ -538,7 +546,8 @@ impl Upstream {
 
     /// The redactor for what the upstream says about a call that sent `sent`.
     fn redactor(&self, sent: &[u8]) -> Redactor {
-        Redactor::new(self.auth.secrets(), sent)
+        let secrets = self.auth.secrets().into_iter();
+        Redactor::new(secrets.chain(self.url_secrets.iter().cloned()), sent)
     }
 
     fn error_answer(
