@@ -12,7 +12,9 @@ use crate::flavor::Flavor;
 use crate::sandbox::SandboxConfig;
 use crate::server::{ConnectionLimits, ServerConfig, ServerLimits, ShutdownConfig};
 use crate::telemetry::LogFormat;
-use crate::upstream::{Credentials, Secret, UpstreamConfig};
+use crate::upstream::{
+    Credentials, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, Secret, UpstreamConfig, display_url,
+};
 
 /// The Graph API's public base URL, the Cloud API's default upstream.
 pub const CLOUD_BASE_URL: &str = "https://graph.facebook.com";
@@ -116,6 +118,16 @@ pub struct ServeArgs {
     /// credential, and delivers nothing.
     #[arg(long, env = "WHATSAPP_GRPC_SANDBOX")]
     pub sandbox: bool,
+
+    /// Requests to the API in flight at once (and so its connections): a message call holds one
+    /// slot for its whole life, login included.
+    #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
+    pub upstream_max_in_flight: usize,
+
+    /// Calls allowed to wait for a slot to the API (each until its deadline, or
+    /// --upstream-timeout); more are refused at once with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_MAX_QUEUED", default_value_t = DEFAULT_MAX_QUEUED)]
+    pub upstream_max_queued: usize,
 
     /// gRPC connections open at once; one more is accepted and closed at once.
     #[arg(long, env = "WHATSAPP_GRPC_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
@@ -285,6 +297,7 @@ impl ServeArgs {
                 self.max_concurrent_streams as usize,
             ),
             ("--max-calls", self.max_calls),
+            ("--upstream-max-in-flight", self.upstream_max_in_flight),
         ] {
             if value == 0 {
                 return Err(format!("{flag} must be at least 1"));
@@ -338,7 +351,17 @@ impl ServeArgs {
             };
             if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
                 return Err(format!(
-                    "--upstream-url {base_url:?} must start with http:// or https://"
+                    "--upstream-url {:?} must start with http:// or https://",
+                    display_url(&base_url)
+                ));
+            }
+            let authority = base_url.split_once("://").map_or("", |(_, rest)| {
+                rest.split(['/', '?', '#']).next().unwrap_or("")
+            });
+            if authority.contains('@') {
+                return Err(format!(
+                    "--upstream-url {:?} must not carry a user or password: credentials come from the environment only (WHATSAPP_ACCESS_TOKEN, or WHATSAPP_USERNAME and WHATSAPP_PASSWORD)",
+                    display_url(&base_url)
                 ));
             }
             let phone_number_id = match (flavor, self.phone_number_id) {
@@ -375,6 +398,8 @@ impl ServeArgs {
                     extra_ca_pem,
                     connect_timeout: self.upstream_connect_timeout,
                     request_timeout: self.upstream_timeout,
+                    max_in_flight: self.upstream_max_in_flight,
+                    max_queued: self.upstream_max_queued,
                 },
                 health_interval: self.health_interval,
                 limits: ServerLimits {

@@ -67,10 +67,17 @@ impl From<Error> for Status {
                     500..=599 => Code::Unavailable,
                     _ => Code::Unknown,
                 };
+                // A 429 says the request was not processed, whatever its body; any other answer
+                // that is not the API's (a 2xx without a message id, a redirect, a proxy's page)
+                // may come after the API took the message.
+                let outcome = match http_status {
+                    429 => Outcome::NotSent,
+                    _ => Outcome::Unknown,
+                };
                 own_error(
                     code,
                     "UNEXPECTED_ANSWER",
-                    Outcome::Unknown,
+                    outcome,
                     error.to_string(),
                     retry_after,
                     [("http_status", http_status.to_string())],
@@ -108,9 +115,37 @@ impl From<Error> for Status {
                 None,
                 [],
             ),
-            Error::Upstream(error @ UpstreamError::Login(_)) => own_error(
+            Error::Upstream(error @ UpstreamError::Login { .. }) => own_error(
                 Code::Internal,
                 "UPSTREAM_LOGIN_FAILED",
+                Outcome::NotSent,
+                error.to_string(),
+                None,
+                [],
+            ),
+            Error::Upstream(error @ UpstreamError::Busy { retry_after }) => own_error(
+                Code::ResourceExhausted,
+                "UPSTREAM_BUSY",
+                Outcome::NotSent,
+                error.to_string(),
+                Some(retry_after),
+                [],
+            ),
+            Error::Upstream(error @ UpstreamError::DeadlineExceeded { sent }) => own_error(
+                Code::DeadlineExceeded,
+                "DEADLINE_EXCEEDED",
+                if sent {
+                    Outcome::Unknown
+                } else {
+                    Outcome::NotSent
+                },
+                error.to_string(),
+                None,
+                [],
+            ),
+            Error::Upstream(error @ UpstreamError::Local(_)) => own_error(
+                Code::Internal,
+                "REQUEST_NOT_BUILT",
                 Outcome::NotSent,
                 error.to_string(),
                 None,
@@ -376,6 +411,116 @@ mod tests {
         assert_eq!(
             status.get_details_error_info().expect("ErrorInfo").metadata["outcome"],
             "not_sent"
+        );
+    }
+
+    /// The rows of the errors this service finds itself about the upstream: code, reason, outcome.
+    #[test]
+    fn own_upstream_errors() {
+        let rows: Vec<(UpstreamError, Code, &str, &str)> = vec![
+            (
+                UpstreamError::Busy {
+                    retry_after: Duration::from_secs(1),
+                },
+                Code::ResourceExhausted,
+                "UPSTREAM_BUSY",
+                "not_sent",
+            ),
+            (
+                UpstreamError::DeadlineExceeded { sent: false },
+                Code::DeadlineExceeded,
+                "DEADLINE_EXCEEDED",
+                "not_sent",
+            ),
+            (
+                UpstreamError::DeadlineExceeded { sent: true },
+                Code::DeadlineExceeded,
+                "DEADLINE_EXCEEDED",
+                "unknown",
+            ),
+            (
+                UpstreamError::Local("invalid URI".into()),
+                Code::Internal,
+                "REQUEST_NOT_BUILT",
+                "not_sent",
+            ),
+            (
+                UpstreamError::Login {
+                    message: "refused".into(),
+                    api_down: false,
+                },
+                Code::Internal,
+                "UPSTREAM_LOGIN_FAILED",
+                "not_sent",
+            ),
+            (
+                UpstreamError::Login {
+                    message: "no answer".into(),
+                    api_down: true,
+                },
+                Code::Internal,
+                "UPSTREAM_LOGIN_FAILED",
+                "not_sent",
+            ),
+            (
+                UpstreamError::UnexpectedAnswer {
+                    http_status: 429,
+                    content_type: "no content type".into(),
+                    retry_after: None,
+                },
+                Code::ResourceExhausted,
+                "UNEXPECTED_ANSWER",
+                "not_sent",
+            ),
+            (
+                UpstreamError::UnexpectedAnswer {
+                    http_status: 307,
+                    content_type: "a redirect, not followed".into(),
+                    retry_after: None,
+                },
+                Code::Unknown,
+                "UNEXPECTED_ANSWER",
+                "unknown",
+            ),
+            (
+                UpstreamError::UnexpectedAnswer {
+                    http_status: 200,
+                    content_type: "an answer larger than 65536 bytes".into(),
+                    retry_after: None,
+                },
+                Code::Unknown,
+                "UNEXPECTED_ANSWER",
+                "unknown",
+            ),
+        ];
+        for (error, code, reason, outcome) in rows {
+            let shown = format!("{error:?}");
+            let status = Status::from(Error::Upstream(error));
+            assert_eq!(status.code(), code, "{shown}");
+            let info = status.get_details_error_info().expect("ErrorInfo");
+            assert_eq!(info.domain, DOMAIN, "{shown}");
+            assert_eq!(info.reason, reason, "{shown}");
+            assert_eq!(info.metadata["outcome"], outcome, "{shown}");
+        }
+    }
+
+    #[test]
+    fn busy_and_rate_limited_answers_say_when_to_come_back() {
+        let status = Status::from(Error::Upstream(UpstreamError::Busy {
+            retry_after: Duration::from_secs(1),
+        }));
+        assert_eq!(
+            status.get_details_retry_info().and_then(|r| r.retry_delay),
+            Some(Duration::from_secs(1))
+        );
+        let status = Status::from(Error::Upstream(UpstreamError::UnexpectedAnswer {
+            http_status: 429,
+            content_type: "text/plain".into(),
+            retry_after: Some(Duration::from_secs(30)),
+        }));
+        assert_eq!(
+            status.get_details_retry_info().and_then(|r| r.retry_delay),
+            Some(Duration::from_secs(30))
         );
     }
 }

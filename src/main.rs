@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio::net::TcpListener;
 use whatsapp_grpc::config::{Cli, Command, EnvCredentials, ServeArgs, Upstream};
+use whatsapp_grpc::upstream::display_url;
 use whatsapp_grpc::{client, sandbox, server, telemetry};
 
 #[tokio::main]
@@ -36,6 +37,8 @@ async fn main() -> ExitCode {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let mut config = args.into_config(EnvCredentials::from_env())?;
     telemetry::init(config.log_format);
+    // Listen for SIGTERM before anything else: one arriving during start-up drains too.
+    let shutdown = shutdown_signal()?;
 
     // With --sandbox, the emulator runs in-process on a loopback port and the service sends to it.
     let _sandbox = match &config.upstream {
@@ -66,10 +69,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(
         listen = %config.listen,
         flavor = %config.server.upstream.flavor,
-        upstream = %config.server.upstream.base_url,
+        upstream = %display_url(&config.server.upstream.base_url),
         "whatsapp-grpc serving"
     );
-    server::serve(listener, config.server, shutdown_signal())
+    server::serve(listener, config.server, shutdown)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
@@ -84,32 +87,26 @@ async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), Str
         "SANDBOX: an emulator of the WhatsApp Business API on http://{}; nothing is delivered",
         args.listen
     );
-    sandbox::serve(listener, args.sandbox_config(), shutdown_signal())
+    sandbox::serve(listener, args.sandbox_config(), shutdown_signal()?)
         .await
         .map_err(|e| e.to_string())
 }
 
-/// Completes on Ctrl-C or SIGTERM (what Kubernetes sends before it stops a pod).
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Completes on Ctrl-C or SIGTERM (what Kubernetes sends before it stops a pod). The handlers are
+/// installed at once, so a signal that arrives before the future is first polled is not lost.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
+    let interrupt = tokio::signal::ctrl_c();
+    Ok(async move {
+        #[cfg(unix)]
         tokio::select! {
             _ = interrupt => {},
             _ = terminate.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    {
+        #[cfg(not(unix))]
         let _ = interrupt.await;
-    }
-    tracing::info!("shutting down: finishing calls in flight");
+        tracing::info!("shutting down");
+    })
 }

@@ -82,13 +82,13 @@ impl Messaging {
         &self,
         request: &SendMessageRequest,
         trace: &TraceContext,
-        _deadline: Option<Deadline>,
+        deadline: Option<Deadline>,
     ) -> Result<SendMessageResponse, Error> {
         let body = translate::send_message(self.flavor(), request)?;
         let json = serialize(&body)?;
         let answer = self
             .upstream
-            .send_message(json, trace)
+            .send_message(json, trace, deadline.map(|d| d.at))
             .await
             .inspect_err(record_error)?;
         Span::current().record("http_status", 200);
@@ -101,12 +101,12 @@ impl Messaging {
         &self,
         request: &MarkMessageReadRequest,
         trace: &TraceContext,
-        _deadline: Option<Deadline>,
+        deadline: Option<Deadline>,
     ) -> Result<MarkMessageReadResponse, Error> {
         let body = translate::mark_message_read(self.flavor(), request)?;
         let json = serialize(&body)?;
         self.upstream
-            .mark_read(&request.message_id, json, trace)
+            .mark_read(&request.message_id, json, trace, deadline.map(|d| d.at))
             .await
             .inspect_err(record_error)?;
         Span::current().record("http_status", 200);
@@ -207,7 +207,10 @@ fn record_error(error: &UpstreamError) {
         UpstreamError::Unreachable(_)
         | UpstreamError::TimedOut(_)
         | UpstreamError::Interrupted(_)
-        | UpstreamError::Login(_) => {}
+        | UpstreamError::Login { .. }
+        | UpstreamError::Busy { .. }
+        | UpstreamError::DeadlineExceeded { .. }
+        | UpstreamError::Local(_) => {}
     }
 }
 

@@ -10,7 +10,8 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 use super::error::UpstreamError;
-use super::transport_error;
+use super::redact::Redactor;
+use super::{BodyError, Budget, read_body};
 use crate::wire::response::LoginAnswer;
 
 /// A secret string that never shows in `Debug` output or logs.
@@ -59,6 +60,8 @@ pub(super) struct Login {
     url: String,
     /// `Basic ...`, built once.
     basic: HeaderValue,
+    /// The password, and `user:password` in base64, to redact from anything the upstream says.
+    secrets: [String; 2],
     current: RwLock<Option<Arc<Token>>>,
     /// Lets one task at a time log in; the others wait for its token.
     renewing: tokio::sync::Mutex<()>,
@@ -78,14 +81,14 @@ impl Auth {
             Credentials::AccessToken(token) => Ok(Auth::Static(bearer_header(token.expose())?)),
             Credentials::Login { username, password } => {
                 let pair = format!("{username}:{}", password.expose());
-                let mut basic =
-                    HeaderValue::from_str(&format!("Basic {}", base64(pair.as_bytes()))).map_err(
-                        |_| "the username or password has characters a header cannot carry",
-                    )?;
+                let encoded = base64(pair.as_bytes());
+                let mut basic = HeaderValue::from_str(&format!("Basic {encoded}"))
+                    .map_err(|_| "the username or password has characters a header cannot carry")?;
                 basic.set_sensitive(true);
                 Ok(Auth::Login(Login {
                     url: login_url,
                     basic,
+                    secrets: [password.expose().to_owned(), encoded],
                     current: RwLock::new(None),
                     renewing: tokio::sync::Mutex::new(()),
                 }))
@@ -93,8 +96,37 @@ impl Auth {
         }
     }
 
+    /// The secrets to redact from what the upstream says: the static token, or the password, the
+    /// basic credentials and the current token.
+    pub(super) fn secrets(&self) -> Vec<String> {
+        let token = |header: &HeaderValue| {
+            header
+                .to_str()
+                .ok()
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .map(str::to_owned)
+        };
+        match self {
+            Auth::Static(header) => token(header).into_iter().collect(),
+            Auth::Login(login) => login
+                .secrets
+                .iter()
+                .cloned()
+                .chain(
+                    login
+                        .token()
+                        .and_then(|current| token(&current.bearer.header)),
+                )
+                .collect(),
+        }
+    }
+
     /// The bearer to send now, logging in first if there is no live token.
-    pub(super) async fn bearer(&self, client: &reqwest::Client) -> Result<Bearer, UpstreamError> {
+    pub(super) async fn bearer(
+        &self,
+        client: &reqwest::Client,
+        budget: &Budget,
+    ) -> Result<Bearer, UpstreamError> {
         match self {
             Auth::Static(header) => Ok(Bearer {
                 header: header.clone(),
@@ -106,7 +138,7 @@ impl Auth {
                     Some(token) if token.renew_at > now => Ok(token.bearer.clone()),
                     Some(token) if token.expires_at > now => {
                         // Due for renewal but still valid: a failed renewal keeps it.
-                        match login.renew(client, token.bearer.generation).await {
+                        match login.renew(client, token.bearer.generation, budget).await {
                             Ok(bearer) => Ok(bearer),
                             Err(error) => {
                                 tracing::warn!(%error, "token renewal failed; the current token is still valid");
@@ -114,8 +146,8 @@ impl Auth {
                             }
                         }
                     }
-                    Some(token) => login.renew(client, token.bearer.generation).await,
-                    None => login.renew(client, 0).await,
+                    Some(token) => login.renew(client, token.bearer.generation, budget).await,
+                    None => login.renew(client, 0, budget).await,
                 }
             }
         }
@@ -127,10 +159,11 @@ impl Auth {
         &self,
         client: &reqwest::Client,
         refused: &Bearer,
+        budget: &Budget,
     ) -> Option<Result<Bearer, UpstreamError>> {
         match self {
             Auth::Static(_) => None,
-            Auth::Login(login) => Some(login.renew(client, refused.generation).await),
+            Auth::Login(login) => Some(login.renew(client, refused.generation, budget).await),
         }
     }
 }
@@ -143,16 +176,35 @@ impl Login {
         }
     }
 
-    /// Logs in unless another task already replaced the token of generation `stale`.
-    async fn renew(&self, client: &reqwest::Client, stale: u64) -> Result<Bearer, UpstreamError> {
-        let _one_at_a_time = self.renewing.lock().await;
+    /// Logs in unless another task already replaced the token of generation `stale`. Waiting for
+    /// another task's login ends by the caller's deadline (without one, after twice the request
+    /// timeout, which that login cannot outlast).
+    async fn renew(
+        &self,
+        client: &reqwest::Client,
+        stale: u64,
+        budget: &Budget,
+    ) -> Result<Bearer, UpstreamError> {
+        let (until, by_deadline) = budget.wait_until(budget.request_timeout.saturating_mul(2));
+        let _one_at_a_time = match tokio::time::timeout_at(until, self.renewing.lock()).await {
+            Ok(guard) => guard,
+            Err(_elapsed) if by_deadline => {
+                return Err(UpstreamError::DeadlineExceeded { sent: false });
+            }
+            Err(_elapsed) => {
+                return Err(UpstreamError::Login {
+                    message: "another task's login did not end in time".into(),
+                    api_down: true,
+                });
+            }
+        };
         if let Some(token) = self.token()
             && token.bearer.generation != stale
             && token.expires_at > SystemTime::now()
         {
             return Ok(token.bearer.clone());
         }
-        let token = self.log_in(client, stale + 1).await?;
+        let token = self.log_in(client, stale + 1, budget).await?;
         let bearer = token.bearer.clone();
         match self.current.write() {
             Ok(mut current) => *current = Some(Arc::new(token)),
@@ -165,38 +217,94 @@ impl Login {
         Ok(bearer)
     }
 
+    /// `POST /v1/users/login`, within `min(request timeout, what is left of the caller's
+    /// deadline)`, its answer read up to the answer bound. Whatever fails, the message was not sent.
     async fn log_in(
         &self,
         client: &reqwest::Client,
         generation: u64,
+        budget: &Budget,
     ) -> Result<Token, UpstreamError> {
-        let response = client
-            .post(&self.url)
-            .header(AUTHORIZATION, self.basic.clone())
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(transport_error)?;
+        let slot = budget.slot()?;
+        let failed = |message: String, api_down: bool| UpstreamError::Login { message, api_down };
+        let out_of_time = || {
+            if slot.by_deadline {
+                UpstreamError::DeadlineExceeded { sent: false }
+            } else {
+                failed(
+                    format!("no answer to the login within {:?}", slot.timeout),
+                    true,
+                )
+            }
+        };
+        let transport = |error: reqwest::Error| {
+            let redactor = Redactor::new(self.secrets.iter().cloned(), b"");
+            if error.is_builder() {
+                UpstreamError::Local(super::error_text(error, &redactor))
+            } else if error.is_timeout() && !error.is_connect() {
+                out_of_time()
+            } else if error.is_connect() {
+                UpstreamError::Unreachable(super::error_text(error, &redactor))
+            } else {
+                failed(
+                    format!(
+                        "the connection broke during the login: {}",
+                        super::error_text(error, &redactor)
+                    ),
+                    true,
+                )
+            }
+        };
+        let exchange = async {
+            let mut response = client
+                .post(&self.url)
+                .header(AUTHORIZATION, self.basic.clone())
+                .timeout(slot.timeout)
+                .send()
+                .await
+                .map_err(transport)?;
+            let status = response.status();
+            let body = match read_body(&mut response).await {
+                Ok(body) => body,
+                Err(BodyError::TooLarge) => {
+                    return Err(failed(
+                        format!(
+                            "the login answered HTTP {} with more than {} bytes",
+                            status.as_u16(),
+                            super::MAX_ANSWER_BYTES
+                        ),
+                        status.is_server_error(),
+                    ));
+                }
+                Err(BodyError::Transport(error)) => return Err(transport(error)),
+            };
+            Ok((status, body))
+        };
+        let (status, body) = match tokio::time::timeout_at(slot.until, exchange).await {
+            Ok(result) => result?,
+            Err(_elapsed) => return Err(out_of_time()),
+        };
         if status == StatusCode::UNAUTHORIZED {
-            return Err(UpstreamError::Login(
+            // This service's configuration, not the API's health: the API that refused is up.
+            return Err(failed(
                 "the API refused the username and password (HTTP 401)".into(),
+                false,
             ));
         }
         if !status.is_success() {
-            return Err(UpstreamError::Login(format!(
-                "the login answered HTTP {}",
-                status.as_u16()
-            )));
+            return Err(failed(
+                format!("the login answered HTTP {}", status.as_u16()),
+                status.is_server_error(),
+            ));
         }
         let answer: LoginAnswer = serde_json::from_slice(&body)
-            .map_err(|_| UpstreamError::Login("the login answer is not the API's JSON".into()))?;
+            .map_err(|_| failed("the login answer is not the API's JSON".into(), false))?;
         let user = answer
             .users
             .into_iter()
             .next()
-            .ok_or_else(|| UpstreamError::Login("the login answer holds no token".into()))?;
-        let header = bearer_header(&user.token).map_err(UpstreamError::Login)?;
+            .ok_or_else(|| failed("the login answer holds no token".into(), false))?;
+        let header = bearer_header(&user.token).map_err(|message| failed(message, false))?;
         let now = SystemTime::now();
         let expires_at = parse_expires_after(&user.expires_after).unwrap_or_else(|| {
             tracing::warn!(

@@ -12,8 +12,10 @@ pub enum UpstreamError {
     #[error("the {} answered HTTP {} with error {}: {}", .0.flavor, .0.http_status, .0.code.map_or("(none)".to_owned(), |c| c.to_string()), .0.title)]
     Api(Box<ApiError>),
 
-    /// Something answered that is not the API's JSON (a proxy's HTML page, an empty body). The
-    /// message may or may not have reached the API.
+    /// Something answered that is not the API's JSON (a proxy's HTML page, an empty body, a
+    /// redirect, which is never followed, or an answer larger than [`super::MAX_ANSWER_BYTES`]).
+    /// The message may or may not have reached the API, except on a 429: a rate limit says the
+    /// request was not processed. `content_type` says what the answer was (redacted and bounded).
     #[error(
         "the upstream answered HTTP {http_status} with a body that is not the API's JSON ({content_type})"
     )]
@@ -36,9 +38,72 @@ pub enum UpstreamError {
     #[error("the connection to the upstream broke after the request was sent: {0}")]
     Interrupted(String),
 
-    /// The service could not get a token: the login failed or was refused.
-    #[error("the service could not log in to the On-Premises API: {0}")]
-    Login(String),
+    /// The service could not get a token: the login failed or was refused. The message was not
+    /// sent. `api_down` says whether the failure is evidence about the API itself (no answer in
+    /// time, a broken connection, a 5xx) rather than about this service's configuration (a refused
+    /// password, another 4xx, an answer without a token).
+    #[error("the service could not log in to the On-Premises API: {message}")]
+    Login { message: String, api_down: bool },
+
+    /// This service already has as many calls in flight to the API as it allows, and as many
+    /// callers waiting as it lets wait (or the wait for a slot ran out). Nothing was sent.
+    #[error("too many calls to the upstream in flight; retry in {retry_after:?}")]
+    Busy { retry_after: Duration },
+
+    /// The caller's deadline ran out. `sent` says whether the request had been written to the API
+    /// (the outcome is then unknown) or the call was still waiting for a slot or a login.
+    #[error("the caller's deadline ran out {}", if *.sent { "after the request was sent; the message may have been sent" } else { "before anything was sent" })]
+    DeadlineExceeded { sent: bool },
+
+    /// The request could not be built here (a URL the HTTP stack refuses, for instance). Nothing
+    /// was sent.
+    #[error("the request to the upstream could not be built: {0}")]
+    Local(String),
+}
+
+impl UpstreamError {
+    /// Whether this failure is evidence that the API itself is down or sick, rather than a refusal
+    /// of one message, a fault of this service's configuration, or this service being busy.
+    ///
+    /// True for: unreachable, no answer within `--upstream-timeout`, a broken connection, HTTP 5xx
+    /// (the API's JSON or not), the API's codes 1, 2, 1011, 131000, 131016, and a login that failed
+    /// the same ways. False for: this service busy, the caller's deadline, a request that could not
+    /// be built, 4xx answers, and a refused login password (that is this service's configuration,
+    /// and the API that refused it is evidently up).
+    pub fn says_api_is_down(&self) -> bool {
+        match self {
+            UpstreamError::Api(api) => {
+                api.http_status >= 500 || matches!(api.code, Some(1 | 2 | 1011 | 131000 | 131016))
+            }
+            UpstreamError::UnexpectedAnswer { http_status, .. } => *http_status >= 500,
+            UpstreamError::Unreachable(_)
+            | UpstreamError::TimedOut(_)
+            | UpstreamError::Interrupted(_) => true,
+            UpstreamError::Login { api_down, .. } => *api_down,
+            UpstreamError::Busy { .. }
+            | UpstreamError::DeadlineExceeded { .. }
+            | UpstreamError::Local(_) => false,
+        }
+    }
+}
+
+impl UpstreamError {
+    /// Whether this failure says nothing about the API either way: no answer of the API was
+    /// judged (this service was busy, the caller's deadline ran out first, or the request could
+    /// not be built). Health should neither count it as up nor as down.
+    pub fn is_inconclusive(&self) -> bool {
+        match self {
+            UpstreamError::Busy { .. }
+            | UpstreamError::DeadlineExceeded { .. }
+            | UpstreamError::Local(_) => true,
+            UpstreamError::Api(_)
+            | UpstreamError::UnexpectedAnswer { .. }
+            | UpstreamError::Unreachable(_)
+            | UpstreamError::TimedOut(_)
+            | UpstreamError::Interrupted(_)
+            | UpstreamError::Login { .. } => false,
+        }
+    }
 }
 
 /// One of the API's error answers, whichever the flavor.
@@ -58,19 +123,70 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
 }
 
-impl UpstreamError {
-    /// Whether this failure is news that the API itself is down, rather than a refusal of one
-    /// message or a failure of this service.
-    pub fn says_api_is_down(&self) -> bool {
-        match self {
-            UpstreamError::Api(api) => {
-                api.http_status >= 500 || matches!(api.code, Some(1 | 2 | 1011 | 131000 | 131016))
-            }
-            UpstreamError::UnexpectedAnswer { http_status, .. } => *http_status >= 500,
-            UpstreamError::Unreachable(_)
-            | UpstreamError::TimedOut(_)
-            | UpstreamError::Interrupted(_) => true,
-            UpstreamError::Login(_) => false,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(http_status: u16, code: Option<i64>) -> UpstreamError {
+        UpstreamError::Api(Box::new(ApiError {
+            flavor: Flavor::Cloud,
+            http_status,
+            code,
+            subcode: None,
+            title: String::new(),
+            details: String::new(),
+            fbtrace_id: None,
+            retry_after: None,
+        }))
+    }
+
+    #[test]
+    fn only_evidence_about_the_api_says_it_is_down() {
+        let unexpected = |http_status| UpstreamError::UnexpectedAnswer {
+            http_status,
+            content_type: String::new(),
+            retry_after: None,
+        };
+        let login = |api_down| UpstreamError::Login {
+            message: String::new(),
+            api_down,
+        };
+        for down in [
+            api(500, None),
+            api(503, Some(1011)),
+            api(400, Some(131016)),
+            api(400, Some(1)),
+            unexpected(502),
+            UpstreamError::Unreachable(String::new()),
+            UpstreamError::TimedOut(Duration::from_secs(30)),
+            UpstreamError::Interrupted(String::new()),
+            login(true),
+        ] {
+            assert!(down.says_api_is_down(), "{down:?}");
+        }
+        for up in [
+            api(400, Some(100)),
+            api(401, Some(190)),
+            api(429, Some(130429)),
+            unexpected(429),
+            unexpected(307),
+            unexpected(200),
+            login(false),
+            UpstreamError::Busy {
+                retry_after: Duration::from_secs(1),
+            },
+            UpstreamError::DeadlineExceeded { sent: true },
+            UpstreamError::DeadlineExceeded { sent: false },
+            UpstreamError::Local(String::new()),
+        ] {
+            assert!(!up.says_api_is_down(), "{up:?}");
+            let inconclusive = matches!(
+                up,
+                UpstreamError::Busy { .. }
+                    | UpstreamError::DeadlineExceeded { .. }
+                    | UpstreamError::Local(_)
+            );
+            assert_eq!(up.is_inconclusive(), inconclusive, "{up:?}");
         }
     }
 }

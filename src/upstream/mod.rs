@@ -1,19 +1,51 @@
 //! The client of the WhatsApp Business API: one pooled HTTP client with keep-alive (rustls; the
 //! standard `HTTPS_PROXY`/`NO_PROXY` variables apply), the endpoint URLs and fixed headers built once,
 //! credentials, and the answers read back into the wire model or a typed [`UpstreamError`].
+//!
+//! Under a hostile or sick upstream it holds: at most `max_in_flight` calls reach the API at once
+//! (and, HTTP/1.1 being one request per connection, about as many connections), at most
+//! `max_queued` callers wait for a slot, every request (the login included) has a timeout and ends
+//! by the caller's deadline, answers are read up to [`MAX_ANSWER_BYTES`], redirects are not
+//! followed, and whatever the upstream says passes through one [`redact`]or before it can reach a
+//! status or a log line.
 
 mod auth;
 mod error;
+mod redact;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
 
 pub use auth::{Credentials, Secret};
 pub use error::{ApiError, UpstreamError};
+use redact::Redactor;
+pub use redact::{MAX_TEXT_CHARS, display_url};
+
+/// The largest answer read from the API, in bytes. Real answers are under 2 KiB; a larger one is
+/// refused (as an unexpected answer) without buffering more than this.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The default of [`UpstreamConfig::max_in_flight`].
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
+/// The default of [`UpstreamConfig::max_queued`].
+pub const DEFAULT_MAX_QUEUED: usize = 1024;
+
+/// When a caller refused for lack of a slot is told to come back.
+pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How long a health probe waits for a slot; without one the probe is inconclusive.
+const HEALTH_SLOT_WAIT: Duration = Duration::from_secs(1);
+
+/// The longest `Retry-After` passed on; larger values (or dates further ahead) are capped to it.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 use crate::flavor::Flavor;
 use crate::telemetry::TraceContext;
@@ -34,7 +66,17 @@ pub struct UpstreamConfig {
     /// An extra CA certificate (PEM) to trust, for private On-Premises certificates.
     pub extra_ca_pem: Option<Vec<u8>>,
     pub connect_timeout: Duration,
+    /// The longest wait for one answer of the API (`--upstream-timeout`), the login's included.
     pub request_timeout: Duration,
+    /// How many calls may be in flight to the API at once (at least 1;
+    /// [`DEFAULT_MAX_IN_FLIGHT`]). A message call holds its slot for its whole life: the login
+    /// it may trigger and the retry after a refused token included. With HTTP/1.1 each call in
+    /// flight uses one connection, so this also bounds the connections kept to the API.
+    pub max_in_flight: usize,
+    /// How many callers may wait for a slot ([`DEFAULT_MAX_QUEUED`]); more are refused at once with
+    /// [`UpstreamError::Busy`]. A waiter waits until its deadline (without one, up to
+    /// `request_timeout`).
+    pub max_queued: usize,
 }
 
 /// The client of one API installation.
@@ -48,6 +90,9 @@ pub struct Upstream {
     health_url: Url,
     auth: Auth,
     request_timeout: Duration,
+    admission: Admission,
+    /// A password in the base URL's userinfo (reqwest sends it as basic auth): redacted too.
+    url_secrets: Vec<String>,
     /// Told the outcome of every message call (not of probes), e.g. by health.
     observer: OnceLock<Arc<dyn Observer>>,
 }
@@ -64,6 +109,163 @@ struct Answer {
     body: Bytes,
 }
 
+/// An answer as it came: status, headers, and the body unless it was larger than
+/// [`MAX_ANSWER_BYTES`].
+struct RawAnswer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+}
+
+/// Why an answer's body could not be read.
+enum BodyError {
+    /// It is (or announced itself as) larger than [`MAX_ANSWER_BYTES`].
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads a body in chunks up to [`MAX_ANSWER_BYTES`], never buffering more; an announced
+/// `Content-Length` over the bound is refused before reading anything.
+async fn read_body(response: &mut reqwest::Response) -> Result<Bytes, BodyError> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > MAX_ANSWER_BYTES as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    // `announced` is at most the bound here.
+    let mut body = BytesMut::with_capacity(announced as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The time a call has: the caller's deadline, if any, and the `--upstream-timeout` of each request.
+#[derive(Clone, Copy, Debug)]
+struct Budget {
+    deadline: Option<Instant>,
+    request_timeout: Duration,
+}
+
+/// The time one request has.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// When it must have been answered.
+    until: Instant,
+    /// `until`, as a duration from when the request starts.
+    timeout: Duration,
+    /// Whether the caller's deadline, not `--upstream-timeout`, sets `until`.
+    by_deadline: bool,
+    request_timeout: Duration,
+}
+
+impl Budget {
+    fn new(deadline: Option<Instant>, request_timeout: Duration) -> Budget {
+        Budget {
+            deadline,
+            request_timeout,
+        }
+    }
+
+    /// The time the next request has: `min(request_timeout, remaining)`, or the caller's deadline
+    /// error if none is left (nothing was sent for it).
+    fn slot(&self) -> Result<Slot, UpstreamError> {
+        let now = Instant::now();
+        let remaining = self
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(now));
+        if remaining.is_some_and(|remaining| remaining.is_zero()) {
+            return Err(UpstreamError::DeadlineExceeded { sent: false });
+        }
+        let (timeout, by_deadline) = match remaining {
+            Some(remaining) if remaining < self.request_timeout => (remaining, true),
+            _ => (self.request_timeout, false),
+        };
+        Ok(Slot {
+            until: later(now, timeout),
+            timeout,
+            by_deadline,
+            request_timeout: self.request_timeout,
+        })
+    }
+
+    /// Until when to wait for something that is not a request of this call (a slot, another task's
+    /// login): the caller's deadline, or `fallback` from now without one; and whether the caller's
+    /// deadline is the bound.
+    fn wait_until(&self, fallback: Duration) -> (Instant, bool) {
+        let fallback = later(Instant::now(), fallback);
+        match self.deadline {
+            Some(deadline) => (deadline, true),
+            None => (fallback, false),
+        }
+    }
+}
+
+impl Slot {
+    /// The error for a request that ran out of this slot's time: the caller's deadline, or
+    /// `--upstream-timeout`.
+    fn expired(&self, sent: bool) -> UpstreamError {
+        if self.by_deadline {
+            UpstreamError::DeadlineExceeded { sent }
+        } else {
+            UpstreamError::TimedOut(self.request_timeout)
+        }
+    }
+}
+
+/// `now + duration`, saturating far in the future.
+fn later(now: Instant, duration: Duration) -> Instant {
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
+/// The slots for calls in flight, and the count of callers waiting for one.
+struct Admission {
+    slots: Semaphore,
+    waiting: AtomicUsize,
+    max_queued: usize,
+}
+
+/// Leaves the queue of waiters when dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Admission {
+    /// A slot, at once if one is free, else after waiting in the queue (if there is room in it)
+    /// until `until`. `by_deadline` says whether `until` is the caller's deadline.
+    async fn enter(
+        &self,
+        until: Instant,
+        by_deadline: bool,
+    ) -> Result<SemaphorePermit<'_>, UpstreamError> {
+        if let Ok(permit) = self.slots.try_acquire() {
+            return Ok(permit);
+        }
+        let busy = UpstreamError::Busy {
+            retry_after: BUSY_RETRY_AFTER,
+        };
+        let ahead = self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Waiting(&self.waiting);
+        if ahead >= self.max_queued {
+            return Err(busy);
+        }
+        match tokio::time::timeout_at(until, self.slots.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphore is never closed; if it were, no slot would ever come.
+            Ok(Err(_closed)) => Err(busy),
+            Err(_elapsed) if by_deadline => Err(UpstreamError::DeadlineExceeded { sent: false }),
+            Err(_elapsed) => Err(busy),
+        }
+    }
+}
+
 impl Upstream {
     /// A client for `config`, or a sentence saying what is wrong with it.
     pub fn new(config: &UpstreamConfig) -> Result<Upstream, String> {
@@ -72,7 +274,15 @@ impl Upstream {
         let base = config.base_url.trim_end_matches('/');
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(format!(
-                "the upstream URL {base:?} must start with http:// or https://"
+                "the upstream URL {:?} must start with http:// or https://",
+                display_url(base)
+            ));
+        }
+        if !(1..=Semaphore::MAX_PERMITS).contains(&config.max_in_flight) {
+            return Err(format!(
+                "the number of calls in flight to the upstream must be between 1 and {} (is {})",
+                Semaphore::MAX_PERMITS,
+                config.max_in_flight
             ));
         }
         let (messages_url, health_url) = match config.flavor {
@@ -89,15 +299,27 @@ impl Upstream {
             Flavor::OnPremises => (format!("{base}/v1/messages"), format!("{base}/v1/health")),
         };
         let parse = |url: String| {
-            Url::parse(&url).map_err(|e| format!("the upstream URL {url:?} is not a URL: {e}"))
+            Url::parse(&url)
+                .map_err(|e| format!("the upstream URL {:?} is not a URL: {e}", display_url(&url)))
         };
         let (messages_url, health_url) = (parse(messages_url)?, parse(health_url)?);
+        let url_secrets = messages_url
+            .password()
+            .map(|password| password.to_owned())
+            .into_iter()
+            .collect();
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let mut builder = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
+            // HTTP/1.1: one request per connection, so no more idle connections than calls in
+            // flight are worth keeping.
+            .pool_max_idle_per_host(config.max_in_flight)
+            // A redirect would re-send the message elsewhere (307/308) or turn it into a GET that
+            // "succeeds" (302): never followed, a 3xx is an unexpected answer.
+            .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
             .user_agent(concat!("whatsapp-grpc/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &config.extra_ca_pem {
@@ -110,7 +332,7 @@ impl Upstream {
         }
         let client = builder
             .build()
-            .map_err(|e| format!("the HTTP client cannot be built: {e}"))?;
+            .map_err(|e| format!("the HTTP client cannot be built: {}", e.without_url()))?;
         Ok(Upstream {
             client,
             flavor: config.flavor,
@@ -118,20 +340,14 @@ impl Upstream {
             health_url,
             auth: Auth::new(&config.credentials, format!("{base}/v1/users/login"))?,
             request_timeout: config.request_timeout,
+            admission: Admission {
+                slots: Semaphore::new(config.max_in_flight),
+                waiting: AtomicUsize::new(0),
+                max_queued: config.max_queued,
+            },
+            url_secrets,
             observer: OnceLock::new(),
         })
-    }
-
-    /// Lets `observer` watch the outcome of every message call from now on; only the first
-    /// observer set is kept.
-    pub fn observe_with(&self, observer: Arc<dyn Observer>) {
-        let _ = self.observer.set(observer);
-    }
-
-    fn observe<T>(&self, result: &Result<T, UpstreamError>) {
-        if let Some(observer) = self.observer.get() {
-            observer.call_finished(result.as_ref().map(|_| ()));
-        }
     }
 
     /// The flavor of the API this client talks to.
@@ -139,28 +355,21 @@ impl Upstream {
         self.flavor
     }
 
-    /// Sends a message body; the API's answer names the message id.
+    /// Sends a message body; the API's answer names the message id. The whole call (waiting for a
+    /// slot, the login, the request, the retry after a refused token) ends by `deadline`.
     pub async fn send_message(
         &self,
         body: Vec<u8>,
         trace: &TraceContext,
-    ) -> Result<SendAnswer, UpstreamError> {
-        let result = self.send_message_once(body, trace).await;
-        self.observe(&result);
-        result
-    }
-
-    async fn send_message_once(
-        &self,
-        body: Vec<u8>,
-        trace: &TraceContext,
+        deadline: Option<Instant>,
     ) -> Result<SendAnswer, UpstreamError> {
         let answer = self
-            .call(
+            .message_call(
                 Method::POST,
                 self.messages_url.clone(),
                 body.into(),
-                Some(trace),
+                trace,
+                deadline,
             )
             .await?;
         // A success without a message id may still have sent the message: the outcome is unknown.
@@ -177,52 +386,47 @@ impl Upstream {
         Ok(parsed)
     }
 
-    /// Sends a read receipt for `message_id`.
+    /// Sends a read receipt for `message_id`, by `deadline` as [`Upstream::send_message`].
     pub async fn mark_read(
         &self,
         message_id: &str,
         body: Vec<u8>,
         trace: &TraceContext,
+        deadline: Option<Instant>,
     ) -> Result<(), UpstreamError> {
-        let result = self.mark_read_once(message_id, body, trace).await;
-        self.observe(&result);
-        result
-    }
-
-    async fn mark_read_once(
-        &self,
-        message_id: &str,
-        body: Vec<u8>,
-        trace: &TraceContext,
-    ) -> Result<(), UpstreamError> {
-        match self.flavor {
-            Flavor::Cloud => {
-                self.call(
-                    Method::POST,
-                    self.messages_url.clone(),
-                    body.into(),
-                    Some(trace),
-                )
-                .await?;
-            }
+        let (method, url) = match self.flavor {
+            Flavor::Cloud => (Method::POST, self.messages_url.clone()),
             Flavor::OnPremises => {
                 // `/v1/messages/{message_id}`, the id percent-encoded as one path segment.
                 let mut url = self.messages_url.clone();
-                if let Ok(mut segments) = url.path_segments_mut() {
-                    segments.push(message_id);
-                }
-                self.call(Method::PUT, url, body.into(), Some(trace))
-                    .await?;
+                url.path_segments_mut()
+                    .map_err(|()| {
+                        UpstreamError::Local("the messages URL cannot take a path segment".into())
+                    })?
+                    .push(message_id);
+                (Method::PUT, url)
             }
-        }
+        };
+        self.message_call(method, url, body.into(), trace, deadline)
+            .await?;
         Ok(())
     }
 
     /// Whether the API is up: On-Premises, the gateway is connected; Cloud, the phone number can be
-    /// read.
+    /// read. The probe takes a slot like a message call; when it cannot get one within a second it
+    /// answers [`UpstreamError::Busy`], which says nothing of the API's health.
     pub async fn check_health(&self) -> Result<bool, UpstreamError> {
+        let budget = Budget::new(None, self.request_timeout);
+        let wait = later(Instant::now(), HEALTH_SLOT_WAIT.min(self.request_timeout));
+        let _slot = self.admission.enter(wait, false).await?;
         let answer = self
-            .call(Method::GET, self.health_url.clone(), Bytes::new(), None)
+            .call(
+                Method::GET,
+                self.health_url.clone(),
+                Bytes::new(),
+                None,
+                &budget,
+            )
             .await?;
         Ok(match self.flavor {
             Flavor::Cloud => true,
@@ -231,43 +435,77 @@ impl Upstream {
         })
     }
 
+    /// A message call: one slot for its whole life, then [`Upstream::call`].
+    async fn message_call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Bytes,
+        trace: &TraceContext,
+        deadline: Option<Instant>,
+    ) -> Result<Answer, UpstreamError> {
+        let budget = Budget::new(deadline, self.request_timeout);
+        let (until, by_deadline) = budget.wait_until(self.request_timeout);
+        let _slot = self.admission.enter(until, by_deadline).await?;
+        let result = self.call(method, url, body, Some(trace), &budget).await;
+        if let Some(observer) = self.observer.get() {
+            observer.call_finished(result.as_ref().map(|_| ()));
+        }
+        result
+    }
+
+    /// Lets `observer` watch the outcome of every message call from now on; only the first
+    /// observer set is kept.
+    pub fn observe_with(&self, observer: Arc<dyn Observer>) {
+        let _ = self.observer.set(observer);
+    }
+
     /// One call with the current bearer, renewed and retried once if the API refuses it (a refused
-    /// request was not taken, so the retry cannot send twice).
+    /// request was not taken, so the retry cannot send twice). The caller holds a slot.
     async fn call(
         &self,
         method: Method,
         url: Url,
         body: Bytes,
         trace: Option<&TraceContext>,
+        budget: &Budget,
     ) -> Result<Answer, UpstreamError> {
-        let bearer = self.auth.bearer(&self.client).await?;
-        let response = self
-            .request(method.clone(), url.clone(), body.clone(), trace, &bearer)
+        let bearer = self.auth.bearer(&self.client, budget).await?;
+        let answer = self
+            .request(method.clone(), url.clone(), &body, trace, &bearer, budget)
             .await?;
-        if response.status() == StatusCode::UNAUTHORIZED
-            && let Some(renewed) = self.auth.renew_after_refusal(&self.client, &bearer).await
+        if answer.status == StatusCode::UNAUTHORIZED
+            && let Some(renewed) = self
+                .auth
+                .renew_after_refusal(&self.client, &bearer, budget)
+                .await
         {
             let renewed = renewed?;
             tracing::debug!("the API refused the token; retrying once with a new one");
-            let response = self.request(method, url, body, trace, &renewed).await?;
-            return self.read(response).await;
+            let answer = self
+                .request(method, url, &body, trace, &renewed, budget)
+                .await?;
+            return self.read(answer, &body);
         }
-        self.read(response).await
+        self.read(answer, &body)
     }
 
+    /// One request and its (bounded) answer, within the budget's next slot.
     async fn request(
         &self,
         method: Method,
         url: Url,
-        body: Bytes,
+        body: &Bytes,
         trace: Option<&TraceContext>,
         bearer: &Bearer,
-    ) -> Result<reqwest::Response, UpstreamError> {
+        budget: &Budget,
+    ) -> Result<RawAnswer, UpstreamError> {
+        let slot = budget.slot()?;
         let mut request = self
             .client
             .request(method, url)
             .header(AUTHORIZATION, bearer.header.clone())
-            .timeout(self.request_timeout);
+            .timeout(slot.timeout);
         if let Some(trace) = trace {
             request = request.header("traceparent", trace.traceparent.clone());
             if let Some(tracestate) = &trace.tracestate {
@@ -275,32 +513,76 @@ impl Upstream {
             }
         }
         if !body.is_empty() {
-            request = request.body(body);
+            request = request.body(body.clone());
         }
-        request.send().await.map_err(|e| self.send_error(e))
+        let exchange = async {
+            let mut response = request.send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = match read_body(&mut response).await {
+                Ok(body) => Some(body),
+                Err(BodyError::TooLarge) => None,
+                Err(BodyError::Transport(error)) => return Err(error),
+            };
+            Ok(RawAnswer {
+                status,
+                headers,
+                body,
+            })
+        };
+        match tokio::time::timeout_at(slot.until, exchange).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(error)) => Err(self.send_error(error, &slot, body)),
+            Err(_elapsed) => Err(slot.expired(true)),
+        }
     }
 
     /// Reads an answer: the body of a success, or the error it stands for.
-    async fn read(&self, response: reqwest::Response) -> Result<Answer, UpstreamError> {
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| self.send_error(e))?;
+    fn read(&self, answer: RawAnswer, sent: &[u8]) -> Result<Answer, UpstreamError> {
+        let RawAnswer {
+            status,
+            headers,
+            body,
+        } = answer;
+        let retry_after = retry_after(&headers);
+        let unexpected = |what: String| UpstreamError::UnexpectedAnswer {
+            http_status: status.as_u16(),
+            content_type: what,
+            retry_after,
+        };
+        let Some(body) = body else {
+            return Err(unexpected(format!(
+                "an answer larger than {MAX_ANSWER_BYTES} bytes"
+            )));
+        };
         if status.is_success() {
             return Ok(Answer { status, body });
         }
-        Err(self.error_answer(status, &headers, &body))
+        if status.is_redirection() || status.is_informational() {
+            return Err(unexpected("a redirect, not followed".into()));
+        }
+        Err(self.error_answer(status, &headers, &body, retry_after, sent))
     }
 
-    fn error_answer(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> UpstreamError {
-        let retry_after = headers
-            .get(RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+    /// The redactor for what the upstream says about a call that sent `sent`.
+    fn redactor(&self, sent: &[u8]) -> Redactor {
+        let secrets = self.auth.secrets().into_iter();
+        Redactor::new(secrets.chain(self.url_secrets.iter().cloned()), sent)
+    }
+
+    fn error_answer(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        retry_after: Option<Duration>,
+        sent: &[u8],
+    ) -> UpstreamError {
+        let redactor = self.redactor(sent);
         let header_trace_id = headers
             .get("x-fb-trace-id")
             .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
+            .and_then(|value| redactor.trace_id(value));
         let api_error =
             |code, subcode, title: Option<String>, details: Option<String>, fbtrace_id| {
                 UpstreamError::Api(Box::new(ApiError {
@@ -308,8 +590,8 @@ impl Upstream {
                     http_status: status.as_u16(),
                     code,
                     subcode,
-                    title: title.unwrap_or_default(),
-                    details: details.unwrap_or_default(),
+                    title: redactor.redact(&title.unwrap_or_default()),
+                    details: redactor.redact(&details.unwrap_or_default()),
                     fbtrace_id,
                     retry_after,
                 }))
@@ -318,13 +600,11 @@ impl Upstream {
             let error = answer.error;
             let title = error.error_user_title.or(error.message);
             let details = error.error_data.and_then(|data| data.details);
-            return api_error(
-                error.code,
-                error.error_subcode,
-                title,
-                details,
-                error.fbtrace_id.or(header_trace_id),
-            );
+            let fbtrace_id = error
+                .fbtrace_id
+                .and_then(|id| redactor.trace_id(&id))
+                .or(header_trace_id);
+            return api_error(error.code, error.error_subcode, title, details, fbtrace_id);
         }
         if let Ok(answer) = serde_json::from_slice::<OnPremisesErrorAnswer>(body)
             && let Some(error) = answer.errors.into_iter().next()
@@ -341,24 +621,43 @@ impl Upstream {
             http_status: status.as_u16(),
             content_type: headers
                 .get(CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("no content type")
-                .to_owned(),
+                .map(|value| redactor.redact(&String::from_utf8_lossy(value.as_bytes())))
+                .unwrap_or_else(|| "no content type".to_owned()),
             retry_after,
         }
     }
 
-    fn send_error(&self, error: reqwest::Error) -> UpstreamError {
-        if error.is_timeout() && !error.is_connect() {
-            return UpstreamError::TimedOut(self.request_timeout);
+    /// What a failed request means for the message: built wrongly here, never sent; out of time,
+    /// per the slot; a failed connect, never sent; anything later, maybe sent.
+    fn send_error(&self, error: reqwest::Error, slot: &Slot, sent: &[u8]) -> UpstreamError {
+        let redactor = self.redactor(sent);
+        if error.is_builder() {
+            return UpstreamError::Local(error_text(error, &redactor));
         }
-        transport_error(error)
+        if error.is_timeout() && !error.is_connect() {
+            return slot.expired(true);
+        }
+        transport_error(error, &redactor)
     }
 }
 
-/// What a transport failure means for the message: a failed connect never sent it; anything later
-/// may have.
-fn transport_error(error: reqwest::Error) -> UpstreamError {
+/// `Retry-After` as seconds or as an HTTP date (the delay from now, none if past), capped at
+/// [`MAX_RETRY_AFTER`].
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let delay = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(SystemTime::now())
+            .unwrap_or_default(),
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
+}
+
+/// A transport error's text with its causes, without the URL, redacted.
+fn error_text(error: reqwest::Error, redactor: &Redactor) -> String {
+    let error = error.without_url();
     let mut text = error.to_string();
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
@@ -366,9 +665,48 @@ fn transport_error(error: reqwest::Error) -> UpstreamError {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
+    redactor.redact(&text)
+}
+
+/// What a transport failure means for the message: a failed connect never sent it; anything later
+/// may have.
+fn transport_error(error: reqwest::Error, redactor: &Redactor) -> UpstreamError {
     if error.is_connect() {
-        UpstreamError::Unreachable(text)
+        UpstreamError::Unreachable(error_text(error, redactor))
     } else {
-        UpstreamError::Interrupted(text)
+        UpstreamError::Interrupted(error_text(error, redactor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_retry_after(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).expect("a header"));
+        headers
+    }
+
+    #[test]
+    fn retry_after_as_seconds_or_a_date() {
+        assert_eq!(
+            retry_after(&with_retry_after("7")),
+            Some(Duration::from_secs(7))
+        );
+        let in_a_minute = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(60));
+        let delay = retry_after(&with_retry_after(&in_a_minute)).expect("a delay");
+        assert!(
+            (Duration::from_secs(58)..=Duration::from_secs(60)).contains(&delay),
+            "{delay:?}"
+        );
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(60));
+        assert_eq!(retry_after(&with_retry_after(&past)), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(&with_retry_after("99999999999")),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(retry_after(&with_retry_after("soon")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 }

@@ -43,6 +43,10 @@ pub struct Options {
     pub limits: ServerLimits,
     /// How the server stops.
     pub shutdown: ShutdownConfig,
+    /// Calls in flight to the upstream at once.
+    pub max_in_flight: usize,
+    /// Callers allowed to wait for a slot.
+    pub max_queued: usize,
 }
 
 impl Options {
@@ -59,6 +63,8 @@ impl Options {
             extra_ca_pem: None,
             limits: ServerLimits::default(),
             shutdown: ShutdownConfig::default(),
+            max_in_flight: 64,
+            max_queued: 1024,
         }
     }
 }
@@ -129,6 +135,8 @@ impl Stack {
                 extra_ca_pem: options.extra_ca_pem.clone(),
                 connect_timeout: Duration::from_secs(2),
                 request_timeout: options.upstream_timeout,
+                max_in_flight: options.max_in_flight,
+                max_queued: options.max_queued,
             },
             health_interval: options.health_interval,
             limits: options.limits,
