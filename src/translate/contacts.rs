@@ -1,7 +1,7 @@
 //! Contact cards: a name with `formatted_name` and one more part, real birthdays, no empty objects.
 
 use crate::proto;
-use crate::validate::{Path, Rule, Validator};
+use crate::validate::{Path, Rule, Validator, limits};
 use crate::wire::contacts::{
     Address, AddressType, Contact, Email, EmailType, Name, Org, Phone, PhoneType, Url, UrlType,
 };
@@ -14,9 +14,8 @@ pub(super) fn contacts<'a>(
     contacts: &'a proto::Contacts,
 ) -> Option<Vec<Contact<'a>>> {
     let list = path.field("contacts");
-    v.count(list, contacts.contacts.len(), 1, usize::MAX);
-    let cards: Vec<Option<Contact<'a>>> = contacts
-        .contacts
+    let cards: Vec<Option<Contact<'a>>> = v
+        .bounded(list, &contacts.contacts, 1, limits::CONTACTS_MAX)
         .iter()
         .enumerate()
         .map(|(i, contact)| self::contact(v, list.index(i), contact))
@@ -89,14 +88,15 @@ fn name<'a>(v: &mut Validator, path: Path<'_>, name: &'a proto::ContactName) -> 
     name
 }
 
-/// Translates each element of a repeated field with `one`.
+/// Translates each element of a repeated field of a card with `one`: at most
+/// [`limits::CONTACT_ITEMS_MAX`] of them.
 fn each<'a, P, W>(
     v: &mut Validator,
     path: Path<'_>,
     items: &'a [P],
     one: fn(&mut Validator, Path<'_>, &'a P) -> W,
 ) -> Vec<W> {
-    items
+    v.bounded(path, items, 0, limits::CONTACT_ITEMS_MAX)
         .iter()
         .enumerate()
         .map(|(i, item)| one(v, path.index(i), item))

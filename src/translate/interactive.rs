@@ -97,18 +97,15 @@ fn list<'a>(
         },
     )
     .map(|(title, rows)| ListSection { title, rows })
-    .collect();
-    // Row ids come back in the webhook: two equal ids could not be told apart.
-    let positions: Vec<(usize, usize)> = list
-        .sections
+    .collect::<Vec<_>>();
+    // Row ids come back in the webhook: two equal ids could not be told apart. Only the rows the
+    // sections walked are compared (at most the limit across all sections).
+    let positions: Vec<(usize, usize)> = sections
         .iter()
         .enumerate()
         .flat_map(|(i, section)| (0..section.rows.len()).map(move |j| (i, j)))
         .collect();
-    let ids = list
-        .sections
-        .iter()
-        .flat_map(|s| s.rows.iter().map(|r| r.id.as_str()));
+    let ids = sections.iter().flat_map(|s| s.rows.iter().map(|r| r.id));
     for (repeat, first) in duplicates(ids) {
         let (i, j) = positions[repeat];
         let (fi, fj) = positions[first];
@@ -144,14 +141,8 @@ fn button<'a>(
     let footer = footer(v, path.field("footer"), button.footer.as_ref());
 
     let buttons_path = path.field("buttons");
-    v.count(
-        buttons_path,
-        button.buttons.len(),
-        1,
-        limits::REPLY_BUTTONS_MAX,
-    );
-    let buttons: Vec<Option<ReplyButton<'a>>> = button
-        .buttons
+    let walked = v.bounded(buttons_path, &button.buttons, 1, limits::REPLY_BUTTONS_MAX);
+    let buttons: Vec<Option<ReplyButton<'a>>> = walked
         .iter()
         .enumerate()
         .map(|(i, button)| {
@@ -176,8 +167,7 @@ fn button<'a>(
     // Ids come back in the webhook and titles are what the customer taps: both must be unique.
     // An unset button holds neither, so it stands for an empty value (never a duplicate).
     let replies = || {
-        button
-            .buttons
+        walked
             .iter()
             .map(|b| b.button.as_ref().map(|ProtoButton::Reply(reply)| reply))
     };
@@ -555,6 +545,10 @@ struct Items<S, I> {
 /// The sections of a list or multi-product message: 1 to 10, each titled in at most 24 characters
 /// (required when there is more than one section) and holding at least one item, with at most
 /// `max_in_all` items across all of them. Each item is translated by `item`.
+///
+/// Only the first 10 sections, and in them only the first `max_in_all` items all together, are
+/// walked; the total is counted over every section, so a request far over a limit costs one
+/// [`Rule::TooMany`] or [`Rule::TooManyInAll`] and the checks of a bounded number of elements.
 fn sections<'a, S, I: 'a, W>(
     v: &mut Validator,
     path: Path<'_>,
@@ -562,10 +556,11 @@ fn sections<'a, S, I: 'a, W>(
     items: Items<S, I>,
     mut item: impl FnMut(&mut Validator, Path<'_>, &'a I) -> W,
 ) -> impl Iterator<Item = (Option<&'a str>, Vec<W>)> {
-    v.count(path, sections.len(), 1, limits::SECTIONS_MAX);
     let several = sections.len() > 1;
-    let mut in_all = 0;
-    let translated: Vec<_> = sections
+    let in_all: usize = sections.iter().map(|s| (items.items)(s).len()).sum();
+    let walked = v.bounded(path, sections, 1, limits::SECTIONS_MAX);
+    let mut budget = items.max_in_all;
+    let translated: Vec<_> = walked
         .iter()
         .enumerate()
         .map(|(i, section)| {
@@ -579,8 +574,9 @@ fn sections<'a, S, I: 'a, W>(
             let list = (items.items)(section);
             let items_path = path.field(items.field);
             v.count(items_path, list.len(), 1, usize::MAX);
-            in_all += list.len();
-            let translated = list
+            let walk = &list[..list.len().min(budget)];
+            budget -= walk.len();
+            let translated = walk
                 .iter()
                 .enumerate()
                 .map(|(j, one)| item(v, items_path.index(j), one))

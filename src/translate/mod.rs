@@ -75,7 +75,8 @@ pub fn mark_message_read(
 ) -> Result<MarkRead<'_>, InvalidRequest> {
     let mut v = Validator::new(flavor);
     let root = Path::ROOT;
-    v.required(root.field("message_id"), &request.message_id);
+    // On-Premises puts the id in the URL path: it must be one segment, and short.
+    v.message_id(root.field("message_id"), &request.message_id);
     let typing_indicator = request.typing_indicator.as_ref().map(|indicator| {
         let path = root.field("typing_indicator");
         v.only_on(path, Flavor::Cloud);

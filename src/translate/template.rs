@@ -32,8 +32,14 @@ pub(super) fn template<'a>(
     let mut header_at = None;
     let mut body_at = None;
     let mut button_indexes: Vec<(u32, usize)> = Vec::new();
-    let mut components = Vec::with_capacity(template.components.len());
-    for (i, component) in template.components.iter().enumerate() {
+    let walked = v.bounded(
+        list,
+        &template.components,
+        0,
+        limits::TEMPLATE_COMPONENTS_MAX,
+    );
+    let mut components = Vec::with_capacity(walked.len());
+    for (i, component) in walked.iter().enumerate() {
         let path = list.index(i);
         let Some(component) = v.one_of(
             path.field("component"),
@@ -47,21 +53,26 @@ pub(super) fn template<'a>(
                 once(v, path, &mut header_at, i);
                 let header_path = path.field("header");
                 let parameters_path = header_path.field("parameters");
-                v.count(
+                let walked = v.bounded(
                     parameters_path,
-                    header.parameters.len(),
+                    &header.parameters,
                     limits::TEMPLATE_HEADER_PARAMETERS,
                     limits::TEMPLATE_HEADER_PARAMETERS,
                 );
-                parameters(v, parameters_path, &header.parameters, Slot::Header)
+                parameters(v, parameters_path, walked, Slot::Header)
                     .map(|parameters| Component::Header { parameters })
             }
             ProtoComponent::Body(body) => {
                 once(v, path, &mut body_at, i);
                 let body_path = path.field("body");
                 let parameters_path = body_path.field("parameters");
-                v.count(parameters_path, body.parameters.len(), 1, usize::MAX);
-                parameters(v, parameters_path, &body.parameters, Slot::Body)
+                let walked = v.bounded(
+                    parameters_path,
+                    &body.parameters,
+                    1,
+                    limits::TEMPLATE_BODY_PARAMETERS_MAX,
+                );
+                parameters(v, parameters_path, walked, Slot::Body)
                     .map(|parameters| Component::Body { parameters })
             }
             ProtoComponent::Button(button) => {

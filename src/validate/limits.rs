@@ -54,3 +54,28 @@ pub const FLOW_CTA_MAX: usize = 20;
 
 /// Cloud `cta_url` `display_text`: at most 20 characters.
 pub const CTA_URL_DISPLAY_TEXT_MAX: usize = 20;
+
+// Repeated fields the reference gives no maximum for. Each still needs one, so that a request cannot
+// make the service walk (and answer about) an unbounded number of elements; these are generous
+// choices of this service, far above what a real message holds, and each proto field says its bound.
+
+/// `contacts`: the reference sets no maximum number of contact cards in one message. 100 is this
+/// service's bound, far above the address-book shares seen in practice.
+pub const CONTACTS_MAX: usize = 100;
+/// A contact's `addresses`, `emails`, `phones` and `urls`: the reference sets no maximum. 20 of each
+/// is this service's bound, more than any address-book card holds.
+pub const CONTACT_ITEMS_MAX: usize = 20;
+/// Template `components`: at most one header and one body, and one button component for each of the
+/// ten indexes 0–9 ([`TEMPLATE_BUTTON_INDEX_MAX`]) that must be distinct: 12 is the most a valid
+/// request can hold.
+pub const TEMPLATE_COMPONENTS_MAX: usize = 12;
+/// Template body `parameters`: the reference sets no maximum number of body variables. 100 is this
+/// service's bound, far above the variables of a real template body (its text is at most 1024
+/// characters).
+pub const TEMPLATE_BODY_PARAMETERS_MAX: usize = 100;
+
+/// `MarkMessageRead.message_id`: the reference gives no length. Real ids (`wamid.` and a base64
+/// string, or an On-Premises id) are about 60 characters; 256 leaves ample room. The On-Premises API
+/// puts the id in the URL path (`PUT /v1/messages/{message_id}`), so the id is also refused when it is
+/// `.` or `..` or holds whitespace, a control character or `/`.
+pub const MESSAGE_ID_MAX: usize = 256;

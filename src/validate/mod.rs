@@ -5,9 +5,16 @@
 //! and the [`Rule`] it breaks, and the request is refused as a whole with an [`InvalidRequest`].
 //! Paths are built on the stack and rendered only when a violation is recorded, so a valid request
 //! costs no allocation here.
+//!
+//! Hostile input is bounded here too: a repeated field is counted against its maximum before its
+//! elements are walked, and only its first `max` elements are walked ([`Validator::bounded`]), so the
+//! work per request is linear in its size and the number of paths ever rendered is bounded by the
+//! limits, not by the request; the validator keeps the first [`MAX_REPORTED_VIOLATIONS`] violations
+//! and only counts the rest, so the status the caller gets stays small.
 
 pub mod limits;
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::flavor::Flavor;
@@ -194,13 +201,29 @@ impl fmt::Display for FieldViolation {
     }
 }
 
+/// How many violations a refused request reports at most; the rest are only counted
+/// ([`InvalidRequest::omitted`]). Twenty keep the whole status (the `grpc-message` and the
+/// base64-encoded `grpc-status-details-bin`) of the worst request under 8 KiB, the smallest
+/// metadata limit of common gRPC clients (grpc-go; grpcio allows 16 KiB), with room to spare; a test
+/// in `tests/hostile_requests.rs` builds that worst case and measures it.
+pub const MAX_REPORTED_VIOLATIONS: usize = 20;
+
 /// A request that breaks one or more rules; nothing of it may be sent.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct InvalidRequest {
-    /// Every violation found, in the order of the request's fields (field numbers); checks that
-    /// compare several fields (uniqueness, totals across sections) come after the fields they
-    /// compare.
+    /// The first [`MAX_REPORTED_VIOLATIONS`] violations found, in the order of the request's fields
+    /// (field numbers); checks that compare several fields (uniqueness, totals across sections) come
+    /// after the fields they compare.
     pub violations: Vec<FieldViolation>,
+    /// How many more violations were found and not kept.
+    pub omitted: usize,
+}
+
+impl InvalidRequest {
+    /// Every violation found, those kept and those omitted.
+    pub fn total(&self) -> usize {
+        self.violations.len() + self.omitted
+    }
 }
 
 impl fmt::Display for InvalidRequest {
@@ -211,6 +234,9 @@ impl fmt::Display for InvalidRequest {
             }
             violation.fmt(f)?;
         }
+        if self.omitted > 0 {
+            write!(f, "; and {} more", self.omitted)?;
+        }
         Ok(())
     }
 }
@@ -220,6 +246,7 @@ impl fmt::Display for InvalidRequest {
 pub struct Validator {
     flavor: Flavor,
     violations: Vec<FieldViolation>,
+    omitted: usize,
 }
 
 impl Validator {
@@ -228,6 +255,7 @@ impl Validator {
         Validator {
             flavor,
             violations: Vec::new(),
+            omitted: 0,
         }
     }
 
@@ -236,12 +264,22 @@ impl Validator {
         self.flavor
     }
 
-    /// Records that the field at `path` breaks `rule`.
+    /// Records that the field at `path` breaks `rule`: kept while fewer than
+    /// [`MAX_REPORTED_VIOLATIONS`] are, counted (and its path never rendered) after that.
     pub fn violation(&mut self, path: Path<'_>, rule: Rule) {
-        self.violations.push(FieldViolation {
-            field: path.to_string(),
-            rule,
-        });
+        if self.violations.len() < MAX_REPORTED_VIOLATIONS {
+            self.violations.push(FieldViolation {
+                field: path.to_string(),
+                rule,
+            });
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    /// Whether any violation was recorded.
+    pub fn has_violations(&self) -> bool {
+        !self.violations.is_empty()
     }
 
     /// `value` if no violation was recorded, the violations otherwise.
@@ -255,9 +293,11 @@ impl Validator {
                     field: String::new(),
                     rule: Rule::Required,
                 }],
+                omitted: 0,
             }),
             _ => Err(InvalidRequest {
                 violations: self.violations,
+                omitted: self.omitted,
             }),
         }
     }
@@ -320,6 +360,20 @@ impl Validator {
         }
     }
 
+    /// Requires between `min` and `max` elements in a repeated field, and returns the elements to
+    /// walk: all of them, or only the first `max` when there are more. A field far over its maximum
+    /// thus costs one [`Rule::TooMany`] and the checks of `max` elements, however long it is.
+    pub fn bounded<'a, T>(
+        &mut self,
+        path: Path<'_>,
+        items: &'a [T],
+        min: usize,
+        max: usize,
+    ) -> &'a [T] {
+        self.count(path, items.len(), min, max);
+        &items[..items.len().min(max)]
+    }
+
     /// Allows a field that is set only on `flavor`.
     pub fn only_on(&mut self, path: Path<'_>, flavor: Flavor) {
         if self.flavor != flavor {
@@ -367,6 +421,24 @@ impl Validator {
         }
     }
 
+    /// Requires a message id (as received in a webhook): non-empty, at most
+    /// [`limits::MESSAGE_ID_MAX`] characters, and safe as one URL path segment ([`is_message_id`]).
+    pub fn message_id(&mut self, path: Path<'_>, value: &str) {
+        if !self.required(path, value) {
+            return;
+        }
+        let before = self.violations.len() + self.omitted;
+        self.max_chars(path, value, limits::MESSAGE_ID_MAX);
+        if self.violations.len() + self.omitted == before && !is_message_id(value) {
+            self.violation(
+                path,
+                Rule::Format(
+                    "a message id: not \".\" or \"..\", without whitespace, control characters or \"/\"",
+                ),
+            );
+        }
+    }
+
     /// Requires a UUID in its canonical text form, such as `4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c`.
     pub fn uuid(&mut self, path: Path<'_>, value: &str) {
         if !is_uuid(value) {
@@ -378,16 +450,28 @@ impl Validator {
     }
 }
 
+/// Whether `value` can be a message id that is safe as one URL path segment: not `.` or `..`, and
+/// no whitespace, control character or `/` (the length is checked apart, with its own rule).
+pub fn is_message_id(value: &str) -> bool {
+    value != "."
+        && value != ".."
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+}
+
 /// The repeats in `values`: for each non-empty value equal to an earlier one, its index and the
 /// earlier's. Empty values are left to [`Rule::Required`].
+/// Linear in the number and length of the values (one hash lookup each).
 pub fn duplicates<'v>(values: impl IntoIterator<Item = &'v str>) -> Vec<(usize, usize)> {
-    let values: Vec<&str> = values.into_iter().collect();
+    let mut firsts: HashMap<&str, usize> = HashMap::new();
     let mut repeats = Vec::new();
-    for (index, value) in values.iter().enumerate() {
+    for (index, value) in values.into_iter().enumerate() {
         if value.is_empty() {
             continue;
         }
-        if let Some(first) = values[..index].iter().position(|earlier| earlier == value) {
+        let first = *firsts.entry(value).or_insert(index);
+        if first != index {
             repeats.push((index, first));
         }
     }
@@ -579,6 +663,54 @@ mod tests {
         ] {
             assert!(!has_emoji(text), "{text}");
         }
+    }
+
+    #[test]
+    fn duplicates_name_the_first_occurrence() {
+        assert_eq!(
+            duplicates(["a", "b", "", "a", "", "b", "a", "c"]),
+            vec![(3, 0), (5, 1), (6, 0)]
+        );
+        assert!(duplicates(["", "", "x"]).is_empty());
+        let many = vec!["same"; 80_000];
+        let repeats = duplicates(many.iter().copied());
+        assert_eq!(repeats.len(), 79_999);
+        assert!(repeats.iter().enumerate().all(|(i, &r)| r == (i + 1, 0)));
+    }
+
+    #[test]
+    fn violations_beyond_the_cap_are_counted_not_kept() {
+        let mut v = Validator::new(Flavor::Cloud);
+        let list = Path::ROOT.field("list");
+        for i in 0..MAX_REPORTED_VIOLATIONS + 7 {
+            v.violation(list.index(i), Rule::Required);
+        }
+        let invalid = v.finish(Some(())).expect_err("violations");
+        assert_eq!(invalid.violations.len(), MAX_REPORTED_VIOLATIONS);
+        assert_eq!(invalid.omitted, 7);
+        assert_eq!(invalid.total(), MAX_REPORTED_VIOLATIONS + 7);
+        assert!(invalid.to_string().ends_with("; and 7 more"));
+    }
+
+    #[test]
+    fn bounded_walks_at_most_the_maximum() {
+        let mut v = Validator::new(Flavor::Cloud);
+        let items = vec![0u8; 1000];
+        assert_eq!(v.bounded(Path::ROOT.field("x"), &items, 1, 10).len(), 10);
+        assert_eq!(
+            v.bounded(Path::ROOT.field("y"), &items[..3], 1, 10).len(),
+            3
+        );
+        assert_eq!(
+            v.violations,
+            vec![FieldViolation {
+                field: "x".into(),
+                rule: Rule::TooMany {
+                    max: 10,
+                    actual: 1000
+                }
+            }]
+        );
     }
 
     #[test]
