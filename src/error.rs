@@ -120,11 +120,15 @@ impl From<Error> for Status {
 }
 
 fn invalid_argument(invalid: InvalidRequest) -> Status {
-    /// How many violations the status message renders; the details carry the others kept.
+    /// How many violations the status message renders; the details carry every one kept.
     const IN_MESSAGE: usize = 3;
-    /// The longest field path and description sent (a bound by construction: paths are bounded by
-    /// the model's depth and its limits, descriptions name only the model and numbers).
-    const TEXT_MAX: usize = 200;
+    /// The most bytes of a field path, of a description, and of a violation in the message. A bound
+    /// by construction: the model's paths (bounded by its depth and limits) stay under 100 bytes and
+    /// its descriptions (the model's names and numbers, never the request's text) under 140. With
+    /// [`crate::validate::MAX_REPORTED_VIOLATIONS`] they keep the whole status under 8 KiB.
+    const FIELD_MAX: usize = 100;
+    const DESCRIPTION_MAX: usize = 140;
+    const IN_MESSAGE_MAX: usize = 160;
 
     let total = invalid.total();
     let mut message = format!(
@@ -134,7 +138,7 @@ fn invalid_argument(invalid: InvalidRequest) -> Status {
         if i > 0 {
             message.push_str("; ");
         }
-        message.push_str(at_most(&violation.to_string(), 2 * TEXT_MAX));
+        message.push_str(at_most(&violation.to_string(), IN_MESSAGE_MAX));
     }
     let rendered = invalid.violations.len().min(IN_MESSAGE);
     if total > rendered {
@@ -145,8 +149,8 @@ fn invalid_argument(invalid: InvalidRequest) -> Status {
         .iter()
         .map(|violation| {
             let mut field_violation = FieldViolation::new(
-                at_most(&violation.field, TEXT_MAX),
-                at_most(&violation.rule.to_string(), TEXT_MAX),
+                at_most(&violation.field, FIELD_MAX),
+                at_most(&violation.rule.to_string(), DESCRIPTION_MAX),
             );
             field_violation.reason = violation.rule.reason().to_owned();
             field_violation

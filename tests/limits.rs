@@ -2718,3 +2718,134 @@ fn flow_cta_refuses_emoji_presentation_squares() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounds of this service on repeated fields the reference leaves open, and on read-receipt ids
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn contacts_holds_at_most_100_cards() {
+    let card = |n: usize| {
+        request(Content::Contacts(proto::Contacts {
+            contacts: vec![
+                proto::Contact {
+                    name: contact_name("Ana Silva", "Ana"),
+                    ..Default::default()
+                };
+                n
+            ],
+        }))
+    };
+    assert_ok_both(&card(100));
+    assert_violation_both(&card(101), "contacts.contacts", too_many(100, 101));
+}
+
+#[test]
+fn contact_addresses_emails_phones_and_urls_are_at_most_20_each() {
+    let address = proto::ContactAddress {
+        city: "Menlo Park".into(),
+        ..Default::default()
+    };
+    let email = proto::ContactEmail {
+        email: "ana@example.com".into(),
+        r#type: 0,
+    };
+    let phone = proto::ContactPhone {
+        wa_id: "16505551234".into(),
+        ..Default::default()
+    };
+    let url = proto::ContactUrl {
+        url: "https://example.com".into(),
+        r#type: 0,
+    };
+    assert_ok_both(&contact_request(|c| {
+        c.addresses = vec![address.clone(); 20];
+        c.emails = vec![email.clone(); 20];
+        c.phones = vec![phone.clone(); 20];
+        c.urls = vec![url.clone(); 20];
+    }));
+    assert_violation_both(
+        &contact_request(|c| c.addresses = vec![address.clone(); 21]),
+        "contacts.contacts[0].addresses",
+        too_many(20, 21),
+    );
+    assert_violation_both(
+        &contact_request(|c| c.emails = vec![email.clone(); 21]),
+        "contacts.contacts[0].emails",
+        too_many(20, 21),
+    );
+    assert_violation_both(
+        &contact_request(|c| c.phones = vec![phone.clone(); 21]),
+        "contacts.contacts[0].phones",
+        too_many(20, 21),
+    );
+    assert_violation_both(
+        &contact_request(|c| c.urls = vec![url.clone(); 21]),
+        "contacts.contacts[0].urls",
+        too_many(20, 21),
+    );
+}
+
+#[test]
+fn template_holds_at_most_12_components() {
+    let mut twelve = vec![
+        template_header(vec![template_text("Ana")]),
+        template_body(vec![template_text("Ana")]),
+    ];
+    twelve.extend((0..10).map(|i| template_button(i, quick_reply("yes"))));
+    assert_ok_both(&template_request(|t| t.components = twelve.clone()));
+    // A thirteenth component is refused as one too many, not walked (its duplicate index would
+    // otherwise be reported too).
+    let mut thirteen = twelve;
+    thirteen.push(template_button(0, quick_reply("yes")));
+    assert_violation_both(
+        &template_request(|t| t.components = thirteen),
+        "template.components",
+        too_many(12, 13),
+    );
+}
+
+#[test]
+fn template_body_has_at_most_100_parameters() {
+    assert_ok_both(&template_request(|t| {
+        t.components = vec![template_body(vec![template_text("Ana"); 100])]
+    }));
+    assert_violation_both(
+        &template_request(|t| t.components = vec![template_body(vec![template_text("Ana"); 101])]),
+        "template.components[0].body.parameters",
+        too_many(100, 101),
+    );
+}
+
+#[test]
+fn mark_read_message_id_is_at_most_256_characters_and_one_path_segment() {
+    let read = |id: &str| proto::MarkMessageReadRequest {
+        message_id: id.into(),
+        typing_indicator: None,
+    };
+    let format = |flavor, id: &str| {
+        let violations = mark_read(flavor, &read(id)).expect_err(id);
+        assert_eq!(violations.len(), 1, "{id:?}: {violations:?}");
+        assert_eq!(violations[0].field, "message_id");
+        assert!(
+            matches!(violations[0].rule, Rule::Format(_)),
+            "{id:?}: {violations:?}"
+        );
+    };
+    for flavor in BOTH {
+        // 256 characters of 4 bytes each pass: the limit counts characters.
+        assert_eq!(mark_read(flavor, &read(&rep("😀", 256))), Ok(()));
+        assert_eq!(mark_read(flavor, &read("wamid.a.b..c=")), Ok(()));
+        assert_eq!(
+            mark_read(flavor, &read(&rep("a", 257))),
+            Err(vec![fv("message_id", too_long(256, 257))])
+        );
+        assert_eq!(
+            mark_read(flavor, &read(&rep("a", 70_000))),
+            Err(vec![fv("message_id", too_long(256, 70_000))])
+        );
+        for bad in [".", "..", "wamid/..", "a b", "a\tb", "a\u{0}b", "a\nb", "/"] {
+            format(flavor, bad);
+        }
+    }
+}

@@ -1472,7 +1472,8 @@ fn mark_read(g: G) -> S<proto::MarkMessageReadRequest> {
     let indicator = enumeration(g, &[0, 1])
         .prop_map(|r#type| proto::TypingIndicator { r#type })
         .boxed();
-    (string(g, free()), optional(indicator))
+    // At most 256 characters; whitespace is refused (the id is a URL path segment On-Premises).
+    (string(g, req(256).no_pad()), optional(indicator))
         .prop_map(
             |(message_id, typing_indicator)| proto::MarkMessageReadRequest {
                 message_id,
@@ -2337,7 +2338,11 @@ fn check_mark_read(flavor: Flavor, body: &Value) -> Check {
                 "",
             )?;
             equals(top, "messaging_product", "whatsapp", "")?;
-            text_field(top, "message_id", 1, usize::MAX, "")?;
+            let id = text_field(top, "message_id", 1, 256, "")?;
+            ensure!(
+                id != "." && id != ".." && !id.contains(|c: char| c == '/' || c.is_whitespace()),
+                "message_id must be one URL path segment: {id:?}"
+            );
             if let Some(indicator) = top.get("typing_indicator") {
                 let indicator = object(indicator, "typing_indicator")?;
                 only_keys(indicator, &["type"], "typing_indicator")?;

@@ -546,8 +546,9 @@ struct Items<S, I> {
 /// (required when there is more than one section) and holding at least one item, with at most
 /// `max_in_all` items across all of them. Each item is translated by `item`.
 ///
-/// Only the first 10 sections, and in them only the first `max_in_all` items all together, are
-/// walked; the total is counted over every section, so a request far over a limit costs one
+/// The counts are checked first: the number of sections, then the items across all of them
+/// (counted over every section). Only the first 10 sections, and in them only the first
+/// `max_in_all` items all together, are walked, so a request far over a limit costs one
 /// [`Rule::TooMany`] or [`Rule::TooManyInAll`] and the checks of a bounded number of elements.
 fn sections<'a, S, I: 'a, W>(
     v: &mut Validator,
@@ -557,8 +558,20 @@ fn sections<'a, S, I: 'a, W>(
     mut item: impl FnMut(&mut Validator, Path<'_>, &'a I) -> W,
 ) -> impl Iterator<Item = (Option<&'a str>, Vec<W>)> {
     let several = sections.len() > 1;
-    let in_all: usize = sections.iter().map(|s| (items.items)(s).len()).sum();
     let walked = v.bounded(path, sections, 1, limits::SECTIONS_MAX);
+    // The total is checked before the items are walked, so that it is reported whatever the cap on
+    // violations keeps.
+    let in_all: usize = sections.iter().map(|s| (items.items)(s).len()).sum();
+    if in_all > items.max_in_all {
+        v.violation(
+            path,
+            Rule::TooManyInAll {
+                what: items.what,
+                max: items.max_in_all,
+                actual: in_all,
+            },
+        );
+    }
     let mut budget = items.max_in_all;
     let translated: Vec<_> = walked
         .iter()
@@ -584,15 +597,5 @@ fn sections<'a, S, I: 'a, W>(
             (non_empty(title), translated)
         })
         .collect();
-    if in_all > items.max_in_all {
-        v.violation(
-            path,
-            Rule::TooManyInAll {
-                what: items.what,
-                max: items.max_in_all,
-                actual: in_all,
-            },
-        );
-    }
     translated.into_iter()
 }
