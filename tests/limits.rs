@@ -2724,7 +2724,7 @@ fn flow_cta_refuses_emoji_presentation_squares() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn contacts_holds_at_most_100_cards() {
+fn contacts_holds_at_most_10_cards() {
     let card = |n: usize| {
         request(Content::Contacts(proto::Contacts {
             contacts: vec![
@@ -2736,12 +2736,18 @@ fn contacts_holds_at_most_100_cards() {
             ],
         }))
     };
-    assert_ok_both(&card(100));
-    assert_violation_both(&card(101), "contacts.contacts", too_many(100, 101));
+    assert_ok_both(&card(10));
+    assert_violation_both(&card(11), "contacts.contacts", too_many(10, 11));
+    // Far over: one violation, and only the first ten cards are walked.
+    let mut far = card(100_000);
+    if let Some(Content::Contacts(contacts)) = &mut far.content {
+        contacts.contacts[10].name = None;
+    }
+    assert_violation_both(&far, "contacts.contacts", too_many(10, 100_000));
 }
 
 #[test]
-fn contact_addresses_emails_phones_and_urls_are_at_most_20_each() {
+fn contact_addresses_emails_phones_and_urls_are_at_most_5_each() {
     let address = proto::ContactAddress {
         city: "Menlo Park".into(),
         ..Default::default()
@@ -2759,30 +2765,30 @@ fn contact_addresses_emails_phones_and_urls_are_at_most_20_each() {
         r#type: 0,
     };
     assert_ok_both(&contact_request(|c| {
-        c.addresses = vec![address.clone(); 20];
-        c.emails = vec![email.clone(); 20];
-        c.phones = vec![phone.clone(); 20];
-        c.urls = vec![url.clone(); 20];
+        c.addresses = vec![address.clone(); 5];
+        c.emails = vec![email.clone(); 5];
+        c.phones = vec![phone.clone(); 5];
+        c.urls = vec![url.clone(); 5];
     }));
     assert_violation_both(
-        &contact_request(|c| c.addresses = vec![address.clone(); 21]),
+        &contact_request(|c| c.addresses = vec![address.clone(); 6]),
         "contacts.contacts[0].addresses",
-        too_many(20, 21),
+        too_many(5, 6),
     );
     assert_violation_both(
-        &contact_request(|c| c.emails = vec![email.clone(); 21]),
+        &contact_request(|c| c.emails = vec![email.clone(); 6]),
         "contacts.contacts[0].emails",
-        too_many(20, 21),
+        too_many(5, 6),
     );
     assert_violation_both(
-        &contact_request(|c| c.phones = vec![phone.clone(); 21]),
+        &contact_request(|c| c.phones = vec![phone.clone(); 6]),
         "contacts.contacts[0].phones",
-        too_many(20, 21),
+        too_many(5, 6),
     );
     assert_violation_both(
-        &contact_request(|c| c.urls = vec![url.clone(); 21]),
+        &contact_request(|c| c.urls = vec![url.clone(); 6]),
         "contacts.contacts[0].urls",
-        too_many(20, 21),
+        too_many(5, 6),
     );
 }
 
@@ -2848,4 +2854,147 @@ fn mark_read_message_id_is_at_most_256_characters_and_one_path_segment() {
             format(flavor, bad);
         }
     }
+}
+
+#[test]
+fn texts_without_a_documented_limit_are_at_most_256_characters() {
+    let to = |n: usize| proto::SendMessageRequest {
+        to: rep("中", n),
+        ..request(text("hi"))
+    };
+    assert_ok_both(&to(256));
+    assert_violation_both(&to(257), "to", too_long(256, 257));
+    check_text_limit(
+        &TextField {
+            path: "contacts.contacts[0].name.first_name",
+            flavors: &BOTH,
+            build: |t| {
+                contact_request(|c| {
+                    c.name = Some(proto::ContactName {
+                        formatted_name: "Ana".into(),
+                        first_name: t.into(),
+                        last_name: "Silva".into(),
+                        ..Default::default()
+                    })
+                })
+            },
+        },
+        256,
+        false,
+    );
+}
+
+#[test]
+fn links_and_opaque_values_are_at_most_2048_characters() {
+    let link = |n: usize| {
+        request(Content::Image(image(proto::image::Source::Link(format!(
+            "https://{}",
+            rep("é", n - 8)
+        )))))
+    };
+    assert_ok_both(&link(2048));
+    assert_violation_both(&link(2049), "image.link", too_long(2048, 2049));
+    let payload = |n: usize| {
+        template_request(|t| t.components = vec![template_button(0, quick_reply(&rep("é", n)))])
+    };
+    assert_ok_both(&payload(2048));
+    assert_violation_both(
+        &payload(2049),
+        "template.components[0].button.quick_reply.payload",
+        too_long(2048, 2049),
+    );
+}
+
+#[test]
+fn template_text_parameters_are_60_in_the_header_and_1024_or_32768_in_the_body() {
+    let header = |n: usize| {
+        template_request(|t| {
+            t.components = vec![template_header(vec![template_text(&rep("é", n))])]
+        })
+    };
+    assert_ok_both(&header(60));
+    assert_violation_both(
+        &header(61),
+        "template.components[0].header.parameters[0].text",
+        too_long(60, 61),
+    );
+    // With another component, a body parameter holds at most 1024 characters.
+    let with_button = |n: usize| {
+        template_request(|t| {
+            t.components = vec![
+                template_body(vec![template_text(&rep("é", n))]),
+                template_button(0, quick_reply("yes")),
+            ]
+        })
+    };
+    assert_ok_both(&with_button(1024));
+    assert_violation_both(
+        &with_button(1025),
+        "template.components[0].body.parameters[0].text",
+        too_long(1024, 1025),
+    );
+    // A body that is the only component: 32768.
+    let body_only = |n: usize| {
+        template_request(|t| t.components = vec![template_body(vec![template_text(&rep("é", n))])])
+    };
+    assert_ok_both(&body_only(32768));
+    // One parameter over 32768 also puts all of them over 32768 (checked first).
+    for flavor in BOTH {
+        assert_violations(
+            flavor,
+            &body_only(32769),
+            vec![
+                fv(
+                    "template.components[0].body.parameters",
+                    too_long(32768, 32769),
+                ),
+                fv(
+                    "template.components[0].body.parameters[0].text",
+                    too_long(32768, 32769),
+                ),
+            ],
+        );
+    }
+}
+
+#[test]
+fn template_body_parameters_hold_at_most_32768_characters_in_all() {
+    let body = |last: usize| {
+        template_request(|t| {
+            t.components = vec![template_body(vec![
+                template_text(&rep("é", 32000)),
+                template_text(&rep("é", last)),
+            ])]
+        })
+    };
+    assert_ok_both(&body(768));
+    assert_violation_both(
+        &body(769),
+        "template.components[0].body.parameters",
+        too_long(32768, 32769),
+    );
+}
+
+#[test]
+fn flow_data_takes_at_most_64_kib() {
+    let data = |n: usize| {
+        flow_request(|f| {
+            f.flow_action_payload = Some(proto::InteractiveFlowActionPayload {
+                screen: "WELCOME".into(),
+                data: Some(common::cases::json_struct(
+                    serde_json::json!({ "k": "a".repeat(n) }),
+                )),
+            })
+        })
+    };
+    // One field "k" holding n bytes encodes in n + 15 bytes (for n of three length bytes).
+    assert_ok_both(&data(65536 - 15));
+    assert_violation_both(
+        &data(65536 - 14),
+        "interactive.flow.flow_action_payload.data",
+        Rule::TooLarge {
+            max_bytes: 65536,
+            actual: 65537,
+        },
+    );
 }

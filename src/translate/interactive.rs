@@ -204,7 +204,7 @@ fn product<'a>(
         .as_ref()
         .map(|body| body_text(v, path.field("body"), body));
     let footer = footer(v, path.field("footer"), product.footer.as_ref());
-    v.required(path.field("catalog_id"), &product.catalog_id);
+    v.required_text(path.field("catalog_id"), &product.catalog_id);
     v.required_max_chars(
         path.field("product_retailer_id"),
         &product.product_retailer_id,
@@ -231,7 +231,7 @@ fn product_list<'a>(
         .and_then(|header| text_header(v, header_path, Some(header)));
     let body = body(v, path.field("body"), list.body.as_ref());
     let footer = footer(v, path.field("footer"), list.footer.as_ref());
-    v.required(path.field("catalog_id"), &list.catalog_id);
+    v.required_text(path.field("catalog_id"), &list.catalog_id);
 
     let sections = sections(
         v,
@@ -327,8 +327,12 @@ fn flow<'a>(
             version
         }
     };
-    v.required(path.field("flow_token"), &flow.flow_token);
-    v.required(path.field("flow_id"), &flow.flow_id);
+    v.required_max_chars(
+        path.field("flow_token"),
+        &flow.flow_token,
+        limits::OPAQUE_TEXT_MAX,
+    );
+    v.required_text(path.field("flow_id"), &flow.flow_id);
     let cta = path.field("flow_cta");
     if v.required(cta, &flow.flow_cta) {
         v.max_chars(cta, &flow.flow_cta, limits::FLOW_CTA_MAX);
@@ -385,11 +389,21 @@ fn flow_action_payload<'a>(
     path: Path<'_>,
     payload: &'a proto::InteractiveFlowActionPayload,
 ) -> FlowActionPayload<'a> {
-    v.required(path.field("screen"), &payload.screen);
+    v.required_text(path.field("screen"), &payload.screen);
     let data = payload.data.as_ref().map(|data| {
         let data_path = path.field("data");
         if data.fields.is_empty() {
             v.violation(data_path, Rule::Empty);
+        }
+        let size = prost::Message::encoded_len(data);
+        if size > limits::FLOW_DATA_MAX_BYTES {
+            v.violation(
+                data_path,
+                Rule::TooLarge {
+                    max_bytes: limits::FLOW_DATA_MAX_BYTES,
+                    actual: size,
+                },
+            );
         }
         if !all_numbers_finite(data) {
             v.violation(data_path, Rule::Format("JSON: numbers must be finite"));
@@ -434,6 +448,7 @@ fn cta_url<'a>(
     let url = path.field("url");
     if v.required(url, &cta_url.url) {
         v.http_url(url, &cta_url.url);
+        v.max_chars(url, &cta_url.url, limits::URL_MAX);
     }
     Some(Interactive::CtaUrl {
         header,

@@ -87,6 +87,8 @@ pub enum Rule {
     Required,
     /// The text is longer than the limit, in characters (Unicode scalar values).
     TooLong { max: usize, actual: usize },
+    /// The value takes more bytes, encoded, than the maximum.
+    TooLarge { max_bytes: usize, actual: usize },
     /// The repeated field has fewer elements than the minimum.
     TooFew { min: usize, actual: usize },
     /// The repeated field has more elements than the maximum.
@@ -127,6 +129,7 @@ impl Rule {
         match self {
             Rule::Required => "REQUIRED",
             Rule::TooLong { .. } => "TOO_LONG",
+            Rule::TooLarge { .. } => "TOO_LARGE",
             Rule::TooFew { .. } => "TOO_FEW",
             Rule::TooMany { .. } => "TOO_MANY",
             Rule::TooManyInAll { .. } => "TOO_MANY_IN_ALL",
@@ -151,6 +154,9 @@ impl fmt::Display for Rule {
             Rule::Required => f.write_str("is required"),
             Rule::TooLong { max, actual } => {
                 write!(f, "must be at most {max} characters (is {actual})")
+            }
+            Rule::TooLarge { max_bytes, actual } => {
+                write!(f, "must take at most {max_bytes} bytes (takes {actual})")
             }
             Rule::TooFew { min, actual } => write!(f, "must have at least {min} (has {actual})"),
             Rule::TooMany { max, actual } => write!(f, "must have at most {max} (has {actual})"),
@@ -338,6 +344,21 @@ impl Validator {
         if self.required(path, value) {
             self.max_chars(path, value, max);
         }
+    }
+
+    /// Limits a text the reference gives no limit for to [`limits::OTHER_TEXT_MAX`] characters.
+    pub fn text(&mut self, path: Path<'_>, value: &str) {
+        self.max_chars(path, value, limits::OTHER_TEXT_MAX);
+    }
+
+    /// Requires a non-empty text of at most [`limits::OTHER_TEXT_MAX`] characters. Returns whether
+    /// it is set.
+    pub fn required_text(&mut self, path: Path<'_>, value: &str) -> bool {
+        let set = self.required(path, value);
+        if set {
+            self.text(path, value);
+        }
+        set
     }
 
     /// Limits a string to `max` characters (Unicode scalar values, not bytes).
