@@ -25,7 +25,7 @@ use whatsapp_grpc::{Error, Flavor, translate};
 const DEFAULT_CASES: u64 = 2_000;
 const DEFAULT_SEED: u64 = 0x5EED_F00D;
 /// Inputs are kept under this size, so that repeated splices stay fast.
-const INPUT_MAX: usize = 256 * 1024;
+const INPUT_MAX: usize = 128 * 1024;
 /// How many decoded inputs the corpus keeps besides the seeds.
 const CORPUS_MAX: usize = 2_000;
 
@@ -205,7 +205,7 @@ fn mutate_field(rng: &mut Rng, input: &mut Vec<u8>, other: &[u8], depth: usize) 
     let field = found[rng.below(found.len())];
     match rng.below(5) {
         0 => {
-            let times = 1 << rng.below(14);
+            let times = 1 << rng.below(13);
             let copy = input[field.start..field.end].to_vec();
             let copies: Vec<u8> = copy
                 .iter()
