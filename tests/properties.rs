@@ -2342,7 +2342,9 @@ fn check_mark_read(flavor: Flavor, body: &Value) -> Check {
             equals(top, "messaging_product", "whatsapp", "")?;
             let id = text_field(top, "message_id", 1, 256, "")?;
             ensure!(
-                id != "." && id != ".." && !id.contains(|c: char| c == '/' || c.is_whitespace()),
+                id != "."
+                    && id != ".."
+                    && !id.contains(|c: char| c.is_whitespace() || c.is_control()),
                 "message_id must be one URL path segment: {id:?}"
             );
             if let Some(indicator) = top.get("typing_indicator") {

@@ -77,8 +77,8 @@ pub const TEMPLATE_BODY_PARAMETERS_MAX: usize = 100;
 
 /// `MarkMessageRead.message_id`: the reference gives no length. Real ids (`wamid.` and a base64
 /// string, or an On-Premises id) are about 60 characters; 256 leaves ample room. The On-Premises API
-/// puts the id in the URL path (`PUT /v1/messages/{message_id}`), so the id is also refused when it is
-/// `.` or `..` or holds whitespace, a control character or `/`.
+/// puts the id in the URL path (`PUT /v1/messages/{message_id}`, percent-encoded as one segment), so
+/// the id is also refused when it is `.` or `..` or holds whitespace or a control character.
 pub const MESSAGE_ID_MAX: usize = 256;
 
 // Text fields the reference gives no limit for. Without a bound the largest valid request would be

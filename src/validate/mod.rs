@@ -455,7 +455,7 @@ impl Validator {
             self.violation(
                 path,
                 Rule::Format(
-                    "a message id: not \".\" or \"..\", without whitespace, control characters or \"/\"",
+                    "a message id: not \".\" or \"..\", without whitespace or control characters",
                 ),
             );
         }
@@ -472,14 +472,12 @@ impl Validator {
     }
 }
 
-/// Whether `value` can be a message id that is safe as one URL path segment: not `.` or `..`, and
-/// no whitespace, control character or `/` (the length is checked apart, with its own rule).
+/// Whether `value` can be a message id: not `.` or `..` (which a URL path resolves, even
+/// percent-encoded as one segment), and no whitespace or control character (ids are base64-like and
+/// hold neither). `/`, `+` and `=` are allowed: they are in the base64 alphabet of `wamid.` ids, and
+/// the On-Premises path percent-encodes the id as one segment. The length is checked apart.
 pub fn is_message_id(value: &str) -> bool {
-    value != "."
-        && value != ".."
-        && !value
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    value != "." && value != ".." && !value.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The repeats in `values`: for each non-empty value equal to an earlier one, its index and the
