@@ -284,11 +284,6 @@ impl Validator {
         }
     }
 
-    /// Whether any violation was recorded.
-    pub fn has_violations(&self) -> bool {
-        !self.violations.is_empty()
-    }
-
     /// `value` if no violation was recorded, the violations otherwise.
     pub fn finish<T>(self, value: Option<T>) -> Result<T, InvalidRequest> {
         match value {
