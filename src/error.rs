@@ -156,25 +156,72 @@ impl From<Error> for Status {
 }
 
 fn invalid_argument(invalid: InvalidRequest) -> Status {
-    let message = format!(
-        "the request breaks {} rule(s) of the WhatsApp Business API; nothing was sent: {invalid}",
-        invalid.violations.len()
+    /// How many violations the status message renders; the details carry every one kept.
+    const IN_MESSAGE: usize = 3;
+    /// The most bytes of a field path, of a description, and of a violation in the message. A bound
+    /// by construction: the model's paths (bounded by its depth and limits) stay under 100 bytes and
+    /// its descriptions (the model's names and numbers, never the request's text) under 140. With
+    /// [`crate::validate::MAX_REPORTED_VIOLATIONS`] they keep the whole status under 8 KiB.
+    const FIELD_MAX: usize = 100;
+    const DESCRIPTION_MAX: usize = 140;
+    const IN_MESSAGE_MAX: usize = 160;
+
+    let total = invalid.total();
+    let mut message = format!(
+        "the request breaks {total} rule(s) of the WhatsApp Business API; nothing was sent: "
     );
-    let violations: Vec<FieldViolation> = invalid
+    for (i, violation) in invalid.violations.iter().take(IN_MESSAGE).enumerate() {
+        if i > 0 {
+            message.push_str("; ");
+        }
+        message.push_str(at_most(&violation.to_string(), IN_MESSAGE_MAX));
+    }
+    let rendered = invalid.violations.len().min(IN_MESSAGE);
+    if total > rendered {
+        message.push_str(&format!("; and {} more", total - rendered));
+    }
+    let mut violations: Vec<FieldViolation> = invalid
         .violations
-        .into_iter()
+        .iter()
         .map(|violation| {
-            let mut field_violation =
-                FieldViolation::new(violation.field, violation.rule.to_string());
+            let mut field_violation = FieldViolation::new(
+                at_most(&violation.field, FIELD_MAX),
+                at_most(&violation.rule.to_string(), DESCRIPTION_MAX),
+            );
             field_violation.reason = violation.rule.reason().to_owned();
             field_violation
         })
         .collect();
-    Status::with_error_details(
-        Code::InvalidArgument,
-        message,
-        ErrorDetails::with_bad_request(violations),
-    )
+    if invalid.omitted > 0 {
+        let mut more = FieldViolation::new(
+            "",
+            format!(
+                "and {} more violation(s), not listed; fix these and send again to see them",
+                invalid.omitted
+            ),
+        );
+        more.reason = "MORE_VIOLATIONS".to_owned();
+        violations.push(more);
+    }
+    let mut details = ErrorDetails::with_bad_request(violations);
+    details.set_error_info(
+        "INVALID_REQUEST",
+        DOMAIN,
+        HashMap::from([
+            ("outcome".to_owned(), Outcome::NotSent.as_str().to_owned()),
+            ("violations".to_owned(), total.to_string()),
+        ]),
+    );
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn at_most(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The gRPC code for one of the API's errors: by its error code where the code says more than the

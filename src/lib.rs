@@ -3,10 +3,12 @@
 //! A request flows one way through the modules: [`server`] accepts it for [`service`], which hands
 //! the [`proto`] request to [`translate`]; translate checks it against [`validate`]'s rules while
 //! building the REST body of [`wire`] for one [`flavor`] of the API; [`upstream`] sends it and reads
-//! the answer back; failures become a `tonic::Status` in [`error`]. [`health`] watches the upstream,
+//! the answer back; failures become a `tonic::Status` in [`error`] (and bytes that are not a request
+//! in [`codec`]). [`health`] watches the upstream,
 //! [`telemetry`] carries the trace, and [`sandbox`] emulates the API for development and tests.
 
 pub mod client;
+pub mod codec;
 pub mod config;
 pub mod error;
 pub mod flavor;

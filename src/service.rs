@@ -255,7 +255,7 @@ fn log_result<T>(result: &Result<T, Error>) {
     match result {
         Ok(_) => tracing::debug!("rpc done"),
         Err(Error::InvalidArgument(invalid)) => {
-            tracing::debug!(violations = invalid.violations.len(), "request refused")
+            tracing::debug!(violations = invalid.total(), "request refused")
         }
         // The span may be filtered out (RUST_LOG=warn): the line carries what support needs.
         Err(Error::Upstream(UpstreamError::Api(api))) => tracing::warn!(

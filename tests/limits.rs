@@ -2718,3 +2718,286 @@ fn flow_cta_refuses_emoji_presentation_squares() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounds of this service on repeated fields the reference leaves open, and on read-receipt ids
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn contacts_holds_at_most_10_cards() {
+    let card = |n: usize| {
+        request(Content::Contacts(proto::Contacts {
+            contacts: vec![
+                proto::Contact {
+                    name: contact_name("Ana Silva", "Ana"),
+                    ..Default::default()
+                };
+                n
+            ],
+        }))
+    };
+    assert_ok_both(&card(10));
+    assert_violation_both(&card(11), "contacts.contacts", too_many(10, 11));
+    // Far over: one violation, and only the first ten cards are walked.
+    let mut far = card(100_000);
+    if let Some(Content::Contacts(contacts)) = &mut far.content {
+        contacts.contacts[10].name = None;
+    }
+    assert_violation_both(&far, "contacts.contacts", too_many(10, 100_000));
+}
+
+#[test]
+fn contact_addresses_emails_phones_and_urls_are_at_most_5_each() {
+    let address = proto::ContactAddress {
+        city: "Menlo Park".into(),
+        ..Default::default()
+    };
+    let email = proto::ContactEmail {
+        email: "ana@example.com".into(),
+        r#type: 0,
+    };
+    let phone = proto::ContactPhone {
+        wa_id: "16505551234".into(),
+        ..Default::default()
+    };
+    let url = proto::ContactUrl {
+        url: "https://example.com".into(),
+        r#type: 0,
+    };
+    assert_ok_both(&contact_request(|c| {
+        c.addresses = vec![address.clone(); 5];
+        c.emails = vec![email.clone(); 5];
+        c.phones = vec![phone.clone(); 5];
+        c.urls = vec![url.clone(); 5];
+    }));
+    assert_violation_both(
+        &contact_request(|c| c.addresses = vec![address.clone(); 6]),
+        "contacts.contacts[0].addresses",
+        too_many(5, 6),
+    );
+    assert_violation_both(
+        &contact_request(|c| c.emails = vec![email.clone(); 6]),
+        "contacts.contacts[0].emails",
+        too_many(5, 6),
+    );
+    assert_violation_both(
+        &contact_request(|c| c.phones = vec![phone.clone(); 6]),
+        "contacts.contacts[0].phones",
+        too_many(5, 6),
+    );
+    assert_violation_both(
+        &contact_request(|c| c.urls = vec![url.clone(); 6]),
+        "contacts.contacts[0].urls",
+        too_many(5, 6),
+    );
+}
+
+#[test]
+fn template_holds_at_most_12_components() {
+    let mut twelve = vec![
+        template_header(vec![template_text("Ana")]),
+        template_body(vec![template_text("Ana")]),
+    ];
+    twelve.extend((0..10).map(|i| template_button(i, quick_reply("yes"))));
+    assert_ok_both(&template_request(|t| t.components = twelve.clone()));
+    // A thirteenth component is refused as one too many, not walked (its duplicate index would
+    // otherwise be reported too).
+    let mut thirteen = twelve;
+    thirteen.push(template_button(0, quick_reply("yes")));
+    assert_violation_both(
+        &template_request(|t| t.components = thirteen),
+        "template.components",
+        too_many(12, 13),
+    );
+}
+
+#[test]
+fn template_body_has_at_most_100_parameters() {
+    assert_ok_both(&template_request(|t| {
+        t.components = vec![template_body(vec![template_text("Ana"); 100])]
+    }));
+    assert_violation_both(
+        &template_request(|t| t.components = vec![template_body(vec![template_text("Ana"); 101])]),
+        "template.components[0].body.parameters",
+        too_many(100, 101),
+    );
+}
+
+#[test]
+fn mark_read_message_id_is_at_most_256_characters_and_not_a_dot_segment() {
+    let read = |id: &str| proto::MarkMessageReadRequest {
+        message_id: id.into(),
+        typing_indicator: None,
+    };
+    let format = |flavor, id: &str| {
+        let violations = mark_read(flavor, &read(id)).expect_err(id);
+        assert_eq!(violations.len(), 1, "{id:?}: {violations:?}");
+        assert_eq!(violations[0].field, "message_id");
+        assert!(
+            matches!(violations[0].rule, Rule::Format(_)),
+            "{id:?}: {violations:?}"
+        );
+    };
+    for flavor in BOTH {
+        // 256 characters of 4 bytes each pass: the limit counts characters.
+        assert_eq!(mark_read(flavor, &read(&rep("😀", 256))), Ok(()));
+        assert_eq!(mark_read(flavor, &read("wamid.a.b..c=")), Ok(()));
+        // The base64 alphabet of wamids holds `/` and `+`; the path percent-encodes them.
+        assert_eq!(mark_read(flavor, &read("wamid.HBgL+/x/..=")), Ok(()));
+        assert_eq!(mark_read(flavor, &read("../..")), Ok(()));
+        assert_eq!(
+            mark_read(flavor, &read(&rep("a", 257))),
+            Err(vec![fv("message_id", too_long(256, 257))])
+        );
+        assert_eq!(
+            mark_read(flavor, &read(&rep("a", 70_000))),
+            Err(vec![fv("message_id", too_long(256, 70_000))])
+        );
+        for bad in [".", "..", "a b", "a\tb", "a\u{0}b", "a\nb", "a\u{85}b", " "] {
+            format(flavor, bad);
+        }
+    }
+}
+
+#[test]
+fn texts_without_a_documented_limit_are_at_most_256_characters() {
+    let to = |n: usize| proto::SendMessageRequest {
+        to: rep("中", n),
+        ..request(text("hi"))
+    };
+    assert_ok_both(&to(256));
+    assert_violation_both(&to(257), "to", too_long(256, 257));
+    check_text_limit(
+        &TextField {
+            path: "contacts.contacts[0].name.first_name",
+            flavors: &BOTH,
+            build: |t| {
+                contact_request(|c| {
+                    c.name = Some(proto::ContactName {
+                        formatted_name: "Ana".into(),
+                        first_name: t.into(),
+                        last_name: "Silva".into(),
+                        ..Default::default()
+                    })
+                })
+            },
+        },
+        256,
+        false,
+    );
+}
+
+#[test]
+fn links_and_opaque_values_are_at_most_2048_characters() {
+    let link = |n: usize| {
+        request(Content::Image(image(proto::image::Source::Link(format!(
+            "https://{}",
+            rep("é", n - 8)
+        )))))
+    };
+    assert_ok_both(&link(2048));
+    assert_violation_both(&link(2049), "image.link", too_long(2048, 2049));
+    let payload = |n: usize| {
+        template_request(|t| t.components = vec![template_button(0, quick_reply(&rep("é", n)))])
+    };
+    assert_ok_both(&payload(2048));
+    assert_violation_both(
+        &payload(2049),
+        "template.components[0].button.quick_reply.payload",
+        too_long(2048, 2049),
+    );
+}
+
+#[test]
+fn template_text_parameters_are_60_in_the_header_and_1024_or_32768_in_the_body() {
+    let header = |n: usize| {
+        template_request(|t| {
+            t.components = vec![template_header(vec![template_text(&rep("é", n))])]
+        })
+    };
+    assert_ok_both(&header(60));
+    assert_violation_both(
+        &header(61),
+        "template.components[0].header.parameters[0].text",
+        too_long(60, 61),
+    );
+    // With another component, a body parameter holds at most 1024 characters.
+    let with_button = |n: usize| {
+        template_request(|t| {
+            t.components = vec![
+                template_body(vec![template_text(&rep("é", n))]),
+                template_button(0, quick_reply("yes")),
+            ]
+        })
+    };
+    assert_ok_both(&with_button(1024));
+    assert_violation_both(
+        &with_button(1025),
+        "template.components[0].body.parameters[0].text",
+        too_long(1024, 1025),
+    );
+    // A body that is the only component: 32768.
+    let body_only = |n: usize| {
+        template_request(|t| t.components = vec![template_body(vec![template_text(&rep("é", n))])])
+    };
+    assert_ok_both(&body_only(32768));
+    // One parameter over 32768 also puts all of them over 32768 (checked first).
+    for flavor in BOTH {
+        assert_violations(
+            flavor,
+            &body_only(32769),
+            vec![
+                fv(
+                    "template.components[0].body.parameters",
+                    too_long(32768, 32769),
+                ),
+                fv(
+                    "template.components[0].body.parameters[0].text",
+                    too_long(32768, 32769),
+                ),
+            ],
+        );
+    }
+}
+
+#[test]
+fn template_body_parameters_hold_at_most_32768_characters_in_all() {
+    let body = |last: usize| {
+        template_request(|t| {
+            t.components = vec![template_body(vec![
+                template_text(&rep("é", 32000)),
+                template_text(&rep("é", last)),
+            ])]
+        })
+    };
+    assert_ok_both(&body(768));
+    assert_violation_both(
+        &body(769),
+        "template.components[0].body.parameters",
+        too_long(32768, 32769),
+    );
+}
+
+#[test]
+fn flow_data_takes_at_most_64_kib() {
+    let data = |n: usize| {
+        flow_request(|f| {
+            f.flow_action_payload = Some(proto::InteractiveFlowActionPayload {
+                screen: "WELCOME".into(),
+                data: Some(common::cases::json_struct(
+                    serde_json::json!({ "k": "a".repeat(n) }),
+                )),
+            })
+        })
+    };
+    // One field "k" holding n bytes encodes in n + 15 bytes (for n of three length bytes).
+    assert_ok_both(&data(65536 - 15));
+    assert_violation_both(
+        &data(65536 - 14),
+        "interactive.flow.flow_action_payload.data",
+        Rule::TooLarge {
+            max_bytes: 65536,
+            actual: 65537,
+        },
+    );
+}

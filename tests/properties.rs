@@ -123,7 +123,7 @@ fn opt(max: usize) -> Str {
     }
 }
 
-/// A required string without a length limit.
+/// A required string without a documented length limit (the service bounds it at 256 characters).
 fn free() -> Str {
     Str {
         max: None,
@@ -197,7 +197,9 @@ fn string(g: G, s: Str) -> S<String> {
             good.push((2, exactly(base.clone(), max)));
             bad.push((2, exactly(base, max + 1)));
         }
-        None => good.push((1, chars(base, 200..=300))),
+        // Texts without a documented limit are bounded by the service at 256 characters (links and
+        // opaque values at 2048): long, but within every bound.
+        None => good.push((1, chars(base, 200..=256))),
     }
     if s.required {
         bad.push((2, just(String::new())));
@@ -1472,7 +1474,8 @@ fn mark_read(g: G) -> S<proto::MarkMessageReadRequest> {
     let indicator = enumeration(g, &[0, 1])
         .prop_map(|r#type| proto::TypingIndicator { r#type })
         .boxed();
-    (string(g, free()), optional(indicator))
+    // At most 256 characters; whitespace is refused (the id is a URL path segment On-Premises).
+    (string(g, req(256).no_pad()), optional(indicator))
         .prop_map(
             |(message_id, typing_indicator)| proto::MarkMessageReadRequest {
                 message_id,
@@ -2337,7 +2340,13 @@ fn check_mark_read(flavor: Flavor, body: &Value) -> Check {
                 "",
             )?;
             equals(top, "messaging_product", "whatsapp", "")?;
-            text_field(top, "message_id", 1, usize::MAX, "")?;
+            let id = text_field(top, "message_id", 1, 256, "")?;
+            ensure!(
+                id != "."
+                    && id != ".."
+                    && !id.contains(|c: char| c.is_whitespace() || c.is_control()),
+                "message_id must be one URL path segment: {id:?}"
+            );
             if let Some(indicator) = top.get("typing_indicator") {
                 let indicator = object(indicator, "typing_indicator")?;
                 only_keys(indicator, &["type"], "typing_indicator")?;

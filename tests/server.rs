@@ -119,14 +119,14 @@ async fn an_on_premises_message_id_is_one_path_segment() {
     stack
         .client
         .mark_message_read(proto::MarkMessageReadRequest {
-            message_id: "gBEG/k+Y iE?x#1".into(),
+            message_id: "gBEG/k+YiE?x#1".into(),
             typing_indicator: None,
         })
         .await
         .expect("marked read");
     let received = stack.received().await;
     assert_eq!(received[0]["method"], "PUT");
-    assert_eq!(received[0]["path"], "/v1/messages/gBEG%2Fk+Y%20iE%3Fx%231");
+    assert_eq!(received[0]["path"], "/v1/messages/gBEG%2Fk+YiE%3Fx%231");
 }
 
 #[tokio::test]

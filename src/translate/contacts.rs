@@ -1,7 +1,7 @@
 //! Contact cards: a name with `formatted_name` and one more part, real birthdays, no empty objects.
 
 use crate::proto;
-use crate::validate::{Path, Rule, Validator};
+use crate::validate::{Path, Rule, Validator, limits};
 use crate::wire::contacts::{
     Address, AddressType, Contact, Email, EmailType, Name, Org, Phone, PhoneType, Url, UrlType,
 };
@@ -14,9 +14,8 @@ pub(super) fn contacts<'a>(
     contacts: &'a proto::Contacts,
 ) -> Option<Vec<Contact<'a>>> {
     let list = path.field("contacts");
-    v.count(list, contacts.contacts.len(), 1, usize::MAX);
-    let cards: Vec<Option<Contact<'a>>> = contacts
-        .contacts
+    let cards: Vec<Option<Contact<'a>>> = v
+        .bounded(list, &contacts.contacts, 1, limits::CONTACTS_MAX)
         .iter()
         .enumerate()
         .map(|(i, contact)| self::contact(v, list.index(i), contact))
@@ -39,9 +38,9 @@ fn contact<'a>(
         .map(|name| self::name(v, path.field("name"), name));
     let org = contact.org.as_ref().map(|org| {
         let org = Org {
-            company: non_empty(&org.company),
-            department: non_empty(&org.department),
-            title: non_empty(&org.title),
+            company: part(v, path.field("org").field("company"), &org.company),
+            department: part(v, path.field("org").field("department"), &org.department),
+            title: part(v, path.field("org").field("title"), &org.title),
         };
         if org.company.is_none() && org.department.is_none() && org.title.is_none() {
             v.violation(path.field("org"), Rule::Empty);
@@ -62,14 +61,14 @@ fn contact<'a>(
 }
 
 fn name<'a>(v: &mut Validator, path: Path<'_>, name: &'a proto::ContactName) -> Name<'a> {
-    v.required(path.field("formatted_name"), &name.formatted_name);
+    v.required_text(path.field("formatted_name"), &name.formatted_name);
     let name = Name {
         formatted_name: &name.formatted_name,
-        first_name: non_empty(&name.first_name),
-        last_name: non_empty(&name.last_name),
-        middle_name: non_empty(&name.middle_name),
-        suffix: non_empty(&name.suffix),
-        prefix: non_empty(&name.prefix),
+        first_name: part(v, path.field("first_name"), &name.first_name),
+        last_name: part(v, path.field("last_name"), &name.last_name),
+        middle_name: part(v, path.field("middle_name"), &name.middle_name),
+        suffix: part(v, path.field("suffix"), &name.suffix),
+        prefix: part(v, path.field("prefix"), &name.prefix),
     };
     let parts = [
         name.first_name,
@@ -89,18 +88,25 @@ fn name<'a>(v: &mut Validator, path: Path<'_>, name: &'a proto::ContactName) -> 
     name
 }
 
-/// Translates each element of a repeated field with `one`.
+/// Translates each element of a repeated field of a card with `one`: at most
+/// [`limits::CONTACT_ITEMS_MAX`] of them.
 fn each<'a, P, W>(
     v: &mut Validator,
     path: Path<'_>,
     items: &'a [P],
     one: fn(&mut Validator, Path<'_>, &'a P) -> W,
 ) -> Vec<W> {
-    items
+    v.bounded(path, items, 0, limits::CONTACT_ITEMS_MAX)
         .iter()
         .enumerate()
         .map(|(i, item)| one(v, path.index(i), item))
         .collect()
+}
+
+/// An optional part of a card: `None` when empty, limited to [`limits::OTHER_TEXT_MAX`] characters.
+fn part<'a>(v: &mut Validator, path: Path<'_>, value: &'a str) -> Option<&'a str> {
+    v.text(path, value);
+    non_empty(value)
 }
 
 /// Decodes an optional enum: unspecified sends no type.
@@ -120,12 +126,12 @@ fn not_empty(v: &mut Validator, path: Path<'_>, fields: &[bool]) {
 
 fn address<'a>(v: &mut Validator, path: Path<'_>, a: &'a proto::ContactAddress) -> Address<'a> {
     let address = Address {
-        street: non_empty(&a.street),
-        city: non_empty(&a.city),
-        state: non_empty(&a.state),
-        zip: non_empty(&a.zip),
-        country: non_empty(&a.country),
-        country_code: non_empty(&a.country_code),
+        street: part(v, path.field("street"), &a.street),
+        city: part(v, path.field("city"), &a.city),
+        state: part(v, path.field("state"), &a.state),
+        zip: part(v, path.field("zip"), &a.zip),
+        country: part(v, path.field("country"), &a.country),
+        country_code: part(v, path.field("country_code"), &a.country_code),
         kind: kind(v, path.field("type"), a.r#type, |t| match t {
             proto::ContactAddressType::Unspecified => None,
             proto::ContactAddressType::Home => Some(AddressType::Home),
@@ -149,7 +155,7 @@ fn address<'a>(v: &mut Validator, path: Path<'_>, a: &'a proto::ContactAddress) 
 
 fn email<'a>(v: &mut Validator, path: Path<'_>, e: &'a proto::ContactEmail) -> Email<'a> {
     let email = Email {
-        email: non_empty(&e.email),
+        email: part(v, path.field("email"), &e.email),
         kind: kind(v, path.field("type"), e.r#type, |t| match t {
             proto::ContactEmailType::Unspecified => None,
             proto::ContactEmailType::Home => Some(EmailType::Home),
@@ -164,7 +170,7 @@ fn email<'a>(v: &mut Validator, path: Path<'_>, e: &'a proto::ContactEmail) -> E
 
 fn phone<'a>(v: &mut Validator, path: Path<'_>, p: &'a proto::ContactPhone) -> Phone<'a> {
     let phone = Phone {
-        phone: non_empty(&p.phone),
+        phone: part(v, path.field("phone"), &p.phone),
         kind: kind(v, path.field("type"), p.r#type, |t| match t {
             proto::ContactPhoneType::Unspecified => None,
             proto::ContactPhoneType::Cell => Some(PhoneType::Cell),
@@ -173,7 +179,7 @@ fn phone<'a>(v: &mut Validator, path: Path<'_>, p: &'a proto::ContactPhone) -> P
             proto::ContactPhoneType::Home => Some(PhoneType::Home),
             proto::ContactPhoneType::Work => Some(PhoneType::Work),
         }),
-        wa_id: non_empty(&p.wa_id),
+        wa_id: part(v, path.field("wa_id"), &p.wa_id),
     };
     if phone.phone.is_none() && phone.wa_id.is_none() {
         v.violation(path, Rule::OneOfRequired("phone, wa_id"));
@@ -183,7 +189,9 @@ fn phone<'a>(v: &mut Validator, path: Path<'_>, p: &'a proto::ContactPhone) -> P
 
 fn url<'a>(v: &mut Validator, path: Path<'_>, u: &'a proto::ContactUrl) -> Url<'a> {
     let url = Url {
-        url: non_empty(&u.url),
+        url: non_empty(&u.url).inspect(|url| {
+            v.max_chars(path.field("url"), url, limits::URL_MAX);
+        }),
         kind: kind(v, path.field("type"), u.r#type, |t| match t {
             proto::ContactUrlType::Unspecified => None,
             proto::ContactUrlType::Home => Some(UrlType::Home),

@@ -97,18 +97,15 @@ fn list<'a>(
         },
     )
     .map(|(title, rows)| ListSection { title, rows })
-    .collect();
-    // Row ids come back in the webhook: two equal ids could not be told apart.
-    let positions: Vec<(usize, usize)> = list
-        .sections
+    .collect::<Vec<_>>();
+    // Row ids come back in the webhook: two equal ids could not be told apart. Only the rows the
+    // sections walked are compared (at most the limit across all sections).
+    let positions: Vec<(usize, usize)> = sections
         .iter()
         .enumerate()
         .flat_map(|(i, section)| (0..section.rows.len()).map(move |j| (i, j)))
         .collect();
-    let ids = list
-        .sections
-        .iter()
-        .flat_map(|s| s.rows.iter().map(|r| r.id.as_str()));
+    let ids = sections.iter().flat_map(|s| s.rows.iter().map(|r| r.id));
     for (repeat, first) in duplicates(ids) {
         let (i, j) = positions[repeat];
         let (fi, fj) = positions[first];
@@ -144,14 +141,8 @@ fn button<'a>(
     let footer = footer(v, path.field("footer"), button.footer.as_ref());
 
     let buttons_path = path.field("buttons");
-    v.count(
-        buttons_path,
-        button.buttons.len(),
-        1,
-        limits::REPLY_BUTTONS_MAX,
-    );
-    let buttons: Vec<Option<ReplyButton<'a>>> = button
-        .buttons
+    let walked = v.bounded(buttons_path, &button.buttons, 1, limits::REPLY_BUTTONS_MAX);
+    let buttons: Vec<Option<ReplyButton<'a>>> = walked
         .iter()
         .enumerate()
         .map(|(i, button)| {
@@ -176,8 +167,7 @@ fn button<'a>(
     // Ids come back in the webhook and titles are what the customer taps: both must be unique.
     // An unset button holds neither, so it stands for an empty value (never a duplicate).
     let replies = || {
-        button
-            .buttons
+        walked
             .iter()
             .map(|b| b.button.as_ref().map(|ProtoButton::Reply(reply)| reply))
     };
@@ -214,7 +204,7 @@ fn product<'a>(
         .as_ref()
         .map(|body| body_text(v, path.field("body"), body));
     let footer = footer(v, path.field("footer"), product.footer.as_ref());
-    v.required(path.field("catalog_id"), &product.catalog_id);
+    v.required_text(path.field("catalog_id"), &product.catalog_id);
     v.required_max_chars(
         path.field("product_retailer_id"),
         &product.product_retailer_id,
@@ -241,7 +231,7 @@ fn product_list<'a>(
         .and_then(|header| text_header(v, header_path, Some(header)));
     let body = body(v, path.field("body"), list.body.as_ref());
     let footer = footer(v, path.field("footer"), list.footer.as_ref());
-    v.required(path.field("catalog_id"), &list.catalog_id);
+    v.required_text(path.field("catalog_id"), &list.catalog_id);
 
     let sections = sections(
         v,
@@ -337,8 +327,12 @@ fn flow<'a>(
             version
         }
     };
-    v.required(path.field("flow_token"), &flow.flow_token);
-    v.required(path.field("flow_id"), &flow.flow_id);
+    v.required_max_chars(
+        path.field("flow_token"),
+        &flow.flow_token,
+        limits::OPAQUE_TEXT_MAX,
+    );
+    v.required_text(path.field("flow_id"), &flow.flow_id);
     let cta = path.field("flow_cta");
     if v.required(cta, &flow.flow_cta) {
         v.max_chars(cta, &flow.flow_cta, limits::FLOW_CTA_MAX);
@@ -395,11 +389,21 @@ fn flow_action_payload<'a>(
     path: Path<'_>,
     payload: &'a proto::InteractiveFlowActionPayload,
 ) -> FlowActionPayload<'a> {
-    v.required(path.field("screen"), &payload.screen);
+    v.required_text(path.field("screen"), &payload.screen);
     let data = payload.data.as_ref().map(|data| {
         let data_path = path.field("data");
         if data.fields.is_empty() {
             v.violation(data_path, Rule::Empty);
+        }
+        let size = prost::Message::encoded_len(data);
+        if size > limits::FLOW_DATA_MAX_BYTES {
+            v.violation(
+                data_path,
+                Rule::TooLarge {
+                    max_bytes: limits::FLOW_DATA_MAX_BYTES,
+                    actual: size,
+                },
+            );
         }
         if !all_numbers_finite(data) {
             v.violation(data_path, Rule::Format("JSON: numbers must be finite"));
@@ -444,6 +448,7 @@ fn cta_url<'a>(
     let url = path.field("url");
     if v.required(url, &cta_url.url) {
         v.http_url(url, &cta_url.url);
+        v.max_chars(url, &cta_url.url, limits::URL_MAX);
     }
     Some(Interactive::CtaUrl {
         header,
@@ -555,6 +560,11 @@ struct Items<S, I> {
 /// The sections of a list or multi-product message: 1 to 10, each titled in at most 24 characters
 /// (required when there is more than one section) and holding at least one item, with at most
 /// `max_in_all` items across all of them. Each item is translated by `item`.
+///
+/// The counts are checked first: the number of sections, then the items across all of them
+/// (counted over every section). Only the first 10 sections, and in them only the first
+/// `max_in_all` items all together, are walked, so a request far over a limit costs one
+/// [`Rule::TooMany`] or [`Rule::TooManyInAll`] and the checks of a bounded number of elements.
 fn sections<'a, S, I: 'a, W>(
     v: &mut Validator,
     path: Path<'_>,
@@ -562,10 +572,23 @@ fn sections<'a, S, I: 'a, W>(
     items: Items<S, I>,
     mut item: impl FnMut(&mut Validator, Path<'_>, &'a I) -> W,
 ) -> impl Iterator<Item = (Option<&'a str>, Vec<W>)> {
-    v.count(path, sections.len(), 1, limits::SECTIONS_MAX);
     let several = sections.len() > 1;
-    let mut in_all = 0;
-    let translated: Vec<_> = sections
+    let walked = v.bounded(path, sections, 1, limits::SECTIONS_MAX);
+    // The total is checked before the items are walked, so that it is reported whatever the cap on
+    // violations keeps.
+    let in_all: usize = sections.iter().map(|s| (items.items)(s).len()).sum();
+    if in_all > items.max_in_all {
+        v.violation(
+            path,
+            Rule::TooManyInAll {
+                what: items.what,
+                max: items.max_in_all,
+                actual: in_all,
+            },
+        );
+    }
+    let mut budget = items.max_in_all;
+    let translated: Vec<_> = walked
         .iter()
         .enumerate()
         .map(|(i, section)| {
@@ -579,8 +602,9 @@ fn sections<'a, S, I: 'a, W>(
             let list = (items.items)(section);
             let items_path = path.field(items.field);
             v.count(items_path, list.len(), 1, usize::MAX);
-            in_all += list.len();
-            let translated = list
+            let walk = &list[..list.len().min(budget)];
+            budget -= walk.len();
+            let translated = walk
                 .iter()
                 .enumerate()
                 .map(|(j, one)| item(v, items_path.index(j), one))
@@ -588,15 +612,5 @@ fn sections<'a, S, I: 'a, W>(
             (non_empty(title), translated)
         })
         .collect();
-    if in_all > items.max_in_all {
-        v.violation(
-            path,
-            Rule::TooManyInAll {
-                what: items.what,
-                max: items.max_in_all,
-                actual: in_all,
-            },
-        );
-    }
     translated.into_iter()
 }

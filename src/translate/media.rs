@@ -129,10 +129,11 @@ fn media<'a>(
         .copied();
     match source {
         Some(MediaSource::Id(id)) => {
-            v.required(path.field("id"), id);
+            v.required_text(path.field("id"), id);
         }
         Some(MediaSource::Link(link)) if v.required(path.field("link"), link) => {
             v.http_url(path.field("link"), link);
+            v.max_chars(path.field("link"), link, limits::URL_MAX);
         }
         Some(MediaSource::Link(_)) => {}
         None => {}
@@ -152,6 +153,8 @@ fn media<'a>(
         v.max_chars(caption_path, caption, limits::CAPTION_MAX);
     }
 
+    v.text(path.field("filename"), parts.filename);
+
     let provider = parts.provider.map(|provider| {
         let provider_path = path.field("provider");
         v.only_on(provider_path, Flavor::OnPremises);
@@ -161,7 +164,7 @@ fn media<'a>(
                 Rule::NotAllowed("a provider serves a link, and this media is sent by id"),
             );
         }
-        v.required(provider_path.field("name"), &provider.name);
+        v.required_text(provider_path.field("name"), &provider.name);
         Provider {
             name: &provider.name,
         }

@@ -25,7 +25,7 @@ pub fn send_message(
     let mut v = Validator::new(flavor);
     let root = Path::ROOT;
 
-    v.required(root.field("to"), &request.to);
+    v.required_text(root.field("to"), &request.to);
     let recipient_type = recipient_type(&mut v, root.field("recipient_type"), request);
     let content = v.one_of(
         root.field("content"),
@@ -38,7 +38,7 @@ pub fn send_message(
     let context = request.context.as_ref().map(|context| {
         let path = root.field("context");
         v.only_on(path, Flavor::Cloud);
-        v.required(path.field("message_id"), &context.message_id);
+        v.required_text(path.field("message_id"), &context.message_id);
         msg::Context {
             message_id: &context.message_id,
         }
@@ -75,7 +75,8 @@ pub fn mark_message_read(
 ) -> Result<MarkRead<'_>, InvalidRequest> {
     let mut v = Validator::new(flavor);
     let root = Path::ROOT;
-    v.required(root.field("message_id"), &request.message_id);
+    // On-Premises puts the id in the URL path: it must be one segment, and short.
+    v.message_id(root.field("message_id"), &request.message_id);
     let typing_indicator = request.typing_indicator.as_ref().map(|indicator| {
         let path = root.field("typing_indicator");
         v.only_on(path, Flavor::Cloud);
@@ -176,7 +177,8 @@ fn content<'a>(
         Content::Reaction(reaction) => {
             let path = root.field("reaction");
             v.only_on(path, Flavor::Cloud);
-            v.required(path.field("message_id"), &reaction.message_id);
+            v.required_text(path.field("message_id"), &reaction.message_id);
+            v.text(path.field("emoji"), &reaction.emoji);
             msg::Content::Reaction {
                 reaction: msg::Reaction {
                     message_id: &reaction.message_id,
@@ -194,6 +196,8 @@ fn location<'a>(
 ) -> msg::Location<'a> {
     in_range(v, path.field("latitude"), location.latitude, 90.0);
     in_range(v, path.field("longitude"), location.longitude, 180.0);
+    v.text(path.field("name"), &location.name);
+    v.text(path.field("address"), &location.address);
     msg::Location {
         longitude: location.longitude,
         latitude: location.latitude,

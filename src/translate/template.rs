@@ -20,10 +20,11 @@ pub(super) fn template<'a>(
     path: Path<'_>,
     template: &'a proto::Template,
 ) -> Option<Template<'a>> {
-    let namespace = non_empty(&template.namespace).inspect(|_| {
+    let namespace = non_empty(&template.namespace).inspect(|namespace| {
         v.only_on(path.field("namespace"), Flavor::OnPremises);
+        v.text(path.field("namespace"), namespace);
     });
-    v.required(path.field("name"), &template.name);
+    v.required_text(path.field("name"), &template.name);
     let language = v
         .present(path.field("language"), template.language.as_ref())
         .and_then(|language| self::language(v, path.field("language"), language));
@@ -32,8 +33,24 @@ pub(super) fn template<'a>(
     let mut header_at = None;
     let mut body_at = None;
     let mut button_indexes: Vec<(u32, usize)> = Vec::new();
-    let mut components = Vec::with_capacity(template.components.len());
-    for (i, component) in template.components.iter().enumerate() {
+    let walked = v.bounded(
+        list,
+        &template.components,
+        0,
+        limits::TEMPLATE_COMPONENTS_MAX,
+    );
+    // "1024 characters if other component types are included, 32768 characters if body is the only
+    // component type included."
+    let body_only = walked
+        .iter()
+        .all(|c| matches!(c.component, Some(ProtoComponent::Body(_))));
+    let body_text_max = if body_only {
+        limits::TEMPLATE_BODY_ONLY_TEXT_PARAMETER_MAX
+    } else {
+        limits::TEMPLATE_BODY_TEXT_PARAMETER_MAX
+    };
+    let mut components = Vec::with_capacity(walked.len());
+    for (i, component) in walked.iter().enumerate() {
         let path = list.index(i);
         let Some(component) = v.one_of(
             path.field("component"),
@@ -47,21 +64,48 @@ pub(super) fn template<'a>(
                 once(v, path, &mut header_at, i);
                 let header_path = path.field("header");
                 let parameters_path = header_path.field("parameters");
-                v.count(
+                let walked = v.bounded(
                     parameters_path,
-                    header.parameters.len(),
+                    &header.parameters,
                     limits::TEMPLATE_HEADER_PARAMETERS,
                     limits::TEMPLATE_HEADER_PARAMETERS,
                 );
-                parameters(v, parameters_path, &header.parameters, Slot::Header)
+                let slot = Slot::Header {
+                    text_max: limits::TEMPLATE_HEADER_TEXT_PARAMETER_MAX,
+                };
+                parameters(v, parameters_path, walked, slot)
                     .map(|parameters| Component::Header { parameters })
             }
             ProtoComponent::Body(body) => {
                 once(v, path, &mut body_at, i);
                 let body_path = path.field("body");
                 let parameters_path = body_path.field("parameters");
-                v.count(parameters_path, body.parameters.len(), 1, usize::MAX);
-                parameters(v, parameters_path, &body.parameters, Slot::Body)
+                let walked = v.bounded(
+                    parameters_path,
+                    &body.parameters,
+                    1,
+                    limits::TEMPLATE_BODY_PARAMETERS_MAX,
+                );
+                let in_all: usize = walked
+                    .iter()
+                    .map(|p| match &p.parameter {
+                        Some(ProtoParameter::Text(text)) => text.chars().count(),
+                        _ => 0,
+                    })
+                    .sum();
+                if in_all > limits::TEMPLATE_BODY_TEXT_IN_ALL_MAX {
+                    v.violation(
+                        parameters_path,
+                        Rule::TooLong {
+                            max: limits::TEMPLATE_BODY_TEXT_IN_ALL_MAX,
+                            actual: in_all,
+                        },
+                    );
+                }
+                let slot = Slot::Body {
+                    text_max: body_text_max,
+                };
+                parameters(v, parameters_path, walked, slot)
                     .map(|parameters| Component::Body { parameters })
             }
             ProtoComponent::Button(button) => {
@@ -151,11 +195,12 @@ fn is_language_code(code: &str) -> bool {
         })
 }
 
-/// The component a parameter belongs to: media is allowed in the header only.
+/// The component a parameter belongs to: media is allowed in the header only, and each limits its
+/// text parameters to `text_max` characters.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Slot {
-    Header,
-    Body,
+    Header { text_max: usize },
+    Body { text_max: usize },
 }
 
 fn parameters<'a>(
@@ -185,7 +230,7 @@ fn parameter<'a>(
         "text, currency, date_time, image, document, video",
     )?;
     let media_in_body = |v: &mut Validator, path: Path<'_>| {
-        if slot != Slot::Header {
+        if !matches!(slot, Slot::Header { .. }) {
             v.violation(
                 path,
                 Rule::NotAllowed("media parameters belong in the header component"),
@@ -194,12 +239,13 @@ fn parameter<'a>(
     };
     Some(match parameter {
         ProtoParameter::Text(text) => {
-            v.required(path.field("text"), text);
+            let (Slot::Header { text_max } | Slot::Body { text_max }) = slot;
+            v.required_max_chars(path.field("text"), text, text_max);
             Parameter::Text { text }
         }
         ProtoParameter::Currency(currency) => {
             let path = path.field("currency");
-            v.required(path.field("fallback_value"), &currency.fallback_value);
+            v.required_text(path.field("fallback_value"), &currency.fallback_value);
             let code = path.field("code");
             if v.required(code, &currency.code)
                 && !(currency.code.len() == 3
@@ -219,7 +265,7 @@ fn parameter<'a>(
             }
         }
         ProtoParameter::DateTime(date_time) => {
-            v.required(
+            v.required_text(
                 path.field("date_time").field("fallback_value"),
                 &date_time.fallback_value,
             );
@@ -266,9 +312,10 @@ fn button<'a>(
     let index = button.index;
     Some(match sub_type {
         SubType::QuickReply(quick_reply) => {
-            v.required(
+            v.required_max_chars(
                 path.field("quick_reply").field("payload"),
                 &quick_reply.payload,
+                limits::OPAQUE_TEXT_MAX,
             );
             Button::QuickReply {
                 index,
@@ -278,14 +325,18 @@ fn button<'a>(
             }
         }
         SubType::Url(url) => {
-            v.required(path.field("url").field("text"), &url.text);
+            v.required_max_chars(
+                path.field("url").field("text"),
+                &url.text,
+                limits::OPAQUE_TEXT_MAX,
+            );
             Button::Url {
                 index,
                 parameters: [UrlParameter::Text { text: &url.text }],
             }
         }
         SubType::CopyCode(copy_code) => {
-            v.required(
+            v.required_text(
                 path.field("copy_code").field("coupon_code"),
                 &copy_code.coupon_code,
             );

@@ -54,3 +54,69 @@ pub const FLOW_CTA_MAX: usize = 20;
 
 /// Cloud `cta_url` `display_text`: at most 20 characters.
 pub const CTA_URL_DISPLAY_TEXT_MAX: usize = 20;
+
+// Repeated fields the reference gives no maximum for. Each still needs one, so that a request cannot
+// make the service walk (and answer about) an unbounded number of elements; these are generous
+// choices of this service, far above what a real message holds, and each proto field says its bound.
+
+/// `contacts`: the reference sets no maximum number of contact cards in one message. 10 is this
+/// service's bound, above the contacts a business shares in one message (and the largest kind of
+/// request: see [`MAX_REQUEST_BYTES`]).
+pub const CONTACTS_MAX: usize = 10;
+/// A contact's `addresses`, `emails`, `phones` and `urls`: the reference sets no maximum. 5 of each
+/// is this service's bound, more than an address-book card usually holds.
+pub const CONTACT_ITEMS_MAX: usize = 5;
+/// Template `components`: at most one header and one body, and one button component for each of the
+/// ten indexes 0–9 ([`TEMPLATE_BUTTON_INDEX_MAX`]) that must be distinct: 12 is the most a valid
+/// request can hold.
+pub const TEMPLATE_COMPONENTS_MAX: usize = 12;
+/// Template body `parameters`: the reference sets no maximum number of body variables. 100 is this
+/// service's bound, far above the variables of a real template body (its text is at most 1024
+/// characters).
+pub const TEMPLATE_BODY_PARAMETERS_MAX: usize = 100;
+
+/// `MarkMessageRead.message_id`: the reference gives no length. Real ids (`wamid.` and a base64
+/// string, or an On-Premises id) are about 60 characters; 256 leaves ample room. The On-Premises API
+/// puts the id in the URL path (`PUT /v1/messages/{message_id}`, percent-encoded as one segment), so
+/// the id is also refused when it is `.` or `..` or holds whitespace or a control character.
+pub const MESSAGE_ID_MAX: usize = 256;
+
+// Text fields the reference gives no limit for. Without a bound the largest valid request would be
+// unbounded; these are generous choices of this service, and each proto field says its bound.
+
+/// Every text field the reference gives no limit for and that holds an id, a name, a code or a part
+/// of a contact card (`to`, media `id` and `filename`, `catalog_id`, `flow_id`, template `name`,
+/// the fields of a contact card, ...): 256 characters, this service's bound, several times what
+/// such a value holds.
+pub const OTHER_TEXT_MAX: usize = 256;
+/// Developer-defined opaque values the API hands back or appends (`flow_token`, a template
+/// quick-reply `payload`, a URL button's suffix): the reference gives no limit; 2048 characters,
+/// this service's bound (room for a signed token).
+pub const OPAQUE_TEXT_MAX: usize = 2048;
+/// URLs (media `link`, `cta_url.url`, a contact's `urls[].url`): the reference gives no limit; 2048
+/// characters, the longest URL that is safe across browsers and proxies.
+pub const URL_MAX: usize = 2048;
+/// Template text parameters: "For the header component: 60 characters."
+pub const TEMPLATE_HEADER_TEXT_PARAMETER_MAX: usize = 60;
+/// Template text parameters: "For the body component: 1024 characters if other component types are
+/// included, 32768 characters if body is the only component type included."
+pub const TEMPLATE_BODY_TEXT_PARAMETER_MAX: usize = 1024;
+/// See [`TEMPLATE_BODY_TEXT_PARAMETER_MAX`]: a body that is the only component.
+pub const TEMPLATE_BODY_ONLY_TEXT_PARAMETER_MAX: usize = 32768;
+/// All the text of a body's parameters together: this service's bound, the most one body parameter
+/// may hold ([`TEMPLATE_BODY_ONLY_TEXT_PARAMETER_MAX`]); the body the customer sees cannot show more.
+pub const TEMPLATE_BODY_TEXT_IN_ALL_MAX: usize = 32768;
+/// A Flow's `flow_action_payload.data`: the reference gives no limit; 64 KiB of encoded Protobuf,
+/// this service's bound, generous for the data of a Flow's first screen.
+pub const FLOW_DATA_MAX_BYTES: usize = 64 * 1024;
+
+/// The largest encoded request the service needs to decode, for the server's
+/// `max_decoding_message_size`: above the largest valid request of any kind, so that limit never
+/// refuses a valid request. `tests/largest_requests.rs` builds the largest valid request of each kind
+/// on each flavor (every text at its limit in 4-byte characters, every repeated field at its
+/// maximum, every optional part set) and measures it encoded: contacts 968,503 bytes (Cloud; ten
+/// full cards), a template 299,063 (header document, 100 body parameters, ten URL buttons), a Flow
+/// 84,632 (64 KiB of data), every other kind under 26,000. 1.25 MiB leaves a margin of a third.
+/// (Unknown fields are skipped by the decoder and carry nothing: a request padded with them is not
+/// a larger valid request.)
+pub const MAX_REQUEST_BYTES: usize = 1_310_720;

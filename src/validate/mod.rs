@@ -5,9 +5,16 @@
 //! and the [`Rule`] it breaks, and the request is refused as a whole with an [`InvalidRequest`].
 //! Paths are built on the stack and rendered only when a violation is recorded, so a valid request
 //! costs no allocation here.
+//!
+//! Hostile input is bounded here too: a repeated field is counted against its maximum before its
+//! elements are walked, and only its first `max` elements are walked ([`Validator::bounded`]), so the
+//! work per request is linear in its size and the number of paths ever rendered is bounded by the
+//! limits, not by the request; the validator keeps the first [`MAX_REPORTED_VIOLATIONS`] violations
+//! and only counts the rest, so the status the caller gets stays small.
 
 pub mod limits;
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::flavor::Flavor;
@@ -80,6 +87,8 @@ pub enum Rule {
     Required,
     /// The text is longer than the limit, in characters (Unicode scalar values).
     TooLong { max: usize, actual: usize },
+    /// The value takes more bytes, encoded, than the maximum.
+    TooLarge { max_bytes: usize, actual: usize },
     /// The repeated field has fewer elements than the minimum.
     TooFew { min: usize, actual: usize },
     /// The repeated field has more elements than the maximum.
@@ -120,6 +129,7 @@ impl Rule {
         match self {
             Rule::Required => "REQUIRED",
             Rule::TooLong { .. } => "TOO_LONG",
+            Rule::TooLarge { .. } => "TOO_LARGE",
             Rule::TooFew { .. } => "TOO_FEW",
             Rule::TooMany { .. } => "TOO_MANY",
             Rule::TooManyInAll { .. } => "TOO_MANY_IN_ALL",
@@ -144,6 +154,9 @@ impl fmt::Display for Rule {
             Rule::Required => f.write_str("is required"),
             Rule::TooLong { max, actual } => {
                 write!(f, "must be at most {max} characters (is {actual})")
+            }
+            Rule::TooLarge { max_bytes, actual } => {
+                write!(f, "must take at most {max_bytes} bytes (takes {actual})")
             }
             Rule::TooFew { min, actual } => write!(f, "must have at least {min} (has {actual})"),
             Rule::TooMany { max, actual } => write!(f, "must have at most {max} (has {actual})"),
@@ -194,13 +207,30 @@ impl fmt::Display for FieldViolation {
     }
 }
 
+/// How many violations a refused request reports at most; the rest are only counted
+/// ([`InvalidRequest::omitted`]). Twelve keep the whole status (the percent-encoded `grpc-message`
+/// and the base64-encoded `grpc-status-details-bin`) of the worst request under 8 KiB, the smallest
+/// metadata limit of common gRPC clients (grpc-go; grpcio allows 16 KiB); a test in
+/// `tests/hostile_requests.rs` builds that worst case (every kept path and description longer than
+/// the status keeps, non-ASCII) and measures it: 7,093 bytes.
+pub const MAX_REPORTED_VIOLATIONS: usize = 12;
+
 /// A request that breaks one or more rules; nothing of it may be sent.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct InvalidRequest {
-    /// Every violation found, in the order of the request's fields (field numbers); checks that
-    /// compare several fields (uniqueness, totals across sections) come after the fields they
-    /// compare.
+    /// The first [`MAX_REPORTED_VIOLATIONS`] violations found, in the order of the request's fields
+    /// (field numbers); checks that compare several fields (uniqueness, totals across sections) come
+    /// after the fields they compare.
     pub violations: Vec<FieldViolation>,
+    /// How many more violations were found and not kept.
+    pub omitted: usize,
+}
+
+impl InvalidRequest {
+    /// Every violation found, those kept and those omitted.
+    pub fn total(&self) -> usize {
+        self.violations.len() + self.omitted
+    }
 }
 
 impl fmt::Display for InvalidRequest {
@@ -211,6 +241,9 @@ impl fmt::Display for InvalidRequest {
             }
             violation.fmt(f)?;
         }
+        if self.omitted > 0 {
+            write!(f, "; and {} more", self.omitted)?;
+        }
         Ok(())
     }
 }
@@ -220,6 +253,7 @@ impl fmt::Display for InvalidRequest {
 pub struct Validator {
     flavor: Flavor,
     violations: Vec<FieldViolation>,
+    omitted: usize,
 }
 
 impl Validator {
@@ -228,6 +262,7 @@ impl Validator {
         Validator {
             flavor,
             violations: Vec::new(),
+            omitted: 0,
         }
     }
 
@@ -236,12 +271,17 @@ impl Validator {
         self.flavor
     }
 
-    /// Records that the field at `path` breaks `rule`.
+    /// Records that the field at `path` breaks `rule`: kept while fewer than
+    /// [`MAX_REPORTED_VIOLATIONS`] are, counted (and its path never rendered) after that.
     pub fn violation(&mut self, path: Path<'_>, rule: Rule) {
-        self.violations.push(FieldViolation {
-            field: path.to_string(),
-            rule,
-        });
+        if self.violations.len() < MAX_REPORTED_VIOLATIONS {
+            self.violations.push(FieldViolation {
+                field: path.to_string(),
+                rule,
+            });
+        } else {
+            self.omitted += 1;
+        }
     }
 
     /// `value` if no violation was recorded, the violations otherwise.
@@ -255,9 +295,11 @@ impl Validator {
                     field: String::new(),
                     rule: Rule::Required,
                 }],
+                omitted: 0,
             }),
             _ => Err(InvalidRequest {
                 violations: self.violations,
+                omitted: self.omitted,
             }),
         }
     }
@@ -299,6 +341,21 @@ impl Validator {
         }
     }
 
+    /// Limits a text the reference gives no limit for to [`limits::OTHER_TEXT_MAX`] characters.
+    pub fn text(&mut self, path: Path<'_>, value: &str) {
+        self.max_chars(path, value, limits::OTHER_TEXT_MAX);
+    }
+
+    /// Requires a non-empty text of at most [`limits::OTHER_TEXT_MAX`] characters. Returns whether
+    /// it is set.
+    pub fn required_text(&mut self, path: Path<'_>, value: &str) -> bool {
+        let set = self.required(path, value);
+        if set {
+            self.text(path, value);
+        }
+        set
+    }
+
     /// Limits a string to `max` characters (Unicode scalar values, not bytes).
     pub fn max_chars(&mut self, path: Path<'_>, value: &str, max: usize) {
         // A string of at most `max` bytes has at most `max` characters: skip the count.
@@ -318,6 +375,20 @@ impl Validator {
         } else if actual > max {
             self.violation(path, Rule::TooMany { max, actual });
         }
+    }
+
+    /// Requires between `min` and `max` elements in a repeated field, and returns the elements to
+    /// walk: all of them, or only the first `max` when there are more. A field far over its maximum
+    /// thus costs one [`Rule::TooMany`] and the checks of `max` elements, however long it is.
+    pub fn bounded<'a, T>(
+        &mut self,
+        path: Path<'_>,
+        items: &'a [T],
+        min: usize,
+        max: usize,
+    ) -> &'a [T] {
+        self.count(path, items.len(), min, max);
+        &items[..items.len().min(max)]
     }
 
     /// Allows a field that is set only on `flavor`.
@@ -367,6 +438,24 @@ impl Validator {
         }
     }
 
+    /// Requires a message id (as received in a webhook): non-empty, at most
+    /// [`limits::MESSAGE_ID_MAX`] characters, and safe as one URL path segment ([`is_message_id`]).
+    pub fn message_id(&mut self, path: Path<'_>, value: &str) {
+        if !self.required(path, value) {
+            return;
+        }
+        let before = self.violations.len() + self.omitted;
+        self.max_chars(path, value, limits::MESSAGE_ID_MAX);
+        if self.violations.len() + self.omitted == before && !is_message_id(value) {
+            self.violation(
+                path,
+                Rule::Format(
+                    "a message id: not \".\" or \"..\", without whitespace or control characters",
+                ),
+            );
+        }
+    }
+
     /// Requires a UUID in its canonical text form, such as `4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c`.
     pub fn uuid(&mut self, path: Path<'_>, value: &str) {
         if !is_uuid(value) {
@@ -378,16 +467,26 @@ impl Validator {
     }
 }
 
+/// Whether `value` can be a message id: not `.` or `..` (which a URL path resolves, even
+/// percent-encoded as one segment), and no whitespace or control character (ids are base64-like and
+/// hold neither). `/`, `+` and `=` are allowed: they are in the base64 alphabet of `wamid.` ids, and
+/// the On-Premises path percent-encodes the id as one segment. The length is checked apart.
+pub fn is_message_id(value: &str) -> bool {
+    value != "." && value != ".." && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// The repeats in `values`: for each non-empty value equal to an earlier one, its index and the
 /// earlier's. Empty values are left to [`Rule::Required`].
+/// Linear in the number and length of the values (one hash lookup each).
 pub fn duplicates<'v>(values: impl IntoIterator<Item = &'v str>) -> Vec<(usize, usize)> {
-    let values: Vec<&str> = values.into_iter().collect();
+    let mut firsts: HashMap<&str, usize> = HashMap::new();
     let mut repeats = Vec::new();
-    for (index, value) in values.iter().enumerate() {
+    for (index, value) in values.into_iter().enumerate() {
         if value.is_empty() {
             continue;
         }
-        if let Some(first) = values[..index].iter().position(|earlier| earlier == value) {
+        let first = *firsts.entry(value).or_insert(index);
+        if first != index {
             repeats.push((index, first));
         }
     }
@@ -579,6 +678,54 @@ mod tests {
         ] {
             assert!(!has_emoji(text), "{text}");
         }
+    }
+
+    #[test]
+    fn duplicates_name_the_first_occurrence() {
+        assert_eq!(
+            duplicates(["a", "b", "", "a", "", "b", "a", "c"]),
+            vec![(3, 0), (5, 1), (6, 0)]
+        );
+        assert!(duplicates(["", "", "x"]).is_empty());
+        let many = vec!["same"; 80_000];
+        let repeats = duplicates(many.iter().copied());
+        assert_eq!(repeats.len(), 79_999);
+        assert!(repeats.iter().enumerate().all(|(i, &r)| r == (i + 1, 0)));
+    }
+
+    #[test]
+    fn violations_beyond_the_cap_are_counted_not_kept() {
+        let mut v = Validator::new(Flavor::Cloud);
+        let list = Path::ROOT.field("list");
+        for i in 0..MAX_REPORTED_VIOLATIONS + 7 {
+            v.violation(list.index(i), Rule::Required);
+        }
+        let invalid = v.finish(Some(())).expect_err("violations");
+        assert_eq!(invalid.violations.len(), MAX_REPORTED_VIOLATIONS);
+        assert_eq!(invalid.omitted, 7);
+        assert_eq!(invalid.total(), MAX_REPORTED_VIOLATIONS + 7);
+        assert!(invalid.to_string().ends_with("; and 7 more"));
+    }
+
+    #[test]
+    fn bounded_walks_at_most_the_maximum() {
+        let mut v = Validator::new(Flavor::Cloud);
+        let items = vec![0u8; 1000];
+        assert_eq!(v.bounded(Path::ROOT.field("x"), &items, 1, 10).len(), 10);
+        assert_eq!(
+            v.bounded(Path::ROOT.field("y"), &items[..3], 1, 10).len(),
+            3
+        );
+        assert_eq!(
+            v.violations,
+            vec![FieldViolation {
+                field: "x".into(),
+                rule: Rule::TooMany {
+                    max: 10,
+                    actual: 1000
+                }
+            }]
+        );
     }
 
     #[test]

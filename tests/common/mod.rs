@@ -149,3 +149,19 @@ pub fn fixture_names(flavor: &str) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The smallest metadata limit of common gRPC clients (grpc-go; grpcio allows 16 KiB): a status
+/// whose headers are larger reaches the caller as `RESOURCE_EXHAUSTED` instead of itself.
+pub const STATUS_HEADERS_MAX: usize = 8 * 1024;
+
+/// The size of `status` on the wire: every header it becomes (`grpc-status`, the percent-encoded
+/// `grpc-message`, the base64-encoded `grpc-status-details-bin`, and any metadata), names included.
+pub fn status_wire_size(status: &tonic::Status) -> usize {
+    status
+        .clone()
+        .into_http::<()>()
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
+}

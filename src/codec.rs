@@ -1,0 +1,173 @@
+//! The Protobuf codec of `whatsapp.v1.MessagingService`: tonic-prost's, except that a request that
+//! cannot be decoded is the caller's fault and is answered `INVALID_ARGUMENT`, not `INTERNAL`.
+//!
+//! `tonic_prost::ProstCodec` maps every `prost::DecodeError` (a string that is not UTF-8, a message
+//! nested deeper than prost's recursion limit, truncated or garbage bytes) to `Status::internal`.
+//! [`Codec`] encodes with tonic-prost's encoder and decodes with its decoder, and turns a decode
+//! error of a request into `INVALID_ARGUMENT` with `google.rpc.ErrorInfo` (reason
+//! `MALFORMED_REQUEST`, domain [`crate::error::DOMAIN`], `outcome` `not_sent`). A response that
+//! cannot be decoded (on the client side) stays `INTERNAL`, as tonic has it. `build.rs` generates the
+//! service and the client with this codec.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use tonic::codec::{self, BufferSettings, DecodeBuf};
+use tonic::{Code, Status};
+use tonic_prost::ProstEncoder;
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::error::{DOMAIN, Outcome};
+use crate::proto;
+
+/// The `ErrorInfo.reason` of a request that is not valid Protobuf of its type.
+pub const MALFORMED_REQUEST: &str = "MALFORMED_REQUEST";
+
+/// The longest decode error text put in a status (prost's text names the fields it was in, one per
+/// nesting level, and a message nested 100 deep makes it long). It never holds the request's data.
+const DECODE_ERROR_MAX: usize = 300;
+
+/// A message of the service, with its Protobuf name and whether the server decodes it.
+pub trait ServiceMessage: prost::Message + Default + Send + 'static {
+    /// The fully-qualified Protobuf name, such as `whatsapp.v1.SendMessageRequest`.
+    const FULL_NAME: &'static str;
+    /// Whether this is a request (decoded by the server from the caller's bytes).
+    const IS_REQUEST: bool;
+}
+
+macro_rules! service_messages {
+    ($($name:ident: $is_request:expr),* $(,)?) => {
+        $(impl ServiceMessage for proto::$name {
+            const FULL_NAME: &'static str = concat!("whatsapp.v1.", stringify!($name));
+            const IS_REQUEST: bool = $is_request;
+        })*
+    };
+}
+
+service_messages! {
+    SendMessageRequest: true,
+    MarkMessageReadRequest: true,
+    SendMessageResponse: false,
+    MarkMessageReadResponse: false,
+}
+
+/// The codec: encodes `T`, decodes `U`.
+#[derive(Debug, Clone)]
+pub struct Codec<T, U> {
+    _types: PhantomData<(T, U)>,
+}
+
+impl<T, U> Default for Codec<T, U> {
+    fn default() -> Self {
+        Codec {
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<T, U> codec::Codec for Codec<T, U>
+where
+    T: prost::Message + Send + 'static,
+    U: ServiceMessage,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = ProstEncoder<T>;
+    type Decoder = Decoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstEncoder::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        Decoder {
+            _type: PhantomData,
+            buffer_settings: BufferSettings::default(),
+        }
+    }
+}
+
+/// tonic-prost's decoder (`prost::Message::decode`, default buffer settings), with decode errors
+/// of requests mapped to `INVALID_ARGUMENT`. It decodes itself rather than wrap
+/// `tonic_prost::ProstDecoder`, which turns prost's typed error into an `INTERNAL` status.
+#[derive(Debug, Clone)]
+pub struct Decoder<U> {
+    _type: PhantomData<U>,
+    buffer_settings: BufferSettings,
+}
+
+impl<U: ServiceMessage> codec::Decoder for Decoder<U> {
+    type Item = U;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        match <U as prost::Message>::decode(buf) {
+            Ok(item) => Ok(Some(item)),
+            Err(error) if U::IS_REQUEST => Err(malformed_request(U::FULL_NAME, &error)),
+            Err(error) => Err(Status::internal(format!(
+                "the response is not a valid {} protobuf message: {}",
+                U::FULL_NAME,
+                bounded(&error.to_string())
+            ))),
+        }
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        self.buffer_settings
+    }
+}
+
+/// The status for a request that is not valid Protobuf of the type `full_name`.
+pub fn malformed_request(full_name: &str, error: &prost::DecodeError) -> Status {
+    let message = format!(
+        "the request is not a valid {full_name} protobuf message: {}; nothing was sent",
+        bounded(&error.to_string())
+    );
+    let details = ErrorDetails::with_error_info(
+        MALFORMED_REQUEST,
+        DOMAIN,
+        HashMap::from([("outcome".to_owned(), Outcome::NotSent.as_str().to_owned())]),
+    );
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// `text` cut to at most [`DECODE_ERROR_MAX`] bytes, at a character boundary.
+fn bounded(text: &str) -> &str {
+    let mut end = text.len().min(DECODE_ERROR_MAX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    #[test]
+    fn a_request_with_a_string_that_is_not_utf8_is_an_invalid_argument() {
+        // Field 1 (`to`), length-delimited, holding 0xFF.
+        let bytes = [0x0A, 0x01, 0xFF];
+        let error = proto::SendMessageRequest::decode(&bytes[..]).expect_err("not UTF-8");
+        let status = malformed_request(proto::SendMessageRequest::FULL_NAME, &error);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status
+                .message()
+                .starts_with("the request is not a valid whatsapp.v1.SendMessageRequest"),
+            "{}",
+            status.message()
+        );
+        let info = status.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, MALFORMED_REQUEST);
+        assert_eq!(info.domain, DOMAIN);
+        assert_eq!(info.metadata["outcome"], "not_sent");
+    }
+
+    #[test]
+    fn long_decode_errors_are_cut() {
+        assert_eq!(bounded(&"é".repeat(400)).len(), DECODE_ERROR_MAX);
+        assert_eq!(bounded("short"), "short");
+    }
+}

@@ -1,0 +1,460 @@
+//! The largest request that passes validation, for each kind of content and each flavor: every text
+//! at its limit in 4-byte characters (limits count characters, so these are the most bytes a valid
+//! field can take), every repeated field at its maximum, every optional part set. Each must encode
+//! below `validate::limits::MAX_REQUEST_BYTES`, the decoding limit the server can apply without ever
+//! refusing a valid request.
+
+mod common;
+
+use common::*;
+use prost::Message as _;
+use whatsapp_grpc::proto::{
+    self, interactive::Kind, interactive_media_header::Kind as HeaderKind,
+    send_message_request::Content, template_button::SubType, template_component::Component,
+    template_parameter::Parameter,
+};
+use whatsapp_grpc::validate::limits::{self, MAX_REQUEST_BYTES};
+use whatsapp_grpc::{Flavor, translate};
+
+/// `n` characters of 4 bytes each (not emoji, not whitespace).
+fn s(n: usize) -> String {
+    "𝒜".repeat(n)
+}
+
+/// `n` characters of 4 bytes each, different for each `i` (for values that must be unique).
+fn unique(i: usize, n: usize) -> String {
+    let first = char::from_u32(0x1D400 + i as u32).expect("a letter");
+    std::iter::once(first)
+        .chain("𝒜".chars().cycle().take(n - 1))
+        .collect()
+}
+
+/// An `https://` URL of `URL_MAX` characters.
+fn url() -> String {
+    format!("https://{}", s(limits::URL_MAX - 8))
+}
+
+fn provider(flavor: Flavor) -> Option<proto::MediaProvider> {
+    (flavor == Flavor::OnPremises).then(|| proto::MediaProvider {
+        name: s(limits::OTHER_TEXT_MAX),
+    })
+}
+
+/// The largest document: a link, a caption where the place and flavor allow it, a filename, and a
+/// provider on On-Premises.
+fn document(flavor: Flavor, caption: bool) -> proto::Document {
+    proto::Document {
+        source: Some(proto::document::Source::Link(url())),
+        caption: if caption && flavor == Flavor::Cloud {
+            s(limits::CAPTION_MAX)
+        } else {
+            String::new()
+        },
+        filename: s(limits::OTHER_TEXT_MAX),
+        provider: provider(flavor),
+    }
+}
+
+fn media_header(flavor: Flavor) -> Option<proto::InteractiveMediaHeader> {
+    Some(proto::InteractiveMediaHeader {
+        kind: Some(HeaderKind::Document(document(flavor, false))),
+    })
+}
+
+fn body() -> Option<proto::InteractiveBody> {
+    Some(proto::InteractiveBody {
+        text: s(limits::INTERACTIVE_BODY_TEXT_MAX),
+    })
+}
+
+fn footer() -> Option<proto::InteractiveFooter> {
+    Some(proto::InteractiveFooter {
+        text: s(limits::INTERACTIVE_FOOTER_TEXT_MAX),
+    })
+}
+
+fn text_header() -> Option<proto::InteractiveTextHeader> {
+    Some(proto::InteractiveTextHeader {
+        text: s(limits::INTERACTIVE_HEADER_TEXT_MAX),
+    })
+}
+
+fn contact() -> proto::Contact {
+    let n = limits::CONTACT_ITEMS_MAX;
+    let text = || s(limits::OTHER_TEXT_MAX);
+    proto::Contact {
+        addresses: vec![
+            proto::ContactAddress {
+                street: text(),
+                city: text(),
+                state: text(),
+                zip: text(),
+                country: text(),
+                country_code: text(),
+                r#type: proto::ContactAddressType::Home as i32,
+            };
+            n
+        ],
+        birthday: "2012-08-18".into(),
+        emails: vec![
+            proto::ContactEmail {
+                email: text(),
+                r#type: proto::ContactEmailType::Work as i32,
+            };
+            n
+        ],
+        name: Some(proto::ContactName {
+            formatted_name: text(),
+            first_name: text(),
+            last_name: text(),
+            middle_name: text(),
+            suffix: text(),
+            prefix: text(),
+        }),
+        org: Some(proto::ContactOrg {
+            company: text(),
+            department: text(),
+            title: text(),
+        }),
+        phones: vec![
+            proto::ContactPhone {
+                phone: text(),
+                r#type: proto::ContactPhoneType::Iphone as i32,
+                wa_id: text(),
+            };
+            n
+        ],
+        urls: vec![
+            proto::ContactUrl {
+                url: url(),
+                r#type: proto::ContactUrlType::Work as i32,
+            };
+            n
+        ],
+    }
+}
+
+fn currency() -> proto::TemplateParameter {
+    proto::TemplateParameter {
+        parameter: Some(Parameter::Currency(proto::TemplateCurrency {
+            fallback_value: s(limits::OTHER_TEXT_MAX),
+            code: "USD".into(),
+            amount_1000: i64::MIN,
+        })),
+    }
+}
+
+fn text_parameter(n: usize) -> proto::TemplateParameter {
+    proto::TemplateParameter {
+        parameter: Some(Parameter::Text(s(n))),
+    }
+}
+
+/// The body's parameters: text up to the limit of all together, the rest currencies (the largest
+/// parameter of no text).
+fn body_parameters(text_max: usize) -> Vec<proto::TemplateParameter> {
+    let texts = limits::TEMPLATE_BODY_TEXT_IN_ALL_MAX / text_max;
+    let mut parameters = vec![text_parameter(text_max); texts];
+    parameters.resize_with(limits::TEMPLATE_BODY_PARAMETERS_MAX, currency);
+    parameters
+}
+
+fn template(flavor: Flavor, body_only: bool) -> proto::Template {
+    let component = |component| proto::TemplateComponent {
+        component: Some(component),
+    };
+    let mut components = Vec::new();
+    if body_only {
+        components.push(component(Component::Body(proto::TemplateBody {
+            parameters: body_parameters(limits::TEMPLATE_BODY_ONLY_TEXT_PARAMETER_MAX),
+        })));
+    } else {
+        components.push(component(Component::Header(proto::TemplateHeader {
+            parameters: vec![proto::TemplateParameter {
+                parameter: Some(Parameter::Document(document(flavor, false))),
+            }],
+        })));
+        components.push(component(Component::Body(proto::TemplateBody {
+            parameters: body_parameters(limits::TEMPLATE_BODY_TEXT_PARAMETER_MAX),
+        })));
+        for index in 0..=limits::TEMPLATE_BUTTON_INDEX_MAX {
+            components.push(component(Component::Button(proto::TemplateButton {
+                index,
+                sub_type: Some(SubType::Url(proto::TemplateUrlButton {
+                    text: s(limits::OPAQUE_TEXT_MAX),
+                })),
+            })));
+        }
+    }
+    proto::Template {
+        namespace: if flavor == Flavor::OnPremises {
+            s(limits::OTHER_TEXT_MAX)
+        } else {
+            String::new()
+        },
+        name: s(limits::OTHER_TEXT_MAX),
+        language: language("en_US"),
+        components,
+    }
+}
+
+/// Flow data of at most `FLOW_DATA_MAX_BYTES` encoded.
+fn flow_data() -> prost_types::Struct {
+    let mut data = prost_types::Struct::default();
+    data.fields.insert(
+        "k".into(),
+        prost_types::Value {
+            kind: Some(prost_types::value::Kind::StringValue(s(
+                (limits::FLOW_DATA_MAX_BYTES - 16) / 4,
+            ))),
+        },
+    );
+    assert!(data.encoded_len() <= limits::FLOW_DATA_MAX_BYTES);
+    data
+}
+
+fn interactive(kind: Kind) -> Content {
+    Content::Interactive(proto::Interactive { kind: Some(kind) })
+}
+
+/// The largest content of each kind the flavor takes.
+fn contents(flavor: Flavor) -> Vec<(&'static str, Content)> {
+    let link = url;
+    let caption = || s(limits::CAPTION_MAX);
+    let mut contents = vec![
+        (
+            "text",
+            Content::Text(proto::Text {
+                body: s(limits::TEXT_BODY_MAX),
+                preview_url: true,
+            }),
+        ),
+        (
+            "image",
+            Content::Image(proto::Image {
+                source: Some(proto::image::Source::Link(link())),
+                caption: caption(),
+                provider: provider(flavor),
+            }),
+        ),
+        (
+            "audio",
+            Content::Audio(proto::Audio {
+                source: Some(proto::audio::Source::Link(link())),
+                provider: provider(flavor),
+            }),
+        ),
+        ("document", Content::Document(document(flavor, true))),
+        (
+            "video",
+            Content::Video(proto::Video {
+                source: Some(proto::video::Source::Link(link())),
+                caption: caption(),
+                provider: provider(flavor),
+            }),
+        ),
+        (
+            "sticker",
+            Content::Sticker(proto::Sticker {
+                source: Some(proto::sticker::Source::Link(link())),
+                provider: provider(flavor),
+            }),
+        ),
+        (
+            "contacts",
+            Content::Contacts(proto::Contacts {
+                contacts: vec![contact(); limits::CONTACTS_MAX],
+            }),
+        ),
+        (
+            "location",
+            Content::Location(proto::Location {
+                latitude: -89.999_999_999,
+                longitude: 179.999_999_999,
+                name: s(limits::OTHER_TEXT_MAX),
+                address: s(limits::OTHER_TEXT_MAX),
+            }),
+        ),
+        ("template", Content::Template(template(flavor, false))),
+        (
+            "template (body only)",
+            Content::Template(template(flavor, true)),
+        ),
+        (
+            "interactive list",
+            interactive(Kind::List(proto::InteractiveList {
+                header: text_header(),
+                body: body(),
+                footer: footer(),
+                button: s(limits::LIST_BUTTON_MAX),
+                sections: (0..limits::SECTIONS_MAX)
+                    .map(|i| proto::InteractiveListSection {
+                        title: s(limits::SECTION_TITLE_MAX),
+                        rows: vec![proto::InteractiveListRow {
+                            id: unique(i, limits::ROW_ID_MAX),
+                            title: s(limits::ROW_TITLE_MAX),
+                            description: s(limits::ROW_DESCRIPTION_MAX),
+                        }],
+                    })
+                    .collect(),
+            })),
+        ),
+        (
+            "interactive button",
+            interactive(Kind::Button(proto::InteractiveButton {
+                header: media_header(flavor),
+                body: body(),
+                footer: footer(),
+                buttons: (0..limits::REPLY_BUTTONS_MAX)
+                    .map(|i| proto::InteractiveReplyButton {
+                        button: Some(proto::interactive_reply_button::Button::Reply(
+                            proto::InteractiveReply {
+                                id: unique(i, limits::REPLY_ID_MAX),
+                                title: unique(i, limits::REPLY_TITLE_MAX),
+                            },
+                        )),
+                    })
+                    .collect(),
+            })),
+        ),
+        (
+            "interactive product",
+            interactive(Kind::Product(proto::InteractiveProduct {
+                body: body(),
+                footer: footer(),
+                catalog_id: s(limits::OTHER_TEXT_MAX),
+                product_retailer_id: s(limits::PRODUCT_RETAILER_ID_MAX),
+            })),
+        ),
+        (
+            "interactive product_list",
+            interactive(Kind::ProductList(proto::InteractiveProductList {
+                header: text_header(),
+                body: body(),
+                footer: footer(),
+                catalog_id: s(limits::OTHER_TEXT_MAX),
+                sections: (0..limits::SECTIONS_MAX)
+                    .map(|_| proto::InteractiveProductSection {
+                        title: s(limits::SECTION_TITLE_MAX),
+                        product_items: vec![
+                            proto::InteractiveProductItem {
+                                product_retailer_id: s(limits::PRODUCT_RETAILER_ID_MAX),
+                            };
+                            limits::PRODUCTS_MAX / limits::SECTIONS_MAX
+                        ],
+                    })
+                    .collect(),
+            })),
+        ),
+        (
+            "interactive catalog_message",
+            interactive(Kind::CatalogMessage(proto::InteractiveCatalogMessage {
+                body: body(),
+                footer: footer(),
+                thumbnail_product_retailer_id: s(limits::PRODUCT_RETAILER_ID_MAX),
+            })),
+        ),
+        (
+            "interactive flow",
+            interactive(Kind::Flow(proto::InteractiveFlow {
+                header: text_header(),
+                body: body(),
+                footer: footer(),
+                mode: proto::InteractiveFlowMode::Published as i32,
+                flow_message_version: limits::FLOW_MESSAGE_VERSION.into(),
+                flow_token: s(limits::OPAQUE_TEXT_MAX),
+                flow_id: s(limits::OTHER_TEXT_MAX),
+                flow_cta: s(limits::FLOW_CTA_MAX),
+                flow_action: proto::InteractiveFlowAction::Navigate as i32,
+                flow_action_payload: Some(proto::InteractiveFlowActionPayload {
+                    screen: s(limits::OTHER_TEXT_MAX),
+                    data: Some(flow_data()),
+                }),
+            })),
+        ),
+    ];
+    if flavor == Flavor::Cloud {
+        contents.extend([
+            (
+                "interactive cta_url",
+                interactive(Kind::CtaUrl(proto::InteractiveCtaUrl {
+                    header: media_header(flavor),
+                    body: body(),
+                    footer: footer(),
+                    display_text: s(limits::CTA_URL_DISPLAY_TEXT_MAX),
+                    url: url(),
+                })),
+            ),
+            (
+                "interactive location_request_message",
+                interactive(Kind::LocationRequestMessage(
+                    proto::InteractiveLocationRequestMessage { body: body() },
+                )),
+            ),
+            (
+                "reaction",
+                Content::Reaction(proto::Reaction {
+                    message_id: s(limits::OTHER_TEXT_MAX),
+                    emoji: s(limits::OTHER_TEXT_MAX),
+                }),
+            ),
+        ]);
+    }
+    contents
+}
+
+/// The largest request around `content`: every top-level field the flavor takes, at its limit.
+fn largest(flavor: Flavor, content: Content) -> proto::SendMessageRequest {
+    let cloud = flavor == Flavor::Cloud;
+    proto::SendMessageRequest {
+        to: s(limits::OTHER_TEXT_MAX),
+        recipient_type: proto::RecipientType::Individual as i32,
+        content: Some(content),
+        context: cloud.then(|| proto::Context {
+            message_id: s(limits::OTHER_TEXT_MAX),
+        }),
+        biz_opaque_callback_data: if cloud {
+            s(limits::BIZ_OPAQUE_CALLBACK_DATA_MAX)
+        } else {
+            String::new()
+        },
+        request_id: "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c".into(),
+    }
+}
+
+#[test]
+fn the_largest_valid_request_of_each_kind_encodes_below_the_limit() {
+    let mut sizes = Vec::new();
+    for flavor in [Flavor::Cloud, Flavor::OnPremises] {
+        for (name, content) in contents(flavor) {
+            let request = largest(flavor, content);
+            if let Err(invalid) = translate::send_message(flavor, &request) {
+                panic!("{flavor}: the largest {name} is refused: {invalid}");
+            }
+            sizes.push((request.encoded_len(), flavor, name));
+        }
+    }
+    // Each limit is at its edge: one more element or character anywhere is refused (the boundary
+    // tests in tests/limits.rs check each one).
+    sizes.sort_by_key(|&(size, _, _)| std::cmp::Reverse(size));
+    eprintln!("the largest valid request of each kind, encoded (bytes):");
+    for (size, flavor, name) in &sizes {
+        eprintln!("  {size:>9}  {flavor}  {name}");
+    }
+    for (size, flavor, name) in &sizes {
+        assert!(
+            *size < MAX_REQUEST_BYTES,
+            "{flavor} {name}: {size} bytes, not below {MAX_REQUEST_BYTES}"
+        );
+    }
+}
+
+#[test]
+fn the_largest_read_receipt_encodes_below_the_limit() {
+    let request = proto::MarkMessageReadRequest {
+        message_id: s(limits::MESSAGE_ID_MAX),
+        typing_indicator: Some(proto::TypingIndicator { r#type: 1 }),
+    };
+    translate::mark_message_read(Flavor::Cloud, &request).expect("valid");
+    assert!(request.encoded_len() < MAX_REQUEST_BYTES);
+}
