@@ -8,9 +8,19 @@
 //! `MALFORMED_REQUEST`, domain [`crate::error::DOMAIN`], `outcome` `not_sent`). A response that
 //! cannot be decoded (on the client side) stays `INTERNAL`, as tonic has it. `build.rs` generates the
 //! service and the client with this codec.
+//!
+//! A request larger than [`MAX_REQUEST_BYTES`] (the largest valid request plus a margin) is refused
+//! the same way, unread; the server stops reading at twice that (tonic's `OUT_OF_RANGE`). Before a
+//! request is decoded, [`fields`] counts its fields in one linear pass and refuses more
+//! than [`MAX_FIELDS`] (same status), so no request within the size limit decodes to more than a
+//! few megabytes.
+
+mod fields;
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
+
+use bytes::Buf;
 
 use tonic::codec::{self, BufferSettings, DecodeBuf};
 use tonic::{Code, Status};
@@ -19,6 +29,16 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::error::{DOMAIN, Outcome};
 use crate::proto;
+use crate::validate::limits::MAX_REQUEST_BYTES;
+
+pub use fields::{MAX_FIELDS, ScanError, check_named as check_fields};
+
+/// The buffers of one call's messages: 1 KiB to start (tonic's default is 8 KiB), which holds a
+/// typical request or answer whole and grows for the rare large one. Thousands of calls in flight
+/// each hold two, so their size is most of the memory one call costs.
+fn buffers() -> BufferSettings {
+    BufferSettings::new(1024, 32 * 1024)
+}
 
 /// The `ErrorInfo.reason` of a request that is not valid Protobuf of its type.
 pub const MALFORMED_REQUEST: &str = "MALFORMED_REQUEST";
@@ -76,13 +96,13 @@ where
     type Decoder = Decoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        ProstEncoder::default()
+        ProstEncoder::new(buffers())
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         Decoder {
             _type: PhantomData,
-            buffer_settings: BufferSettings::default(),
+            buffer_settings: buffers(),
         }
     }
 }
@@ -101,6 +121,24 @@ impl<U: ServiceMessage> codec::Decoder for Decoder<U> {
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        if U::IS_REQUEST {
+            if buf.remaining() > MAX_REQUEST_BYTES {
+                return Err(malformed_request(
+                    U::FULL_NAME,
+                    &format_args!(
+                        "it is {} bytes, and the largest valid request is below {MAX_REQUEST_BYTES}",
+                        buf.remaining()
+                    ),
+                ));
+            }
+            // The buffer holds the whole message, in one piece: tonic collects it before decoding.
+            let bytes = buf.chunk();
+            if bytes.len() == buf.remaining()
+                && let Err(error) = fields::check_named(U::FULL_NAME, bytes)
+            {
+                return Err(malformed_request(U::FULL_NAME, &error));
+            }
+        }
         match <U as prost::Message>::decode(buf) {
             Ok(item) => Ok(Some(item)),
             Err(error) if U::IS_REQUEST => Err(malformed_request(U::FULL_NAME, &error)),
@@ -117,8 +155,9 @@ impl<U: ServiceMessage> codec::Decoder for Decoder<U> {
     }
 }
 
-/// The status for a request that is not valid Protobuf of the type `full_name`.
-pub fn malformed_request(full_name: &str, error: &prost::DecodeError) -> Status {
+/// The status for a request that is not valid Protobuf of the type `full_name`, or holds more than
+/// the service decodes.
+pub fn malformed_request(full_name: &str, error: &dyn std::fmt::Display) -> Status {
     let message = format!(
         "the request is not a valid {full_name} protobuf message: {}; nothing was sent",
         bounded(&error.to_string())

@@ -412,7 +412,6 @@ impl ServeArgs {
                         ..ConnectionLimits::default()
                     },
                     max_calls: self.max_calls,
-                    ..ServerLimits::default()
                 },
                 shutdown: ShutdownConfig {
                     pre_stop_delay: self.pre_stop_delay,

@@ -119,3 +119,191 @@ async fn the_server_advertises_its_stream_and_header_limits() {
         "{settings:?}"
     );
 }
+
+/// The bytes a status takes in the trailers: `grpc-message` percent-encoded (at most 3 bytes a
+/// byte) and `grpc-status-details-bin` in base64.
+fn status_header_bytes(status: &tonic::Status) -> usize {
+    status.message().len() * 3 + status.details().len().div_ceil(3) * 4
+}
+
+/// A list whose one section holds `rows` rows, each breaking rules (titles too long), with ids
+/// and titles of `width` characters.
+fn list_request(rows: usize, width: usize) -> whatsapp_grpc::proto::SendMessageRequest {
+    use whatsapp_grpc::proto;
+    let cell = "x".repeat(width);
+    common::request(common::interactive(proto::interactive::Kind::List(
+        proto::InteractiveList {
+            body: common::body("pick one"),
+            button: "Choose".into(),
+            sections: vec![proto::InteractiveListSection {
+                title: String::new(),
+                rows: (0..rows).map(|_| common::row(&cell, &cell, "")).collect(),
+            }],
+            ..Default::default()
+        },
+    )))
+}
+
+#[tokio::test]
+async fn the_largest_requests_full_of_violations_answer_in_8_kib_with_memory_flat() {
+    use prost::Message as _;
+    use whatsapp_grpc::validate::limits::MAX_REQUEST_BYTES;
+    let service = Service::start(&["--sandbox"]).await;
+    // As large as the server reads, as many fields as it decodes: 18,000 rows of 3 fields, each
+    // with a title 6 characters too long, 36 bytes of id and title.
+    let largest = list_request(18_000, 30);
+    let size = largest.encoded_len();
+    assert!(
+        size > MAX_REQUEST_BYTES * 9 / 10 && size < MAX_REQUEST_BYTES,
+        "{size}"
+    );
+    let mut calls = Vec::new();
+    for _ in 0..3 {
+        let mut client =
+            whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient::new(
+                service.channel().await,
+            );
+        let request = largest.clone();
+        calls.push(tokio::spawn(
+            async move { client.send_message(request).await },
+        ));
+    }
+    for call in calls {
+        let status = call.await.unwrap().unwrap_err();
+        assert_eq!(
+            status.code(),
+            tonic::Code::InvalidArgument,
+            "{}",
+            status.message()
+        );
+        assert!(
+            status_header_bytes(&status) < 8 * 1024,
+            "{}",
+            status_header_bytes(&status)
+        );
+        let info = tonic_types::StatusExt::get_details_error_info(&status).expect("ErrorInfo");
+        assert_eq!(info.metadata["outcome"], "not_sent");
+        let bad = tonic_types::StatusExt::get_details_bad_request(&status).expect("BadRequest");
+        assert!(
+            bad.field_violations
+                .iter()
+                .any(|v| v.reason == "TOO_MANY_IN_ALL" && v.field == "interactive.list.sections"),
+            "{bad:?}"
+        );
+    }
+    // The 1,000,000 empty rows (1.9 MB) and 3,000,000 (5.7 MB): refused unread or unparsed.
+    let mut client = whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient::new(
+        service.channel().await,
+    );
+    let status = client
+        .send_message(list_request(1_000_000, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        tonic::Code::InvalidArgument,
+        "{}",
+        status.message()
+    );
+    assert!(status_header_bytes(&status) < 8 * 1024);
+    let status = client
+        .send_message(list_request(3_000_000, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        tonic::Code::OutOfRange,
+        "{}",
+        status.message()
+    );
+    // A request of many fields within the size limit is refused before it is decoded.
+    let status = client
+        .send_message(list_request(600_000, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        tonic::Code::InvalidArgument,
+        "{}",
+        status.message()
+    );
+    assert!(status.message().contains("fields"), "{}", status.message());
+
+    let peak = service.peak_memory();
+    eprintln!("peak resident memory of the service: {} KiB", peak >> 10);
+    assert!(peak < 64 << 20, "peak resident memory {} MiB", peak >> 20);
+}
+
+#[tokio::test]
+async fn ten_thousand_calls_against_a_slow_api_keep_its_connections_capped_and_memory_flat() {
+    use std::sync::atomic::Ordering;
+    let upstream = common::upstream::SlowUpstream::start(Duration::from_millis(200)).await;
+    let service = Service::start(&[
+        "--upstream-url",
+        &upstream.url,
+        "--phone-number-id",
+        "100000000000001",
+        "--upstream-max-in-flight",
+        "32",
+    ])
+    .await;
+    let mut channels = Vec::new();
+    for _ in 0..40 {
+        channels.push(service.channel().await);
+    }
+    let mut calls = Vec::new();
+    for i in 0..10_000 {
+        let mut client =
+            whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient::new(
+                channels[i % channels.len()].clone(),
+            );
+        // No deadline: a queued call waits for its slot up to --upstream-timeout (30 s).
+        calls.push(tokio::spawn(async move {
+            client
+                .send_message(common::request(common::text("hello")))
+                .await
+        }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(status) => {
+                let info = tonic_types::StatusExt::get_details_error_info(&status)
+                    .unwrap_or_else(|| panic!("ErrorInfo on {status:?}"));
+                match status.code() {
+                    tonic::Code::ResourceExhausted => {
+                        assert!(
+                            ["OVERLOADED", "UPSTREAM_BUSY"].contains(&info.reason.as_str()),
+                            "{status:?}"
+                        );
+                        assert_eq!(info.metadata["outcome"], "not_sent");
+                        assert!(tonic_types::StatusExt::get_details_retry_info(&status).is_some());
+                        refused += 1;
+                    }
+                    _ => panic!("unexpected {status:?}"),
+                }
+            }
+        }
+    }
+    let counts = &upstream.counts;
+    eprintln!(
+        "ok {ok}, refused {refused}; upstream: {} connections in all, at most {} open, at most {} answering",
+        counts.connections.load(Ordering::SeqCst),
+        counts.most_open.load(Ordering::SeqCst),
+        counts.most_answering.load(Ordering::SeqCst)
+    );
+    assert!(ok > 0 && refused > 0, "ok {ok}, refused {refused}");
+    // Every message the API received was answered OK, and no other.
+    assert_eq!(counts.messages.load(Ordering::SeqCst), ok);
+    assert!(counts.most_answering.load(Ordering::SeqCst) <= 32);
+    // Requests at once never exceed the cap. A connection can open a moment before a finished one
+    // is back in the pool (the HTTP client returns it on its own task), so connections may pass
+    // it briefly; but at most the cap are in use and the pool keeps at most the cap idle, so they
+    // never pass twice the cap, and they are reused rather than churned.
+    assert!(counts.most_open.load(Ordering::SeqCst) <= 2 * 32);
+    assert!(counts.connections.load(Ordering::SeqCst) <= 2 * 32);
+    let peak = service.peak_memory();
+    eprintln!("peak resident memory of the service: {} KiB", peak >> 10);
+    assert!(peak < 64 << 20, "peak resident memory {} MiB", peak >> 20);
+}

@@ -432,6 +432,15 @@ fn the_largest_valid_request_of_each_kind_encodes_below_the_limit() {
                 panic!("{flavor}: the largest {name} is refused: {invalid}");
             }
             sizes.push((request.encoded_len(), flavor, name));
+            // Nor does it hold more fields than the server decodes.
+            assert_eq!(
+                whatsapp_grpc::codec::check_fields(
+                    "whatsapp.v1.SendMessageRequest",
+                    &request.encode_to_vec()
+                ),
+                Ok(()),
+                "{flavor} {name}"
+            );
         }
     }
     // Each limit is at its edge: one more element or character anywhere is refused (the boundary
@@ -457,4 +466,54 @@ fn the_largest_read_receipt_encodes_below_the_limit() {
     };
     translate::mark_message_read(Flavor::Cloud, &request).expect("valid");
     assert!(request.encoded_len() < MAX_REQUEST_BYTES);
+}
+
+/// Flow data as dense in fields as 64 KiB allows: a list of nulls, two fields every four bytes.
+fn densest_flow_data() -> prost_types::Struct {
+    use prost_types::value::Kind as ValueKind;
+    let null = prost_types::Value {
+        kind: Some(ValueKind::NullValue(0)),
+    };
+    let mut count = limits::FLOW_DATA_MAX_BYTES / 4;
+    loop {
+        let mut data = prost_types::Struct::default();
+        data.fields.insert(
+            "k".into(),
+            prost_types::Value {
+                kind: Some(ValueKind::ListValue(prost_types::ListValue {
+                    values: vec![null.clone(); count],
+                })),
+            },
+        );
+        if data.encoded_len() <= limits::FLOW_DATA_MAX_BYTES {
+            return data;
+        }
+        count -= 16;
+    }
+}
+
+#[test]
+fn the_valid_request_with_the_most_fields_is_decoded() {
+    for flavor in [Flavor::Cloud, Flavor::OnPremises] {
+        let Some((_, Content::Interactive(mut flow))) = contents(flavor)
+            .into_iter()
+            .find(|(name, _)| *name == "interactive flow")
+        else {
+            panic!("a Flow case");
+        };
+        if let Some(Kind::Flow(flow)) = &mut flow.kind
+            && let Some(payload) = &mut flow.flow_action_payload
+        {
+            payload.data = Some(densest_flow_data());
+        }
+        let request = largest(flavor, Content::Interactive(flow));
+        let bytes = request.encode_to_vec();
+        assert!(bytes.len() < MAX_REQUEST_BYTES);
+        translate::send_message(flavor, &request).expect("valid");
+        assert_eq!(
+            whatsapp_grpc::codec::check_fields("whatsapp.v1.SendMessageRequest", &bytes),
+            Ok(()),
+            "{flavor}"
+        );
+    }
 }

@@ -1,6 +1,6 @@
-//! The caller's deadline: the `grpc-timeout` header read once, as a [`Deadline`] in the request's
-//! extensions for the service to bound its work with (waiting for a slot, the login, the request to
-//! the API). A backstop answers `DEADLINE_EXCEEDED` (with `ErrorInfo`, logged at `warn`) shortly
+//! The caller's deadline: the `grpc-timeout` header read once, as a [`Deadline`] (a little before
+//! the caller's own) in the request's extensions for the service to bound its work with (waiting
+//! for a slot, the login, the request to the API). A backstop answers `DEADLINE_EXCEEDED` (with `ErrorInfo`, logged at `warn`) shortly
 //! after the deadline if the call has still not finished; the service normally answers first, with
 //! the precise outcome.
 
@@ -20,7 +20,14 @@ use super::Rejection;
 /// How long after the deadline the backstop answers, leaving the service time to answer first.
 pub const BACKSTOP_GRACE: Duration = Duration::from_millis(50);
 
-/// When the caller stops waiting: the time the call arrived plus its `grpc-timeout`.
+/// How much earlier than the caller the service ends its work: a tenth of the timeout, at most
+/// this. The caller's own timer started before the call crossed the network, so without a margin
+/// it would always give up first and never see the service's status and its outcome.
+pub const MAX_MARGIN: Duration = Duration::from_millis(100);
+
+/// When the service stops working for a call: the time it arrived plus its `grpc-timeout`, less a
+/// margin (a tenth of the timeout, at most [`MAX_MARGIN`]) so that the caller, whose timer started
+/// earlier, still receives the answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deadline {
     pub at: Instant,
@@ -93,7 +100,7 @@ where
             return Box::pin(self.inner.call(request));
         };
         let deadline = Deadline {
-            at: Instant::now() + timeout,
+            at: Instant::now() + timeout - (timeout / 10).min(MAX_MARGIN),
             timeout,
         };
         request.extensions_mut().insert(deadline);

@@ -25,6 +25,7 @@ use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::messaging_service_server::MessagingServiceServer;
 use crate::service::Messaging;
 use crate::upstream::{Upstream, UpstreamConfig};
+use crate::validate::limits::MAX_REQUEST_BYTES;
 
 /// Everything the server needs, validated.
 #[derive(Clone, Debug)]
@@ -44,8 +45,6 @@ pub struct ServerLimits {
     pub connections: ConnectionLimits,
     /// Calls in progress on the whole server (health checks aside); more are refused at once.
     pub max_calls: usize,
-    /// The largest request message accepted, in bytes.
-    pub max_request_bytes: usize,
 }
 
 impl Default for ServerLimits {
@@ -53,7 +52,6 @@ impl Default for ServerLimits {
         ServerLimits {
             connections: ConnectionLimits::default(),
             max_calls: 2048,
-            max_request_bytes: 256 * 1024,
         }
     }
 }
@@ -116,7 +114,9 @@ pub async fn serve(
     };
     let limits = config.limits;
     let messaging = MessagingServiceServer::new(Messaging::new(upstream))
-        .max_decoding_message_size(limits.max_request_bytes);
+        // The codec refuses a request over MAX_REQUEST_BYTES with INVALID_ARGUMENT; tonic stops
+        // reading at twice that, from the length prefix alone (OUT_OF_RANGE).
+        .max_decoding_message_size(2 * MAX_REQUEST_BYTES);
     let routes = Routes::new(HealthService::new(board.clone()).into_server())
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)

@@ -15,6 +15,11 @@ pub struct Counts {
     pub open: AtomicUsize,
     pub most_open: AtomicUsize,
     pub requests: AtomicUsize,
+    /// `POST` requests: the messages sent.
+    pub messages: AtomicUsize,
+    /// Requests being answered now, and the most at once.
+    pub answering: AtomicUsize,
+    pub most_answering: AtomicUsize,
 }
 
 /// A slow upstream on loopback; it stops with the test's runtime.
@@ -77,7 +82,13 @@ async fn serve(mut stream: TcpStream, delay: Duration, counts: &Counts) -> std::
         }
         buffer.drain(..head_end + length);
         counts.requests.fetch_add(1, Ordering::SeqCst);
+        if head.starts_with("post ") {
+            counts.messages.fetch_add(1, Ordering::SeqCst);
+        }
+        let answering = counts.answering.fetch_add(1, Ordering::SeqCst) + 1;
+        counts.most_answering.fetch_max(answering, Ordering::SeqCst);
         tokio::time::sleep(delay).await;
+        counts.answering.fetch_sub(1, Ordering::SeqCst);
         let answer = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{ANSWER}",
             ANSWER.len()
