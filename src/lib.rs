@@ -1,11 +1,12 @@
 //! whatsapp-grpc: a typed gRPC facade for the WhatsApp Business API messages endpoint.
 //!
-//! A request flows one way through the modules: [`server`] accepts it for [`service`], which hands
+//! A request flows one way through the modules: [`server`] accepts it, bounded, through the
+//! [`layers`] (deadline, admission) for [`service`], whose [`codec`] decodes it; the service hands
 //! the [`proto`] request to [`translate`]; translate checks it against [`validate`]'s rules while
 //! building the REST body of [`wire`] for one [`flavor`] of the API; [`upstream`] sends it and reads
-//! the answer back; failures become a `tonic::Status` in [`error`] (and bytes that are not a request
-//! in [`codec`]). [`health`] watches the upstream,
-//! [`telemetry`] carries the trace, and [`sandbox`] emulates the API for development and tests.
+//! the answer back; failures become a `tonic::Status` in [`error`]. [`health`] observes the upstream
+//! through a hook and probes it, [`telemetry`] carries the trace, and [`sandbox`] emulates the API
+//! for development and tests.
 
 pub mod client;
 pub mod codec;

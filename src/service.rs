@@ -49,7 +49,7 @@ impl MessagingService for Messaging {
         let request = request.into_inner();
         let span = rpc_span("SendMessage", self.flavor(), message_type(&request), &trace);
         async move {
-            let call = Call::start();
+            let call = Call::start("SendMessage");
             let result = self.send(&request, &trace, deadline).await;
             call.finish(&result);
             result.map(Response::new).map_err(Status::from)
@@ -67,7 +67,7 @@ impl MessagingService for Messaging {
         let request = request.into_inner();
         let span = rpc_span("MarkMessageRead", self.flavor(), "read_receipt", &trace);
         async move {
-            let call = Call::start();
+            let call = Call::start("MarkMessageRead");
             let result = self.mark_read(&request, &trace, deadline).await;
             call.finish(&result);
             result.map(Response::new).map_err(Status::from)
@@ -218,13 +218,15 @@ fn record_error(error: &UpstreamError) {
 /// warn (failure); dropped unfinished (the caller cancelled, or its deadline passed and the call
 /// was abandoned), it logs that at warn, since the message may have been sent.
 struct Call {
+    method: &'static str,
     started: Instant,
     finished: bool,
 }
 
 impl Call {
-    fn start() -> Call {
+    fn start(method: &'static str) -> Call {
         Call {
+            method,
             started: Instant::now(),
             finished: false,
         }
@@ -242,6 +244,7 @@ impl Drop for Call {
     fn drop(&mut self) {
         if !self.finished {
             tracing::warn!(
+                method = self.method,
                 latency_us = self.started.elapsed().as_micros() as u64,
                 outcome = "unknown",
                 "call abandoned before it finished (the caller cancelled or its deadline passed); the message may have been sent"

@@ -273,6 +273,13 @@ fn check_refusal(invalid: InvalidRequest) {
 /// One case: decode, translate for both flavors, check. Returns `None` when the input does not
 /// decode as a send request, else whether a flavor accepted it.
 fn run(input: &[u8]) -> Option<bool> {
+    // The server counts the fields before it decodes; whatever that says, it must not panic, and
+    // what decodes within the size limit never holds more fields than it counts.
+    let counted = whatsapp_grpc::codec::check_fields("whatsapp.v1.SendMessageRequest", input);
+    if let Err(refused) = &counted {
+        let status = malformed_request("whatsapp.v1.SendMessageRequest", refused);
+        assert!(status_wire_size(&status) < STATUS_HEADERS_MAX);
+    }
     let send = match proto::SendMessageRequest::decode(input) {
         Ok(request) => {
             let mut accepted = false;

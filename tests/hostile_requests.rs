@@ -343,10 +343,19 @@ async fn malformed_protobuf_is_an_invalid_argument_over_grpc() {
 async fn half_a_million_empty_rows_over_grpc_answer_a_small_invalid_argument() {
     let stack = Stack::start(Flavor::Cloud).await;
     let mut client = stack.client.clone();
-    // Half a million: a million rows (2 MB) would be refused by a decoding limit of
-    // MAX_REQUEST_BYTES before validation.
+    // Half a million rows (1 MB) are within MAX_REQUEST_BYTES but hold more fields than the server
+    // decodes: refused before decoding.
     let request = list(vec![section(vec![row("", "", ""); 500_000])]);
     assert!(request.encoded_len() < MAX_REQUEST_BYTES);
+    let status = client
+        .send_message(request)
+        .await
+        .expect_err("too many fields");
+    assert_malformed(&status, "whatsapp.v1.SendMessageRequest");
+    assert!(status_wire_size(&status) < STATUS_HEADERS_MAX);
+
+    // Twenty thousand are decoded, and validated with one violation for the count.
+    let request = list(vec![section(vec![row("", "", ""); 20_000])]);
     let status = client
         .send_message(request)
         .await

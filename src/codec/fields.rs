@@ -21,11 +21,11 @@ const MAX_DEPTH: u32 = 100;
 /// Why the bytes were refused before decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScanError {
-    #[error("the request holds more than {MAX_FIELDS} fields in all")]
+    #[error("it holds more than {MAX_FIELDS} fields in all, more than any valid request")]
     TooManyFields,
-    #[error("the request nests messages deeper than {MAX_DEPTH} levels")]
+    #[error("it nests messages deeper than {MAX_DEPTH} levels")]
     TooDeep,
-    #[error("the request's bytes are not Protobuf wire format")]
+    #[error("its bytes are not Protobuf wire format")]
     Malformed,
 }
 

@@ -51,7 +51,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
             connections: ConnectionLimits::default(),
-            max_calls: 2048,
+            max_calls: 1024,
         }
     }
 }

@@ -36,7 +36,7 @@ pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 /// The default of [`UpstreamConfig::max_queued`].
-pub const DEFAULT_MAX_QUEUED: usize = 1024;
+pub const DEFAULT_MAX_QUEUED: usize = 512;
 
 /// When a caller refused for lack of a slot is told to come back.
 pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);

@@ -1,0 +1,136 @@
+//! The caller's deadline, as a caller sets it (`grpc-timeout`), bounds what the service does for the
+//! call, and the caller gets a typed `DEADLINE_EXCEEDED` that says whether the message may have been
+//! sent; a call the caller abandons is logged.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::stack::{Options, Stack};
+use common::*;
+use tonic::{Code, Request};
+use tonic_types::StatusExt;
+use whatsapp_grpc::Flavor;
+use whatsapp_grpc::sandbox::SandboxConfig;
+
+/// The sandbox answers this recipient late, by its `slow_answer`.
+const SLOW: &str = "15550000408";
+
+fn slow_stack_options() -> Options {
+    Options {
+        sandbox: SandboxConfig {
+            slow_answer: Duration::from_secs(3),
+            ..Default::default()
+        },
+        upstream_timeout: Duration::from_secs(30),
+        ..Options::new(Flavor::Cloud)
+    }
+}
+
+fn to_slow() -> whatsapp_grpc::proto::SendMessageRequest {
+    let mut message = request(text("hello"));
+    message.to = SLOW.into();
+    message
+}
+
+async fn wait_until_received(stack: &mut Stack, count: usize) {
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        while stack.received().await.len() < count {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "the sandbox never received {count} message(s)"
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_that_passes_after_sending_says_the_outcome_is_unknown() {
+    let mut stack = Stack::start_with(slow_stack_options()).await;
+    let mut call = Request::new(to_slow());
+    call.set_timeout(Duration::from_millis(800));
+    let status = stack.client.send_message(call).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("the service's status, not the client's own: {status:?}"));
+    assert_eq!(info.reason, "DEADLINE_EXCEEDED");
+    assert_eq!(info.metadata["outcome"], "unknown");
+    assert_eq!(stack.received().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_deadline_that_passes_while_waiting_for_a_slot_says_nothing_was_sent() {
+    let mut stack = Stack::start_with(Options {
+        max_in_flight: 1,
+        ..slow_stack_options()
+    })
+    .await;
+    // One slow call holds the only slot to the API.
+    let mut holder = stack.client.clone();
+    let holding = tokio::spawn(async move { holder.send_message(to_slow()).await });
+    wait_until_received(&mut stack, 1).await;
+
+    let mut call = Request::new(request(text("hello")));
+    call.set_timeout(Duration::from_millis(500));
+    let status = stack.client.send_message(call).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("the service's status, not the client's own: {status:?}"));
+    assert_eq!(info.metadata["outcome"], "not_sent");
+    assert_eq!(
+        stack.received().await.len(),
+        1,
+        "only the slow call was sent"
+    );
+    holding.abort();
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_call_the_caller_abandons_is_logged() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // This test binary's only subscriber: the other tests here log nothing it looks for.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .json()
+        .with_writer(move || writer.clone())
+        .try_init();
+    let mut stack = Stack::start_with(slow_stack_options()).await;
+    let mut caller = stack.client.clone();
+    let call = tokio::spawn(async move { caller.send_message(to_slow()).await });
+    wait_until_received(&mut stack, 1).await;
+    // The caller goes away: its client cancels the stream.
+    call.abort();
+    let logged = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            if let Some(line) = logs.lines().find(|line| line.contains("call abandoned")) {
+                return line.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the abandoned call is logged");
+    assert!(logged.contains(r#""outcome":"unknown""#), "{logged}");
+    assert!(logged.contains(r#""method":"SendMessage""#), "{logged}");
+}
