@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::stack::{Options, Stack};
@@ -35,19 +33,6 @@ fn to_slow() -> whatsapp_grpc::proto::SendMessageRequest {
     message
 }
 
-async fn wait_until_received(stack: &mut Stack, count: usize) {
-    let waited = tokio::time::timeout(Duration::from_secs(10), async {
-        while stack.received().await.len() < count {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    assert!(
-        waited.is_ok(),
-        "the sandbox never received {count} message(s)"
-    );
-}
-
 #[tokio::test]
 async fn a_deadline_that_passes_after_sending_says_the_outcome_is_unknown() {
     let mut stack = Stack::start_with(slow_stack_options()).await;
@@ -73,7 +58,7 @@ async fn a_deadline_that_passes_while_waiting_for_a_slot_says_nothing_was_sent()
     // One slow call holds the only slot to the API.
     let mut holder = stack.client.clone();
     let holding = tokio::spawn(async move { holder.send_message(to_slow()).await });
-    wait_until_received(&mut stack, 1).await;
+    stack.wait_until_received(1).await;
 
     let mut call = Request::new(request(text("hello")));
     call.set_timeout(Duration::from_millis(500));
@@ -91,38 +76,18 @@ async fn a_deadline_that_passes_while_waiting_for_a_slot_says_nothing_was_sent()
     holding.abort();
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_call_the_caller_abandons_is_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    // This test binary's only subscriber: the other tests here log nothing it looks for.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("warn")
-        .json()
-        .with_writer(move || writer.clone())
-        .try_init();
+    let captured = common::logs::capture("warn");
     let mut stack = Stack::start_with(slow_stack_options()).await;
     let mut caller = stack.client.clone();
     let call = tokio::spawn(async move { caller.send_message(to_slow()).await });
-    wait_until_received(&mut stack, 1).await;
+    stack.wait_until_received(1).await;
     // The caller goes away: its client cancels the stream.
     call.abort();
     let logged = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            let logs = captured.text();
             if let Some(line) = logs.lines().find(|line| line.contains("call abandoned")) {
                 return line.to_owned();
             }

@@ -93,7 +93,7 @@ async fn local_failures_leave_health_serving() {
             })
             .await
             .unwrap_err();
-        assert_ne!(status.code(), Code::Ok);
+        assert_eq!(status.code(), Code::InvalidArgument);
         let status = stack
             .client
             .send_message(proto::SendMessageRequest::default())

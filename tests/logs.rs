@@ -4,35 +4,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::stack::{Options, Stack};
 use common::*;
 use whatsapp_grpc::Flavor;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_secret_or_personal_data_in_any_log_line() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("debug,whatsapp_grpc=trace")
-        .json()
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = common::logs::capture("debug,whatsapp_grpc=trace");
 
     const RECIPIENT: &str = "15557654321";
     const TEXT: &str = "my secret order details";
@@ -61,7 +39,7 @@ async fn no_secret_or_personal_data_in_any_log_line() {
         let _ = stack.client.send_message(invalid).await;
     }
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("rpc"), "the run logged nothing: {logs}");
     for secret in [
         RECIPIENT,

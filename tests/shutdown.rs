@@ -139,13 +139,7 @@ async fn calls_in_flight_finish_and_new_calls_are_refused() {
     let mut slow_client = stack.client.clone();
     let in_flight = tokio::spawn(async move { slow_client.send_message(slow_request()).await });
     // Let the slow call reach the sandbox before the signal.
-    let waited = tokio::time::timeout(Duration::from_secs(10), async {
-        while stack.received().await.is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "the slow call never reached the sandbox");
+    stack.wait_until_received(1).await;
 
     let server = stack.shut_down_server();
     // During the pre-stop delay: health NOT_SERVING at once, calls still served.
@@ -215,13 +209,7 @@ async fn a_call_outlasting_the_grace_period_does_not_hold_the_server() {
     .await;
     let mut slow_client = stack.client.clone();
     let in_flight = tokio::spawn(async move { slow_client.send_message(slow_request()).await });
-    let waited = tokio::time::timeout(Duration::from_secs(10), async {
-        while stack.received().await.is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "the slow call never reached the sandbox");
+    stack.wait_until_received(1).await;
     let server = stack.shut_down_server();
     tokio::time::timeout(Duration::from_secs(10), server)
         .await

@@ -96,13 +96,14 @@ where
             .headers()
             .get("grpc-timeout")
             .and_then(|value| parse_grpc_timeout(value.as_bytes()));
-        let Some(timeout) = timeout else {
+        // A timeout too far to represent (99,999,999 hours) is no deadline at all.
+        let at = timeout.and_then(|timeout| {
+            Instant::now().checked_add(timeout - (timeout / 10).min(MAX_MARGIN))
+        });
+        let (Some(timeout), Some(at)) = (timeout, at) else {
             return Box::pin(self.inner.call(request));
         };
-        let deadline = Deadline {
-            at: Instant::now() + timeout - (timeout / 10).min(MAX_MARGIN),
-            timeout,
-        };
+        let deadline = Deadline { at, timeout };
         request.extensions_mut().insert(deadline);
         let method = request.uri().path().to_owned();
         let call = self.inner.call(request);

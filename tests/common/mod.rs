@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod logs;
 pub mod process;
 pub mod stack;
 pub mod upstream;

@@ -207,6 +207,20 @@ impl Stack {
             .expect("revoked");
     }
 
+    /// Waits (at most 10 s) until the sandbox has received `count` messages.
+    pub async fn wait_until_received(&mut self, count: usize) {
+        let waited = tokio::time::timeout(Duration::from_secs(10), async {
+            while self.received().await.len() < count {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "the sandbox never received {count} message(s)"
+        );
+    }
+
     /// Signals the gRPC server to shut down (as SIGTERM does) and returns its task, which ends when
     /// `serve` returns. The sandbox keeps running.
     pub fn shut_down_server(&mut self) -> JoinHandle<()> {
