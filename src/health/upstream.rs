@@ -113,9 +113,16 @@ impl UpstreamHealth {
                 probes.failed = 0;
                 probes.good = probes.good.saturating_add(1);
                 if !serving && (probes.good >= UP_AFTER_PROBES || !probes.ever_up) {
-                    probes.ever_up = true;
+                    let first = !std::mem::replace(&mut probes.ever_up, true);
                     if self.board.set(self.name, ServingStatus::Serving) {
-                        tracing::warn!(service = self.name, "the API is up again: health SERVING");
+                        if first {
+                            tracing::info!(service = self.name, "the API answers: health SERVING");
+                        } else {
+                            tracing::warn!(
+                                service = self.name,
+                                "the API is up again: health SERVING"
+                            );
+                        }
                     }
                 }
             }
@@ -210,5 +217,93 @@ pub struct Prober {
 impl Drop for Prober {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health() -> (Arc<HealthBoard>, Arc<UpstreamHealth>) {
+        let board = Arc::new(HealthBoard::new(&[("api", ServingStatus::Unknown)]));
+        let health = UpstreamHealth::new(board.clone(), "api");
+        (board, health)
+    }
+
+    #[test]
+    fn probes_decide_with_hysteresis() {
+        let (board, health) = health();
+        let status = || board.status("api");
+        assert_eq!(
+            status(),
+            Some(ServingStatus::NotServing),
+            "until a probe succeeds"
+        );
+        health.record_probe(Evidence::Up, "");
+        assert_eq!(
+            status(),
+            Some(ServingStatus::Serving),
+            "the first good probe is enough"
+        );
+        health.record_probe(Evidence::Down, "refused");
+        assert_eq!(
+            status(),
+            Some(ServingStatus::Serving),
+            "one failed probe is not enough"
+        );
+        health.record_probe(Evidence::Neutral, "busy");
+        health.record_probe(Evidence::Down, "refused");
+        assert_eq!(status(), Some(ServingStatus::NotServing));
+        health.record_probe(Evidence::Up, "");
+        assert_eq!(
+            status(),
+            Some(ServingStatus::NotServing),
+            "one good probe is not enough"
+        );
+        health.record_probe(Evidence::Up, "");
+        assert_eq!(status(), Some(ServingStatus::Serving));
+        health.record_probe(Evidence::Down, "refused");
+        health.record_probe(Evidence::Up, "");
+        health.record_probe(Evidence::Down, "refused");
+        assert_eq!(
+            status(),
+            Some(ServingStatus::Serving),
+            "failures must be consecutive"
+        );
+    }
+
+    #[test]
+    fn calls_never_change_the_verdict() {
+        let (board, health) = health();
+        health.record_probe(Evidence::Up, "");
+        for _ in 0..100 {
+            health.record(Evidence::Down);
+        }
+        assert_eq!(board.status("api"), Some(ServingStatus::Serving));
+    }
+
+    #[tokio::test]
+    async fn consecutive_down_signals_bring_a_probe_forward() {
+        let (_board, health) = health();
+        let probe_asked = || {
+            let health = health.clone();
+            async move {
+                tokio::time::timeout(Duration::from_millis(50), health.probe_now.notified())
+                    .await
+                    .is_ok()
+            }
+        };
+        health.record(Evidence::Down);
+        health.record(Evidence::Down);
+        health.record(Evidence::Up);
+        health.record(Evidence::Down);
+        health.record(Evidence::Neutral);
+        health.record(Evidence::Down);
+        assert!(
+            !probe_asked().await,
+            "a good call in between resets the count"
+        );
+        health.record(Evidence::Down);
+        assert!(probe_asked().await, "three in a row ask for a probe");
     }
 }

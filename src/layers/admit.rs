@@ -126,3 +126,94 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
+    use super::*;
+
+    /// Answers OK once `release` has a permit for it.
+    #[derive(Clone)]
+    struct Held {
+        release: Arc<Semaphore>,
+    }
+
+    impl Service<Request<()>> for Held {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            let release = self.release.clone();
+            Box::pin(async move {
+                let _ = release.acquire().await;
+                Ok(Response::new(Body::default()))
+            })
+        }
+    }
+
+    fn call_to(path: &str) -> Request<()> {
+        Request::builder().uri(path).body(()).expect("a request")
+    }
+
+    /// The gRPC status of a response the layer answered itself.
+    fn status(response: &Response<Body>) -> Option<tonic::Status> {
+        tonic::Status::from_header_map(response.headers())
+    }
+
+    #[tokio::test]
+    async fn refuses_calls_beyond_the_limit_and_while_draining_but_never_health() {
+        let admission = Admission::new(1);
+        let release = Arc::new(Semaphore::new(0));
+        let mut service = AdmitLayer::new(admission.clone()).layer(Held {
+            release: release.clone(),
+        });
+        let first =
+            tokio::spawn(service.call(call_to("/whatsapp.v1.MessagingService/SendMessage")));
+        tokio::task::yield_now().await;
+        assert_eq!(admission.in_progress(), 1);
+
+        let refused = service
+            .call(call_to("/whatsapp.v1.MessagingService/SendMessage"))
+            .await
+            .expect("an answer");
+        let refused = status(&refused).expect("a status");
+        assert_eq!(refused.code(), Code::ResourceExhausted);
+        let info = refused.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "OVERLOADED");
+        assert_eq!(info.metadata["outcome"], "not_sent");
+        assert_eq!(
+            refused.get_details_retry_info().and_then(|r| r.retry_delay),
+            Some(RETRY_AFTER)
+        );
+
+        // Health checks are admitted at the limit.
+        let health = tokio::spawn(service.call(call_to("/grpc.health.v1.Health/Check")));
+        release.add_permits(2);
+        let answered = first.await.expect("joined").expect("an answer");
+        assert!(status(&answered).is_none(), "the first call was served");
+        let health = health.await.expect("joined").expect("an answer");
+        assert!(status(&health).is_none(), "the health check was served");
+        assert_eq!(admission.in_progress(), 0);
+
+        admission.drain();
+        let refused = service
+            .call(call_to("/whatsapp.v1.MessagingService/SendMessage"))
+            .await
+            .expect("an answer");
+        let refused = status(&refused).expect("a status");
+        assert_eq!(refused.code(), Code::Unavailable);
+        assert_eq!(
+            refused.get_details_error_info().expect("ErrorInfo").reason,
+            "DRAINING"
+        );
+    }
+}

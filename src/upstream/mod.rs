@@ -90,7 +90,7 @@ pub struct Upstream {
     health_url: Url,
     auth: Auth,
     request_timeout: Duration,
-    admission: Admission,
+    call_slots: CallSlots,
     /// A password in the base URL's userinfo (reqwest sends it as basic auth): redacted too.
     url_secrets: Vec<String>,
     /// Told the outcome of every message call (not of probes), e.g. by health.
@@ -222,7 +222,7 @@ fn later(now: Instant, duration: Duration) -> Instant {
 }
 
 /// The slots for calls in flight, and the count of callers waiting for one.
-struct Admission {
+struct CallSlots {
     slots: Semaphore,
     waiting: AtomicUsize,
     max_queued: usize,
@@ -237,7 +237,7 @@ impl Drop for Waiting<'_> {
     }
 }
 
-impl Admission {
+impl CallSlots {
     /// A slot, at once if one is free, else after waiting in the queue (if there is room in it)
     /// until `until`. `by_deadline` says whether `until` is the caller's deadline.
     async fn enter(
@@ -340,7 +340,7 @@ impl Upstream {
             health_url,
             auth: Auth::new(&config.credentials, format!("{base}/v1/users/login"))?,
             request_timeout: config.request_timeout,
-            admission: Admission {
+            call_slots: CallSlots {
                 slots: Semaphore::new(config.max_in_flight),
                 waiting: AtomicUsize::new(0),
                 max_queued: config.max_queued,
@@ -418,7 +418,7 @@ impl Upstream {
     pub async fn check_health(&self) -> Result<bool, UpstreamError> {
         let budget = Budget::new(None, self.request_timeout);
         let wait = later(Instant::now(), HEALTH_SLOT_WAIT.min(self.request_timeout));
-        let _slot = self.admission.enter(wait, false).await?;
+        let _slot = self.call_slots.enter(wait, false).await?;
         let answer = self
             .call(
                 Method::GET,
@@ -446,7 +446,7 @@ impl Upstream {
     ) -> Result<Answer, UpstreamError> {
         let budget = Budget::new(deadline, self.request_timeout);
         let (until, by_deadline) = budget.wait_until(self.request_timeout);
-        let _slot = self.admission.enter(until, by_deadline).await?;
+        let _slot = self.call_slots.enter(until, by_deadline).await?;
         let result = self.call(method, url, body, Some(trace), &budget).await;
         if let Some(observer) = self.observer.get() {
             observer.call_finished(result.as_ref().map(|_| ()));
