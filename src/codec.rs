@@ -17,17 +17,13 @@
 
 mod fields;
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use bytes::Buf;
-
+use tonic::Status;
 use tonic::codec::{self, BufferSettings, DecodeBuf};
-use tonic::{Code, Status};
 use tonic_prost::ProstEncoder;
-use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::{DOMAIN, Outcome};
 use crate::proto;
 use crate::validate::limits::MAX_REQUEST_BYTES;
 
@@ -39,9 +35,6 @@ pub use fields::{MAX_FIELDS, ScanError, check_named as check_fields};
 fn buffers() -> BufferSettings {
     BufferSettings::new(1024, 32 * 1024)
 }
-
-/// The `ErrorInfo.reason` of a request that is not valid Protobuf of its type.
-pub const MALFORMED_REQUEST: &str = "MALFORMED_REQUEST";
 
 /// The longest decode error text put in a status (prost's text names the fields it was in, one per
 /// nesting level, and a message nested 100 deep makes it long). It never holds the request's data.
@@ -156,18 +149,9 @@ impl<U: ServiceMessage> codec::Decoder for Decoder<U> {
 }
 
 /// The status for a request that is not valid Protobuf of the type `full_name`, or holds more than
-/// the service decodes.
+/// the service decodes (mapped with the service's other errors, in `error.rs`).
 pub fn malformed_request(full_name: &str, error: &dyn std::fmt::Display) -> Status {
-    let message = format!(
-        "the request is not a valid {full_name} protobuf message: {}; nothing was sent",
-        bounded(&error.to_string())
-    );
-    let details = ErrorDetails::with_error_info(
-        MALFORMED_REQUEST,
-        DOMAIN,
-        HashMap::from([("outcome".to_owned(), Outcome::NotSent.as_str().to_owned())]),
-    );
-    Status::with_error_details(Code::InvalidArgument, message, details)
+    crate::error::malformed_request_status(full_name, bounded(&error.to_string()))
 }
 
 /// `text` cut to at most [`DECODE_ERROR_MAX`] bytes, at a character boundary.
@@ -181,8 +165,12 @@ fn bounded(text: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use prost::Message as _;
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
+    use super::*;
+    use crate::error::DOMAIN;
 
     #[test]
     fn a_request_with_a_string_that_is_not_utf8_is_an_invalid_argument() {
@@ -199,7 +187,7 @@ mod tests {
             status.message()
         );
         let info = status.get_details_error_info().expect("ErrorInfo");
-        assert_eq!(info.reason, MALFORMED_REQUEST);
+        assert_eq!(info.reason, "MALFORMED_REQUEST");
         assert_eq!(info.domain, DOMAIN);
         assert_eq!(info.metadata["outcome"], "not_sent");
     }

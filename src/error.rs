@@ -316,6 +316,19 @@ fn own_error<const N: usize>(
     Status::with_error_details(code, message, details)
 }
 
+/// The status of a request that is not valid Protobuf of the type `full_name` (or is larger than
+/// the service reads): the caller's fault, and nothing was sent. `why` is bounded by the codec.
+pub fn malformed_request_status(full_name: &str, why: &str) -> Status {
+    own_error(
+        Code::InvalidArgument,
+        "MALFORMED_REQUEST",
+        Outcome::NotSent,
+        format!("the request is not a valid {full_name} protobuf message: {why}; nothing was sent"),
+        None,
+        [],
+    )
+}
+
 /// The status of a call a layer answered itself.
 pub fn rejection_status(rejection: Rejection) -> Status {
     let message = rejection.to_string();
