@@ -14,6 +14,7 @@ const PROTO_FILES: &[&str] = &[
     "whatsapp/v1/location.proto",
     "whatsapp/v1/media.proto",
     "whatsapp/v1/reaction.proto",
+    "whatsapp/v1/senders.proto",
     "whatsapp/v1/template.proto",
     "whatsapp/v1/text.proto",
 ];

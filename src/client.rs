@@ -38,6 +38,9 @@ pub async fn send(args: SendArgs) -> Result<String, String> {
     if let Some(request_id) = args.request_id {
         request.request_id = request_id;
     }
+    if let Some(from) = args.from {
+        request.sender = from;
+    }
 
     let endpoint = tonic::transport::Endpoint::from_shared(args.server.clone())
         .map_err(|e| format!("--server {:?} is not a URL: {e}", args.server))?
@@ -55,6 +58,9 @@ pub async fn send(args: SendArgs) -> Result<String, String> {
                 .unwrap_or(MessageStatus::Unspecified);
             if status != MessageStatus::Unspecified {
                 let _ = write!(line, " {}", status.as_str_name());
+            }
+            if !response.sender.is_empty() {
+                let _ = write!(line, " from {}", response.sender);
             }
             Ok(line)
         }

@@ -62,6 +62,8 @@ service_messages! {
     MarkMessageReadRequest: true,
     SendMessageResponse: false,
     MarkMessageReadResponse: false,
+    ListSendersRequest: true,
+    ListSendersResponse: false,
 }
 
 /// The codec: encodes `T`, decodes `U`.

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::flavor::Flavor;
 use crate::sandbox::SandboxConfig;
+use crate::senders::SenderConfig;
 use crate::server::{ConnectionLimits, ServerConfig, ServerLimits, ShutdownConfig};
 use crate::telemetry::LogFormat;
 use crate::upstream::{
@@ -20,6 +21,8 @@ use crate::upstream::{
 pub const CLOUD_BASE_URL: &str = "https://graph.facebook.com";
 /// The Graph API version used unless `--api-version` says otherwise.
 pub const DEFAULT_API_VERSION: &str = "v24.0";
+/// The name of the one sender the single-sender flags configure.
+pub const DEFAULT_SENDER: &str = "default";
 /// The phone number id the sandbox answers for when none is given.
 pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000000001";
 
@@ -219,6 +222,11 @@ pub struct SendArgs {
     #[arg(long)]
     pub request_id: Option<String>,
 
+    /// The sender to send from: its name or Cloud phone number id (needed when the service has
+    /// several; `whatsapp-grpc senders` lists them).
+    #[arg(long = "from", env = "WHATSAPP_GRPC_FROM")]
+    pub from: Option<String>,
+
     /// How long to wait for the service's answer.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -389,18 +397,23 @@ impl ServeArgs {
             log_format: self.log_format,
             upstream,
             server: ServerConfig {
-                upstream: UpstreamConfig {
-                    flavor,
-                    base_url,
-                    api_version: self.api_version,
-                    phone_number_id,
-                    credentials,
-                    extra_ca_pem,
-                    connect_timeout: self.upstream_connect_timeout,
-                    request_timeout: self.upstream_timeout,
-                    max_in_flight: self.upstream_max_in_flight,
-                    max_queued: self.upstream_max_queued,
-                },
+                senders: vec![SenderConfig {
+                    name: DEFAULT_SENDER.to_owned(),
+                    display_phone_number: String::new(),
+                    upstream: UpstreamConfig {
+                        flavor,
+                        base_url,
+                        api_version: self.api_version,
+                        phone_number_id,
+                        credentials,
+                        extra_ca_pem,
+                        connect_timeout: self.upstream_connect_timeout,
+                        request_timeout: self.upstream_timeout,
+                        max_in_flight: self.upstream_max_in_flight,
+                        max_queued: self.upstream_max_queued,
+                    },
+                }],
+                reload: None,
                 health_interval: self.health_interval,
                 limits: ServerLimits {
                     connections: ConnectionLimits {
@@ -542,7 +555,7 @@ mod tests {
         let config = args(&["--phone-number-id", "123"])
             .into_config(token())
             .expect("valid");
-        assert_eq!(config.server.upstream.base_url, CLOUD_BASE_URL);
+        assert_eq!(config.server.senders[0].upstream.base_url, CLOUD_BASE_URL);
     }
 
     #[test]
@@ -570,7 +583,7 @@ mod tests {
             .into_config(login(Some("u"), Some("p")))
             .expect("valid");
         assert!(matches!(
-            config.server.upstream.credentials,
+            config.server.senders[0].upstream.credentials,
             Credentials::Login { .. }
         ));
         let error = args(&["--flavor", "on-premises", "--upstream-url", "wa.internal"])

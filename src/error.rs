@@ -9,6 +9,7 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::flavor::Flavor;
 use crate::layers::Rejection;
+use crate::senders::PickError;
 use crate::upstream::{ApiError, UpstreamError};
 use crate::validate::InvalidRequest;
 
@@ -25,6 +26,10 @@ pub enum Error {
     /// The call to the API failed.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+
+    /// The request names no configured sender; nothing was sent.
+    #[error(transparent)]
+    Sender(#[from] PickError),
 
     /// A fault of this service; nothing was sent.
     #[error("internal error: {0}")]
@@ -103,6 +108,30 @@ impl From<Error> for Status {
                 Code::Unknown,
                 "OUTCOME_UNKNOWN",
                 Outcome::Unknown,
+                error.to_string(),
+                None,
+                [],
+            ),
+            Error::Sender(error @ PickError::Required { configured }) => {
+                let mut details = ErrorDetails::with_bad_request(vec![{
+                    let mut violation = FieldViolation::new("sender", error.to_string());
+                    violation.reason = "REQUIRED".to_owned();
+                    violation
+                }]);
+                details.set_error_info(
+                    "SENDER_REQUIRED",
+                    DOMAIN,
+                    HashMap::from([
+                        ("outcome".to_owned(), Outcome::NotSent.as_str().to_owned()),
+                        ("senders".to_owned(), configured.to_string()),
+                    ]),
+                );
+                Status::with_error_details(Code::InvalidArgument, error.to_string(), details)
+            }
+            Error::Sender(error @ PickError::Unknown) => own_error(
+                Code::NotFound,
+                "UNKNOWN_SENDER",
+                Outcome::NotSent,
                 error.to_string(),
                 None,
                 [],

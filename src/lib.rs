@@ -17,6 +17,7 @@ pub mod health;
 pub mod layers;
 pub mod proto;
 pub mod sandbox;
+pub mod senders;
 pub mod server;
 pub mod service;
 pub mod telemetry;

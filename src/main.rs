@@ -3,8 +3,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use std::sync::Arc;
 use tokio::net::TcpListener;
-use whatsapp_grpc::config::{Cli, Command, EnvCredentials, ServeArgs, Upstream};
+
+use whatsapp_grpc::Flavor;
+use whatsapp_grpc::config::{Cli, Command, DEFAULT_SENDER, EnvCredentials, ServeArgs, Upstream};
+use whatsapp_grpc::senders::{Reload, SenderConfig};
 use whatsapp_grpc::upstream::display_url;
 use whatsapp_grpc::{client, sandbox, server, telemetry};
 
@@ -50,7 +54,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             let address = listener
                 .local_addr()
                 .map_err(|e| format!("the sandbox's address is unknown: {e}"))?;
-            config.server.upstream.base_url = format!("http://{address}");
+            let url = format!("http://{address}");
+            sandbox_senders(&mut config.server.senders, &url);
+            config.server.reload = config.server.reload.take().map(|reload| {
+                Reload(Arc::new(move || {
+                    (reload.0)().map(|mut senders| {
+                        sandbox_senders(&mut senders, &url);
+                        senders
+                    })
+                }))
+            });
             tracing::warn!(
                 "SANDBOX MODE: messages go to an emulator at http://{address} and are NOT delivered to anyone; \
                  what it received: curl http://{address}/sandbox/received"
@@ -68,10 +81,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("--listen {}: {e}", config.listen))?;
     tracing::info!(
         listen = %config.listen,
-        flavor = %config.server.upstream.flavor,
-        upstream = %display_url(&config.server.upstream.base_url),
+        senders = config.server.senders.len(),
         "whatsapp-grpc serving"
     );
+    for sender in &config.server.senders {
+        tracing::info!(
+            sender = %sender.name,
+            flavor = %sender.upstream.flavor,
+            upstream = %display_url(&sender.upstream.base_url),
+            "sending from"
+        );
+    }
     server::serve(listener, config.server, shutdown)
         .await
         .map_err(|e| e.to_string())?;
@@ -90,6 +110,22 @@ async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), Str
     sandbox::serve(listener, args.sandbox_config(), shutdown_signal()?)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Points the senders that name no API at the in-process sandbox: Cloud senders at its root (it
+/// serves any phone number id), On-Premises ones at an installation of their own (`default` at
+/// its root).
+fn sandbox_senders(senders: &mut [SenderConfig], sandbox_url: &str) {
+    for sender in senders {
+        if sender.upstream.base_url.is_empty() {
+            sender.upstream.base_url = match sender.upstream.flavor {
+                Flavor::OnPremises if sender.name != DEFAULT_SENDER => {
+                    format!("{sandbox_url}/installations/{}", sender.name)
+                }
+                Flavor::Cloud | Flavor::OnPremises => sandbox_url.to_owned(),
+            };
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM (what Kubernetes sends before it stops a pod). The handlers are

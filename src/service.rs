@@ -1,5 +1,6 @@
-//! The `whatsapp.v1.MessagingService` implementation: validate and translate the request, send it,
-//! and map the API's answer to the response or to a `Status`.
+//! The `whatsapp.v1.MessagingService` implementation: pick the sender, validate and translate the
+//! request for its flavor, send it through the sender's upstream, and map the API's answer to the
+//! response or to a `Status`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,27 +15,33 @@ use crate::layers::Deadline;
 use crate::proto::messaging_service_server::MessagingService;
 use crate::proto::send_message_request::Content;
 use crate::proto::{
-    MarkMessageReadRequest, MarkMessageReadResponse, MessageStatus, SendMessageRequest,
-    SendMessageResponse,
+    ListSendersRequest, ListSendersResponse, MarkMessageReadRequest, MarkMessageReadResponse,
+    MessageStatus, SendMessageRequest, SendMessageResponse, SenderFlavor, SenderHealth,
 };
+use crate::senders::{Sender, Senders};
 use crate::telemetry::TraceContext;
 use crate::translate;
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::UpstreamError;
 use crate::wire::response::SendAnswer;
 
-/// The messaging service over one upstream.
+/// The messaging service over the configured senders.
 #[derive(Clone)]
 pub struct Messaging {
-    upstream: Arc<Upstream>,
+    senders: Arc<Senders>,
 }
 
 impl Messaging {
-    pub fn new(upstream: Arc<Upstream>) -> Messaging {
-        Messaging { upstream }
+    pub fn new(senders: Arc<Senders>) -> Messaging {
+        Messaging { senders }
     }
 
-    fn flavor(&self) -> Flavor {
-        self.upstream.flavor()
+    /// The sender `requested` names, recorded on the RPC's span.
+    fn pick(&self, requested: &str) -> Result<Arc<Sender>, Error> {
+        let sender = self.senders.pick(requested)?;
+        let span = Span::current();
+        span.record("sender", sender.name.as_str());
+        span.record("flavor", tracing::field::display(sender.flavor));
+        Ok(sender)
     }
 }
 
@@ -47,7 +54,7 @@ impl MessagingService for Messaging {
         let trace = TraceContext::from_metadata(request.metadata());
         let deadline = request.extensions().get::<Deadline>().copied();
         let request = request.into_inner();
-        let span = rpc_span("SendMessage", self.flavor(), message_type(&request), &trace);
+        let span = rpc_span("SendMessage", message_type(&request), &trace);
         async move {
             let call = Call::start("SendMessage");
             let result = self.send(&request, &trace, deadline).await;
@@ -65,7 +72,7 @@ impl MessagingService for Messaging {
         let trace = TraceContext::from_metadata(request.metadata());
         let deadline = request.extensions().get::<Deadline>().copied();
         let request = request.into_inner();
-        let span = rpc_span("MarkMessageRead", self.flavor(), "read_receipt", &trace);
+        let span = rpc_span("MarkMessageRead", "read_receipt", &trace);
         async move {
             let call = Call::start("MarkMessageRead");
             let result = self.mark_read(&request, &trace, deadline).await;
@@ -74,6 +81,33 @@ impl MessagingService for Messaging {
         }
         .instrument(span)
         .await
+    }
+
+    async fn list_senders(
+        &self,
+        _request: Request<ListSendersRequest>,
+    ) -> Result<Response<ListSendersResponse>, Status> {
+        let board = self.senders.board();
+        let senders = self
+            .senders
+            .list()
+            .iter()
+            .map(|sender| crate::proto::Sender {
+                name: sender.name.clone(),
+                flavor: match sender.flavor {
+                    Flavor::Cloud => SenderFlavor::Cloud,
+                    Flavor::OnPremises => SenderFlavor::OnPremises,
+                } as i32,
+                phone_number_id: sender.phone_number_id.clone(),
+                display_phone_number: sender.display_phone_number.clone(),
+                health: match board.status(&sender.health_name) {
+                    Some(tonic_health::ServingStatus::Serving) => SenderHealth::Serving,
+                    Some(tonic_health::ServingStatus::NotServing) => SenderHealth::NotServing,
+                    Some(tonic_health::ServingStatus::Unknown) | None => SenderHealth::Unspecified,
+                } as i32,
+            })
+            .collect();
+        Ok(Response::new(ListSendersResponse { senders }))
     }
 }
 
@@ -84,15 +118,16 @@ impl Messaging {
         trace: &TraceContext,
         deadline: Option<Deadline>,
     ) -> Result<SendMessageResponse, Error> {
-        let body = translate::send_message(self.flavor(), request)?;
+        let sender = self.pick(&request.sender)?;
+        let body = translate::send_message(sender.flavor, request)?;
         let json = serialize(&body)?;
-        let answer = self
+        let answer = sender
             .upstream
             .send_message(json, trace, deadline.map(|d| d.at))
             .await
             .inspect_err(record_error)?;
         Span::current().record("http_status", 200);
-        let response = response(answer);
+        let response = response(answer, &sender.name);
         Span::current().record("message_id", response.message_id.as_str());
         Ok(response)
     }
@@ -103,9 +138,11 @@ impl Messaging {
         trace: &TraceContext,
         deadline: Option<Deadline>,
     ) -> Result<MarkMessageReadResponse, Error> {
-        let body = translate::mark_message_read(self.flavor(), request)?;
+        let sender = self.pick(&request.sender)?;
+        let body = translate::mark_message_read(sender.flavor, request)?;
         let json = serialize(&body)?;
-        self.upstream
+        sender
+            .upstream
             .mark_read(&request.message_id, json, trace, deadline.map(|d| d.at))
             .await
             .inspect_err(record_error)?;
@@ -125,7 +162,7 @@ fn serialize<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, Error> {
 }
 
 /// The API's answer as the gRPC response.
-fn response(answer: SendAnswer) -> SendMessageResponse {
+fn response(answer: SendAnswer, sender: &str) -> SendMessageResponse {
     let wa_id = answer
         .contacts
         .into_iter()
@@ -152,6 +189,7 @@ fn response(answer: SendAnswer) -> SendMessageResponse {
         message_id,
         message_status: message_status as i32,
         wa_id,
+        sender: sender.to_owned(),
     }
 }
 
@@ -175,11 +213,12 @@ fn message_type(request: &SendMessageRequest) -> &'static str {
 
 /// One span per RPC. It names the method, flavor, message type and trace; the recipient, the text
 /// and the credentials never appear in it.
-fn rpc_span(method: &str, flavor: Flavor, message_type: &str, trace: &TraceContext) -> Span {
+fn rpc_span(method: &str, message_type: &str, trace: &TraceContext) -> Span {
     tracing::info_span!(
         "rpc",
         method,
-        flavor = %flavor,
+        sender = Empty,
+        flavor = Empty,
         message_type,
         trace_id = %trace.trace_id,
         http_status = Empty,
@@ -269,6 +308,7 @@ fn log_result<T>(result: &Result<T, Error>) {
             "upstream refused the call"
         ),
         Err(Error::Upstream(error)) => tracing::warn!(%error, "upstream call failed"),
+        Err(Error::Sender(error)) => tracing::debug!(%error, "request refused"),
         Err(Error::Internal(error)) => tracing::error!(%error, "internal error"),
     }
 }

@@ -203,6 +203,7 @@ fn read_receipt_ids_that_are_long_or_dot_segments_are_refused() {
         let request = proto::MarkMessageReadRequest {
             message_id: id.into(),
             typing_indicator: None,
+            sender: String::new(),
         };
         for flavor in BOTH {
             let invalid = translate::mark_message_read(flavor, &request).expect_err("refused");
@@ -373,6 +374,7 @@ async fn half_a_million_empty_rows_over_grpc_answer_a_small_invalid_argument() {
     let read = proto::MarkMessageReadRequest {
         message_id: "..".into(),
         typing_indicator: None,
+        sender: String::new(),
     };
     let status = client.mark_message_read(read).await.expect_err("refused");
     assert_eq!(status.code(), Code::InvalidArgument);

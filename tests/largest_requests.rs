@@ -419,6 +419,7 @@ fn largest(flavor: Flavor, content: Content) -> proto::SendMessageRequest {
             String::new()
         },
         request_id: "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c".into(),
+        sender: "x".repeat(whatsapp_grpc::senders::config::NAME_MAX),
     }
 }
 
@@ -463,6 +464,7 @@ fn the_largest_read_receipt_encodes_below_the_limit() {
     let request = proto::MarkMessageReadRequest {
         message_id: s(limits::MESSAGE_ID_MAX),
         typing_indicator: Some(proto::TypingIndicator { r#type: 1 }),
+        sender: String::new(),
     };
     translate::mark_message_read(Flavor::Cloud, &request).expect("valid");
     assert!(request.encoded_len() < MAX_REQUEST_BYTES);

@@ -2399,11 +2399,13 @@ fn mark_read_message_id_is_required() {
         let good = proto::MarkMessageReadRequest {
             message_id: WAMID.into(),
             typing_indicator: None,
+            sender: String::new(),
         };
         assert_eq!(mark_read(flavor, &good), Ok(()), "{flavor:?}");
         let bad = proto::MarkMessageReadRequest {
             message_id: String::new(),
             typing_indicator: None,
+            sender: String::new(),
         };
         assert_eq!(
             mark_read(flavor, &bad),
@@ -2418,6 +2420,7 @@ fn typing_indicator_is_cloud_only_and_known() {
     let with = |kind: i32| proto::MarkMessageReadRequest {
         message_id: WAMID.into(),
         typing_indicator: Some(proto::TypingIndicator { r#type: kind }),
+        sender: String::new(),
     };
     for kind in [
         proto::TypingIndicatorType::Unspecified as i32,
@@ -2828,6 +2831,7 @@ fn mark_read_message_id_is_at_most_256_characters_and_not_a_dot_segment() {
     let read = |id: &str| proto::MarkMessageReadRequest {
         message_id: id.into(),
         typing_indicator: None,
+        sender: String::new(),
     };
     let format = |flavor, id: &str| {
         let violations = mark_read(flavor, &read(id)).expect_err(id);

@@ -1455,6 +1455,8 @@ fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
                     context,
                     biz_opaque_callback_data,
                     request_id,
+                    // Which sender sends is the service's choice, not translation's.
+                    sender: String::new(),
                 }
             },
         )
@@ -1480,6 +1482,7 @@ fn mark_read(g: G) -> S<proto::MarkMessageReadRequest> {
             |(message_id, typing_indicator)| proto::MarkMessageReadRequest {
                 message_id,
                 typing_indicator,
+                sender: String::new(),
             },
         )
         .boxed()

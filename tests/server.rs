@@ -121,6 +121,7 @@ async fn an_on_premises_message_id_is_one_path_segment() {
         .mark_message_read(proto::MarkMessageReadRequest {
             message_id: "gBEG/k+YiE?x#1".into(),
             typing_indicator: None,
+            sender: String::new(),
         })
         .await
         .expect("marked read");

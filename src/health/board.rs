@@ -1,27 +1,75 @@
-//! The statuses of a fixed set of health names, each a watch channel so `Watch` streams see every
-//! change, and the drain that turns them all NOT_SERVING for good.
+//! The statuses of the health names, each a watch channel so `Watch` streams see every change; the
+//! aggregate name that follows its members (SERVING while any member is); and the drain that turns
+//! them all NOT_SERVING for good.
+
+use std::sync::RwLock;
 
 use tokio::sync::watch;
 use tonic_health::ServingStatus;
 
-/// The statuses the health service reports. Names are fixed at start: a caller can ask about
-/// any name, but only these exist.
+/// The statuses the health service reports. A caller can ask about any name, but only the names
+/// the server put on the board exist.
 #[derive(Debug)]
 pub struct HealthBoard {
-    names: Vec<(&'static str, watch::Sender<ServingStatus>)>,
+    names: RwLock<Vec<Entry>>,
+    /// The name that is SERVING while any member is (members are added with
+    /// [`add_member`](Self::add_member)).
+    aggregate: Option<&'static str>,
     draining: watch::Sender<bool>,
 }
 
+#[derive(Debug)]
+struct Entry {
+    name: String,
+    status: watch::Sender<ServingStatus>,
+    member: bool,
+}
+
 impl HealthBoard {
-    /// A board with `names`, each starting at its given status.
-    pub fn new(names: &[(&'static str, ServingStatus)]) -> HealthBoard {
+    /// A board with `names`, each starting at its given status; `aggregate`, if given, must be one
+    /// of them.
+    pub fn new(names: &[(&str, ServingStatus)], aggregate: Option<&'static str>) -> HealthBoard {
         HealthBoard {
-            names: names
-                .iter()
-                .map(|&(name, status)| (name, watch::channel(status).0))
-                .collect(),
+            names: RwLock::new(
+                names
+                    .iter()
+                    .map(|&(name, status)| Entry {
+                        name: name.to_owned(),
+                        status: watch::channel(status).0,
+                        member: false,
+                    })
+                    .collect(),
+            ),
+            aggregate,
             draining: watch::channel(false).0,
         }
+    }
+
+    /// Adds `name` (or resets it) as a member of the aggregate, NOT_SERVING until set.
+    pub fn add_member(&self, name: &str) {
+        {
+            let mut names = self.write();
+            match names.iter_mut().find(|entry| entry.name == name) {
+                Some(entry) => {
+                    entry.member = true;
+                    if !self.is_draining() {
+                        entry.status.send_replace(ServingStatus::NotServing);
+                    }
+                }
+                None => names.push(Entry {
+                    name: name.to_owned(),
+                    status: watch::channel(ServingStatus::NotServing).0,
+                    member: true,
+                }),
+            }
+        }
+        self.update_aggregate();
+    }
+
+    /// Removes `name`: it is unknown from now on, and `Watch` streams on it end.
+    pub fn remove(&self, name: &str) {
+        self.write().retain(|entry| entry.name != name);
+        self.update_aggregate();
     }
 
     /// Sets `name`'s status; ignored for an unknown name and once draining has begun (a drained
@@ -30,31 +78,48 @@ impl HealthBoard {
         if self.is_draining() {
             return false;
         }
-        self.sender(name).is_some_and(|sender| {
-            sender.send_if_modified(|current| {
-                let changed = *current != status;
-                *current = status;
-                changed
-            })
-        })
+        let (changed, member) = {
+            let names = self.read();
+            match names.iter().find(|entry| entry.name == name) {
+                Some(entry) => (
+                    entry.status.send_if_modified(|current| {
+                        let changed = *current != status;
+                        *current = status;
+                        changed
+                    }),
+                    entry.member,
+                ),
+                None => (false, false),
+            }
+        };
+        if changed && member {
+            self.update_aggregate();
+        }
+        changed
     }
 
     /// The current status of `name`, or `None` if there is no such name.
     pub fn status(&self, name: &str) -> Option<ServingStatus> {
-        self.sender(name).map(|sender| *sender.borrow())
+        self.read()
+            .iter()
+            .find(|entry| entry.name == name)
+            .map(|entry| *entry.status.borrow())
     }
 
     /// A receiver of `name`'s changes, or `None` if there is no such name.
     pub fn watch(&self, name: &str) -> Option<watch::Receiver<ServingStatus>> {
-        self.sender(name).map(watch::Sender::subscribe)
+        self.read()
+            .iter()
+            .find(|entry| entry.name == name)
+            .map(|entry| entry.status.subscribe())
     }
 
     /// Turns every name NOT_SERVING for good and tells `Watch` streams to end.
     pub fn drain(&self) {
-        for (_, sender) in &self.names {
-            sender.send_replace(ServingStatus::NotServing);
-        }
         self.draining.send_replace(true);
+        for entry in self.read().iter() {
+            entry.status.send_replace(ServingStatus::NotServing);
+        }
     }
 
     /// Whether [`drain`](Self::drain) was called.
@@ -67,11 +132,42 @@ impl HealthBoard {
         self.draining.subscribe()
     }
 
-    fn sender(&self, name: &str) -> Option<&watch::Sender<ServingStatus>> {
-        self.names
+    /// The aggregate follows its members: SERVING while any is.
+    fn update_aggregate(&self) {
+        let Some(aggregate) = self.aggregate else {
+            return;
+        };
+        if self.is_draining() {
+            return;
+        }
+        let names = self.read();
+        let any_serving = names
             .iter()
-            .find(|(known, _)| *known == name)
-            .map(|(_, sender)| sender)
+            .any(|entry| entry.member && *entry.status.borrow() == ServingStatus::Serving);
+        let status = if any_serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if let Some(entry) = names.iter().find(|entry| entry.name == aggregate) {
+            entry.status.send_if_modified(|current| {
+                let changed = *current != status;
+                *current = status;
+                changed
+            });
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Entry>> {
+        self.names
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Entry>> {
+        self.names
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -81,10 +177,13 @@ mod tests {
 
     #[test]
     fn draining_is_final() {
-        let board = HealthBoard::new(&[
-            ("", ServingStatus::Serving),
-            ("x", ServingStatus::NotServing),
-        ]);
+        let board = HealthBoard::new(
+            &[
+                ("", ServingStatus::Serving),
+                ("x", ServingStatus::NotServing),
+            ],
+            None,
+        );
         assert!(board.set("x", ServingStatus::Serving));
         assert!(!board.set("x", ServingStatus::Serving), "no change");
         assert!(!board.set("unknown", ServingStatus::Serving));
@@ -94,5 +193,23 @@ mod tests {
         assert_eq!(board.status("x"), Some(ServingStatus::NotServing));
         assert!(!board.set("x", ServingStatus::Serving));
         assert_eq!(board.status("x"), Some(ServingStatus::NotServing));
+    }
+
+    #[test]
+    fn the_aggregate_is_serving_while_any_member_is() {
+        let board = HealthBoard::new(&[("all", ServingStatus::NotServing)], Some("all"));
+        board.add_member("all/a");
+        board.add_member("all/b");
+        assert_eq!(board.status("all"), Some(ServingStatus::NotServing));
+        board.set("all/a", ServingStatus::Serving);
+        assert_eq!(board.status("all"), Some(ServingStatus::Serving));
+        board.set("all/b", ServingStatus::NotServing);
+        assert_eq!(board.status("all"), Some(ServingStatus::Serving));
+        board.set("all/a", ServingStatus::NotServing);
+        assert_eq!(board.status("all"), Some(ServingStatus::NotServing));
+        board.set("all/b", ServingStatus::Serving);
+        board.remove("all/b");
+        assert_eq!(board.status("all/b"), None);
+        assert_eq!(board.status("all"), Some(ServingStatus::NotServing));
     }
 }

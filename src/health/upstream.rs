@@ -56,7 +56,7 @@ impl Evidence {
 #[derive(Debug)]
 pub struct UpstreamHealth {
     board: Arc<HealthBoard>,
-    name: &'static str,
+    name: String,
     /// Consecutive down-signals from calls since the last good one.
     suspect_streak: AtomicU32,
     probe_now: Notify,
@@ -71,9 +71,10 @@ struct Probes {
 }
 
 impl UpstreamHealth {
-    /// The health of the API reported under `name` on `board`; NOT_SERVING until a probe succeeds.
-    pub fn new(board: Arc<HealthBoard>, name: &'static str) -> Arc<UpstreamHealth> {
-        board.set(name, ServingStatus::NotServing);
+    /// The health of the API reported under `name` on `board` (a member of its aggregate);
+    /// NOT_SERVING until a probe succeeds.
+    pub fn new(board: Arc<HealthBoard>, name: String) -> Arc<UpstreamHealth> {
+        board.add_member(&name);
         Arc::new(UpstreamHealth {
             board,
             name,
@@ -107,19 +108,19 @@ impl UpstreamHealth {
             Ok(probes) => probes,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let serving = self.board.status(self.name) == Some(ServingStatus::Serving);
+        let serving = self.board.status(&self.name) == Some(ServingStatus::Serving);
         match evidence {
             Evidence::Up => {
                 probes.failed = 0;
                 probes.good = probes.good.saturating_add(1);
                 if !serving && (probes.good >= UP_AFTER_PROBES || !probes.ever_up) {
                     let first = !std::mem::replace(&mut probes.ever_up, true);
-                    if self.board.set(self.name, ServingStatus::Serving) {
+                    if self.board.set(&self.name, ServingStatus::Serving) {
                         if first {
-                            tracing::info!(service = self.name, "the API answers: health SERVING");
+                            tracing::info!(service = %self.name, "the API answers: health SERVING");
                         } else {
                             tracing::warn!(
-                                service = self.name,
+                                service = %self.name,
                                 "the API is up again: health SERVING"
                             );
                         }
@@ -130,26 +131,31 @@ impl UpstreamHealth {
                 probes.good = 0;
                 probes.failed = probes.failed.saturating_add(1);
                 tracing::warn!(
-                    service = self.name,
+                    service = %self.name,
                     failed_in_a_row = probes.failed,
                     reason,
                     "health probe of the API failed"
                 );
                 if serving
                     && probes.failed >= DOWN_AFTER_PROBES
-                    && self.board.set(self.name, ServingStatus::NotServing)
+                    && self.board.set(&self.name, ServingStatus::NotServing)
                 {
                     tracing::warn!(
-                        service = self.name,
+                        service = %self.name,
                         reason,
                         "the API is down: health NOT_SERVING"
                     );
                 }
             }
             Evidence::Neutral => {
-                tracing::debug!(service = self.name, reason, "health probe inconclusive");
+                tracing::debug!(service = %self.name, reason, "health probe inconclusive");
             }
         }
+    }
+
+    /// The health name it reports under.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Probes `upstream` every `interval`, and sooner when calls bring a probe forward, until the
@@ -225,8 +231,8 @@ mod tests {
     use super::*;
 
     fn health() -> (Arc<HealthBoard>, Arc<UpstreamHealth>) {
-        let board = Arc::new(HealthBoard::new(&[("api", ServingStatus::Unknown)]));
-        let health = UpstreamHealth::new(board.clone(), "api");
+        let board = Arc::new(HealthBoard::new(&[], None));
+        let health = UpstreamHealth::new(board.clone(), "api".to_owned());
         (board, health)
     }
 

@@ -8,6 +8,7 @@
 //! finish; whatever is still open then is dropped and [`serve`] returns.
 
 mod connections;
+mod reload;
 
 pub use connections::ConnectionLimits;
 
@@ -19,18 +20,21 @@ use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tower_layer::Layer;
 
-use crate::health::{self, HealthBoard, HealthService, UpstreamHealth};
+use crate::health::{self, HealthBoard, HealthService};
 use crate::layers::{Admission, AdmitLayer, DeadlineLayer};
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::messaging_service_server::MessagingServiceServer;
+use crate::senders::{Reload, SenderConfig, Senders};
 use crate::service::Messaging;
-use crate::upstream::{Upstream, UpstreamConfig};
 use crate::validate::limits::MAX_REQUEST_BYTES;
 
 /// Everything the server needs, validated.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    pub upstream: UpstreamConfig,
+    /// The business numbers it sends from: at least one, names unique.
+    pub senders: Vec<SenderConfig>,
+    /// How to read the senders again on SIGHUP; `None` when they come from flags.
+    pub reload: Option<Reload>,
     /// How often the upstream's health is probed.
     pub health_interval: Duration,
     /// The bounds of the gRPC side.
@@ -89,22 +93,22 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let upstream = Arc::new(Upstream::new(&config.upstream).map_err(ServeError::Config)?);
-
-    // The process serves from now on; the API's health is known after the first probe.
-    let board = Arc::new(HealthBoard::new(&[
-        (health::SERVER, ServingStatus::Serving),
-        (health::MESSAGING, ServingStatus::NotServing),
-    ]));
-    let upstream_health = UpstreamHealth::new(board.clone(), health::MESSAGING);
-    upstream.observe_with(upstream_health.clone());
-    let probe_timeout = config
-        .upstream
-        .request_timeout
-        .min(Duration::from_secs(5))
-        .max(Duration::from_millis(100));
-    let _prober =
-        upstream_health.start_probing(upstream.clone(), config.health_interval, probe_timeout);
+    // The process serves from now on; each sender's API is known after its first probe, and the
+    // messaging name is SERVING while any sender's API is.
+    let board = Arc::new(HealthBoard::new(
+        &[
+            (health::SERVER, ServingStatus::Serving),
+            (health::MESSAGING, ServingStatus::NotServing),
+        ],
+        Some(health::MESSAGING),
+    ));
+    let senders = Arc::new(
+        Senders::new(config.senders, board.clone(), config.health_interval)
+            .map_err(ServeError::Config)?,
+    );
+    let _reloading = config
+        .reload
+        .map(|reload| reload::on_sighup(reload, senders.clone()));
 
     // Both reflection versions, so grpcurl and older clients can list and describe the services.
     let reflection = || {
@@ -113,7 +117,7 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
     let limits = config.limits;
-    let messaging = MessagingServiceServer::new(Messaging::new(upstream))
+    let messaging = MessagingServiceServer::new(Messaging::new(senders))
         // The codec refuses a request over MAX_REQUEST_BYTES with INVALID_ARGUMENT; tonic stops
         // reading at twice that, from the length prefix alone (OUT_OF_RANGE).
         .max_decoding_message_size(2 * MAX_REQUEST_BYTES);

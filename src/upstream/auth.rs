@@ -35,7 +35,7 @@ impl fmt::Debug for Secret {
 }
 
 /// How the service authenticates to the API.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credentials {
     /// A static bearer token (`WHATSAPP_ACCESS_TOKEN`).
     AccessToken(Secret),

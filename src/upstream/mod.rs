@@ -53,7 +53,7 @@ use crate::wire::response::{CloudErrorAnswer, HealthAnswer, OnPremisesErrorAnswe
 use auth::{Auth, Bearer};
 
 /// Where the API is and how to reach it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpstreamConfig {
     pub flavor: Flavor,
     /// The API's base URL, e.g. `https://graph.facebook.com` or `https://wa.example.internal:9090`.

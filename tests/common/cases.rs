@@ -253,6 +253,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
             MarkRead(proto::MarkMessageReadRequest {
                 message_id: "gBEGkYiEB1VXAglK1ZEqA1YKPrU".into(),
                 typing_indicator: None,
+                sender: String::new(),
             }),
         ),
         (
@@ -473,6 +474,7 @@ pub fn cloud_cases() -> Vec<(&'static str, Case)> {
             MarkRead(proto::MarkMessageReadRequest {
                 message_id: WAMID.into(),
                 typing_indicator: None,
+                sender: String::new(),
             }),
         ),
         (
@@ -482,6 +484,7 @@ pub fn cloud_cases() -> Vec<(&'static str, Case)> {
                 typing_indicator: Some(proto::TypingIndicator {
                     r#type: proto::TypingIndicatorType::Text as i32,
                 }),
+                sender: String::new(),
             }),
         ),
         (

@@ -16,6 +16,7 @@ use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use whatsapp_grpc::Flavor;
 use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 use whatsapp_grpc::sandbox::{self, SandboxConfig};
+use whatsapp_grpc::senders::SenderConfig;
 use whatsapp_grpc::server::{self, ServerConfig, ServerLimits, ShutdownConfig};
 use whatsapp_grpc::upstream::{Credentials, Secret, UpstreamConfig};
 
@@ -123,21 +124,26 @@ impl Stack {
             ))
         };
         let config = ServerConfig {
-            upstream: UpstreamConfig {
-                flavor: options.flavor,
-                base_url: options
-                    .upstream_url
-                    .clone()
-                    .unwrap_or_else(|| sandbox_url.clone()),
-                api_version: API_VERSION.into(),
-                phone_number_id: PHONE_NUMBER_ID.into(),
-                credentials,
-                extra_ca_pem: options.extra_ca_pem.clone(),
-                connect_timeout: Duration::from_secs(2),
-                request_timeout: options.upstream_timeout,
-                max_in_flight: options.max_in_flight,
-                max_queued: options.max_queued,
-            },
+            senders: vec![SenderConfig {
+                name: "default".into(),
+                display_phone_number: String::new(),
+                upstream: UpstreamConfig {
+                    flavor: options.flavor,
+                    base_url: options
+                        .upstream_url
+                        .clone()
+                        .unwrap_or_else(|| sandbox_url.clone()),
+                    api_version: API_VERSION.into(),
+                    phone_number_id: PHONE_NUMBER_ID.into(),
+                    credentials,
+                    extra_ca_pem: options.extra_ca_pem.clone(),
+                    connect_timeout: Duration::from_secs(2),
+                    request_timeout: options.upstream_timeout,
+                    max_in_flight: options.max_in_flight,
+                    max_queued: options.max_queued,
+                },
+            }],
+            reload: None,
             health_interval: options.health_interval,
             limits: options.limits,
             shutdown: options.shutdown,
