@@ -106,9 +106,7 @@ pub async fn serve(
         Senders::new(config.senders, board.clone(), config.health_interval)
             .map_err(ServeError::Config)?,
     );
-    let _reloading = config
-        .reload
-        .map(|reload| reload::on_sighup(reload, senders.clone()));
+    let _reloading = reload::on_sighup(config.reload, senders.clone());
 
     // Both reflection versions, so grpcurl and older clients can list and describe the services.
     let reflection = || {

@@ -19,8 +19,10 @@ impl Drop for Reloading {
     }
 }
 
-/// Listens for SIGHUP and reloads the senders with `reload` on each.
-pub fn on_sighup(reload: Reload, senders: Arc<Senders>) -> Reloading {
+/// Listens for SIGHUP and reloads the senders with `reload` on each. Without `reload` (the senders
+/// come from flags) a SIGHUP is logged and ignored, rather than ending the process as it would by
+/// default.
+pub fn on_sighup(reload: Option<Reload>, senders: Arc<Senders>) -> Reloading {
     let task = tokio::spawn(async move {
         #[cfg(unix)]
         {
@@ -33,7 +35,12 @@ pub fn on_sighup(reload: Reload, senders: Arc<Senders>) -> Reloading {
                 }
             };
             while hangups.recv().await.is_some() {
-                reload_now(&reload, &senders).await;
+                match &reload {
+                    Some(reload) => reload_now(reload, &senders).await,
+                    None => tracing::warn!(
+                        "SIGHUP: nothing to reload, the senders come from flags (use --senders FILE)"
+                    ),
+                }
             }
         }
         #[cfg(not(unix))]
