@@ -1,4 +1,5 @@
-//! `whatsapp-grpc send`: a small client of the service, for trying it out and for scripts.
+//! `whatsapp-grpc send` and `whatsapp-grpc senders`: a small client of the service, for trying it
+//! out and for scripts.
 
 use std::fmt::Write as _;
 
@@ -6,10 +7,13 @@ use prost_reflect::{DescriptorPool, DynamicMessage};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::config::SendArgs;
+use crate::config::{SendArgs, SendersArgs};
 use crate::proto::messaging_service_client::MessagingServiceClient;
 use crate::proto::send_message_request::Content;
-use crate::proto::{FILE_DESCRIPTOR_SET, MessageStatus, SendMessageRequest, Text};
+use crate::proto::{
+    FILE_DESCRIPTOR_SET, ListSendersRequest, MessageStatus, SendMessageRequest, SenderFlavor,
+    SenderHealth, Text,
+};
 
 /// Sends the message `args` describes and returns the line to print: the message id on success, the
 /// status and its details otherwise.
@@ -42,14 +46,7 @@ pub async fn send(args: SendArgs) -> Result<String, String> {
         request.sender = from;
     }
 
-    let endpoint = tonic::transport::Endpoint::from_shared(args.server.clone())
-        .map_err(|e| format!("--server {:?} is not a URL: {e}", args.server))?
-        .timeout(args.timeout);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| format!("cannot connect to {}: {e}", args.server))?;
-    let mut client = MessagingServiceClient::new(channel);
+    let mut client = connect(&args.server, args.timeout).await?;
     match client.send_message(request).await {
         Ok(response) => {
             let response = response.into_inner();
@@ -66,6 +63,55 @@ pub async fn send(args: SendArgs) -> Result<String, String> {
         }
         Err(status) => Err(describe(&status)),
     }
+}
+
+/// The senders of the service, one line each: name, flavor, phone number id (or `-`), health and
+/// display number.
+pub async fn senders(args: SendersArgs) -> Result<String, String> {
+    let mut client = connect(&args.server, args.timeout).await?;
+    let senders = client
+        .list_senders(ListSendersRequest {})
+        .await
+        .map_err(|status| describe(&status))?
+        .into_inner()
+        .senders;
+    let mut lines = String::new();
+    for sender in senders {
+        let flavor = match SenderFlavor::try_from(sender.flavor) {
+            Ok(SenderFlavor::Cloud) => "cloud",
+            Ok(SenderFlavor::OnPremises) => "on-premises",
+            Ok(SenderFlavor::Unspecified) | Err(_) => "unknown",
+        };
+        let health = match SenderHealth::try_from(sender.health) {
+            Ok(SenderHealth::Serving) => "SERVING",
+            Ok(SenderHealth::NotServing) => "NOT_SERVING",
+            Ok(SenderHealth::Unspecified) | Err(_) => "UNKNOWN",
+        };
+        let id = if sender.phone_number_id.is_empty() {
+            "-"
+        } else {
+            &sender.phone_number_id
+        };
+        let _ = writeln!(
+            lines,
+            "{} {flavor} {id} {health} {}",
+            sender.name, sender.display_phone_number
+        );
+    }
+    Ok(lines.trim_end().to_owned())
+}
+
+async fn connect(
+    server: &str,
+    timeout: std::time::Duration,
+) -> Result<MessagingServiceClient<tonic::transport::Channel>, String> {
+    let channel = tonic::transport::Endpoint::from_shared(server.to_owned())
+        .map_err(|e| format!("--server {server:?} is not a URL: {e}"))?
+        .timeout(timeout)
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect to {server}: {e}"))?;
+    Ok(MessagingServiceClient::new(channel))
 }
 
 /// A `SendMessageRequest` written in Protobuf JSON.

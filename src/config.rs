@@ -42,6 +42,8 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Send one message through a running service and print its id.
     Send(SendArgs),
+    /// List the senders of a running service: name, flavor, phone number id, health.
+    Senders(SendersArgs),
 }
 
 /// Which API the service talks to.
@@ -229,6 +231,21 @@ pub struct SendArgs {
 
     /// How long to wait for the service's answer.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct SendersArgs {
+    /// The service's address.
+    #[arg(
+        long,
+        env = "WHATSAPP_GRPC_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+
+    /// How long to wait for the service's answer.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
 }
 

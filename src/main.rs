@@ -21,13 +21,8 @@ async fn main() -> ExitCode {
             telemetry::init(args.log_format);
             run_sandbox(args).await
         }
-        Command::Send(args) => match client::send(args).await {
-            Ok(line) => {
-                println!("{line}");
-                Ok(())
-            }
-            Err(error) => Err(error),
-        },
+        Command::Send(args) => client::send(args).await.map(|line| println!("{line}")),
+        Command::Senders(args) => client::senders(args).await.map(|lines| println!("{lines}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -55,6 +55,21 @@ async fn send_prints_the_message_id() {
 }
 
 #[tokio::test]
+async fn senders_lists_the_services_senders() {
+    let stack = Stack::start(Flavor::Cloud).await;
+    stack
+        .wait_for_health(
+            &whatsapp_grpc::senders::health_name("default"),
+            tonic_health::pb::health_check_response::ServingStatus::Serving,
+        )
+        .await;
+    let server = format!("http://{}", stack.grpc_address);
+    let (ok, stdout, stderr) = run(args(&["senders", "--server", &server])).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "default cloud 100000000000001 SERVING");
+}
+
+#[tokio::test]
 async fn send_reads_any_request_in_protobuf_json() {
     let stack = Stack::start(Flavor::Cloud).await;
     let server = format!("http://{}", stack.grpc_address);
