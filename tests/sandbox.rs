@@ -1,6 +1,7 @@
 //! The sandbox over a real socket: each test starts it on `127.0.0.1:0` with `serve` and talks to
 //! it with reqwest, as the facade and its users would.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +16,7 @@ use whatsapp_grpc::sandbox::{self, BAD_GATEWAY_PAGE, SandboxConfig, recipients};
 const ACCESS_TOKEN: &str = "static-test-token";
 const USERNAME: &str = "admin";
 const PASSWORD: &str = "correct horse battery staple";
+const PHONE_NUMBER_ID: &str = "106540352242922";
 const CLOUD_MESSAGES: &str = "/v23.0/106540352242922/messages";
 const CLOUD_PROBE: &str = "/v23.0/106540352242922";
 const ON_PREMISES_MESSAGES: &str = "/v1/messages";
@@ -23,6 +25,7 @@ const TO: &str = "15550001111";
 fn config() -> SandboxConfig {
     SandboxConfig {
         access_token: ACCESS_TOKEN.into(),
+        cloud_tokens: HashMap::new(),
         username: USERNAME.into(),
         password: PASSWORD.into(),
         token_lifetime: Duration::from_secs(3600),
@@ -812,14 +815,17 @@ async fn the_received_log_keeps_every_request_as_sent_until_cleared() {
     assert_eq!(
         received,
         [
-            json!({"method": "POST", "path": CLOUD_MESSAGES, "traceparent": traceparent,
-                   "tracestate": tracestate, "body": first}),
-            json!({"method": "POST", "path": ON_PREMISES_MESSAGES, "traceparent": null,
-                   "tracestate": null, "body": second}),
-            json!({"method": "POST", "path": ON_PREMISES_MESSAGES, "traceparent": null,
-                   "tracestate": null, "body": null}),
-            json!({"method": "POST", "path": CLOUD_MESSAGES, "traceparent": null,
-                   "tracestate": null, "body": third}),
+            json!({"method": "POST", "path": CLOUD_MESSAGES, "phone_number_id": PHONE_NUMBER_ID,
+                   "installation": null, "traceparent": traceparent, "tracestate": tracestate,
+                   "body": first}),
+            json!({"method": "POST", "path": ON_PREMISES_MESSAGES, "phone_number_id": null,
+                   "installation": null, "traceparent": null, "tracestate": null,
+                   "body": second}),
+            json!({"method": "POST", "path": ON_PREMISES_MESSAGES, "phone_number_id": null,
+                   "installation": null, "traceparent": null, "tracestate": null, "body": null}),
+            json!({"method": "POST", "path": CLOUD_MESSAGES, "phone_number_id": PHONE_NUMBER_ID,
+                   "installation": null, "traceparent": null, "tracestate": null,
+                   "body": third}),
         ]
     );
     let stats = sandbox.stats().await;
@@ -854,6 +860,8 @@ async fn received_log_entries_deserialize_into_the_public_type() {
         [sandbox::ReceivedRequest {
             method: "POST".into(),
             path: CLOUD_MESSAGES.into(),
+            phone_number_id: Some(PHONE_NUMBER_ID.into()),
+            installation: None,
             traceparent: None,
             tracestate: None,
             body: Some(body),
