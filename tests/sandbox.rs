@@ -1,6 +1,7 @@
 //! The sandbox over a real socket: each test starts it on `127.0.0.1:0` with `serve` and talks to
 //! it with reqwest, as the facade and its users would.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +16,7 @@ use whatsapp_grpc::sandbox::{self, BAD_GATEWAY_PAGE, SandboxConfig, recipients};
 const ACCESS_TOKEN: &str = "static-test-token";
 const USERNAME: &str = "admin";
 const PASSWORD: &str = "correct horse battery staple";
+const PHONE_NUMBER_ID: &str = "106540352242922";
 const CLOUD_MESSAGES: &str = "/v23.0/106540352242922/messages";
 const CLOUD_PROBE: &str = "/v23.0/106540352242922";
 const ON_PREMISES_MESSAGES: &str = "/v1/messages";
@@ -23,6 +25,7 @@ const TO: &str = "15550001111";
 fn config() -> SandboxConfig {
     SandboxConfig {
         access_token: ACCESS_TOKEN.into(),
+        cloud_tokens: HashMap::new(),
         username: USERNAME.into(),
         password: PASSWORD.into(),
         token_lifetime: Duration::from_secs(3600),
@@ -94,8 +97,13 @@ impl Running {
     }
 
     async fn login(&self) -> String {
+        self.login_at("").await
+    }
+
+    /// Logs in to the installation at `prefix` (`""` for the root one).
+    async fn login_at(&self, prefix: &str) -> String {
         let answer = send(
-            self.request(Method::POST, "/v1/users/login")
+            self.request(Method::POST, &format!("{prefix}/v1/users/login"))
                 .basic_auth(USERNAME, Some(PASSWORD)),
         )
         .await;
@@ -812,14 +820,17 @@ async fn the_received_log_keeps_every_request_as_sent_until_cleared() {
     assert_eq!(
         received,
         [
-            json!({"method": "POST", "path": CLOUD_MESSAGES, "traceparent": traceparent,
-                   "tracestate": tracestate, "body": first}),
-            json!({"method": "POST", "path": ON_PREMISES_MESSAGES, "traceparent": null,
-                   "tracestate": null, "body": second}),
-            json!({"method": "POST", "path": ON_PREMISES_MESSAGES, "traceparent": null,
-                   "tracestate": null, "body": null}),
-            json!({"method": "POST", "path": CLOUD_MESSAGES, "traceparent": null,
-                   "tracestate": null, "body": third}),
+            json!({"method": "POST", "path": CLOUD_MESSAGES, "phone_number_id": PHONE_NUMBER_ID,
+                   "installation": null, "traceparent": traceparent, "tracestate": tracestate,
+                   "body": first}),
+            json!({"method": "POST", "path": ON_PREMISES_MESSAGES, "phone_number_id": null,
+                   "installation": null, "traceparent": null, "tracestate": null,
+                   "body": second}),
+            json!({"method": "POST", "path": ON_PREMISES_MESSAGES, "phone_number_id": null,
+                   "installation": null, "traceparent": null, "tracestate": null, "body": null}),
+            json!({"method": "POST", "path": CLOUD_MESSAGES, "phone_number_id": PHONE_NUMBER_ID,
+                   "installation": null, "traceparent": null, "tracestate": null,
+                   "body": third}),
         ]
     );
     let stats = sandbox.stats().await;
@@ -854,6 +865,8 @@ async fn received_log_entries_deserialize_into_the_public_type() {
         [sandbox::ReceivedRequest {
             method: "POST".into(),
             path: CLOUD_MESSAGES.into(),
+            phone_number_id: Some(PHONE_NUMBER_ID.into()),
+            installation: None,
             traceparent: None,
             tracestate: None,
             body: Some(body),
@@ -1039,6 +1052,11 @@ async fn unknown_paths_are_404_and_not_logged() {
         (Method::POST, "/v1/106540352242922/messages"),
         (Method::GET, "/sandbox/106540352242922"),
         (Method::GET, "/v23.0/106540352242922/messages/extra"),
+        (Method::GET, "/installations/legacy"),
+        (Method::POST, "/installations/legacy/messages"),
+        (Method::POST, "/installations/legacy/v2/messages"),
+        (Method::GET, "/installations/legacy/v1/users"),
+        (Method::PUT, "/sandbox/installations/legacy"),
     ];
     for (method, path) in unknown {
         let answer = sandbox.call(method.clone(), path, &text_to(TO)).await;
@@ -1109,4 +1127,334 @@ async fn shutdown_finishes_requests_in_flight_then_stops_accepting() {
         TcpStream::connect(address).await.is_err(),
         "the sandbox still accepts connections on {address}"
     );
+}
+
+const LEGACY: &str = "/installations/legacy";
+const EU: &str = "/installations/eu-1";
+
+/// `PUT /sandbox/installations/{name}/health`.
+async fn set_installation_healthy(sandbox: &Running, name: &str, healthy: bool) -> Answer {
+    send(with_json(
+        sandbox.request(
+            Method::PUT,
+            &format!("/sandbox/installations/{name}/health"),
+        ),
+        &json!({"healthy": healthy}),
+    ))
+    .await
+}
+
+/// The gateway status of the installation at `prefix`, asked with the static token.
+async fn gateway_status(sandbox: &Running, prefix: &str) -> String {
+    let answer = send(
+        sandbox
+            .request(Method::GET, &format!("{prefix}/v1/health"))
+            .bearer_auth(ACCESS_TOKEN),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{prefix}: {}", answer.text);
+    answer.json()["health"]["gateway_status"]
+        .as_str()
+        .expect("gateway_status")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn cloud_phone_number_ids_each_accept_only_their_own_token() {
+    let (first, second, unlisted) = ("111111111111111", "222222222222222", "333333333333333");
+    let sandbox = Running::start(SandboxConfig {
+        cloud_tokens: HashMap::from([
+            (first.to_owned(), "token-of-first".to_owned()),
+            (second.to_owned(), "token-of-second".to_owned()),
+        ]),
+        ..config()
+    })
+    .await;
+    let messages = |id: &str, token: &str| {
+        send(with_json(
+            sandbox
+                .request(Method::POST, &format!("/v23.0/{id}/messages"))
+                .bearer_auth(token),
+            &text_to(TO),
+        ))
+    };
+    let probe = |id: &str, token: &str| {
+        send(
+            sandbox
+                .request(Method::GET, &format!("/v24.0/{id}"))
+                .bearer_auth(token),
+        )
+    };
+
+    let cases = [
+        (first, "token-of-first", "token-of-second"),
+        (second, "token-of-second", "token-of-first"),
+        (unlisted, ACCESS_TOKEN, "token-of-first"),
+    ];
+    for (id, own, other) in cases {
+        let answer = messages(id, own).await;
+        assert_eq!(answer.status, StatusCode::OK, "{id}: {}", answer.text);
+        let answer = probe(id, own).await;
+        assert_eq!(answer.status, StatusCode::OK, "{id}: {}", answer.text);
+        assert_eq!(answer.json()["id"], id);
+        assert_cloud_unauthorized(&messages(id, other).await);
+        assert_cloud_unauthorized(&probe(id, other).await);
+    }
+    // A phone number id with its own token no longer takes the static one.
+    assert_cloud_unauthorized(&messages(first, ACCESS_TOKEN).await);
+    assert_cloud_unauthorized(&probe(second, ACCESS_TOKEN).await);
+    assert_eq!(sandbox.stats().await["unauthorized"], 8);
+
+    // Each entry of the received log names its phone number id.
+    let seen: Vec<_> = sandbox
+        .received()
+        .await
+        .iter()
+        .map(|entry| {
+            (
+                entry["phone_number_id"].clone(),
+                entry["installation"].clone(),
+                entry["path"].clone(),
+            )
+        })
+        .collect();
+    let entry = |id: &str| {
+        (
+            json!(id),
+            Value::Null,
+            json!(format!("/v23.0/{id}/messages")),
+        )
+    };
+    assert_eq!(
+        seen,
+        [
+            entry(first),
+            entry(first),
+            entry(second),
+            entry(second),
+            entry(unlisted),
+            entry(unlisted),
+            entry(first),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn installations_log_in_separately_and_refuse_each_others_tokens() {
+    let sandbox = Running::start(config()).await;
+    let prefixes = ["", LEGACY, EU];
+    let mut tokens = Vec::new();
+    for prefix in prefixes {
+        tokens.push(sandbox.login_at(prefix).await);
+    }
+    assert_eq!(sandbox.stats().await["logins"], 3);
+
+    let mark_read = "/v1/messages/gBEGkYiEB1VXAglK1ZEqA1YKPrU";
+    for (issuer, token) in prefixes.iter().zip(&tokens) {
+        for prefix in prefixes {
+            let health = send(
+                sandbox
+                    .request(Method::GET, &format!("{prefix}/v1/health"))
+                    .bearer_auth(token),
+            )
+            .await;
+            let sent = send(with_json(
+                sandbox
+                    .request(Method::POST, &format!("{prefix}/v1/messages"))
+                    .bearer_auth(token),
+                &text_to(TO),
+            ))
+            .await;
+            let read = send(with_json(
+                sandbox
+                    .request(Method::PUT, &format!("{prefix}{mark_read}"))
+                    .bearer_auth(token),
+                &json!({"status": "read"}),
+            ))
+            .await;
+            if prefix == *issuer {
+                assert_eq!(health.status, StatusCode::OK, "{prefix}: {}", health.text);
+                assert_eq!(sent.status, StatusCode::CREATED, "{prefix}: {}", sent.text);
+                assert_eq!(read.status, StatusCode::OK, "{prefix}: {}", read.text);
+            } else {
+                assert_on_premises_unauthorized(&health);
+                assert_on_premises_unauthorized(&sent);
+                assert_on_premises_unauthorized(&read);
+            }
+        }
+    }
+    // The static token works for every installation.
+    for prefix in prefixes {
+        let answer = sandbox
+            .call(Method::POST, &format!("{prefix}/v1/messages"), &text_to(TO))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::CREATED,
+            "{prefix}: {}",
+            answer.text
+        );
+    }
+
+    // Each entry of the received log names its installation (none for the root one), and its
+    // path keeps the prefix.
+    let received = sandbox.received().await;
+    assert_eq!(received.len(), 3 * 3 * 2 + 3);
+    for entry in &received {
+        let path = entry["path"].as_str().expect("path");
+        let expected = if path.starts_with(LEGACY) {
+            json!("legacy")
+        } else if path.starts_with(EU) {
+            json!("eu-1")
+        } else {
+            assert!(path.starts_with("/v1/messages"), "{path}");
+            Value::Null
+        };
+        assert_eq!(entry["installation"], expected, "{entry}");
+        assert_eq!(entry["phone_number_id"], Value::Null, "{entry}");
+    }
+    let legacy_sends = received
+        .iter()
+        .filter(|entry| entry["method"] == "POST" && entry["installation"] == "legacy")
+        .count();
+    assert_eq!(legacy_sends, 4);
+
+    // Revoking stops the login tokens of every installation.
+    let answer = send(sandbox.request(Method::POST, "/sandbox/revoke-tokens")).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    for (prefix, token) in prefixes.iter().zip(&tokens) {
+        let answer = send(
+            sandbox
+                .request(Method::GET, &format!("{prefix}/v1/health"))
+                .bearer_auth(token),
+        )
+        .await;
+        assert_on_premises_unauthorized(&answer);
+    }
+}
+
+#[tokio::test]
+async fn each_installation_has_its_own_health_switch() {
+    let sandbox = Running::start(config()).await;
+    let cloud_probe = || {
+        send(
+            sandbox
+                .request(Method::GET, CLOUD_PROBE)
+                .bearer_auth(ACCESS_TOKEN),
+        )
+    };
+    // Switched before its first request: the switch tracks the installation.
+    let answer = set_installation_healthy(&sandbox, "legacy", false).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
+    assert_eq!(gateway_status(&sandbox, LEGACY).await, "disconnected");
+    assert_eq!(gateway_status(&sandbox, EU).await, "connected");
+    assert_eq!(gateway_status(&sandbox, "").await, "connected");
+    assert_eq!(cloud_probe().await.status, StatusCode::OK);
+
+    // The global switch sets every installation, Cloud and those tracked later.
+    sandbox.set_healthy(false).await;
+    for prefix in ["", LEGACY, EU, "/installations/later"] {
+        assert_eq!(
+            gateway_status(&sandbox, prefix).await,
+            "disconnected",
+            "{prefix}"
+        );
+    }
+    assert_eq!(cloud_probe().await.status, StatusCode::SERVICE_UNAVAILABLE);
+    let answer = set_installation_healthy(&sandbox, "eu-1", true).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
+    assert_eq!(gateway_status(&sandbox, EU).await, "connected");
+    assert_eq!(gateway_status(&sandbox, LEGACY).await, "disconnected");
+    assert_eq!(gateway_status(&sandbox, "").await, "disconnected");
+
+    sandbox.set_healthy(true).await;
+    for prefix in ["", LEGACY, EU, "/installations/later"] {
+        assert_eq!(
+            gateway_status(&sandbox, prefix).await,
+            "connected",
+            "{prefix}"
+        );
+    }
+
+    // A bad body or name changes nothing.
+    for body in ["", "{}", "{\"healthy\": 0}"] {
+        let answer = send(
+            sandbox
+                .request(Method::PUT, "/sandbox/installations/legacy/health")
+                .body(body.to_owned()),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(answer.json()["error"].is_string());
+    }
+    let too_long = "x".repeat(sandbox::MAX_INSTALLATION_NAME_LEN + 1);
+    for name in ["a.b", "%C3%A9", too_long.as_str()] {
+        let answer = set_installation_healthy(&sandbox, name, false).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{name}: {}",
+            answer.text
+        );
+        assert!(answer.json()["error"].is_string());
+    }
+    assert_eq!(gateway_status(&sandbox, LEGACY).await, "connected");
+}
+
+#[tokio::test]
+async fn the_number_of_installations_is_bounded() {
+    let sandbox = Running::start(config()).await;
+    for i in 0..sandbox::MAX_INSTALLATIONS {
+        assert_eq!(
+            gateway_status(&sandbox, &format!("/installations/n{i}")).await,
+            "connected"
+        );
+    }
+    let one_too_many = "/installations/one-too-many";
+    let too_long = format!(
+        "/installations/{}",
+        "x".repeat(sandbox::MAX_INSTALLATION_NAME_LEN + 1)
+    );
+    for prefix in [one_too_many, too_long.as_str(), "/installations/a.b"] {
+        let attempts = [
+            sandbox
+                .request(Method::POST, &format!("{prefix}/v1/users/login"))
+                .basic_auth(USERNAME, Some(PASSWORD)),
+            with_json(
+                sandbox
+                    .request(Method::POST, &format!("{prefix}/v1/messages"))
+                    .bearer_auth(ACCESS_TOKEN),
+                &text_to(TO),
+            ),
+            with_json(
+                sandbox
+                    .request(Method::PUT, &format!("{prefix}/v1/messages/gBEG"))
+                    .bearer_auth(ACCESS_TOKEN),
+                &json!({"status": "read"}),
+            ),
+            sandbox
+                .request(Method::GET, &format!("{prefix}/v1/health"))
+                .bearer_auth(ACCESS_TOKEN),
+        ];
+        for attempt in attempts {
+            let answer = send(attempt).await;
+            assert_on_premises_error(&answer, StatusCode::NOT_FOUND, 1006, "Resource not found");
+        }
+    }
+    let answer = set_installation_healthy(&sandbox, "one-too-many", false).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text);
+
+    // The tracked ones, and the root one, keep working; nothing refused was logged or counted.
+    let answer = sandbox
+        .call(Method::POST, "/installations/n0/v1/messages", &text_to(TO))
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    sandbox.login_at("/installations/n63").await;
+    sandbox.login().await;
+    let received = sandbox.received().await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["installation"], "n0");
+    let stats = sandbox.stats().await;
+    assert_eq!(stats["logins"], 2);
+    assert_eq!(stats["health_checks"], sandbox::MAX_INSTALLATIONS as u64);
 }

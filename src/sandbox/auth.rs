@@ -1,5 +1,6 @@
-//! Who may call the API: the static access token (both flavors), the On-Premises login with HTTP
-//! basic auth, and the login tokens it issues, which live until they expire or are revoked.
+//! Who may call the API: the static access token (both flavors; a Cloud phone number id may have
+//! its own instead), the On-Premises login with HTTP basic auth, and the login tokens each
+//! installation issues, which live until they expire or are revoked.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
-use super::answers::Flavor;
-use super::state::{Sandbox, lock};
+use super::installations::Installation;
+use super::state::{Account, Sandbox, lock};
 use super::{clock, ids};
 
 /// The login tokens issued so far, each with the instant it stops working (`None`: a lifetime so
@@ -74,16 +75,30 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Sandbox {
-    /// Checks the bearer token of a request to a `flavor` path: `None` if it is accepted, else the
-    /// 401 to answer (counted in the stats).
+    /// Checks the bearer token of a request for `account`: `None` if it is accepted, else the 401
+    /// to answer in its flavor's shape (counted in the stats).
+    ///
+    /// A Cloud phone number id listed in `cloud_tokens` accepts only its own token, any other one
+    /// the static token; an installation accepts the static token and the login tokens it issued.
     pub(crate) fn refuse_unauthorized(
         &self,
-        flavor: Flavor,
+        account: Account<'_>,
         headers: &HeaderMap,
     ) -> Option<Response> {
-        let accepted = credentials(headers, "Bearer").is_some_and(|token| {
-            same_secret(token.as_bytes(), self.config.access_token.as_bytes())
-                || (flavor == Flavor::OnPremises && self.tokens.is_live(token))
+        let flavor = account.flavor();
+        let accepted = credentials(headers, "Bearer").is_some_and(|token| match account {
+            Account::Cloud { phone_number_id } => {
+                let expected = self
+                    .config
+                    .cloud_tokens
+                    .get(phone_number_id)
+                    .unwrap_or(&self.config.access_token);
+                same_secret(token.as_bytes(), expected.as_bytes())
+            }
+            Account::OnPremises(installation) => {
+                same_secret(token.as_bytes(), self.config.access_token.as_bytes())
+                    || installation.tokens.is_live(token)
+            }
         });
         if accepted {
             return None;
@@ -111,9 +126,10 @@ impl Sandbox {
         username_ok & password_ok
     }
 
-    /// Issues a login token with the configured lifetime.
-    pub(crate) fn issue_token(&self) -> IssuedToken {
-        self.tokens
+    /// Issues a login token of `installation` with the configured lifetime.
+    pub(crate) fn issue_token(&self, installation: &Installation) -> IssuedToken {
+        installation
+            .tokens
             .issue(&self.config.username, self.config.token_lifetime)
     }
 }

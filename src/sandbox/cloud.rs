@@ -18,7 +18,7 @@ use super::answers::Flavor;
 use super::ids;
 use super::not_found;
 use super::scenarios::{Failure, Outcome, Scenario};
-use super::state::Sandbox;
+use super::state::{Account, Sandbox};
 
 const FLAVOR: Flavor = Flavor::Cloud;
 
@@ -46,11 +46,14 @@ pub(crate) async fn messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if phone_number_id(path).is_none() {
+    let Some(phone_number_id) = phone_number_id(path) else {
         return not_found().await;
-    }
-    let body = sandbox.receive(&method, &uri, &headers, &body);
-    if let Some(refused) = sandbox.refuse_unauthorized(FLAVOR, &headers) {
+    };
+    let account = Account::Cloud {
+        phone_number_id: &phone_number_id,
+    };
+    let body = sandbox.receive(account, &method, &uri, &headers, &body);
+    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
         return refused;
     }
     let Some(body) = body else {
@@ -92,10 +95,13 @@ pub(crate) async fn probe(
         return not_found().await;
     };
     sandbox.count_health_check();
-    if let Some(refused) = sandbox.refuse_unauthorized(FLAVOR, &headers) {
+    let account = Account::Cloud {
+        phone_number_id: &phone_number_id,
+    };
+    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
         return refused;
     }
-    if !sandbox.is_healthy() {
+    if !sandbox.cloud_is_healthy() {
         tracing::debug!("cloud probe: unhealthy");
         return Failure::Unavailable.answer(FLAVOR);
     }

@@ -10,13 +10,19 @@
 //! | `POST /v1/messages`                          | On-Premises | `on_premises` |
 //! | `PUT /v1/messages/{message_id}`              | On-Premises | `on_premises` |
 //! | `GET /v1/health`                             | On-Premises | `on_premises` |
+//! | `/installations/{installation}/v1/…`         | On-Premises | `on_premises` |
 //! | `POST /{version}/{phone_number_id}/messages` | Cloud       | `cloud`       |
 //! | `GET /{version}/{phone_number_id}`           | Cloud       | `cloud`       |
 //! | `/sandbox/…`                                 | neither     | `control`     |
 //!
+//! Several business numbers at once: any Cloud phone number id is served (each may have its own
+//! token, [`SandboxConfig::cloud_tokens`]), and the four On-Premises endpoints are served both at
+//! the root (`/v1/…`) and under `/installations/{installation}`, each prefix a separate
+//! installation with its own login tokens and health switch (`installations`).
+//!
 //! Authentication is in `auth`, the special recipients that trigger the API's errors in
 //! `scenarios` (their numbers are [`recipients`]), the error shapes in `answers`, the received
-//! log and stats in `state`, made-up identifiers in `ids` and UTC dates in `clock`.
+//! log and stats in `state`, the installations in `installations`, made-up identifiers in `ids` and UTC dates in `clock`.
 //! The sandbox logs at debug level only, and never tokens, phone numbers or message text.
 
 mod answers;
@@ -25,10 +31,13 @@ mod clock;
 mod cloud;
 mod control;
 mod ids;
+mod installations;
 mod on_premises;
 mod scenarios;
 mod state;
 
+use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,14 +47,20 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 
+pub use installations::{MAX_INSTALLATION_NAME_LEN, MAX_INSTALLATIONS};
 pub use scenarios::{BAD_GATEWAY_PAGE, recipients};
 pub use state::{ReceivedRequest, SandboxStats};
 
-/// How the sandbox behaves.
-#[derive(Clone, Debug)]
+/// How the sandbox behaves. Its `Debug` shows no token or password.
+#[derive(Clone)]
 pub struct SandboxConfig {
-    /// The static bearer token the sandbox accepts on both flavors.
+    /// The static bearer token the sandbox accepts on both flavors (on Cloud, for the phone number
+    /// ids without an entry in `cloud_tokens`).
     pub access_token: String,
+    /// Cloud access tokens per phone number id: a phone number id listed here accepts only its
+    /// own token (any other, the static one included, is the API's 401); the others accept
+    /// `access_token`. Empty by default.
+    pub cloud_tokens: HashMap<String, String>,
     /// The On-Premises login user (`POST /v1/users/login`, basic auth).
     pub username: String,
     /// The On-Premises login password.
@@ -60,11 +75,27 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
             access_token: "sandbox-token".into(),
+            cloud_tokens: HashMap::new(),
             username: "admin".into(),
             password: "sandbox-password".into(),
             token_lifetime: Duration::from_secs(7 * 24 * 3600),
             slow_answer: Duration::from_secs(30),
         }
+    }
+}
+
+impl fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut cloud_ids: Vec<&String> = self.cloud_tokens.keys().collect();
+        cloud_ids.sort();
+        f.debug_struct("SandboxConfig")
+            .field("access_token", &"<redacted>")
+            .field("cloud_tokens_for", &cloud_ids)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("token_lifetime", &self.token_lifetime)
+            .field("slow_answer", &self.slow_answer)
+            .finish()
     }
 }
 
@@ -77,6 +108,22 @@ fn router(config: SandboxConfig) -> Router {
         .route("/v1/messages/{message_id}", put(on_premises::mark_read))
         .route("/v1/health", get(on_premises::health))
         .route(
+            "/installations/{installation}/v1/users/login",
+            post(on_premises::login),
+        )
+        .route(
+            "/installations/{installation}/v1/messages",
+            post(on_premises::send),
+        )
+        .route(
+            "/installations/{installation}/v1/messages/{message_id}",
+            put(on_premises::mark_read),
+        )
+        .route(
+            "/installations/{installation}/v1/health",
+            get(on_premises::health),
+        )
+        .route(
             "/{version}/{phone_number_id}/messages",
             post(cloud::messages),
         )
@@ -88,6 +135,10 @@ fn router(config: SandboxConfig) -> Router {
         .route("/sandbox/stats", get(control::stats))
         .route("/sandbox/revoke-tokens", post(control::revoke_tokens))
         .route("/sandbox/health", put(control::set_health))
+        .route(
+            "/sandbox/installations/{installation}/health",
+            put(control::set_installation_health),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(sandbox)

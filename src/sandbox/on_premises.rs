@@ -1,5 +1,6 @@
 //! The On-Premises API's endpoints: `POST /v1/users/login`, `POST /v1/messages`,
-//! `PUT /v1/messages/{message_id}` (mark read) and `GET /v1/health`.
+//! `PUT /v1/messages/{message_id}` (mark read) and `GET /v1/health`, served for the root
+//! installation and, under `/installations/{installation}`, for named ones (see `installations`).
 
 use std::sync::Arc;
 
@@ -12,20 +13,25 @@ use serde_json::{Value, json};
 
 use super::answers::{Flavor, on_premises_access_denied, on_premises_meta};
 use super::ids;
+use super::installations::Target;
 use super::scenarios::{Outcome, Scenario};
-use super::state::Sandbox;
+use super::state::{Account, Sandbox};
 
 const FLAVOR: Flavor = Flavor::OnPremises;
 
-/// `POST /v1/users/login`: issues a token to the configured user.
-pub(crate) async fn login(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap) -> Response {
+/// `POST /v1/users/login`: issues a token of the installation to the configured user.
+pub(crate) async fn login(
+    State(sandbox): State<Arc<Sandbox>>,
+    Target(installation): Target,
+    headers: HeaderMap,
+) -> Response {
     if !sandbox.basic_auth_matches(&headers) {
         sandbox.count_unauthorized();
         tracing::debug!("on-premises login refused");
         return on_premises_access_denied("Invalid credentials");
     }
     sandbox.count_login();
-    let issued = sandbox.issue_token();
+    let issued = sandbox.issue_token(&installation);
     tracing::debug!("on-premises login: token issued");
     let body = json!({"users": [{"token": issued.token, "expires_after": issued.expires_after}]});
     (StatusCode::OK, Json(body)).into_response()
@@ -35,13 +41,15 @@ pub(crate) async fn login(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMa
 /// scenario.
 pub(crate) async fn send(
     State(sandbox): State<Arc<Sandbox>>,
+    Target(installation): Target,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = sandbox.receive(&method, &uri, &headers, &body);
-    if let Some(refused) = sandbox.refuse_unauthorized(FLAVOR, &headers) {
+    let account = Account::OnPremises(&installation);
+    let body = sandbox.receive(account, &method, &uri, &headers, &body);
+    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
         return refused;
     }
     let Some(body) = body else {
@@ -70,13 +78,15 @@ pub(crate) async fn send(
 /// `PUT /v1/messages/{message_id}` with `{"status": "read"}`: marks a message read.
 pub(crate) async fn mark_read(
     State(sandbox): State<Arc<Sandbox>>,
+    Target(installation): Target,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = sandbox.receive(&method, &uri, &headers, &body);
-    if let Some(refused) = sandbox.refuse_unauthorized(FLAVOR, &headers) {
+    let account = Account::OnPremises(&installation);
+    let body = sandbox.receive(account, &method, &uri, &headers, &body);
+    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
         return refused;
     }
     let Some(body) = body else {
@@ -91,13 +101,19 @@ pub(crate) async fn mark_read(
     (StatusCode::OK, Json(json!({"meta": on_premises_meta()}))).into_response()
 }
 
-/// `GET /v1/health`: whether the gateway is connected (see `PUT /sandbox/health`).
-pub(crate) async fn health(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap) -> Response {
+/// `GET /v1/health`: whether the installation's gateway is connected (see `PUT /sandbox/health`
+/// and `PUT /sandbox/installations/{installation}/health`).
+pub(crate) async fn health(
+    State(sandbox): State<Arc<Sandbox>>,
+    Target(installation): Target,
+    headers: HeaderMap,
+) -> Response {
     sandbox.count_health_check();
-    if let Some(refused) = sandbox.refuse_unauthorized(FLAVOR, &headers) {
+    if let Some(refused) = sandbox.refuse_unauthorized(Account::OnPremises(&installation), &headers)
+    {
         return refused;
     }
-    let status = if sandbox.is_healthy() {
+    let status = if installation.is_healthy() {
         "connected"
     } else {
         "disconnected"

@@ -1,5 +1,6 @@
 //! What the sandbox remembers between requests: the log of requests received on the messages
-//! endpoints, the counters of `/sandbox/stats`, the health switch, and the login tokens.
+//! endpoints, the counters of `/sandbox/stats`, the Cloud health switch, and the On-Premises
+//! installations (each with its login tokens and health switch).
 //!
 //! Every lock is taken and released inside one synchronous call, never across an `.await`.
 
@@ -12,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SandboxConfig;
-use super::auth::Tokens;
+use super::answers::Flavor;
+use super::installations::{Installation, Installations};
 
 /// How many requests the received log keeps: the newest, so a long-running sandbox (a benchmark,
 /// a day of development) stays small. `stats.received` keeps counting past it.
@@ -25,8 +27,16 @@ pub const RECEIVED_LOG_MAX: usize = 10_000;
 pub struct ReceivedRequest {
     /// The HTTP method, e.g. `POST`.
     pub method: String,
-    /// The request path, without the query string, e.g. `/v1/messages`.
+    /// The request path, without the query string, e.g. `/v1/messages` or
+    /// `/installations/legacy/v1/messages`.
     pub path: String,
+    /// The Cloud phone number id the request was for; `None` for On-Premises.
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// The named On-Premises installation the request was for (`/installations/{installation}/…`);
+    /// `None` for the root installation (`/v1/…`) and for Cloud.
+    #[serde(default)]
+    pub installation: Option<String>,
     /// The W3C `traceparent` header, if the request had a readable one.
     pub traceparent: Option<String>,
     /// The W3C `tracestate` header, if the request had a readable one.
@@ -49,15 +59,32 @@ pub struct SandboxStats {
     pub unauthorized: u64,
 }
 
+/// Whom a request to the API is for: a Cloud phone number id, or an On-Premises installation.
+#[derive(Clone, Copy)]
+pub(crate) enum Account<'a> {
+    Cloud { phone_number_id: &'a str },
+    OnPremises(&'a Installation),
+}
+
+impl Account<'_> {
+    pub(crate) fn flavor(self) -> Flavor {
+        match self {
+            Account::Cloud { .. } => Flavor::Cloud,
+            Account::OnPremises(_) => Flavor::OnPremises,
+        }
+    }
+}
+
 /// The state shared by all handlers.
 pub(crate) struct Sandbox {
     pub config: SandboxConfig,
-    pub tokens: Tokens,
+    pub installations: Installations,
     received: Mutex<VecDeque<ReceivedRequest>>,
     logins: AtomicU64,
     received_count: AtomicU64,
     health_checks: AtomicU64,
     unauthorized: AtomicU64,
+    /// The Cloud probe's health.
     healthy: AtomicBool,
 }
 
@@ -76,7 +103,7 @@ impl Sandbox {
     pub(crate) fn new(config: SandboxConfig) -> Sandbox {
         Sandbox {
             config,
-            tokens: Tokens::default(),
+            installations: Installations::new(),
             received: Mutex::new(VecDeque::new()),
             logins: AtomicU64::new(0),
             received_count: AtomicU64::new(0),
@@ -90,15 +117,22 @@ impl Sandbox {
     /// is JSON.
     pub(crate) fn receive(
         &self,
+        account: Account<'_>,
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Option<Value> {
         let body = serde_json::from_slice::<Value>(body).ok();
+        let (phone_number_id, installation) = match account {
+            Account::Cloud { phone_number_id } => (Some(phone_number_id.to_owned()), None),
+            Account::OnPremises(installation) => (None, installation.name.clone()),
+        };
         let entry = ReceivedRequest {
             method: method.as_str().to_owned(),
             path: uri.path().to_owned(),
+            phone_number_id,
+            installation,
             traceparent: header_text(headers, "traceparent").map(str::to_owned),
             tracestate: header_text(headers, "tracestate").map(str::to_owned),
             body: body.clone(),
@@ -143,12 +177,15 @@ impl Sandbox {
         }
     }
 
-    pub(crate) fn is_healthy(&self) -> bool {
+    /// Whether the Cloud probe answers healthy.
+    pub(crate) fn cloud_is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn set_healthy(&self, healthy: bool) {
+    /// Sets the health of Cloud and of every On-Premises installation (`PUT /sandbox/health`).
+    pub(crate) fn set_all_healthy(&self, healthy: bool) {
         self.healthy.store(healthy, Ordering::Relaxed);
+        self.installations.set_all_healthy(healthy);
     }
 }
 
@@ -161,8 +198,10 @@ mod tests {
         let sandbox = Sandbox::new(SandboxConfig::default());
         let headers = HeaderMap::new();
         let uri: Uri = "/v1/messages".parse().unwrap();
+        let root = sandbox.installations.root();
         for i in 0..RECEIVED_LOG_MAX + 5 {
             sandbox.receive(
+                Account::OnPremises(&root),
                 &Method::POST,
                 &uri,
                 &headers,
