@@ -75,11 +75,12 @@ impl HealthBoard {
     /// Sets `name`'s status; ignored for an unknown name and once draining has begun (a drained
     /// server never turns SERVING again). Returns whether the status changed.
     pub fn set(&self, name: &str, status: ServingStatus) -> bool {
-        if self.is_draining() {
-            return false;
-        }
         let (changed, member) = {
+            // Under the lock, so a drain (which takes it to write) cannot come in between.
             let names = self.read();
+            if self.is_draining() {
+                return false;
+            }
             match names.iter().find(|entry| entry.name == name) {
                 Some(entry) => (
                     entry.status.send_if_modified(|current| {
@@ -116,10 +117,13 @@ impl HealthBoard {
 
     /// Turns every name NOT_SERVING for good and tells `Watch` streams to end.
     pub fn drain(&self) {
-        self.draining.send_replace(true);
-        for entry in self.read().iter() {
+        // Statuses first, then the drain: a `Watch` stream sees NOT_SERVING before it ends. Both
+        // under the write lock, so no `set` comes in between.
+        let names = self.write();
+        for entry in names.iter() {
             entry.status.send_replace(ServingStatus::NotServing);
         }
+        self.draining.send_replace(true);
     }
 
     /// Whether [`drain`](Self::drain) was called.
@@ -137,10 +141,10 @@ impl HealthBoard {
         let Some(aggregate) = self.aggregate else {
             return;
         };
+        let names = self.read();
         if self.is_draining() {
             return;
         }
-        let names = self.read();
         let any_serving = names
             .iter()
             .any(|entry| entry.member && *entry.status.borrow() == ServingStatus::Serving);
