@@ -10,7 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::flavor::Flavor;
 use crate::sandbox::SandboxConfig;
-use crate::senders::SenderConfig;
+use crate::senders::{
+    BaseUrlProblem, SenderConfig, check_base_url, valid_api_version, valid_phone_number_id,
+};
 use crate::server::{ConnectionLimits, ServerConfig, ServerLimits, ShutdownConfig};
 use crate::telemetry::LogFormat;
 use crate::upstream::{
@@ -317,7 +319,7 @@ impl ServeArgs {
                 self.idle_timeout, self.keepalive_interval
             ));
         }
-        if !self.api_version.starts_with('v') || self.api_version.contains('/') {
+        if !valid_api_version(&self.api_version) {
             return Err(format!(
                 "--api-version {:?} is not a Graph API version: write it like {DEFAULT_API_VERSION}",
                 self.api_version
@@ -357,27 +359,20 @@ impl ServeArgs {
                     return Err("--upstream-url (WHATSAPP_GRPC_UPSTREAM_URL) is required with --flavor on-premises: set it to your On-Premises client's base URL, e.g. https://wa.example.internal:9090".into());
                 }
             };
-            if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            if let Err(problem) = check_base_url(&base_url) {
+                let hint = match problem {
+                    BaseUrlProblem::Scheme => "",
+                    BaseUrlProblem::Userinfo => {
+                        ": credentials come from the environment only (WHATSAPP_ACCESS_TOKEN, or WHATSAPP_USERNAME and WHATSAPP_PASSWORD)"
+                    }
+                };
                 return Err(format!(
-                    "--upstream-url {:?} must start with http:// or https://",
-                    display_url(&base_url)
-                ));
-            }
-            let authority = base_url.split_once("://").map_or("", |(_, rest)| {
-                rest.split(['/', '?', '#']).next().unwrap_or("")
-            });
-            if authority.contains('@') {
-                return Err(format!(
-                    "--upstream-url {:?} must not carry a user or password: credentials come from the environment only (WHATSAPP_ACCESS_TOKEN, or WHATSAPP_USERNAME and WHATSAPP_PASSWORD)",
+                    "--upstream-url {:?} {problem}{hint}",
                     display_url(&base_url)
                 ));
             }
             let phone_number_id = match (flavor, self.phone_number_id) {
-                (Flavor::Cloud, Some(id))
-                    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) =>
-                {
-                    id
-                }
+                (Flavor::Cloud, Some(id)) if valid_phone_number_id(&id) => id,
                 (Flavor::Cloud, Some(id)) => {
                     return Err(format!(
                         "--phone-number-id {id:?} must be the numeric id of your business phone number (WhatsApp Manager > Phone numbers)"
