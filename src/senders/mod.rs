@@ -3,6 +3,7 @@
 //! sick API never slows another's calls.
 
 pub mod config;
+pub mod file;
 pub mod registry;
 
 pub use config::{
