@@ -173,7 +173,8 @@ impl Problems {
             let _ = write!(line, "{place}: ");
         }
         let _ = write!(line, "{problem}");
-        self.lines.push(line);
+        // One line per problem, whatever a message holds.
+        self.lines.push(line.replace(['\n', '\r'], " "));
     }
 }
 
@@ -190,10 +191,15 @@ pub fn parse(
         lines: Vec::new(),
     };
     let mut top: toml::Table = toml::from_str(text).map_err(|error| {
-        let line = error
-            .span()
-            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-        let message = error.message().trim_end();
+        let line = error.span().map(|span| {
+            let start = span.start.min(text.len());
+            text.as_bytes()[..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1
+        });
+        let message = error.message().trim_end().replace(['\n', '\r'], " ");
         match line {
             Some(line) => format!("{label}: line {line}: {message}"),
             None => format!("{label}: {message}"),
@@ -202,13 +208,13 @@ pub fn parse(
 
     let defaults = match top.remove("defaults") {
         None => Defaults::default(),
-        Some(value) => match value.try_into::<Defaults>() {
-            Ok(defaults) => defaults,
-            Err(error) => {
-                problems.add("[defaults]", error.message().trim_end());
-                Defaults::default()
-            }
-        },
+        Some(toml::Value::Table(table)) => {
+            typed::<Defaults>(table, "[defaults]", &mut problems).unwrap_or_default()
+        }
+        Some(_) => {
+            problems.add("defaults", "must be a table: write it as [defaults]");
+            Defaults::default()
+        }
     };
     let entries = match top.remove("sender") {
         None => Vec::new(),
@@ -267,12 +273,8 @@ pub fn parse(
                 );
             }
         }
-        let entry = match table.try_into::<Entry>() {
-            Ok(entry) => entry,
-            Err(error) => {
-                problems.add(&place, error.message().trim_end());
-                continue;
-            }
+        let Some(entry) = typed::<Entry>(table, &place, &mut problems) else {
+            continue;
         };
         // Names and Cloud phone number ids must be unique, whatever else is wrong.
         let flavor = entry.flavor.map_or(base.flavor, Flavor::from);
@@ -313,6 +315,37 @@ pub fn parse(
     } else {
         Err(problems.lines.join("\n"))
     }
+}
+
+/// The table as a `T` (whose fields are all optional), or a problem for each key that does not
+/// fit, named.
+fn typed<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+    place: &str,
+    problems: &mut Problems,
+) -> Option<T> {
+    let error = match table.clone().try_into::<T>() {
+        Ok(value) => return Some(value),
+        Err(error) => error,
+    };
+    // Which keys: each alone, as every field is optional.
+    let before = problems.lines.len();
+    for (key, value) in table {
+        let mut alone = toml::Table::new();
+        alone.insert(key.clone(), value);
+        if let Err(error) = alone.try_into::<T>() {
+            let message = error.message().trim_end();
+            if message.starts_with("unknown field") {
+                problems.add(place, message);
+            } else {
+                problems.add(place, format!("{key}: {message}"));
+            }
+        }
+    }
+    if problems.lines.len() == before {
+        problems.add(place, error.message().trim_end());
+    }
+    None
 }
 
 /// The values every sender starts from: the file's `[defaults]` over the flags'.
@@ -1235,6 +1268,60 @@ mod tests {
         assert!(
             error.ends_with(&format!("is larger than {FILE_MAX_BYTES} bytes")),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn the_readme_example_is_valid_but_for_its_files() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split_once("### Several senders")
+            .expect("the README has the section")
+            .1;
+        let example = section
+            .split_once("```toml\n")
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .expect("the section has a TOML example")
+            .0;
+        let error = read(example).unwrap_err();
+        let lines: Vec<_> = error.lines().collect();
+        assert_eq!(lines.len(), 2, "{error}");
+        assert!(
+            lines[0].starts_with(
+                "senders.toml: sender[1] \"brand-eu\": token_file /var/run/secrets/brand-eu/token: cannot be read"
+            ),
+            "{error}"
+        );
+        assert!(
+            lines[1].starts_with(
+                "senders.toml: sender[2] \"legacy\": ca_file /etc/ssl/private-ca.pem: cannot be read"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let error = read(
+            r#"
+            [defaults]
+            flavor = "cloudy"
+
+            [[sender]]
+            name = "brand-us"
+            phone_number_id = 100000000000001
+            token_env = "BRAND_US_TOKEN"
+            upstream_max_in_flight = "8"
+            "#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.lines().collect::<Vec<_>>(),
+            [
+                "senders.toml: [defaults]: flavor: unknown variant `cloudy`, expected `cloud` or `on-premises`",
+                "senders.toml: sender[0] \"brand-us\": phone_number_id: invalid type: integer `100000000000001`, expected a string",
+                "senders.toml: sender[0] \"brand-us\": upstream_max_in_flight: invalid type: string \"8\", expected usize",
+            ]
         );
     }
 }
