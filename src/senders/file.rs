@@ -749,6 +749,20 @@ fn credentials(
     None
 }
 
+/// The longest environment variable name accepted in `*_env`.
+const ENV_NAME_MAX: usize = 128;
+
+/// Whether `name` can name an environment variable: `[A-Za-z_][A-Za-z0-9_]*`, not too long.
+fn valid_env_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= ENV_NAME_MAX
+        && !bytes[0].is_ascii_digit()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
 /// The secret from an environment variable or a file (whichever is set), or a problem.
 fn secret(
     (env_key, variable): (&str, Option<String>),
@@ -758,10 +772,14 @@ fn secret(
     problems: &mut Problems,
 ) -> Option<Secret> {
     if let Some(variable) = variable {
-        if variable.is_empty() {
+        // Never echoed unless it looks like a variable's name: it may be the secret itself,
+        // written in the wrong place.
+        if !valid_env_name(&variable) {
             problems.add(
                 place,
-                format!("{env_key} is empty: name the environment variable"),
+                format!(
+                    "{env_key} must name an environment variable (letters, digits and '_', at most {ENV_NAME_MAX} characters), not hold the secret itself"
+                ),
             );
             return None;
         }
@@ -1323,5 +1341,27 @@ mod tests {
                 "senders.toml: sender[0] \"brand-us\": upstream_max_in_flight: invalid type: string \"8\", expected usize",
             ]
         );
+    }
+
+    #[test]
+    fn a_secret_in_place_of_a_variable_name_is_not_echoed() {
+        let error = read(
+            r#"
+            [[sender]]
+            name = "brand-us"
+            phone_number_id = "1"
+            token_env = "EAAG.secret-token|value"
+            "#,
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("token_env must name an environment variable"),
+            "{error}"
+        );
+        assert!(!error.contains("secret-token"), "{error}");
+        let error =
+            read("[[sender]]\nname = \"a\"\nphone_number_id = \"1\"\ntoken_env = \"EAAG secret\n")
+                .unwrap_err();
+        assert!(!error.contains("EAAG"), "{error}");
     }
 }
