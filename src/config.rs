@@ -4,13 +4,17 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::flavor::Flavor;
 use crate::sandbox::SandboxConfig;
-use crate::senders::SenderConfig;
+use crate::senders::file::{Fallback, SendersFile, process_env};
+use crate::senders::{
+    BaseUrlProblem, Reload, SenderConfig, check_base_url, valid_api_version, valid_phone_number_id,
+};
 use crate::server::{ConnectionLimits, ServerConfig, ServerLimits, ShutdownConfig};
 use crate::telemetry::LogFormat;
 use crate::upstream::{
@@ -67,11 +71,23 @@ impl From<FlavorArg> for Flavor {
 #[derive(Debug, Args)]
 #[command(after_help = "Credentials come from the environment only:\n  \
     WHATSAPP_ACCESS_TOKEN                   a static bearer token (Cloud system-user token, or On-Premises)\n  \
-    WHATSAPP_USERNAME, WHATSAPP_PASSWORD    On-Premises: the service logs in and renews its token")]
+    WHATSAPP_USERNAME, WHATSAPP_PASSWORD    On-Premises: the service logs in and renews its token\n\n\
+    With --senders, each sender of the file names its own credentials (token_env or token_file;\n\
+    On-Premises: username with password_env or password_file).")]
 pub struct ServeArgs {
     /// Address the gRPC server listens on.
     #[arg(long, env = "WHATSAPP_GRPC_LISTEN", default_value = "0.0.0.0:50051")]
     pub listen: SocketAddr,
+
+    /// A TOML file listing the senders (several business numbers), read again on SIGHUP. Then
+    /// --flavor, --api-version and the --upstream-* limits are the senders' defaults (a sender's
+    /// own key > the file's [defaults] > the flag > its built-in default).
+    #[arg(
+        long,
+        env = "WHATSAPP_GRPC_SENDERS",
+        conflicts_with_all = ["phone_number_id", "upstream_url", "upstream_ca_file"]
+    )]
+    pub senders: Option<PathBuf>,
 
     /// Base URL of the API. Cloud defaults to the Graph API's public URL; On-Premises has no default.
     #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_URL")]
@@ -293,15 +309,6 @@ impl ServeArgs {
     /// The validated config, or one line saying what to fix.
     pub fn into_config(self, env: EnvCredentials) -> Result<ServeConfig, String> {
         let flavor = Flavor::from(self.flavor);
-        let extra_ca_pem = match &self.upstream_ca_file {
-            Some(path) => Some(std::fs::read(path).map_err(|e| {
-                format!(
-                    "--upstream-ca-file {}: cannot be read ({e}); point it at a PEM file of CA certificates",
-                    path.display()
-                )
-            })?),
-            None => None,
-        };
         for (flag, value) in [
             ("--upstream-timeout", self.upstream_timeout),
             ("--upstream-connect-timeout", self.upstream_connect_timeout),
@@ -334,79 +341,38 @@ impl ServeArgs {
                 self.idle_timeout, self.keepalive_interval
             ));
         }
-        if !self.api_version.starts_with('v') || self.api_version.contains('/') {
+        if !valid_api_version(&self.api_version) {
             return Err(format!(
                 "--api-version {:?} is not a Graph API version: write it like {DEFAULT_API_VERSION}",
                 self.api_version
             ));
         }
 
-        let (base_url, phone_number_id, credentials, upstream) = if self.sandbox {
-            if self.upstream_url.is_some() {
-                return Err("--sandbox runs its own upstream: drop --upstream-url (or WHATSAPP_GRPC_UPSTREAM_URL)".into());
-            }
-            let sandbox = SandboxConfig::default();
-            let credentials = match flavor {
-                Flavor::Cloud => {
-                    Credentials::AccessToken(Secret::new(sandbox.access_token.clone()))
-                }
-                // On-Premises logs in, as a real installation would.
-                Flavor::OnPremises => Credentials::Login {
-                    username: sandbox.username.clone(),
-                    password: Secret::new(sandbox.password.clone()),
-                },
-            };
-            let phone_number_id = self
-                .phone_number_id
-                .unwrap_or_else(|| SANDBOX_PHONE_NUMBER_ID.to_owned());
-            // The sandbox's address is known once it listens; `main` fills it in.
-            (
-                String::new(),
-                phone_number_id,
-                credentials,
-                Upstream::Sandbox(sandbox),
-            )
+        let upstream = if self.sandbox {
+            Upstream::Sandbox(SandboxConfig::default())
         } else {
-            let base_url = match (flavor, self.upstream_url) {
-                (_, Some(url)) => url,
-                (Flavor::Cloud, None) => CLOUD_BASE_URL.to_owned(),
-                (Flavor::OnPremises, None) => {
-                    return Err("--upstream-url (WHATSAPP_GRPC_UPSTREAM_URL) is required with --flavor on-premises: set it to your On-Premises client's base URL, e.g. https://wa.example.internal:9090".into());
-                }
-            };
-            if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-                return Err(format!(
-                    "--upstream-url {:?} must start with http:// or https://",
-                    display_url(&base_url)
-                ));
+            Upstream::Real
+        };
+        let (senders, reload) = match &self.senders {
+            Some(path) => {
+                let file = SendersFile {
+                    path: path.clone(),
+                    fallback: Fallback {
+                        flavor,
+                        api_version: self.api_version.clone(),
+                        upstream_timeout: self.upstream_timeout,
+                        upstream_connect_timeout: self.upstream_connect_timeout,
+                        upstream_max_in_flight: self.upstream_max_in_flight,
+                        upstream_max_queued: self.upstream_max_queued,
+                    },
+                    sandbox: self.sandbox,
+                };
+                let senders = file.read(&process_env)?;
+                // On SIGHUP: the file again, with the environment as it is then.
+                let reload = Reload(Arc::new(move || file.read(&process_env)));
+                (senders, Some(reload))
             }
-            let authority = base_url.split_once("://").map_or("", |(_, rest)| {
-                rest.split(['/', '?', '#']).next().unwrap_or("")
-            });
-            if authority.contains('@') {
-                return Err(format!(
-                    "--upstream-url {:?} must not carry a user or password: credentials come from the environment only (WHATSAPP_ACCESS_TOKEN, or WHATSAPP_USERNAME and WHATSAPP_PASSWORD)",
-                    display_url(&base_url)
-                ));
-            }
-            let phone_number_id = match (flavor, self.phone_number_id) {
-                (Flavor::Cloud, Some(id))
-                    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) =>
-                {
-                    id
-                }
-                (Flavor::Cloud, Some(id)) => {
-                    return Err(format!(
-                        "--phone-number-id {id:?} must be the numeric id of your business phone number (WhatsApp Manager > Phone numbers)"
-                    ));
-                }
-                (Flavor::Cloud, None) => {
-                    return Err("--phone-number-id (WHATSAPP_PHONE_NUMBER_ID) is required with --flavor cloud: set it to your business phone number's id, or try --sandbox".into());
-                }
-                (Flavor::OnPremises, id) => id.unwrap_or_default(),
-            };
-            let credentials = credentials(flavor, env)?;
-            (base_url, phone_number_id, credentials, Upstream::Real)
+            None => (vec![self.default_sender(flavor, env)?], None),
         };
 
         Ok(ServeConfig {
@@ -414,23 +380,8 @@ impl ServeArgs {
             log_format: self.log_format,
             upstream,
             server: ServerConfig {
-                senders: vec![SenderConfig {
-                    name: DEFAULT_SENDER.to_owned(),
-                    display_phone_number: String::new(),
-                    upstream: UpstreamConfig {
-                        flavor,
-                        base_url,
-                        api_version: self.api_version,
-                        phone_number_id,
-                        credentials,
-                        extra_ca_pem,
-                        connect_timeout: self.upstream_connect_timeout,
-                        request_timeout: self.upstream_timeout,
-                        max_in_flight: self.upstream_max_in_flight,
-                        max_queued: self.upstream_max_queued,
-                    },
-                }],
-                reload: None,
+                senders,
+                reload,
                 health_interval: self.health_interval,
                 limits: ServerLimits {
                     connections: ConnectionLimits {
@@ -447,6 +398,92 @@ impl ServeArgs {
                     pre_stop_delay: self.pre_stop_delay,
                     grace: self.shutdown_grace,
                 },
+            },
+        })
+    }
+
+    /// The one sender the single-sender flags and the environment's credentials configure.
+    fn default_sender(&self, flavor: Flavor, env: EnvCredentials) -> Result<SenderConfig, String> {
+        let extra_ca_pem = match &self.upstream_ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                format!(
+                    "--upstream-ca-file {}: cannot be read ({e}); point it at a PEM file of CA certificates",
+                    path.display()
+                )
+            })?),
+            None => None,
+        };
+        let (base_url, phone_number_id, credentials) = if self.sandbox {
+            if self.upstream_url.is_some() {
+                return Err("--sandbox runs its own upstream: drop --upstream-url (or WHATSAPP_GRPC_UPSTREAM_URL)".into());
+            }
+            let sandbox = SandboxConfig::default();
+            let credentials = match flavor {
+                Flavor::Cloud => {
+                    Credentials::AccessToken(Secret::new(sandbox.access_token.clone()))
+                }
+                // On-Premises logs in, as a real installation would.
+                Flavor::OnPremises => Credentials::Login {
+                    username: sandbox.username.clone(),
+                    password: Secret::new(sandbox.password.clone()),
+                },
+            };
+            let phone_number_id = self
+                .phone_number_id
+                .clone()
+                .unwrap_or_else(|| SANDBOX_PHONE_NUMBER_ID.to_owned());
+            // The sandbox's address is known once it listens; `main` fills it in.
+            (String::new(), phone_number_id, credentials)
+        } else {
+            let base_url = match (flavor, self.upstream_url.clone()) {
+                (_, Some(url)) => url,
+                (Flavor::Cloud, None) => CLOUD_BASE_URL.to_owned(),
+                (Flavor::OnPremises, None) => {
+                    return Err("--upstream-url (WHATSAPP_GRPC_UPSTREAM_URL) is required with --flavor on-premises: set it to your On-Premises client's base URL, e.g. https://wa.example.internal:9090".into());
+                }
+            };
+            if let Err(problem) = check_base_url(&base_url) {
+                let hint = match problem {
+                    BaseUrlProblem::Scheme => "",
+                    BaseUrlProblem::Userinfo => {
+                        ": credentials come from the environment only (WHATSAPP_ACCESS_TOKEN, or WHATSAPP_USERNAME and WHATSAPP_PASSWORD)"
+                    }
+                };
+                return Err(format!(
+                    "--upstream-url {:?} {problem}{hint}",
+                    display_url(&base_url)
+                ));
+            }
+            let phone_number_id = match (flavor, self.phone_number_id.clone()) {
+                (Flavor::Cloud, Some(id)) if valid_phone_number_id(&id) => id,
+                (Flavor::Cloud, Some(id)) => {
+                    return Err(format!(
+                        "--phone-number-id {id:?} must be the numeric id of your business phone number (WhatsApp Manager > Phone numbers)"
+                    ));
+                }
+                (Flavor::Cloud, None) => {
+                    return Err("--phone-number-id (WHATSAPP_PHONE_NUMBER_ID) is required with --flavor cloud: set it to your business phone number's id, or try --sandbox".into());
+                }
+                (Flavor::OnPremises, id) => id.unwrap_or_default(),
+            };
+            let credentials = credentials(flavor, env)?;
+            (base_url, phone_number_id, credentials)
+        };
+
+        Ok(SenderConfig {
+            name: DEFAULT_SENDER.to_owned(),
+            display_phone_number: String::new(),
+            upstream: UpstreamConfig {
+                flavor,
+                base_url,
+                api_version: self.api_version.clone(),
+                phone_number_id,
+                credentials,
+                extra_ca_pem,
+                connect_timeout: self.upstream_connect_timeout,
+                request_timeout: self.upstream_timeout,
+                max_in_flight: self.upstream_max_in_flight,
+                max_queued: self.upstream_max_queued,
             },
         })
     }
@@ -620,5 +657,132 @@ mod tests {
         .into_config(token())
         .unwrap_err();
         assert!(error.contains("/nonexistent/ca.pem"), "{error}");
+    }
+
+    /// A senders file in the temporary directory, removed when dropped.
+    struct SendersToml(PathBuf);
+
+    impl SendersToml {
+        fn new(name: &str, text: &str) -> SendersToml {
+            let path = std::env::temp_dir().join(format!(
+                "whatsapp-grpc-config-{}-{name}.toml",
+                std::process::id()
+            ));
+            std::fs::write(&path, text).expect("writes");
+            SendersToml(path)
+        }
+
+        fn arg(&self) -> &str {
+            self.0.to_str().expect("a UTF-8 path")
+        }
+    }
+
+    impl Drop for SendersToml {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn senders_conflicts_with_the_single_sender_flags() {
+        for flag in [
+            ["--phone-number-id", "1"],
+            ["--upstream-url", "https://wa.internal"],
+            ["--upstream-ca-file", "/etc/ssl/ca.pem"],
+        ] {
+            let mut argv = vec!["whatsapp-grpc", "serve", "--senders", "senders.toml"];
+            argv.extend_from_slice(&flag);
+            let error = Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{flag:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sender_key_beats_the_file_defaults_which_beat_the_flags() {
+        let file = SendersToml::new(
+            "precedence",
+            r#"
+            [defaults]
+            upstream_timeout = "20s"
+            upstream_max_in_flight = 16
+
+            [[sender]]
+            name = "own"
+            phone_number_id = "1"
+            upstream_timeout = "10s"
+            api_version = "v22.0"
+
+            [[sender]]
+            name = "defaulted"
+            phone_number_id = "2"
+            "#,
+        );
+        let config = args(&[
+            "--sandbox",
+            "--senders",
+            file.arg(),
+            "--api-version",
+            "v23.0",
+            "--upstream-timeout",
+            "40s",
+            "--upstream-max-in-flight",
+            "32",
+            "--upstream-connect-timeout",
+            "7s",
+        ])
+        .into_config(EnvCredentials::default())
+        .expect("valid");
+        assert!(config.server.reload.is_some());
+        let [own, defaulted] = &config.server.senders[..] else {
+            panic!("two senders: {:?}", config.server.senders);
+        };
+        // The sender's own key.
+        assert_eq!(own.upstream.request_timeout, Duration::from_secs(10));
+        assert_eq!(own.upstream.api_version, "v22.0");
+        // The file's [defaults] over the flag.
+        assert_eq!(defaulted.upstream.request_timeout, Duration::from_secs(20));
+        assert_eq!(defaulted.upstream.max_in_flight, 16);
+        // The flag where the file says nothing.
+        assert_eq!(defaulted.upstream.api_version, "v23.0");
+        assert_eq!(defaulted.upstream.connect_timeout, Duration::from_secs(7));
+        // The flag's built-in default.
+        assert_eq!(defaulted.upstream.max_queued, DEFAULT_MAX_QUEUED);
+        assert_eq!(defaulted.upstream.flavor, Flavor::Cloud);
+    }
+
+    #[test]
+    fn the_reload_reads_the_file_again() {
+        let file = SendersToml::new(
+            "reload",
+            "[[sender]]\nname = \"first\"\nphone_number_id = \"1\"\n",
+        );
+        let config = args(&["--sandbox", "--senders", file.arg()])
+            .into_config(EnvCredentials::default())
+            .expect("valid");
+        let reload = config.server.reload.expect("a reload");
+        std::fs::write(
+            &file.0,
+            "[[sender]]\nname = \"first\"\nphone_number_id = \"1\"\n\n\
+             [[sender]]\nname = \"second\"\nphone_number_id = \"2\"\n",
+        )
+        .expect("writes");
+        let senders = (reload.0)().expect("valid");
+        assert_eq!(senders.len(), 2);
+        std::fs::write(&file.0, "[[sender]]\nname = \"Bad\"\n").expect("writes");
+        let error = (reload.0)().unwrap_err();
+        assert!(error.contains("\"Bad\": name must be"), "{error}");
+    }
+
+    #[test]
+    fn without_senders_there_is_no_reload() {
+        let config = args(&["--sandbox"])
+            .into_config(EnvCredentials::default())
+            .expect("valid");
+        assert!(config.server.reload.is_none());
+        assert_eq!(config.server.senders[0].name, DEFAULT_SENDER);
     }
 }

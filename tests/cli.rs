@@ -224,3 +224,136 @@ async fn serve_with_the_sandbox_runs_on_either_flavor_and_stops_on_sigterm() {
         );
     }
 }
+
+/// `serve --sandbox --senders FILE` serves every sender of the file, requires `--from` when there
+/// are several, and on SIGHUP takes a new file's senders or, if the file is broken, keeps its own.
+#[tokio::test]
+async fn serve_with_a_senders_file_sends_from_each_and_reloads_on_sighup() {
+    let file = std::env::temp_dir().join(format!(
+        "whatsapp-grpc-cli-senders-{}.toml",
+        std::process::id()
+    ));
+    let two = "[[sender]]\nname = \"first\"\nphone_number_id = \"100000000000001\"\n\n\
+               [[sender]]\nname = \"second\"\nphone_number_id = \"100000000000002\"\n";
+    std::fs::write(&file, two).unwrap();
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let server = format!("http://{listen}");
+    let mut child = Command::new(BINARY)
+        .args([
+            "serve",
+            "--sandbox",
+            "--senders",
+            file.to_str().unwrap(),
+            "--listen",
+            &listen,
+        ])
+        .env_remove("WHATSAPP_PHONE_NUMBER_ID")
+        .env_remove("WHATSAPP_GRPC_UPSTREAM_URL")
+        .env_remove("WHATSAPP_GRPC_UPSTREAM_CA_FILE")
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let pid = child.id().to_string();
+    let listening = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while tokio::net::TcpStream::connect(&listen).await.is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(listening.is_ok(), "the service never listened");
+
+    let send = |from: Option<&str>| {
+        let mut list = args(&[
+            "send",
+            "--server",
+            &server,
+            "--to",
+            "15550001111",
+            "--text",
+            "hi",
+        ]);
+        if let Some(from) = from {
+            list.extend(args(&["--from", from]));
+        }
+        run(list)
+    };
+    let sends_from = |name: &'static str| {
+        let send = send(Some(name));
+        async move {
+            let (ok, stdout, stderr) = send.await;
+            ok && stdout.trim_end().ends_with(&format!("from {name}")) || {
+                eprintln!("send --from {name}: {stdout}{stderr}");
+                false
+            }
+        }
+    };
+    for name in ["first", "second"] {
+        assert!(sends_from(name).await, "{name}");
+    }
+    let (ok, _, stderr) = send(None).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("InvalidArgument") && stderr.contains("sender"),
+        "{stderr}"
+    );
+
+    // A third sender, taken on SIGHUP.
+    let three =
+        format!("{two}\n[[sender]]\nname = \"third\"\nphone_number_id = \"100000000000003\"\n");
+    std::fs::write(&file, three).unwrap();
+    let hangup = |pid: String| {
+        let status = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    };
+    hangup(pid.clone());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if sends_from("third").await {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the third sender never appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // A broken file is refused; the three senders stay.
+    std::fs::write(&file, "[[sender]]\nname = \"Broken\"\n").unwrap();
+    hangup(pid.clone());
+    // The reload is refused with a warning (read below, once the process has stopped).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for name in ["first", "second", "third"] {
+        assert!(sends_from(name).await, "{name} after a broken file");
+    }
+
+    let terminated = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        let status = child.wait().expect("waits");
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        (status, stderr)
+    })
+    .await
+    .unwrap();
+    std::fs::remove_file(&file).ok();
+    assert!(status.success(), "exit {status:?}");
+    assert!(
+        stderr.contains("was not reloaded") && stderr.contains("sender[0] \"Broken\""),
+        "the refused reload is logged: {stderr}"
+    );
+}

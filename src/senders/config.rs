@@ -32,6 +32,50 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
+/// Why a base URL cannot be an API's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaseUrlProblem {
+    /// It does not start with `http://` or `https://`.
+    Scheme,
+    /// It carries a user or password (`https://user:pass@host`).
+    Userinfo,
+}
+
+impl fmt::Display for BaseUrlProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BaseUrlProblem::Scheme => "must start with http:// or https://",
+            BaseUrlProblem::Userinfo => "must not carry a user or password",
+        })
+    }
+}
+
+/// Checks an API base URL: http(s), and no userinfo (credentials are configured apart, and never
+/// in a URL that may be logged).
+pub fn check_base_url(url: &str) -> Result<(), BaseUrlProblem> {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return Err(BaseUrlProblem::Scheme);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(BaseUrlProblem::Userinfo);
+    }
+    Ok(())
+}
+
+/// Whether `id` can be a Cloud phone number id: digits only.
+pub fn valid_phone_number_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `version` can be a Graph API version, e.g. `v24.0`.
+pub fn valid_api_version(version: &str) -> bool {
+    version.starts_with('v') && !version.contains('/')
+}
+
 /// Reads the senders again (on SIGHUP): the whole new list, validated, or a sentence per problem.
 #[derive(Clone)]
 pub struct Reload(pub Arc<dyn Fn() -> Result<Vec<SenderConfig>, String> + Send + Sync>);
@@ -45,6 +89,23 @@ impl fmt::Debug for Reload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_urls_are_http_without_userinfo() {
+        assert_eq!(check_base_url("https://wa.internal:9090/x"), Ok(()));
+        assert_eq!(check_base_url("http://127.0.0.1"), Ok(()));
+        assert_eq!(check_base_url("wa.internal"), Err(BaseUrlProblem::Scheme));
+        assert_eq!(
+            check_base_url("ftp://wa.internal"),
+            Err(BaseUrlProblem::Scheme)
+        );
+        assert_eq!(
+            check_base_url("https://u:p@wa.internal"),
+            Err(BaseUrlProblem::Userinfo)
+        );
+        // An '@' after the authority is part of the path.
+        assert_eq!(check_base_url("https://wa.internal/a@b"), Ok(()));
+    }
 
     #[test]
     fn names_are_dns_labels() {

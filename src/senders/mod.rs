@@ -3,7 +3,11 @@
 //! sick API never slows another's calls.
 
 pub mod config;
+pub mod file;
 pub mod registry;
 
-pub use config::{Reload, SenderConfig, valid_name};
+pub use config::{
+    BaseUrlProblem, Reload, SenderConfig, check_base_url, valid_api_version, valid_name,
+    valid_phone_number_id,
+};
 pub use registry::{PickError, Sender, Senders, health_name};
