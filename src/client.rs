@@ -92,11 +92,11 @@ pub async fn senders(args: SendersArgs) -> Result<String, String> {
         } else {
             &sender.phone_number_id
         };
-        let _ = writeln!(
-            lines,
-            "{} {flavor} {id} {health} {}",
-            sender.name, sender.display_phone_number
-        );
+        let _ = write!(lines, "{} {flavor} {id} {health}", sender.name);
+        if !sender.display_phone_number.is_empty() {
+            let _ = write!(lines, " {}", sender.display_phone_number);
+        }
+        lines.push('\n');
     }
     Ok(lines.trim_end().to_owned())
 }

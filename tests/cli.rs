@@ -302,9 +302,9 @@ async fn serve_with_a_senders_file_sends_from_each_and_reloads_on_sighup() {
         "{stderr}"
     );
 
-    // A third sender, taken on SIGHUP.
-    let three =
-        format!("{two}\n[[sender]]\nname = \"third\"\nphone_number_id = \"100000000000003\"\n");
+    // A third sender, taken on SIGHUP: an On-Premises installation of the sandbox, which it logs
+    // in to with the sandbox's user.
+    let three = format!("{two}\n[[sender]]\nname = \"third\"\nflavor = \"on-premises\"\n");
     std::fs::write(&file, three).unwrap();
     let hangup = |pid: String| {
         let status = Command::new("kill")
