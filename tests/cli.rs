@@ -29,6 +29,25 @@ async fn run(args: Vec<String>) -> (bool, String, String) {
     .expect("joined")
 }
 
+/// Sends SIGTERM to a running `serve` and returns how it exited and what it wrote to stderr.
+async fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    tokio::task::spawn_blocking(move || {
+        let status = child.wait().expect("waits");
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        (status, stderr)
+    })
+    .await
+    .unwrap()
+}
+
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -164,7 +183,7 @@ async fn serve_with_the_sandbox_runs_on_either_flavor_and_stops_on_sigterm() {
             probe.local_addr().unwrap().port()
         };
         let listen = format!("127.0.0.1:{port}");
-        let mut child = Command::new(BINARY)
+        let child = Command::new(BINARY)
             .args([
                 "serve",
                 "--sandbox",
@@ -201,21 +220,7 @@ async fn serve_with_the_sandbox_runs_on_either_flavor_and_stops_on_sigterm() {
         assert!(ok, "{flavor}: {stderr}");
         assert!(!stdout.trim().is_empty(), "{flavor}: a message id");
 
-        let terminated = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(terminated.success());
-        let output = tokio::task::spawn_blocking(move || {
-            let status = child.wait().expect("waits");
-            let mut stderr = String::new();
-            if let Some(mut pipe) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-            }
-            (status, stderr)
-        })
-        .await
-        .unwrap();
+        let output = terminate(child).await;
         assert!(output.0.success(), "{flavor}: exit {:?}", output.0);
         assert!(
             output.1.contains("SANDBOX MODE") && output.1.contains("NOT delivered"),
@@ -242,7 +247,7 @@ async fn serve_with_a_senders_file_sends_from_each_and_reloads_on_sighup() {
     };
     let listen = format!("127.0.0.1:{port}");
     let server = format!("http://{listen}");
-    let mut child = Command::new(BINARY)
+    let child = Command::new(BINARY)
         .args([
             "serve",
             "--sandbox",
@@ -335,21 +340,7 @@ async fn serve_with_a_senders_file_sends_from_each_and_reloads_on_sighup() {
         assert!(sends_from(name).await, "{name} after a broken file");
     }
 
-    let terminated = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(terminated.success());
-    let (status, stderr) = tokio::task::spawn_blocking(move || {
-        let status = child.wait().expect("waits");
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-        }
-        (status, stderr)
-    })
-    .await
-    .unwrap();
+    let (status, stderr) = terminate(child).await;
     std::fs::remove_file(&file).ok();
     assert!(status.success(), "exit {status:?}");
     assert!(

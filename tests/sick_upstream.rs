@@ -743,15 +743,24 @@ async fn callers_beyond_the_queue_are_told_the_service_is_busy() {
     assert_eq!(seen.messages.load(Ordering::SeqCst), ok);
 }
 
-#[tokio::test]
-async fn a_queued_caller_waits_no_longer_than_its_deadline() {
-    let slow = SlowUpstream::start(Duration::from_secs(2)).await;
-    let (url, seen) = (slow.url.clone(), slow.counts.clone());
-    let mut config = direct_config(url, Credentials::AccessToken(Secret::new("token")));
+/// A Cloud client with one slot, held by a call to an upstream that answers after `delay`; the
+/// call's task, and what the upstream saw.
+async fn one_slot_held(
+    delay: Duration,
+) -> (
+    Arc<Upstream>,
+    JoinHandle<Result<whatsapp_grpc::wire::response::SendAnswer, UpstreamError>>,
+    Arc<common::upstream::Counts>,
+) {
+    let slow = SlowUpstream::start(delay).await;
+    let mut config = direct_config(
+        slow.url.clone(),
+        Credentials::AccessToken(Secret::new("token")),
+    );
     config.flavor = Flavor::Cloud;
     config.max_in_flight = 1;
     let upstream = Arc::new(Upstream::new(&config).expect("a client"));
-    let first = tokio::spawn({
+    let call = tokio::spawn({
         let upstream = upstream.clone();
         async move {
             upstream
@@ -759,9 +768,15 @@ async fn a_queued_caller_waits_no_longer_than_its_deadline() {
                 .await
         }
     });
-    while seen.messages.load(Ordering::SeqCst) == 0 {
+    while slow.counts.messages.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    (upstream, call, slow.counts)
+}
+
+#[tokio::test]
+async fn a_queued_caller_waits_no_longer_than_its_deadline() {
+    let (upstream, first, seen) = one_slot_held(Duration::from_secs(2)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
     let second = bounded(
         "the queued call",
@@ -779,23 +794,7 @@ async fn a_queued_caller_waits_no_longer_than_its_deadline() {
 
 #[tokio::test]
 async fn a_health_probe_without_a_free_slot_is_inconclusive() {
-    let slow = SlowUpstream::start(Duration::from_secs(3)).await;
-    let (url, seen) = (slow.url.clone(), slow.counts.clone());
-    let mut config = direct_config(url, Credentials::AccessToken(Secret::new("token")));
-    config.flavor = Flavor::Cloud;
-    config.max_in_flight = 1;
-    let upstream = Arc::new(Upstream::new(&config).expect("a client"));
-    let call = tokio::spawn({
-        let upstream = upstream.clone();
-        async move {
-            upstream
-                .send_message(BODY.to_vec(), &no_trace(), None)
-                .await
-        }
-    });
-    while seen.messages.load(Ordering::SeqCst) == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let (upstream, call, seen) = one_slot_held(Duration::from_secs(3)).await;
     let probe = bounded("the probe", upstream.check_health()).await;
     let Err(error) = probe else {
         panic!("the probe had no slot, yet answered {probe:?}");
