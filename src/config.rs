@@ -150,6 +150,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_MAX_QUEUED", default_value_t = DEFAULT_MAX_QUEUED)]
     pub upstream_max_queued: usize,
 
+    /// The deadline of a call whose caller sets none (`grpc-timeout`): everything done for the call,
+    /// waiting for a slot and every request to the API included, ends by then.
+    #[arg(long, env = "WHATSAPP_GRPC_DEFAULT_DEADLINE", default_value = "60s", value_parser = parse_duration)]
+    pub default_deadline: Duration,
+
     /// gRPC connections open at once; one more is accepted and closed at once.
     #[arg(long, env = "WHATSAPP_GRPC_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
     pub max_connections: usize,
@@ -317,6 +322,7 @@ impl ServeArgs {
             ("--keepalive-timeout", self.keepalive_timeout),
             ("--idle-timeout", self.idle_timeout),
             ("--shutdown-grace", self.shutdown_grace),
+            ("--default-deadline", self.default_deadline),
         ] {
             if value.is_zero() {
                 return Err(format!("{flag} must be longer than zero, e.g. 5s"));
@@ -393,6 +399,7 @@ impl ServeArgs {
                         ..ConnectionLimits::default()
                     },
                     max_calls: self.max_calls,
+                    default_deadline: Some(self.default_deadline),
                 },
                 shutdown: ShutdownConfig {
                     pre_stop_delay: self.pre_stop_delay,

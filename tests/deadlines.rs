@@ -49,6 +49,23 @@ async fn a_deadline_that_passes_after_sending_says_the_outcome_is_unknown() {
 }
 
 #[tokio::test]
+async fn a_call_without_a_deadline_gets_the_default_one() {
+    let mut stack = Stack::start_with(Options {
+        limits: whatsapp_grpc::server::ServerLimits {
+            default_deadline: Some(Duration::from_millis(700)),
+            ..Default::default()
+        },
+        ..slow_stack_options()
+    })
+    .await;
+    let status = stack.client.send_message(to_slow()).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    let info = status.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.metadata["outcome"], "unknown");
+    assert_eq!(stack.received().await.len(), 1);
+}
+
+#[tokio::test]
 async fn a_deadline_that_passes_while_waiting_for_a_slot_says_nothing_was_sent() {
     let mut stack = Stack::start_with(Options {
         max_in_flight: 1,

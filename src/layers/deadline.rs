@@ -61,21 +61,35 @@ pub fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
     })
 }
 
-/// Puts the caller's [`Deadline`] in each request and answers for calls that overrun it.
+/// Puts the caller's [`Deadline`] in each request (or `default` for a caller that sets none) and
+/// answers for calls that overrun it.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct DeadlineLayer;
+pub struct DeadlineLayer {
+    default: Option<Duration>,
+}
+
+impl DeadlineLayer {
+    /// Calls without a `grpc-timeout` get `default`, if any.
+    pub fn new(default: Option<Duration>) -> DeadlineLayer {
+        DeadlineLayer { default }
+    }
+}
 
 impl<S> Layer<S> for DeadlineLayer {
     type Service = DeadlineService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        DeadlineService { inner }
+        DeadlineService {
+            inner,
+            default: self.default,
+        }
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct DeadlineService<S> {
     inner: S,
+    default: Option<Duration>,
 }
 
 impl<S, B> Service<Request<B>> for DeadlineService<S>
@@ -95,7 +109,8 @@ where
         let timeout = request
             .headers()
             .get("grpc-timeout")
-            .and_then(|value| parse_grpc_timeout(value.as_bytes()));
+            .and_then(|value| parse_grpc_timeout(value.as_bytes()))
+            .or(self.default);
         // A timeout too far to represent (99,999,999 hours) is no deadline at all.
         let at = timeout.and_then(|timeout| {
             Instant::now().checked_add(timeout - (timeout / 10).min(MAX_MARGIN))

@@ -49,6 +49,8 @@ pub struct ServerLimits {
     pub connections: ConnectionLimits,
     /// Calls in progress on the whole server (health checks aside); more are refused at once.
     pub max_calls: usize,
+    /// The deadline of a call whose caller sets none.
+    pub default_deadline: Option<Duration>,
 }
 
 impl Default for ServerLimits {
@@ -56,6 +58,7 @@ impl Default for ServerLimits {
         ServerLimits {
             connections: ConnectionLimits::default(),
             max_calls: 1024,
+            default_deadline: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -126,7 +129,8 @@ pub async fn serve(
         .prepare();
 
     let admission = Admission::new(limits.max_calls);
-    let service = DeadlineLayer.layer(AdmitLayer::new(admission.clone()).layer(routes));
+    let service = DeadlineLayer::new(limits.default_deadline)
+        .layer(AdmitLayer::new(admission.clone()).layer(routes));
     let service = tower_util::MapRequest::new(service);
 
     let stop_board = board.clone();
