@@ -18,7 +18,8 @@ use crate::senders::{
 use crate::server::{ConnectionLimits, ServerConfig, ServerLimits, ShutdownConfig};
 use crate::telemetry::LogFormat;
 use crate::upstream::{
-    Credentials, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, Secret, UpstreamConfig, display_url,
+    Credentials, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, MAX_ATTEMPTS,
+    Secret, UpstreamConfig, display_url,
 };
 
 /// The Graph API's public base URL, the Cloud API's default upstream.
@@ -149,6 +150,11 @@ pub struct ServeArgs {
     /// --upstream-timeout); more are refused at once with RESOURCE_EXHAUSTED.
     #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_MAX_QUEUED", default_value_t = DEFAULT_MAX_QUEUED)]
     pub upstream_max_queued: usize,
+
+    /// Times a message call may be sent when the API cannot have processed it (connection
+    /// refused, or the API's own rate limit or not-ready answer); 1 = no retry, at most 10.
+    #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_MAX_ATTEMPTS", default_value_t = DEFAULT_MAX_ATTEMPTS)]
+    pub upstream_max_attempts: u32,
 
     /// gRPC connections open at once; one more is accepted and closed at once.
     #[arg(long, env = "WHATSAPP_GRPC_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
@@ -335,6 +341,11 @@ impl ServeArgs {
                 return Err(format!("{flag} must be at least 1"));
             }
         }
+        if !(1..=MAX_ATTEMPTS).contains(&self.upstream_max_attempts) {
+            return Err(format!(
+                "--upstream-max-attempts must be between 1 and {MAX_ATTEMPTS} (1 = no retry)"
+            ));
+        }
         if self.idle_timeout <= self.keepalive_interval {
             return Err(format!(
                 "--idle-timeout ({:?}) must be longer than --keepalive-interval ({:?}), or live idle clients are cut off",
@@ -364,6 +375,7 @@ impl ServeArgs {
                         upstream_connect_timeout: self.upstream_connect_timeout,
                         upstream_max_in_flight: self.upstream_max_in_flight,
                         upstream_max_queued: self.upstream_max_queued,
+                        upstream_max_attempts: self.upstream_max_attempts,
                     },
                     sandbox: self.sandbox,
                 };
@@ -484,6 +496,7 @@ impl ServeArgs {
                 request_timeout: self.upstream_timeout,
                 max_in_flight: self.upstream_max_in_flight,
                 max_queued: self.upstream_max_queued,
+                max_attempts: self.upstream_max_attempts,
             },
         })
     }
