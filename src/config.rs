@@ -608,6 +608,27 @@ mod tests {
     }
 
     #[test]
+    fn attempts_are_one_to_ten_and_three_by_default() {
+        let config = args(&["--phone-number-id", "123"])
+            .into_config(token())
+            .expect("valid");
+        assert_eq!(
+            config.server.senders[0].upstream.max_attempts,
+            DEFAULT_MAX_ATTEMPTS
+        );
+        let config = args(&["--phone-number-id", "123", "--upstream-max-attempts", "1"])
+            .into_config(token())
+            .expect("1 = no retry");
+        assert_eq!(config.server.senders[0].upstream.max_attempts, 1);
+        for bad in ["0", "11"] {
+            let error = args(&["--phone-number-id", "123", "--upstream-max-attempts", bad])
+                .into_config(token())
+                .unwrap_err();
+            assert!(error.contains("--upstream-max-attempts"), "{error}");
+        }
+    }
+
+    #[test]
     fn cloud_needs_a_phone_number_id_and_a_token() {
         let error = args(&[]).into_config(token()).unwrap_err();
         assert!(error.contains("--phone-number-id"), "{error}");
@@ -746,6 +767,8 @@ mod tests {
             "32",
             "--upstream-connect-timeout",
             "7s",
+            "--upstream-max-attempts",
+            "5",
         ])
         .into_config(EnvCredentials::default())
         .expect("valid");
@@ -762,6 +785,7 @@ mod tests {
         // The flag where the file says nothing.
         assert_eq!(defaulted.upstream.api_version, "v23.0");
         assert_eq!(defaulted.upstream.connect_timeout, Duration::from_secs(7));
+        assert_eq!(defaulted.upstream.max_attempts, 5);
         // The flag's built-in default.
         assert_eq!(defaulted.upstream.max_queued, DEFAULT_MAX_QUEUED);
         assert_eq!(defaulted.upstream.flavor, Flavor::Cloud);

@@ -494,3 +494,33 @@ async fn the_retry_budget_bounds_what_a_sick_api_receives() {
     // The floor is always there: at least that many retries were made.
     assert!(received >= CALLS + floor, "{received}");
 }
+
+/// The renewal after a refused On-Premises token is not an attempt: a refused token, then an API
+/// that is not ready, is one renewal and `max_attempts` attempts.
+#[tokio::test]
+async fn the_token_renewal_is_not_an_attempt() {
+    let stack = stack_with(Options {
+        login: true,
+        ..options(Flavor::OnPremises)
+    })
+    .await;
+    send(&stack, Duration::from_secs(5))
+        .await
+        .expect("sent with the first token");
+    let logins = stack.stats().await["logins"].as_u64().expect("a count");
+    stack.revoke_tokens().await;
+    stack.clear_received().await;
+    let mut message = request(text("after revocation"));
+    message.to = "15550000503".into();
+    let status = send_with(&stack, message, Duration::from_secs(5))
+        .await
+        .expect_err("not ready");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(info(&status).reason, "1011");
+    assert_eq!(attempts(&status), "3");
+    let stats = stack.stats().await;
+    assert_eq!(stats["logins"].as_u64(), Some(logins + 1), "{stats}");
+    assert_eq!(stats["unauthorized"], 1, "{stats}");
+    // The refused request, then three attempts.
+    assert_eq!(stack.received().await.len(), 4);
+}
