@@ -73,7 +73,7 @@ pub struct UpstreamConfig {
     pub request_timeout: Duration,
     /// How many calls may be in flight to the API at once (at least 1;
     /// [`DEFAULT_MAX_IN_FLIGHT`]). A message call holds its slot for its whole life: the login
-    /// it may trigger and the retry after a refused token included. With HTTP/1.1 each call in
+    /// it may trigger, its retries (and their waits) and the retry after a refused token included. With HTTP/1.1 each call in
     /// flight uses one connection, so this also bounds the connections kept to the API.
     pub max_in_flight: usize,
     /// How many callers may wait for a slot ([`DEFAULT_MAX_QUEUED`]); more are refused at once with
