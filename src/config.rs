@@ -18,7 +18,8 @@ use crate::senders::{
 use crate::server::{ConnectionLimits, ServerConfig, ServerLimits, ShutdownConfig};
 use crate::telemetry::LogFormat;
 use crate::upstream::{
-    Credentials, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, Secret, UpstreamConfig, display_url,
+    Credentials, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, MAX_ATTEMPTS,
+    Secret, UpstreamConfig, display_url,
 };
 
 /// The Graph API's public base URL, the Cloud API's default upstream.
@@ -154,6 +155,11 @@ pub struct ServeArgs {
     /// waiting for a slot and every request to the API included, ends by then.
     #[arg(long, env = "WHATSAPP_GRPC_DEFAULT_DEADLINE", default_value = "60s", value_parser = parse_duration)]
     pub default_deadline: Duration,
+
+    /// Times a message call may be sent when the API cannot have processed it (connection
+    /// refused, or the API's own rate limit or not-ready answer); 1 = no retry, at most 10.
+    #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_MAX_ATTEMPTS", default_value_t = DEFAULT_MAX_ATTEMPTS)]
+    pub upstream_max_attempts: u32,
 
     /// gRPC connections open at once; one more is accepted and closed at once.
     #[arg(long, env = "WHATSAPP_GRPC_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
@@ -341,6 +347,11 @@ impl ServeArgs {
                 return Err(format!("{flag} must be at least 1"));
             }
         }
+        if !(1..=MAX_ATTEMPTS).contains(&self.upstream_max_attempts) {
+            return Err(format!(
+                "--upstream-max-attempts must be between 1 and {MAX_ATTEMPTS} (1 = no retry)"
+            ));
+        }
         if self.idle_timeout <= self.keepalive_interval {
             return Err(format!(
                 "--idle-timeout ({:?}) must be longer than --keepalive-interval ({:?}), or live idle clients are cut off",
@@ -370,6 +381,7 @@ impl ServeArgs {
                         upstream_connect_timeout: self.upstream_connect_timeout,
                         upstream_max_in_flight: self.upstream_max_in_flight,
                         upstream_max_queued: self.upstream_max_queued,
+                        upstream_max_attempts: self.upstream_max_attempts,
                     },
                     sandbox: self.sandbox,
                 };
@@ -491,6 +503,7 @@ impl ServeArgs {
                 request_timeout: self.upstream_timeout,
                 max_in_flight: self.upstream_max_in_flight,
                 max_queued: self.upstream_max_queued,
+                max_attempts: self.upstream_max_attempts,
             },
         })
     }
@@ -599,6 +612,27 @@ mod tests {
             .into_config(EnvCredentials::default())
             .unwrap_err();
         assert!(error.contains("--upstream-url"), "{error}");
+    }
+
+    #[test]
+    fn attempts_are_one_to_ten_and_three_by_default() {
+        let config = args(&["--phone-number-id", "123"])
+            .into_config(token())
+            .expect("valid");
+        assert_eq!(
+            config.server.senders[0].upstream.max_attempts,
+            DEFAULT_MAX_ATTEMPTS
+        );
+        let config = args(&["--phone-number-id", "123", "--upstream-max-attempts", "1"])
+            .into_config(token())
+            .expect("1 = no retry");
+        assert_eq!(config.server.senders[0].upstream.max_attempts, 1);
+        for bad in ["0", "11"] {
+            let error = args(&["--phone-number-id", "123", "--upstream-max-attempts", bad])
+                .into_config(token())
+                .unwrap_err();
+            assert!(error.contains("--upstream-max-attempts"), "{error}");
+        }
     }
 
     #[test]
@@ -740,6 +774,8 @@ mod tests {
             "32",
             "--upstream-connect-timeout",
             "7s",
+            "--upstream-max-attempts",
+            "5",
         ])
         .into_config(EnvCredentials::default())
         .expect("valid");
@@ -756,6 +792,7 @@ mod tests {
         // The flag where the file says nothing.
         assert_eq!(defaulted.upstream.api_version, "v23.0");
         assert_eq!(defaulted.upstream.connect_timeout, Duration::from_secs(7));
+        assert_eq!(defaulted.upstream.max_attempts, 5);
         // The flag's built-in default.
         assert_eq!(defaulted.upstream.max_queued, DEFAULT_MAX_QUEUED);
         assert_eq!(defaulted.upstream.flavor, Flavor::Cloud);

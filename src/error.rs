@@ -10,7 +10,7 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 use crate::flavor::Flavor;
 use crate::layers::Rejection;
 use crate::senders::PickError;
-use crate::upstream::{ApiError, UpstreamError};
+use crate::upstream::{ApiError, UpstreamError, UpstreamFailure};
 use crate::validate::InvalidRequest;
 
 /// The `ErrorInfo.domain` of errors this service finds itself.
@@ -23,9 +23,9 @@ pub enum Error {
     #[error("invalid request: {0}")]
     InvalidArgument(#[from] InvalidRequest),
 
-    /// The call to the API failed.
+    /// The call to the API failed, after `attempts` attempts (`ErrorInfo.metadata["attempts"]`).
     #[error(transparent)]
-    Upstream(#[from] UpstreamError),
+    Upstream(#[from] UpstreamFailure),
 
     /// The request names no configured sender; nothing was sent.
     #[error(transparent)]
@@ -59,14 +59,19 @@ impl From<Error> for Status {
         // One exhaustive match: a new variant cannot be forgotten.
         match error {
             Error::InvalidArgument(invalid) => invalid_argument(invalid),
-            Error::Upstream(UpstreamError::Api(api)) => api_error(&api),
-            Error::Upstream(
-                error @ UpstreamError::UnexpectedAnswer {
-                    http_status,
-                    retry_after,
-                    ..
-                },
-            ) => {
+            Error::Upstream(UpstreamFailure {
+                error: UpstreamError::Api(api),
+                attempts,
+            }) => api_error(&api, attempts),
+            Error::Upstream(UpstreamFailure {
+                error:
+                    error @ UpstreamError::UnexpectedAnswer {
+                        http_status,
+                        retry_after,
+                        ..
+                    },
+                attempts,
+            }) => {
                 let code = match http_status {
                     429 => Code::ResourceExhausted,
                     500..=599 => Code::Unavailable,
@@ -85,32 +90,44 @@ impl From<Error> for Status {
                     outcome,
                     error.to_string(),
                     retry_after,
-                    [("http_status", http_status.to_string())],
+                    [
+                        ("http_status", http_status.to_string()),
+                        ("attempts", attempts.to_string()),
+                    ],
                 )
             }
-            Error::Upstream(error @ UpstreamError::Unreachable(_)) => own_error(
+            Error::Upstream(UpstreamFailure {
+                error: error @ UpstreamError::Unreachable(_),
+                attempts,
+            }) => own_error(
                 Code::Unavailable,
                 "UPSTREAM_UNREACHABLE",
                 Outcome::NotSent,
                 error.to_string(),
                 None,
-                [],
+                [("attempts", attempts.to_string())],
             ),
-            Error::Upstream(error @ UpstreamError::TimedOut(_)) => own_error(
+            Error::Upstream(UpstreamFailure {
+                error: error @ UpstreamError::TimedOut(_),
+                attempts,
+            }) => own_error(
                 Code::DeadlineExceeded,
                 "OUTCOME_UNKNOWN",
                 Outcome::Unknown,
                 error.to_string(),
                 None,
-                [],
+                [("attempts", attempts.to_string())],
             ),
-            Error::Upstream(error @ UpstreamError::Interrupted(_)) => own_error(
+            Error::Upstream(UpstreamFailure {
+                error: error @ UpstreamError::Interrupted(_),
+                attempts,
+            }) => own_error(
                 Code::Unknown,
                 "OUTCOME_UNKNOWN",
                 Outcome::Unknown,
                 error.to_string(),
                 None,
-                [],
+                [("attempts", attempts.to_string())],
             ),
             Error::Sender(error @ PickError::Required { configured }) => {
                 let mut details = ErrorDetails::with_bad_request(vec![{
@@ -144,23 +161,32 @@ impl From<Error> for Status {
                 None,
                 [],
             ),
-            Error::Upstream(error @ UpstreamError::Login { .. }) => own_error(
+            Error::Upstream(UpstreamFailure {
+                error: error @ UpstreamError::Login { .. },
+                attempts,
+            }) => own_error(
                 Code::Internal,
                 "UPSTREAM_LOGIN_FAILED",
                 Outcome::NotSent,
                 error.to_string(),
                 None,
-                [],
+                [("attempts", attempts.to_string())],
             ),
-            Error::Upstream(error @ UpstreamError::Busy { retry_after }) => own_error(
+            Error::Upstream(UpstreamFailure {
+                error: error @ UpstreamError::Busy { retry_after },
+                attempts,
+            }) => own_error(
                 Code::ResourceExhausted,
                 "UPSTREAM_BUSY",
                 Outcome::NotSent,
                 error.to_string(),
                 Some(retry_after),
-                [],
+                [("attempts", attempts.to_string())],
             ),
-            Error::Upstream(error @ UpstreamError::DeadlineExceeded { sent }) => own_error(
+            Error::Upstream(UpstreamFailure {
+                error: error @ UpstreamError::DeadlineExceeded { sent },
+                attempts,
+            }) => own_error(
                 Code::DeadlineExceeded,
                 "DEADLINE_EXCEEDED",
                 if sent {
@@ -170,15 +196,18 @@ impl From<Error> for Status {
                 },
                 error.to_string(),
                 None,
-                [],
+                [("attempts", attempts.to_string())],
             ),
-            Error::Upstream(error @ UpstreamError::Local(_)) => own_error(
+            Error::Upstream(UpstreamFailure {
+                error: error @ UpstreamError::Local(_),
+                attempts,
+            }) => own_error(
                 Code::Internal,
                 "REQUEST_NOT_BUILT",
                 Outcome::NotSent,
                 error.to_string(),
                 None,
-                [],
+                [("attempts", attempts.to_string())],
             ),
         }
     }
@@ -294,7 +323,7 @@ pub fn api_domain(flavor: Flavor) -> &'static str {
     }
 }
 
-fn api_error(error: &ApiError) -> Status {
+fn api_error(error: &ApiError, attempts: u32) -> Status {
     let code = api_code(error);
     let reason = match error.code {
         Some(api_code) => api_code.to_string(),
@@ -305,6 +334,7 @@ fn api_error(error: &ApiError) -> Status {
         ("title".to_owned(), error.title.clone()),
         ("details".to_owned(), error.details.clone()),
         ("outcome".to_owned(), Outcome::NotSent.as_str().to_owned()),
+        ("attempts".to_owned(), attempts.to_string()),
     ]);
     if let Some(fbtrace_id) = &error.fbtrace_id {
         metadata.insert("fbtrace_id".to_owned(), fbtrace_id.clone());
@@ -394,6 +424,11 @@ pub fn rejection_status(rejection: Rejection) -> Status {
 mod tests {
     use super::*;
 
+    /// An upstream failure after one attempt.
+    fn upstream(error: UpstreamError) -> Error {
+        Error::Upstream(UpstreamFailure { error, attempts: 1 })
+    }
+
     fn api(flavor: Flavor, http_status: u16, code: Option<i64>) -> ApiError {
         ApiError {
             flavor,
@@ -444,7 +479,7 @@ mod tests {
                 expected,
                 "HTTP {http_status} code {code:?}"
             );
-            let status = Status::from(Error::Upstream(UpstreamError::Api(Box::new(error))));
+            let status = Status::from(upstream(UpstreamError::Api(Box::new(error))));
             assert_eq!(status.code(), expected);
             let info = status.get_details_error_info().expect("ErrorInfo");
             assert_eq!(info.domain, "graph.facebook.com");
@@ -457,10 +492,10 @@ mod tests {
     #[test]
     fn retry_info_only_when_the_api_says_when() {
         let mut error = api(Flavor::OnPremises, 429, Some(1015));
-        let status = Status::from(Error::Upstream(UpstreamError::Api(Box::new(error.clone()))));
+        let status = Status::from(upstream(UpstreamError::Api(Box::new(error.clone()))));
         assert!(status.get_details_retry_info().is_none());
         error.retry_after = Some(Duration::from_secs(7));
-        let status = Status::from(Error::Upstream(UpstreamError::Api(Box::new(error))));
+        let status = Status::from(upstream(UpstreamError::Api(Box::new(error))));
         assert_eq!(
             status.get_details_retry_info().and_then(|r| r.retry_delay),
             Some(Duration::from_secs(7))
@@ -488,14 +523,12 @@ mod tests {
                 Code::Unavailable,
             ),
         ] {
-            let status = Status::from(Error::Upstream(error));
+            let status = Status::from(upstream(error));
             assert_eq!(status.code(), code);
             let info = status.get_details_error_info().expect("ErrorInfo");
             assert_eq!(info.metadata["outcome"], "unknown", "{status:?}");
         }
-        let status = Status::from(Error::Upstream(UpstreamError::Unreachable(
-            "refused".into(),
-        )));
+        let status = Status::from(upstream(UpstreamError::Unreachable("refused".into())));
         assert_eq!(status.code(), Code::Unavailable);
         assert_eq!(
             status.get_details_error_info().expect("ErrorInfo").metadata["outcome"],
@@ -584,7 +617,7 @@ mod tests {
         ];
         for (error, code, reason, outcome) in rows {
             let shown = format!("{error:?}");
-            let status = Status::from(Error::Upstream(error));
+            let status = Status::from(upstream(error));
             assert_eq!(status.code(), code, "{shown}");
             let info = status.get_details_error_info().expect("ErrorInfo");
             assert_eq!(info.domain, DOMAIN, "{shown}");
@@ -593,16 +626,47 @@ mod tests {
         }
     }
 
+    /// Every failure of a call to the API says how many attempts it made.
+    #[test]
+    fn every_upstream_failure_says_how_many_attempts_were_made() {
+        let errors = [
+            UpstreamError::Api(Box::new(api(Flavor::Cloud, 429, Some(130429)))),
+            UpstreamError::UnexpectedAnswer {
+                http_status: 502,
+                content_type: "text/html".into(),
+                retry_after: None,
+            },
+            UpstreamError::Unreachable("refused".into()),
+            UpstreamError::TimedOut(Duration::from_secs(1)),
+            UpstreamError::Interrupted("reset".into()),
+            UpstreamError::Login {
+                message: "refused".into(),
+                api_down: false,
+            },
+            UpstreamError::Busy {
+                retry_after: Duration::from_secs(1),
+            },
+            UpstreamError::DeadlineExceeded { sent: true },
+            UpstreamError::Local("invalid URI".into()),
+        ];
+        for (attempts, error) in (0..).zip(errors) {
+            let shown = format!("{error:?}");
+            let status = Status::from(Error::Upstream(UpstreamFailure { error, attempts }));
+            let info = status.get_details_error_info().expect("ErrorInfo");
+            assert_eq!(info.metadata["attempts"], attempts.to_string(), "{shown}");
+        }
+    }
+
     #[test]
     fn busy_and_rate_limited_answers_say_when_to_come_back() {
-        let status = Status::from(Error::Upstream(UpstreamError::Busy {
+        let status = Status::from(upstream(UpstreamError::Busy {
             retry_after: Duration::from_secs(1),
         }));
         assert_eq!(
             status.get_details_retry_info().and_then(|r| r.retry_delay),
             Some(Duration::from_secs(1))
         );
-        let status = Status::from(Error::Upstream(UpstreamError::UnexpectedAnswer {
+        let status = Status::from(upstream(UpstreamError::UnexpectedAnswer {
             http_status: 429,
             content_type: "text/plain".into(),
             retry_after: Some(Duration::from_secs(30)),

@@ -21,7 +21,7 @@ use crate::proto::{
 use crate::senders::{Sender, Senders};
 use crate::telemetry::TraceContext;
 use crate::translate;
-use crate::upstream::UpstreamError;
+use crate::upstream::{UpstreamError, UpstreamFailure};
 use crate::wire::response::SendAnswer;
 
 /// The messaging service over the configured senders.
@@ -125,7 +125,7 @@ impl Messaging {
             .upstream
             .send_message(json, trace, deadline.map(|d| d.at))
             .await
-            .inspect_err(record_error)?;
+            .inspect_err(|failure| record_error(&failure.error))?;
         Span::current().record("http_status", 200);
         let response = response(answer, &sender.name);
         Span::current().record("message_id", response.message_id.as_str());
@@ -145,7 +145,7 @@ impl Messaging {
             .upstream
             .mark_read(&request.message_id, json, trace, deadline.map(|d| d.at))
             .await
-            .inspect_err(record_error)?;
+            .inspect_err(|failure| record_error(&failure.error))?;
         Span::current().record("http_status", 200);
         Ok(MarkMessageReadResponse {})
     }
@@ -300,14 +300,20 @@ fn log_result<T>(result: &Result<T, Error>) {
             tracing::debug!(violations = invalid.total(), "request refused")
         }
         // The span may be filtered out (RUST_LOG=warn): the line carries what support needs.
-        Err(Error::Upstream(UpstreamError::Api(api))) => tracing::warn!(
+        Err(Error::Upstream(UpstreamFailure {
+            error: UpstreamError::Api(api),
+            attempts,
+        })) => tracing::warn!(
+            attempts,
             http_status = api.http_status,
             code = api.code,
             fbtrace_id = api.fbtrace_id.as_deref(),
             title = %api.title,
             "upstream refused the call"
         ),
-        Err(Error::Upstream(error)) => tracing::warn!(%error, "upstream call failed"),
+        Err(Error::Upstream(UpstreamFailure { error, attempts })) => {
+            tracing::warn!(attempts, %error, "upstream call failed")
+        }
         Err(Error::Sender(error)) => tracing::debug!(%error, "request refused"),
         Err(Error::Internal(error)) => tracing::error!(%error, "internal error"),
     }

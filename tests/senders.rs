@@ -102,6 +102,7 @@ fn sender(
             request_timeout: Duration::from_secs(10),
             max_in_flight: 16,
             max_queued: 64,
+            max_attempts: 3,
         },
     }
 }

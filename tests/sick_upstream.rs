@@ -26,7 +26,9 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 use whatsapp_grpc::Flavor;
 use whatsapp_grpc::telemetry::TraceContext;
-use whatsapp_grpc::upstream::{Credentials, Secret, Upstream, UpstreamConfig, UpstreamError};
+use whatsapp_grpc::upstream::{
+    Credentials, Secret, Upstream, UpstreamConfig, UpstreamError, UpstreamFailure,
+};
 
 /// Generous upper bound for any one test step, so a regression fails instead of hanging.
 const BOUND: Duration = Duration::from_secs(20);
@@ -458,6 +460,7 @@ fn direct_config(base_url: String, credentials: Credentials) -> UpstreamConfig {
         request_timeout: Duration::from_secs(10),
         max_in_flight: 4,
         max_queued: 16,
+        max_attempts: 3,
     }
 }
 
@@ -486,7 +489,13 @@ async fn the_callers_deadline_cuts_a_hanging_login_and_nothing_was_sent() {
     )
     .await;
     assert!(
-        matches!(result, Err(UpstreamError::DeadlineExceeded { sent: false })),
+        matches!(
+            result,
+            Err(UpstreamFailure {
+                error: UpstreamError::DeadlineExceeded { sent: false },
+                attempts: 0
+            })
+        ),
         "{result:?}"
     );
     // A second caller, waiting for the first one's login, is cut by its own deadline as well.
@@ -508,7 +517,13 @@ async fn the_callers_deadline_cuts_a_hanging_login_and_nothing_was_sent() {
     )
     .await;
     assert!(
-        matches!(second, Err(UpstreamError::DeadlineExceeded { sent: false })),
+        matches!(
+            second,
+            Err(UpstreamFailure {
+                error: UpstreamError::DeadlineExceeded { sent: false },
+                attempts: 0
+            })
+        ),
         "{second:?}"
     );
     first.abort();
@@ -530,7 +545,13 @@ async fn the_callers_deadline_cuts_a_slow_answer_and_the_outcome_is_unknown() {
     )
     .await;
     assert!(
-        matches!(result, Err(UpstreamError::DeadlineExceeded { sent: true })),
+        matches!(
+            result,
+            Err(UpstreamFailure {
+                error: UpstreamError::DeadlineExceeded { sent: true },
+                attempts: 1
+            })
+        ),
         "{result:?}"
     );
     assert_eq!(requests.load(Ordering::SeqCst), 1);
@@ -551,7 +572,13 @@ async fn an_id_too_long_for_a_url_fails_here_as_not_sent() {
         upstream.mark_read(&id, br#"{"status":"read"}"#.to_vec(), &no_trace(), None),
     )
     .await;
-    let Err(error @ UpstreamError::Local(_)) = result else {
+    let Err(
+        error @ UpstreamFailure {
+            error: UpstreamError::Local(_),
+            attempts: 0,
+        },
+    ) = result
+    else {
         panic!("a local failure, not {result:?}");
     };
     assert!(error.to_string().len() < 1000, "{error}");
@@ -576,7 +603,13 @@ async fn a_password_in_the_upstream_url_is_never_shown() {
         upstream.send_message(BODY.to_vec(), &no_trace(), None),
     )
     .await;
-    let Err(error @ UpstreamError::Unreachable(_)) = result else {
+    let Err(
+        error @ UpstreamFailure {
+            error: UpstreamError::Unreachable(_),
+            ..
+        },
+    ) = result
+    else {
         panic!("unreachable, not {result:?}");
     };
     assert!(!error.to_string().contains("hunter2"), "{error}");
@@ -749,7 +782,7 @@ async fn one_slot_held(
     delay: Duration,
 ) -> (
     Arc<Upstream>,
-    JoinHandle<Result<whatsapp_grpc::wire::response::SendAnswer, UpstreamError>>,
+    JoinHandle<Result<whatsapp_grpc::wire::response::SendAnswer, UpstreamFailure>>,
     Arc<common::upstream::Counts>,
 ) {
     let slow = SlowUpstream::start(delay).await;
@@ -784,7 +817,13 @@ async fn a_queued_caller_waits_no_longer_than_its_deadline() {
     )
     .await;
     assert!(
-        matches!(second, Err(UpstreamError::DeadlineExceeded { sent: false })),
+        matches!(
+            second,
+            Err(UpstreamFailure {
+                error: UpstreamError::DeadlineExceeded { sent: false },
+                attempts: 0
+            })
+        ),
         "{second:?}"
     );
     assert_eq!(seen.messages.load(Ordering::SeqCst), 1);

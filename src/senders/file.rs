@@ -29,7 +29,7 @@ use serde::Deserialize;
 use crate::config::parse_duration;
 use crate::flavor::Flavor;
 use crate::sandbox::SandboxConfig;
-use crate::upstream::{Credentials, Secret, UpstreamConfig, display_url};
+use crate::upstream::{Credentials, MAX_ATTEMPTS, Secret, UpstreamConfig, display_url};
 
 use super::config::{
     BaseUrlProblem, NAME_MAX, SenderConfig, check_base_url, valid_api_version, valid_name,
@@ -58,6 +58,7 @@ pub struct Fallback {
     pub upstream_connect_timeout: Duration,
     pub upstream_max_in_flight: usize,
     pub upstream_max_queued: usize,
+    pub upstream_max_attempts: u32,
 }
 
 /// How to read a senders file.
@@ -113,6 +114,7 @@ struct Defaults {
     upstream_connect_timeout: Option<String>,
     upstream_max_in_flight: Option<usize>,
     upstream_max_queued: Option<usize>,
+    upstream_max_attempts: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -150,6 +152,7 @@ struct Entry {
     upstream_connect_timeout: Option<String>,
     upstream_max_in_flight: Option<usize>,
     upstream_max_queued: Option<usize>,
+    upstream_max_attempts: Option<u32>,
 }
 
 /// Keys that would hold a secret inline, refused with the keys to use instead.
@@ -356,6 +359,7 @@ struct Base {
     upstream_connect_timeout: Duration,
     upstream_max_in_flight: usize,
     upstream_max_queued: usize,
+    upstream_max_attempts: u32,
 }
 
 impl Base {
@@ -373,6 +377,12 @@ impl Base {
             .unwrap_or(fallback.upstream_max_in_flight);
         if defaults.upstream_max_in_flight.is_some() {
             check_max_in_flight(max_in_flight, place, problems);
+        }
+        let max_attempts = defaults
+            .upstream_max_attempts
+            .unwrap_or(fallback.upstream_max_attempts);
+        if defaults.upstream_max_attempts.is_some() {
+            check_max_attempts(max_attempts, place, problems);
         }
         Base {
             flavor: defaults.flavor.map_or(fallback.flavor, Flavor::from),
@@ -395,6 +405,7 @@ impl Base {
             upstream_max_queued: defaults
                 .upstream_max_queued
                 .unwrap_or(fallback.upstream_max_queued),
+            upstream_max_attempts: max_attempts,
         }
     }
 }
@@ -404,6 +415,15 @@ fn check_api_version(version: &str, place: &str, problems: &mut Problems) {
         problems.add(
             place,
             format!("api_version {version:?} is not a Graph API version: write it like v24.0"),
+        );
+    }
+}
+
+fn check_max_attempts(value: u32, place: &str, problems: &mut Problems) {
+    if !(1..=MAX_ATTEMPTS).contains(&value) {
+        problems.add(
+            place,
+            format!("upstream_max_attempts must be between 1 and {MAX_ATTEMPTS} (1 = no retry)"),
         );
     }
 }
@@ -610,6 +630,13 @@ fn sender(
     let max_queued = entry
         .upstream_max_queued
         .unwrap_or(base.upstream_max_queued);
+    let max_attempts = match entry.upstream_max_attempts {
+        Some(value) => {
+            check_max_attempts(value, place, problems);
+            value
+        }
+        None => base.upstream_max_attempts,
+    };
 
     if problems.lines.len() != before {
         return None;
@@ -628,6 +655,7 @@ fn sender(
             request_timeout,
             max_in_flight,
             max_queued,
+            max_attempts,
         },
     })
 }
@@ -826,6 +854,7 @@ mod tests {
             upstream_connect_timeout: Duration::from_secs(5),
             upstream_max_in_flight: 64,
             upstream_max_queued: 512,
+            upstream_max_attempts: 3,
         }
     }
 
@@ -873,6 +902,7 @@ mod tests {
             api_version = "v23.0"
             upstream_timeout = "20s"
             upstream_max_queued = 100
+            upstream_max_attempts = 2
 
             [[sender]]
             name = "brand-us"
@@ -896,6 +926,7 @@ mod tests {
             ca_file = {ca:?}
             upstream_timeout = "10s"
             upstream_max_in_flight = 8
+            upstream_max_attempts = 1
             "#,
             ca = ca.0.display().to_string()
         );
@@ -917,6 +948,7 @@ mod tests {
         assert_eq!(us.upstream.connect_timeout, Duration::from_secs(5));
         assert_eq!(us.upstream.max_in_flight, 64);
         assert_eq!(us.upstream.max_queued, 100);
+        assert_eq!(us.upstream.max_attempts, 2, "the file's default");
         assert_eq!(us.upstream.extra_ca_pem, None);
 
         let eu = &senders[1];
@@ -944,6 +976,7 @@ mod tests {
         );
         assert_eq!(legacy.upstream.request_timeout, Duration::from_secs(10));
         assert_eq!(legacy.upstream.max_in_flight, 8);
+        assert_eq!(legacy.upstream.max_attempts, 1, "its own key first");
     }
 
     #[test]
@@ -970,6 +1003,7 @@ mod tests {
             phone_number_id = "3"
             upstream_timeout = "soon"
             upstream_max_in_flight = 0
+            upstream_max_attempts = 0
             "#,
         )
         .unwrap_err();
@@ -985,6 +1019,7 @@ mod tests {
             "senders.toml: sender[2]: credentials are required",
             "senders.toml: sender[2]: upstream_timeout: \"soon\"",
             "senders.toml: sender[2]: upstream_max_in_flight must be at least 1",
+            "senders.toml: sender[2]: upstream_max_attempts must be between 1 and 10",
         ];
         assert_eq!(lines.len(), expected.len(), "{error}");
         for (line, start) in lines.iter().zip(expected) {

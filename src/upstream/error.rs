@@ -106,6 +106,19 @@ impl UpstreamError {
     }
 }
 
+/// A failed message call: the last error, and how many attempts the call made (requests sent to
+/// the API, or connections tried: the renewal after a refused On-Premises token is not one). Zero
+/// when nothing was tried (no slot, no login, the deadline passed first).
+///
+/// The count travels beside the error rather than in each [`UpstreamError`] variant, so the
+/// variants stay what the API said and the count is added once, to every upstream status.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct UpstreamFailure {
+    pub error: UpstreamError,
+    pub attempts: u32,
+}
+
 /// One of the API's error answers, whichever the flavor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

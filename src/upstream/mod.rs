@@ -12,6 +12,7 @@
 mod auth;
 mod error;
 mod redact;
+mod retry;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -24,9 +25,11 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 pub use auth::{Credentials, Secret};
-pub use error::{ApiError, UpstreamError};
+pub use error::{ApiError, UpstreamError, UpstreamFailure};
 use redact::Redactor;
 pub use redact::{MAX_TEXT_CHARS, display_url};
+use retry::RetryBudget;
+pub use retry::{BUDGET_FLOOR as RETRY_BUDGET_FLOOR, DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS};
 
 /// The largest answer read from the API, in bytes. Real answers are under 2 KiB; a larger one is
 /// refused (as an unexpected answer) without buffering more than this.
@@ -70,13 +73,17 @@ pub struct UpstreamConfig {
     pub request_timeout: Duration,
     /// How many calls may be in flight to the API at once (at least 1;
     /// [`DEFAULT_MAX_IN_FLIGHT`]). A message call holds its slot for its whole life: the login
-    /// it may trigger and the retry after a refused token included. With HTTP/1.1 each call in
+    /// it may trigger, its retries (and their waits) and the retry after a refused token included. With HTTP/1.1 each call in
     /// flight uses one connection, so this also bounds the connections kept to the API.
     pub max_in_flight: usize,
     /// How many callers may wait for a slot ([`DEFAULT_MAX_QUEUED`]); more are refused at once with
     /// [`UpstreamError::Busy`]. A waiter waits until its deadline (without one, up to
     /// `request_timeout`).
     pub max_queued: usize,
+    /// How many times a message call may be sent when the API cannot have processed it
+    /// (`--upstream-max-attempts`, 1 to [`MAX_ATTEMPTS`]; [`DEFAULT_MAX_ATTEMPTS`]; 1 = no retry).
+    /// See [`retry`] for what is retried; retries happen within the call's slot.
+    pub max_attempts: u32,
 }
 
 /// The client of one API installation.
@@ -91,6 +98,9 @@ pub struct Upstream {
     auth: Auth,
     request_timeout: Duration,
     call_slots: CallSlots,
+    max_attempts: u32,
+    /// The retries this sender may still add.
+    retry_budget: RetryBudget,
     /// A password in the base URL's userinfo (reqwest sends it as basic auth): redacted too.
     url_secrets: Vec<String>,
     /// Told the outcome of every message call (not of probes), e.g. by health.
@@ -285,6 +295,12 @@ impl Upstream {
                 config.max_in_flight
             ));
         }
+        if !(1..=MAX_ATTEMPTS).contains(&config.max_attempts) {
+            return Err(format!(
+                "the attempts per call to the upstream must be between 1 and {MAX_ATTEMPTS} (is {})",
+                config.max_attempts
+            ));
+        }
         let (messages_url, health_url) = match config.flavor {
             Flavor::Cloud => (
                 format!(
@@ -345,6 +361,8 @@ impl Upstream {
                 waiting: AtomicUsize::new(0),
                 max_queued: config.max_queued,
             },
+            max_attempts: config.max_attempts,
+            retry_budget: RetryBudget::new(),
             url_secrets,
             observer: OnceLock::new(),
         })
@@ -356,14 +374,15 @@ impl Upstream {
     }
 
     /// Sends a message body; the API's answer names the message id. The whole call (waiting for a
-    /// slot, the login, the request, the retry after a refused token) ends by `deadline`.
+    /// slot, the login, the requests, the retries, the retry after a refused token) ends by
+    /// `deadline`.
     pub async fn send_message(
         &self,
         body: Vec<u8>,
         trace: &TraceContext,
         deadline: Option<Instant>,
-    ) -> Result<SendAnswer, UpstreamError> {
-        let answer = self
+    ) -> Result<SendAnswer, UpstreamFailure> {
+        let (answer, attempts) = self
             .message_call(
                 Method::POST,
                 self.messages_url.clone(),
@@ -373,10 +392,13 @@ impl Upstream {
             )
             .await?;
         // A success without a message id may still have sent the message: the outcome is unknown.
-        let unexpected = |what: &str| UpstreamError::UnexpectedAnswer {
-            http_status: answer.status.as_u16(),
-            content_type: what.to_owned(),
-            retry_after: None,
+        let unexpected = |what: &str| UpstreamFailure {
+            error: UpstreamError::UnexpectedAnswer {
+                http_status: answer.status.as_u16(),
+                content_type: what.to_owned(),
+                retry_after: None,
+            },
+            attempts,
         };
         let parsed: SendAnswer = serde_json::from_slice(&answer.body)
             .map_err(|_| unexpected("a success without the API's JSON"))?;
@@ -393,15 +415,18 @@ impl Upstream {
         body: Vec<u8>,
         trace: &TraceContext,
         deadline: Option<Instant>,
-    ) -> Result<(), UpstreamError> {
+    ) -> Result<(), UpstreamFailure> {
         let (method, url) = match self.flavor {
             Flavor::Cloud => (Method::POST, self.messages_url.clone()),
             Flavor::OnPremises => {
                 // `/v1/messages/{message_id}`, the id percent-encoded as one path segment.
                 let mut url = self.messages_url.clone();
                 url.path_segments_mut()
-                    .map_err(|()| {
-                        UpstreamError::Local("the messages URL cannot take a path segment".into())
+                    .map_err(|()| UpstreamFailure {
+                        error: UpstreamError::Local(
+                            "the messages URL cannot take a path segment".into(),
+                        ),
+                        attempts: 0,
                     })?
                     .push(message_id);
                 (Method::PUT, url)
@@ -426,6 +451,7 @@ impl Upstream {
                 Bytes::new(),
                 None,
                 &budget,
+                &mut false,
             )
             .await?;
         Ok(match self.flavor {
@@ -435,7 +461,12 @@ impl Upstream {
         })
     }
 
-    /// A message call: one slot for its whole life, then [`Upstream::call`].
+    /// A message call: one slot for its whole life, then [`Upstream::call`], sent again (within
+    /// the slot) while the API cannot have processed it, at most `max_attempts` times, as the
+    /// retry budget allows, and only if the wait for the next attempt ends (with
+    /// [`retry::MIN_ATTEMPT_TIME`] to spare) before the caller's deadline (without one,
+    /// `request_timeout` after the call began). Answers the number of
+    /// attempts made with the answer or the last error.
     async fn message_call(
         &self,
         method: Method,
@@ -443,15 +474,77 @@ impl Upstream {
         body: Bytes,
         trace: &TraceContext,
         deadline: Option<Instant>,
-    ) -> Result<Answer, UpstreamError> {
+    ) -> Result<(Answer, u32), UpstreamFailure> {
+        let began = Instant::now();
+        let horizon = deadline.unwrap_or_else(|| later(began, self.request_timeout));
         let budget = Budget::new(deadline, self.request_timeout);
         let (until, by_deadline) = budget.wait_until(self.request_timeout);
-        let _slot = self.call_slots.enter(until, by_deadline).await?;
-        let result = self.call(method, url, body, Some(trace), &budget).await;
+        let _slot = self
+            .call_slots
+            .enter(until, by_deadline)
+            .await
+            .map_err(|error| UpstreamFailure { error, attempts: 0 })?;
+        self.retry_budget.call_began(Instant::now());
+        let mut attempts = 0;
+        let mut tries = 0;
+        let result = loop {
+            let mut started = false;
+            let result = self
+                .call(
+                    method.clone(),
+                    url.clone(),
+                    body.clone(),
+                    Some(trace),
+                    &budget,
+                    &mut started,
+                )
+                .await;
+            tries += 1;
+            attempts += u32::from(started);
+            let error = match result {
+                Ok(answer) => {
+                    if attempts > 1 {
+                        tracing::debug!(attempts, "the API took the call after retries");
+                    }
+                    break Ok(answer);
+                }
+                Err(error) => error,
+            };
+            let Some(asked) = retry::safe_to_retry(&error) else {
+                break Err(error);
+            };
+            if tries >= self.max_attempts {
+                break Err(error);
+            }
+            let wait = asked.unwrap_or_else(|| retry::backoff(tries - 1));
+            let now = Instant::now();
+            let resume = later(now, wait);
+            if later(resume, retry::MIN_ATTEMPT_TIME) > horizon {
+                tracing::debug!(
+                    attempts,
+                    wait_ms = wait.as_millis() as u64,
+                    "no retry: the wait would end after the deadline"
+                );
+                break Err(error);
+            }
+            if !self.retry_budget.try_retry(now) {
+                tracing::debug!(attempts, "no retry: the sender's retry budget is spent");
+                break Err(error);
+            }
+            tracing::debug!(
+                attempts,
+                wait_ms = wait.as_millis() as u64,
+                %error,
+                "the API did not process the call; retrying"
+            );
+            tokio::time::sleep_until(resume).await;
+        };
         if let Some(observer) = self.observer.get() {
             observer.call_finished(result.as_ref().map(|_| ()));
         }
         result
+            .map(|answer| (answer, attempts))
+            .map_err(|error| UpstreamFailure { error, attempts })
     }
 
     /// Lets `observer` watch the outcome of every message call from now on; only the first
@@ -461,7 +554,8 @@ impl Upstream {
     }
 
     /// One call with the current bearer, renewed and retried once if the API refuses it (a refused
-    /// request was not taken, so the retry cannot send twice). The caller holds a slot.
+    /// request was not taken, so the retry cannot send twice). The caller holds a slot. `started`
+    /// becomes true once a request (a connection, then the request) is attempted.
     async fn call(
         &self,
         method: Method,
@@ -469,10 +563,19 @@ impl Upstream {
         body: Bytes,
         trace: Option<&TraceContext>,
         budget: &Budget,
+        started: &mut bool,
     ) -> Result<Answer, UpstreamError> {
         let bearer = self.auth.bearer(&self.client, budget).await?;
         let answer = self
-            .request(method.clone(), url.clone(), &body, trace, &bearer, budget)
+            .request(
+                method.clone(),
+                url.clone(),
+                &body,
+                trace,
+                &bearer,
+                budget,
+                started,
+            )
             .await?;
         if answer.status == StatusCode::UNAUTHORIZED
             && let Some(renewed) = self
@@ -483,14 +586,16 @@ impl Upstream {
             let renewed = renewed?;
             tracing::debug!("the API refused the token; retrying once with a new one");
             let answer = self
-                .request(method, url, &body, trace, &renewed, budget)
+                .request(method, url, &body, trace, &renewed, budget, &mut true)
                 .await?;
             return self.read(answer, &body);
         }
         self.read(answer, &body)
     }
 
-    /// One request and its (bounded) answer, within the budget's next slot.
+    /// One request and its (bounded) answer, within the budget's next slot. `started` becomes
+    /// true when the request is handed to the HTTP client.
+    #[allow(clippy::too_many_arguments)]
     async fn request(
         &self,
         method: Method,
@@ -499,6 +604,7 @@ impl Upstream {
         trace: Option<&TraceContext>,
         bearer: &Bearer,
         budget: &Budget,
+        started: &mut bool,
     ) -> Result<RawAnswer, UpstreamError> {
         let slot = budget.slot()?;
         let mut request = self
@@ -515,6 +621,7 @@ impl Upstream {
         if !body.is_empty() {
             request = request.body(body.clone());
         }
+        *started = true;
         let exchange = async {
             let mut response = request.send().await?;
             let status = response.status();
@@ -532,7 +639,13 @@ impl Upstream {
         };
         match tokio::time::timeout_at(slot.until, exchange).await {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(error)) => Err(self.send_error(error, &slot, body)),
+            Ok(Err(error)) => {
+                // A request the HTTP stack refused to build was never attempted.
+                if error.is_builder() {
+                    *started = false;
+                }
+                Err(self.send_error(error, &slot, body))
+            }
             Err(_elapsed) => Err(slot.expired(true)),
         }
     }

@@ -48,6 +48,8 @@ pub struct Options {
     pub max_in_flight: usize,
     /// Callers allowed to wait for a slot.
     pub max_queued: usize,
+    /// Attempts per message call (1 = no retry).
+    pub max_attempts: u32,
 }
 
 impl Options {
@@ -66,6 +68,7 @@ impl Options {
             shutdown: ShutdownConfig::default(),
             max_in_flight: 64,
             max_queued: 1024,
+            max_attempts: whatsapp_grpc::upstream::DEFAULT_MAX_ATTEMPTS,
         }
     }
 }
@@ -141,6 +144,7 @@ impl Stack {
                     request_timeout: options.upstream_timeout,
                     max_in_flight: options.max_in_flight,
                     max_queued: options.max_queued,
+                    max_attempts: options.max_attempts,
                 },
             }],
             reload: None,
