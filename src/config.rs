@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::flavor::Flavor;
+use crate::idempotency::{DEFAULT_MEMORY_ENTRIES, IdempotencyConfig, StoreConfig};
 use crate::sandbox::SandboxConfig;
 use crate::senders::file::{Fallback, SendersFile, process_env};
 use crate::senders::{
@@ -184,6 +185,15 @@ pub struct ServeArgs {
     /// process exits anyway.
     #[arg(long, env = "WHATSAPP_GRPC_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Where the request_ids seen and their answers are kept: `redis://host:port/db`, shared by
+    /// every instance; absent, in this process's memory (at most 100,000 of them).
+    #[arg(long, env = "WHATSAPP_GRPC_IDEMPOTENCY_STORE")]
+    pub idempotency_store: Option<String>,
+
+    /// How long the answer to a request_id is remembered.
+    #[arg(long, env = "WHATSAPP_GRPC_IDEMPOTENCY_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub idempotency_ttl: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +327,7 @@ impl ServeArgs {
             ("--keepalive-timeout", self.keepalive_timeout),
             ("--idle-timeout", self.idle_timeout),
             ("--shutdown-grace", self.shutdown_grace),
+            ("--idempotency-ttl", self.idempotency_ttl),
         ] {
             if value.is_zero() {
                 return Err(format!("{flag} must be longer than zero, e.g. 5s"));
@@ -375,6 +386,23 @@ impl ServeArgs {
             None => (vec![self.default_sender(flavor, env)?], None),
         };
 
+        let store = match &self.idempotency_store {
+            None => StoreConfig::Memory {
+                max_entries: DEFAULT_MEMORY_ENTRIES,
+            },
+            Some(url) if url.starts_with("redis://") => StoreConfig::Redis { url: url.clone() },
+            Some(_) => {
+                return Err(
+                    "--idempotency-store must be a Redis URL such as redis://127.0.0.1:6379/0"
+                        .into(),
+                );
+            }
+        };
+        let idempotency = IdempotencyConfig {
+            store,
+            ttl: self.idempotency_ttl,
+        };
+
         Ok(ServeConfig {
             listen: self.listen,
             log_format: self.log_format,
@@ -398,6 +426,7 @@ impl ServeArgs {
                     pre_stop_delay: self.pre_stop_delay,
                     grace: self.shutdown_grace,
                 },
+                idempotency,
             },
         })
     }
