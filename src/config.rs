@@ -807,6 +807,40 @@ mod tests {
     }
 
     #[test]
+    fn the_idempotency_store_is_memory_unless_a_redis_url_is_given() {
+        let config = args(&["--sandbox"])
+            .into_config(EnvCredentials::default())
+            .expect("valid");
+        assert_eq!(config.server.idempotency, IdempotencyConfig::default());
+        let config = args(&[
+            "--sandbox",
+            "--idempotency-store",
+            "redis://127.0.0.1:6379/2",
+            "--idempotency-ttl",
+            "1h",
+        ])
+        .into_config(EnvCredentials::default())
+        .expect("valid");
+        assert_eq!(
+            config.server.idempotency,
+            IdempotencyConfig {
+                store: StoreConfig::Redis {
+                    url: "redis://127.0.0.1:6379/2".into()
+                },
+                ttl: Duration::from_secs(3600),
+            }
+        );
+        let error = args(&["--sandbox", "--idempotency-store", "127.0.0.1:6379"])
+            .into_config(EnvCredentials::default())
+            .unwrap_err();
+        assert!(error.contains("redis://"), "{error}");
+        let error = args(&["--sandbox", "--idempotency-ttl", "0s"])
+            .into_config(EnvCredentials::default())
+            .unwrap_err();
+        assert!(error.contains("--idempotency-ttl"), "{error}");
+    }
+
+    #[test]
     fn without_senders_there_is_no_reload() {
         let config = args(&["--sandbox"])
             .into_config(EnvCredentials::default())

@@ -1,4 +1,5 @@
-//! The in-memory store, the default: one process's keys, at most `max_entries` of them (the oldest
+//! The in-memory store, the default: one process's keys, at most `max_entries` of them and about
+//! `max_bytes` of keys and answers (the oldest
 //! evicted first), each dropped once its TTL has passed. Duplicates waiting for a pending key are
 //! woken when it completes.
 
@@ -13,6 +14,7 @@ use super::{Claim, Fingerprint, Key, Recorded, Store, StoreError};
 /// A bounded map of keys to answers.
 pub struct MemoryStore {
     max_entries: usize,
+    max_bytes: usize,
     ttl: Duration,
     inner: Mutex<Inner>,
 }
@@ -24,13 +26,31 @@ struct Inner {
     /// appears twice, and only its last generation counts (at most two per key).
     order: VecDeque<(Instant, Key, u64)>,
     generation: u64,
+    /// The sum of the entries' sizes.
+    bytes: usize,
 }
 
 struct Entry {
     fingerprint: Fingerprint,
     expires: Instant,
     generation: u64,
+    /// The bytes it holds, roughly: its key and answer, and a fixed overhead.
+    size: usize,
     state: State,
+}
+
+/// What an entry costs beyond its key and answer (the map's slot, the queue's, the fingerprint).
+const ENTRY_OVERHEAD: usize = 160;
+
+fn size(key: &Key, recorded: Option<&Recorded>) -> usize {
+    let answer = match recorded {
+        None => 0,
+        Some(Recorded::Response(bytes)) => bytes.len(),
+        Some(Recorded::Failure {
+            message, details, ..
+        }) => message.len() + details.len(),
+    };
+    ENTRY_OVERHEAD + 2 * key.as_str().len() + answer
 }
 
 enum State {
@@ -56,9 +76,10 @@ impl Entry {
 }
 
 impl MemoryStore {
-    pub fn new(max_entries: usize, ttl: Duration) -> MemoryStore {
+    pub fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> MemoryStore {
         MemoryStore {
             max_entries: max_entries.max(1),
+            max_bytes,
             ttl,
             inner: Mutex::new(Inner::default()),
         }
@@ -83,8 +104,9 @@ impl MemoryStore {
 }
 
 impl Inner {
-    /// Drops the keys past their TTL, then the oldest while more than `room` are kept.
-    fn purge(&mut self, now: Instant, room: usize) {
+    /// Drops the keys past their TTL, then the oldest while more than `room` keys or `max_bytes`
+    /// are kept.
+    fn purge(&mut self, now: Instant, room: usize, max_bytes: usize) {
         while let Some((expires, key, generation)) = self.order.front() {
             let current = self
                 .entries
@@ -94,11 +116,13 @@ impl Inner {
                 self.order.pop_front();
                 continue;
             }
-            if *expires > now && self.entries.len() <= room {
+            if *expires > now && self.entries.len() <= room && self.bytes <= max_bytes {
                 break;
             }
-            if let Some((_, key, _)) = self.order.pop_front() {
-                self.entries.remove(&key);
+            if let Some((_, key, _)) = self.order.pop_front()
+                && let Some(entry) = self.entries.remove(&key)
+            {
+                self.bytes -= entry.size;
             }
         }
     }
@@ -126,22 +150,31 @@ impl Store for MemoryStore {
         {
             return Ok(entry.claim(fingerprint, now));
         }
-        inner.purge(now, self.max_entries - 1);
+        let size = size(key, None);
+        inner.purge(
+            now,
+            self.max_entries - 1,
+            self.max_bytes.saturating_sub(size),
+        );
         let expires = now + self.ttl;
         let generation = inner.write(key, expires);
         let (done, _) = watch::channel(false);
-        inner.entries.insert(
+        inner.bytes += size;
+        if let Some(replaced) = inner.entries.insert(
             key.clone(),
             Entry {
                 fingerprint,
                 expires,
                 generation,
+                size,
                 state: State::Pending {
                     lease_until: now + lease,
                     done,
                 },
             },
-        );
+        ) {
+            inner.bytes -= replaced.size;
+        }
         Ok(Claim::New)
     }
 
@@ -159,14 +192,19 @@ impl Store for MemoryStore {
             return Ok(());
         }
         let generation = inner.write(key, expires);
+        let grown = size(key, Some(&recorded));
         if let Some(entry) = inner.entries.get_mut(key) {
+            let shrunk = std::mem::replace(&mut entry.size, grown);
             let state = std::mem::replace(&mut entry.state, State::Done(recorded));
             entry.expires = expires;
             entry.generation = generation;
             if let State::Pending { done, .. } = state {
                 done.send_replace(true);
             }
+            inner.bytes = inner.bytes - shrunk + grown;
         }
+        // A large answer may push the oldest keys out.
+        inner.purge(now, self.max_entries, self.max_bytes);
         Ok(())
     }
 
@@ -211,7 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn it_keeps_at_most_max_entries_and_evicts_the_oldest() {
-        let store = MemoryStore::new(100, Duration::from_secs(3600));
+        let store = MemoryStore::new(100, usize::MAX, Duration::from_secs(3600));
         for n in 0..250 {
             assert_eq!(store.claim(&key(n), FP, LEASE).await.unwrap(), Claim::New);
             store
@@ -231,8 +269,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn it_keeps_at_most_max_bytes() {
+        let max_bytes = 64 * 1024;
+        let store = MemoryStore::new(1000, max_bytes, Duration::from_secs(3600));
+        for n in 0..100 {
+            store.claim(&key(n), FP, LEASE).await.unwrap();
+            store
+                .complete(&key(n), FP, Recorded::Response(vec![0; 4096]))
+                .await
+                .unwrap();
+            let bytes = store.lock().bytes;
+            assert!(bytes <= max_bytes, "{bytes} bytes kept");
+        }
+        // 64 KiB hold fifteen 4 KiB answers with their keys, and no more.
+        assert_eq!(store.len(), 15);
+        let kept: usize = store.lock().entries.values().map(|entry| entry.size).sum();
+        assert_eq!(kept, store.lock().bytes);
+    }
+
+    #[tokio::test]
     async fn keys_past_their_ttl_are_dropped() {
-        let store = MemoryStore::new(100, Duration::from_millis(20));
+        let store = MemoryStore::new(100, usize::MAX, Duration::from_millis(20));
         for n in 0..10 {
             store.claim(&key(n), FP, LEASE).await.unwrap();
         }
@@ -243,7 +300,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiter_is_woken_by_the_completion_and_bounded_by_its_deadline() {
-        let store = std::sync::Arc::new(MemoryStore::new(10, Duration::from_secs(60)));
+        let store = std::sync::Arc::new(MemoryStore::new(10, usize::MAX, Duration::from_secs(60)));
         assert_eq!(store.claim(&key(1), FP, LEASE).await.unwrap(), Claim::New);
         let soon = Instant::now() + Duration::from_millis(50);
         assert_eq!(store.wait(&key(1), FP, soon).await.unwrap(), Claim::Pending);
@@ -274,7 +331,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_lease_is_abandoned() {
-        let store = MemoryStore::new(10, Duration::from_secs(60));
+        let store = MemoryStore::new(10, usize::MAX, Duration::from_secs(60));
         store.claim(&key(1), FP, Duration::ZERO).await.unwrap();
         assert_eq!(
             store.claim(&key(1), FP, LEASE).await.unwrap(),

@@ -23,6 +23,8 @@ use crate::proto::{SendMessageRequest, SendMessageResponse};
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How many keys the in-memory store keeps at most.
 pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
+/// About how many bytes of keys and answers the in-memory store keeps at most.
+pub const DEFAULT_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
 /// The key of one request: the sender's name and the caller's `request_id` (a UUID, never content).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -114,9 +116,9 @@ pub enum IdempotencyError {
         "a call with this request_id is still in progress and its outcome is not known yet: retry later with the same request_id"
     )]
     InProgress,
-    /// The first call with this key never finished (its server stopped).
+    /// The first call with this key never finished (cancelled, or its server stopped).
     #[error(
-        "a call with this request_id started and never finished (its server stopped): the message may have been sent, and it is not sent again with this request_id"
+        "a call with this request_id started and never finished (it was cancelled or its server stopped): the message may have been sent, and it is not sent again with this request_id"
     )]
     Abandoned,
     /// The first call's failure, replayed.
@@ -190,9 +192,11 @@ impl IdempotencyConfig {
     /// with a `request_id` fail, not the server.
     pub fn build(&self) -> Result<Arc<dyn Store>, String> {
         match &self.store {
-            StoreConfig::Memory { max_entries } => {
-                Ok(Arc::new(memory::MemoryStore::new(*max_entries, self.ttl)))
-            }
+            StoreConfig::Memory { max_entries } => Ok(Arc::new(memory::MemoryStore::new(
+                *max_entries,
+                DEFAULT_MEMORY_BYTES,
+                self.ttl,
+            ))),
             StoreConfig::Redis { url } => {
                 Ok(Arc::new(self::redis::RedisStore::new(url, self.ttl)?))
             }
