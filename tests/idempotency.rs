@@ -246,3 +246,103 @@ async fn without_redis_nothing_is_sent() {
     assert_eq!(info.metadata["outcome"], "not_sent");
     assert_eq!(stack.received().await.len(), 1, "nothing more was sent");
 }
+
+async fn a_call_cancelled_mid_send_is_not_resent(kind: Kind) {
+    let store = Store::new(kind);
+    let mut stack = Stack::start_with(Options {
+        sandbox: SandboxConfig {
+            slow_answer: Duration::from_secs(3),
+            ..SandboxConfig::default()
+        },
+        ..store.options()
+    })
+    .await;
+    let slow = |request_id: &str| SendMessageRequest {
+        to: SLOW.into(),
+        ..hello(request_id)
+    };
+
+    // The caller's deadline passes while the API holds the request: its answer (outcome unknown)
+    // is the retry's.
+    let mut call = tonic::Request::new(slow(REQUEST_ID));
+    call.set_timeout(Duration::from_millis(300));
+    let first = stack.client.send_message(call).await.unwrap_err();
+    assert_eq!(first.code(), Code::DeadlineExceeded, "{first:?}");
+    assert_eq!(outcome(&first), "unknown");
+    stack.wait_until_received(1).await;
+    let second = stack
+        .client
+        .send_message(slow(REQUEST_ID))
+        .await
+        .unwrap_err();
+    assert_eq!(second.code(), Code::DeadlineExceeded, "{second:?}");
+    assert_eq!(outcome(&second), "unknown");
+    assert!(replayed(second.metadata()));
+
+    // The caller goes away while the API holds the request: the call is dropped mid-send, and a
+    // retry learns at once that the outcome is unknown.
+    let other = "00000000-8c3a-4e7b-9a1d-2c5e6f7a8b9c";
+    let mut client = stack.client.clone();
+    let request = slow(other);
+    let gone = tokio::spawn(async move { client.send_message(request).await });
+    stack.wait_until_received(2).await;
+    gone.abort();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let retry = tokio::time::timeout(
+        Duration::from_secs(1),
+        stack.client.send_message(slow(other)),
+    )
+    .await
+    .expect("answered without waiting for the first call")
+    .unwrap_err();
+    assert_eq!(retry.code(), Code::Unknown, "{retry:?}");
+    let info = retry.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, "OUTCOME_UNKNOWN");
+    assert_eq!(info.metadata["outcome"], "unknown");
+    assert!(replayed(retry.metadata()));
+    assert_eq!(stack.received().await.len(), 2, "never sent again");
+}
+with_each_store!(a_call_cancelled_mid_send_is_not_resent);
+
+/// A claimant whose process died leaves a pending claim; once its lease ends, a duplicate learns
+/// the outcome is unknown (and a waiter stops waiting), and the key is never free again.
+#[tokio::test]
+async fn an_expired_lease_in_redis_is_abandoned_never_free() {
+    use std::time::Instant;
+    use whatsapp_grpc::idempotency::{Claim, Fingerprint, Key};
+
+    let redis = RedisServer::start();
+    let store = IdempotencyConfig {
+        store: StoreConfig::Redis { url: redis.url() },
+        ..IdempotencyConfig::default()
+    }
+    .build()
+    .expect("a store");
+    let key = Key::new("default", REQUEST_ID);
+    let fingerprint = Fingerprint::of(&hello(REQUEST_ID));
+    let lease = Duration::from_millis(300);
+    assert_eq!(
+        store.claim(&key, fingerprint, lease).await.unwrap(),
+        Claim::New
+    );
+    assert_eq!(
+        store.claim(&key, fingerprint, lease).await.unwrap(),
+        Claim::Pending
+    );
+    let other = Fingerprint::of(&request(text("other")));
+    assert_eq!(
+        store.claim(&key, other, lease).await.unwrap(),
+        Claim::Mismatch
+    );
+    let started = Instant::now();
+    let until = started + Duration::from_secs(5);
+    assert_eq!(
+        store.wait(&key, fingerprint, until).await.unwrap(),
+        Claim::Abandoned
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        store.claim(&key, fingerprint, lease).await.unwrap(),
+        Claim::Abandoned
+    );
+}
