@@ -161,12 +161,28 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Which store the server uses.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     /// In this process, at most `max_entries` keys.
     Memory { max_entries: usize },
     /// A Redis server, shared by every instance: `redis://host:port/db`.
     Redis { url: String },
+}
+
+/// Shown without the Redis URL's password.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreConfig::Memory { max_entries } => f
+                .debug_struct("Memory")
+                .field("max_entries", max_entries)
+                .finish(),
+            StoreConfig::Redis { url } => f
+                .debug_struct("Redis")
+                .field("url", &crate::upstream::display_url(url))
+                .finish(),
+        }
+    }
 }
 
 /// The store and how long it remembers.
@@ -304,6 +320,16 @@ mod tests {
         let c = Fingerprint::of(&request("4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c", "ho"));
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn a_redis_password_is_not_shown() {
+        let config = StoreConfig::Redis {
+            url: "redis://:s3cret@cache.internal:6379/0".into(),
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("cache.internal:6379"), "{shown}");
     }
 
     #[test]
