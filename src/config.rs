@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::flavor::Flavor;
+use crate::idempotency::{DEFAULT_MEMORY_ENTRIES, IdempotencyConfig, StoreConfig};
 use crate::sandbox::SandboxConfig;
 use crate::senders::file::{Fallback, SendersFile, process_env};
 use crate::senders::{
@@ -42,7 +43,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gRPC service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the API emulator alone, for development and tests.
     Sandbox(SandboxArgs),
     /// Send one message through a running service and print its id.
@@ -195,6 +196,15 @@ pub struct ServeArgs {
     /// process exits anyway.
     #[arg(long, env = "WHATSAPP_GRPC_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Where the request_ids seen and their answers are kept: `redis://host:port/db`, shared by
+    /// every instance; absent, in this process's memory (at most 100,000 of them).
+    #[arg(long, env = "WHATSAPP_GRPC_IDEMPOTENCY_STORE")]
+    pub idempotency_store: Option<String>,
+
+    /// How long the answer to a request_id is remembered.
+    #[arg(long, env = "WHATSAPP_GRPC_IDEMPOTENCY_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub idempotency_ttl: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +339,7 @@ impl ServeArgs {
             ("--idle-timeout", self.idle_timeout),
             ("--shutdown-grace", self.shutdown_grace),
             ("--default-deadline", self.default_deadline),
+            ("--idempotency-ttl", self.idempotency_ttl),
         ] {
             if value.is_zero() {
                 return Err(format!("{flag} must be longer than zero, e.g. 5s"));
@@ -393,6 +404,23 @@ impl ServeArgs {
             None => (vec![self.default_sender(flavor, env)?], None),
         };
 
+        let store = match &self.idempotency_store {
+            None => StoreConfig::Memory {
+                max_entries: DEFAULT_MEMORY_ENTRIES,
+            },
+            Some(url) if url.starts_with("redis://") => StoreConfig::Redis { url: url.clone() },
+            Some(_) => {
+                return Err(
+                    "--idempotency-store must be a Redis URL such as redis://127.0.0.1:6379/0"
+                        .into(),
+                );
+            }
+        };
+        let idempotency = IdempotencyConfig {
+            store,
+            ttl: self.idempotency_ttl,
+        };
+
         Ok(ServeConfig {
             listen: self.listen,
             log_format: self.log_format,
@@ -417,6 +445,7 @@ impl ServeArgs {
                     pre_stop_delay: self.pre_stop_delay,
                     grace: self.shutdown_grace,
                 },
+                idempotency,
             },
         })
     }
@@ -578,7 +607,7 @@ mod tests {
         let mut argv = vec!["whatsapp-grpc", "serve"];
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv).expect("parses").command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             _ => unreachable!(),
         }
     }
@@ -819,6 +848,40 @@ mod tests {
         std::fs::write(&file.0, "[[sender]]\nname = \"Bad\"\n").expect("writes");
         let error = (reload.0)().unwrap_err();
         assert!(error.contains("\"Bad\": name must be"), "{error}");
+    }
+
+    #[test]
+    fn the_idempotency_store_is_memory_unless_a_redis_url_is_given() {
+        let config = args(&["--sandbox"])
+            .into_config(EnvCredentials::default())
+            .expect("valid");
+        assert_eq!(config.server.idempotency, IdempotencyConfig::default());
+        let config = args(&[
+            "--sandbox",
+            "--idempotency-store",
+            "redis://127.0.0.1:6379/2",
+            "--idempotency-ttl",
+            "1h",
+        ])
+        .into_config(EnvCredentials::default())
+        .expect("valid");
+        assert_eq!(
+            config.server.idempotency,
+            IdempotencyConfig {
+                store: StoreConfig::Redis {
+                    url: "redis://127.0.0.1:6379/2".into()
+                },
+                ttl: Duration::from_secs(3600),
+            }
+        );
+        let error = args(&["--sandbox", "--idempotency-store", "127.0.0.1:6379"])
+            .into_config(EnvCredentials::default())
+            .unwrap_err();
+        assert!(error.contains("redis://"), "{error}");
+        let error = args(&["--sandbox", "--idempotency-ttl", "0s"])
+            .into_config(EnvCredentials::default())
+            .unwrap_err();
+        assert!(error.contains("--idempotency-ttl"), "{error}");
     }
 
     #[test]

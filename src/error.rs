@@ -8,6 +8,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::flavor::Flavor;
+use crate::idempotency::IdempotencyError;
 use crate::layers::Rejection;
 use crate::senders::PickError;
 use crate::upstream::{ApiError, UpstreamError, UpstreamFailure};
@@ -34,7 +35,14 @@ pub enum Error {
     /// A fault of this service; nothing was sent.
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// The request's `request_id` answered the call without sending it (again).
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
 }
+
+/// The gRPC metadata (header or trailer) set on an answer replayed for a `request_id`.
+pub const REPLAYED: &str = "replayed";
 
 /// What became of the message, as `ErrorInfo.metadata["outcome"]` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,164 +64,233 @@ impl Outcome {
 
 impl From<Error> for Status {
     fn from(error: Error) -> Status {
-        // One exhaustive match: a new variant cannot be forgotten.
-        match error {
-            Error::InvalidArgument(invalid) => invalid_argument(invalid),
-            Error::Upstream(UpstreamFailure {
-                error: UpstreamError::Api(api),
-                attempts,
-            }) => api_error(&api, attempts),
-            Error::Upstream(UpstreamFailure {
-                error:
-                    error @ UpstreamError::UnexpectedAnswer {
-                        http_status,
-                        retry_after,
-                        ..
-                    },
-                attempts,
-            }) => {
-                let code = match http_status {
-                    429 => Code::ResourceExhausted,
-                    500..=599 => Code::Unavailable,
-                    _ => Code::Unknown,
-                };
-                // A 429 says the request was not processed, whatever its body; any other answer
-                // that is not the API's (a 2xx without a message id, a redirect, a proxy's page)
-                // may come after the API took the message.
-                let outcome = match http_status {
-                    429 => Outcome::NotSent,
-                    _ => Outcome::Unknown,
-                };
-                own_error(
-                    code,
-                    "UNEXPECTED_ANSWER",
-                    outcome,
-                    error.to_string(),
-                    retry_after,
-                    [
-                        ("http_status", http_status.to_string()),
-                        ("attempts", attempts.to_string()),
-                    ],
-                )
-            }
-            Error::Upstream(UpstreamFailure {
-                error: error @ UpstreamError::Unreachable(_),
-                attempts,
-            }) => own_error(
-                Code::Unavailable,
-                "UPSTREAM_UNREACHABLE",
-                Outcome::NotSent,
-                error.to_string(),
-                None,
-                [("attempts", attempts.to_string())],
-            ),
-            Error::Upstream(UpstreamFailure {
-                error: error @ UpstreamError::TimedOut(_),
-                attempts,
-            }) => own_error(
-                Code::DeadlineExceeded,
-                "OUTCOME_UNKNOWN",
-                Outcome::Unknown,
-                error.to_string(),
-                None,
-                [("attempts", attempts.to_string())],
-            ),
-            Error::Upstream(UpstreamFailure {
-                error: error @ UpstreamError::Interrupted(_),
-                attempts,
-            }) => own_error(
-                Code::Unknown,
-                "OUTCOME_UNKNOWN",
-                Outcome::Unknown,
-                error.to_string(),
-                None,
-                [("attempts", attempts.to_string())],
-            ),
-            Error::Sender(error @ PickError::Required { configured }) => {
-                let mut details = ErrorDetails::with_bad_request(vec![{
-                    let mut violation = FieldViolation::new("sender", error.to_string());
-                    violation.reason = "REQUIRED".to_owned();
-                    violation
-                }]);
-                details.set_error_info(
-                    "SENDER_REQUIRED",
-                    DOMAIN,
-                    HashMap::from([
-                        ("outcome".to_owned(), Outcome::NotSent.as_str().to_owned()),
-                        ("senders".to_owned(), configured.to_string()),
-                    ]),
-                );
-                Status::with_error_details(Code::InvalidArgument, error.to_string(), details)
-            }
-            Error::Sender(error @ PickError::Unknown) => own_error(
-                Code::NotFound,
-                "UNKNOWN_SENDER",
-                Outcome::NotSent,
-                error.to_string(),
-                None,
-                [],
-            ),
-            Error::Internal(message) => own_error(
-                Code::Internal,
-                "INTERNAL",
-                Outcome::NotSent,
-                message,
-                None,
-                [],
-            ),
-            Error::Upstream(UpstreamFailure {
-                error: error @ UpstreamError::Login { .. },
-                attempts,
-            }) => own_error(
-                Code::Internal,
-                "UPSTREAM_LOGIN_FAILED",
-                Outcome::NotSent,
-                error.to_string(),
-                None,
-                [("attempts", attempts.to_string())],
-            ),
-            Error::Upstream(UpstreamFailure {
-                error: error @ UpstreamError::Busy { retry_after },
-                attempts,
-            }) => own_error(
-                Code::ResourceExhausted,
-                "UPSTREAM_BUSY",
-                Outcome::NotSent,
-                error.to_string(),
-                Some(retry_after),
-                [("attempts", attempts.to_string())],
-            ),
-            Error::Upstream(UpstreamFailure {
-                error: error @ UpstreamError::DeadlineExceeded { sent },
-                attempts,
-            }) => own_error(
-                Code::DeadlineExceeded,
-                "DEADLINE_EXCEEDED",
-                if sent {
-                    Outcome::Unknown
-                } else {
-                    Outcome::NotSent
-                },
-                error.to_string(),
-                None,
-                [("attempts", attempts.to_string())],
-            ),
-            Error::Upstream(UpstreamFailure {
-                error: error @ UpstreamError::Local(_),
-                attempts,
-            }) => own_error(
-                Code::Internal,
-                "REQUEST_NOT_BUILT",
-                Outcome::NotSent,
-                error.to_string(),
-                None,
-                [("attempts", attempts.to_string())],
-            ),
-        }
+        status(&error)
     }
 }
 
-fn invalid_argument(invalid: InvalidRequest) -> Status {
+/// The status the caller gets for `error`.
+pub fn status(error: &Error) -> Status {
+    // One exhaustive match: a new variant cannot be forgotten.
+    match error {
+        Error::InvalidArgument(invalid) => invalid_argument(invalid),
+        Error::Upstream(UpstreamFailure {
+            error: UpstreamError::Api(api),
+            attempts,
+        }) => api_error(api, *attempts),
+        Error::Upstream(UpstreamFailure {
+            error:
+                error @ UpstreamError::UnexpectedAnswer {
+                    http_status,
+                    retry_after,
+                    ..
+                },
+            attempts,
+        }) => {
+            let code = match http_status {
+                429 => Code::ResourceExhausted,
+                500..=599 => Code::Unavailable,
+                _ => Code::Unknown,
+            };
+            // A 429 says the request was not processed, whatever its body; any other answer
+            // that is not the API's (a 2xx without a message id, a redirect, a proxy's page)
+            // may come after the API took the message.
+            let outcome = match http_status {
+                429 => Outcome::NotSent,
+                _ => Outcome::Unknown,
+            };
+            own_error(
+                code,
+                "UNEXPECTED_ANSWER",
+                outcome,
+                error.to_string(),
+                *retry_after,
+                [
+                    ("http_status", http_status.to_string()),
+                    ("attempts", attempts.to_string()),
+                ],
+            )
+        }
+        Error::Upstream(UpstreamFailure {
+            error: error @ UpstreamError::Unreachable(_),
+            attempts,
+        }) => own_error(
+            Code::Unavailable,
+            "UPSTREAM_UNREACHABLE",
+            Outcome::NotSent,
+            error.to_string(),
+            None,
+            [("attempts", attempts.to_string())],
+        ),
+        Error::Upstream(UpstreamFailure {
+            error: error @ UpstreamError::TimedOut(_),
+            attempts,
+        }) => own_error(
+            Code::DeadlineExceeded,
+            "OUTCOME_UNKNOWN",
+            Outcome::Unknown,
+            error.to_string(),
+            None,
+            [("attempts", attempts.to_string())],
+        ),
+        Error::Upstream(UpstreamFailure {
+            error: error @ UpstreamError::Interrupted(_),
+            attempts,
+        }) => own_error(
+            Code::Unknown,
+            "OUTCOME_UNKNOWN",
+            Outcome::Unknown,
+            error.to_string(),
+            None,
+            [("attempts", attempts.to_string())],
+        ),
+        Error::Sender(error @ PickError::Required { configured }) => {
+            let mut details = ErrorDetails::with_bad_request(vec![{
+                let mut violation = FieldViolation::new("sender", error.to_string());
+                violation.reason = "REQUIRED".to_owned();
+                violation
+            }]);
+            details.set_error_info(
+                "SENDER_REQUIRED",
+                DOMAIN,
+                HashMap::from([
+                    ("outcome".to_owned(), Outcome::NotSent.as_str().to_owned()),
+                    ("senders".to_owned(), configured.to_string()),
+                ]),
+            );
+            Status::with_error_details(Code::InvalidArgument, error.to_string(), details)
+        }
+        Error::Sender(error @ PickError::Unknown) => own_error(
+            Code::NotFound,
+            "UNKNOWN_SENDER",
+            Outcome::NotSent,
+            error.to_string(),
+            None,
+            [],
+        ),
+        Error::Internal(message) => own_error(
+            Code::Internal,
+            "INTERNAL",
+            Outcome::NotSent,
+            message.clone(),
+            None,
+            [],
+        ),
+        Error::Upstream(UpstreamFailure {
+            error: error @ UpstreamError::Login { .. },
+            attempts,
+        }) => own_error(
+            Code::Internal,
+            "UPSTREAM_LOGIN_FAILED",
+            Outcome::NotSent,
+            error.to_string(),
+            None,
+            [("attempts", attempts.to_string())],
+        ),
+        Error::Upstream(UpstreamFailure {
+            error: error @ UpstreamError::Busy { retry_after },
+            attempts,
+        }) => own_error(
+            Code::ResourceExhausted,
+            "UPSTREAM_BUSY",
+            Outcome::NotSent,
+            error.to_string(),
+            Some(*retry_after),
+            [("attempts", attempts.to_string())],
+        ),
+        Error::Upstream(UpstreamFailure {
+            error: error @ UpstreamError::DeadlineExceeded { sent },
+            attempts,
+        }) => own_error(
+            Code::DeadlineExceeded,
+            "DEADLINE_EXCEEDED",
+            if *sent {
+                Outcome::Unknown
+            } else {
+                Outcome::NotSent
+            },
+            error.to_string(),
+            None,
+            [("attempts", attempts.to_string())],
+        ),
+        Error::Upstream(UpstreamFailure {
+            error: error @ UpstreamError::Local(_),
+            attempts,
+        }) => own_error(
+            Code::Internal,
+            "REQUEST_NOT_BUILT",
+            Outcome::NotSent,
+            error.to_string(),
+            None,
+            [("attempts", attempts.to_string())],
+        ),
+        Error::Idempotency(error @ IdempotencyError::Unavailable(_)) => own_error(
+            Code::Unavailable,
+            "IDEMPOTENCY_STORE_UNAVAILABLE",
+            Outcome::NotSent,
+            error.to_string(),
+            None,
+            [],
+        ),
+        Error::Idempotency(error @ IdempotencyError::Reused) => own_error(
+            Code::AlreadyExists,
+            "REQUEST_ID_REUSED",
+            Outcome::NotSent,
+            error.to_string(),
+            None,
+            [],
+        ),
+        Error::Idempotency(error @ IdempotencyError::InProgress) => own_error(
+            Code::Aborted,
+            "REQUEST_IN_PROGRESS",
+            Outcome::Unknown,
+            error.to_string(),
+            None,
+            [],
+        ),
+        Error::Idempotency(error @ IdempotencyError::Abandoned) => replayed(own_error(
+            Code::Unknown,
+            "OUTCOME_UNKNOWN",
+            Outcome::Unknown,
+            error.to_string(),
+            None,
+            [(REPLAYED, "true".to_owned())],
+        )),
+        Error::Idempotency(IdempotencyError::Replayed {
+            code,
+            message,
+            details,
+        }) => replayed(Status::with_details(
+            Code::from_i32(*code),
+            message.clone(),
+            details.clone().into(),
+        )),
+    }
+}
+
+/// What became of the message, as `status`'s `ErrorInfo` says (`None` if it says nothing).
+pub fn outcome_of(status: &Status) -> Option<Outcome> {
+    match status
+        .get_details_error_info()?
+        .metadata
+        .get("outcome")?
+        .as_str()
+    {
+        "not_sent" => Some(Outcome::NotSent),
+        "unknown" => Some(Outcome::Unknown),
+        _ => None,
+    }
+}
+
+/// `status` marked as a replayed answer.
+fn replayed(mut status: Status) -> Status {
+    status.metadata_mut().insert(
+        REPLAYED,
+        tonic::metadata::MetadataValue::from_static("true"),
+    );
+    status
+}
+
+fn invalid_argument(invalid: &InvalidRequest) -> Status {
     /// How many violations the status message renders; the details carry every one kept.
     const IN_MESSAGE: usize = 3;
     /// The most bytes of a field path, of a description, and of a violation in the message. A bound

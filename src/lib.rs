@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod flavor;
 pub mod health;
+pub mod idempotency;
 pub mod layers;
 pub mod proto;
 pub mod sandbox;

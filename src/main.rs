@@ -16,7 +16,7 @@ use whatsapp_grpc::{client, sandbox, server, telemetry};
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Sandbox(args) => {
             telemetry::init(args.log_format);
             run_sandbox(args).await

@@ -3,14 +3,16 @@
 //! response or to a `Status`.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use prost::Message;
 use tonic::{Request, Response, Status};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
-use crate::error::{Error, api_code};
+use crate::error::{self, Error, Outcome, REPLAYED, api_code};
 use crate::flavor::Flavor;
+use crate::idempotency::{Claim, Fingerprint, IdempotencyError, Key, Recorded, Store};
 use crate::layers::Deadline;
 use crate::proto::messaging_service_server::MessagingService;
 use crate::proto::send_message_request::Content;
@@ -24,15 +26,24 @@ use crate::translate;
 use crate::upstream::{UpstreamError, UpstreamFailure};
 use crate::wire::response::SendAnswer;
 
+/// What a claimant's lease adds to twice the upstream timeout (its wait for a slot and its request).
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
+/// How long a failure that sent nothing is remembered for its `request_id`: long enough for
+/// duplicates in flight to share it, short enough that the caller's retry (after `RetryInfo`, say)
+/// sends the message.
+const NOT_SENT_REMEMBERED: Duration = Duration::from_secs(1);
+
 /// The messaging service over the configured senders.
 #[derive(Clone)]
 pub struct Messaging {
     senders: Arc<Senders>,
+    /// The `request_id`s seen and their answers.
+    store: Arc<dyn Store>,
 }
 
 impl Messaging {
-    pub fn new(senders: Arc<Senders>) -> Messaging {
-        Messaging { senders }
+    pub fn new(senders: Arc<Senders>, store: Arc<dyn Store>) -> Messaging {
+        Messaging { senders, store }
     }
 
     /// The sender `requested` names, recorded on the RPC's span.
@@ -59,7 +70,18 @@ impl MessagingService for Messaging {
             let call = Call::start("SendMessage");
             let result = self.send(&request, &trace, deadline).await;
             call.finish(&result);
-            result.map(Response::new).map_err(Status::from)
+            result
+                .map(|(response, replayed)| {
+                    let mut response = Response::new(response);
+                    if replayed {
+                        response.metadata_mut().insert(
+                            REPLAYED,
+                            tonic::metadata::MetadataValue::from_static("true"),
+                        );
+                    }
+                    response
+                })
+                .map_err(Status::from)
         }
         .instrument(span)
         .await
@@ -112,24 +134,87 @@ impl MessagingService for Messaging {
 }
 
 impl Messaging {
+    /// The response, and whether it is an earlier call's, replayed for its `request_id`.
     async fn send(
         &self,
         request: &SendMessageRequest,
         trace: &TraceContext,
         deadline: Option<Deadline>,
-    ) -> Result<SendMessageResponse, Error> {
+    ) -> Result<(SendMessageResponse, bool), Error> {
         let sender = self.pick(&request.sender)?;
         let body = translate::send_message(sender.flavor, request)?;
         let json = serialize(&body)?;
-        let answer = sender
-            .upstream
-            .send_message(json, trace, deadline.map(|d| d.at))
+        if request.request_id.is_empty() {
+            let response = deliver(&sender, json, trace, deadline).await?;
+            return Ok((response, false));
+        }
+        let key = Key::new(&sender.name, &request.request_id);
+        let fingerprint = Fingerprint::of(request);
+        let lease = sender.upstream.request_timeout() * 2 + LEASE_MARGIN;
+        let claim = self
+            .store
+            .claim(&key, fingerprint, lease)
             .await
-            .inspect_err(|failure| record_error(&failure.error))?;
-        Span::current().record("http_status", 200);
-        let response = response(answer, &sender.name);
-        Span::current().record("message_id", response.message_id.as_str());
-        Ok(response)
+            .map_err(IdempotencyError::from)?;
+        let claim = match claim {
+            // Wait for the first call, until this call's deadline, and no longer than a lease.
+            Claim::Pending => {
+                let most = Instant::now() + lease;
+                let until = deadline.map_or(most, |deadline| deadline.at.into_std().min(most));
+                self.store
+                    .wait(&key, fingerprint, until)
+                    .await
+                    .map_err(IdempotencyError::from)?
+            }
+            claim => claim,
+        };
+        match claim {
+            Claim::New => {
+                let completion = Completion {
+                    store: self.store.clone(),
+                    key,
+                    fingerprint,
+                    done: false,
+                };
+                let result = deliver(&sender, json, trace, deadline).await;
+                let (recorded, keep) = match &result {
+                    Ok(response) => (Recorded::response(response), Duration::MAX),
+                    Err(error) => {
+                        let status = error::status(error);
+                        // Nothing was sent: duplicates in flight share the failure, and a retry
+                        // after a moment may send (it cannot deliver twice).
+                        let keep = if error::outcome_of(&status) == Some(Outcome::NotSent) {
+                            NOT_SENT_REMEMBERED
+                        } else {
+                            Duration::MAX
+                        };
+                        (Recorded::failure(&status), keep)
+                    }
+                };
+                completion.complete(recorded, keep).await;
+                Ok((result?, false))
+            }
+            Claim::Done(Recorded::Response(bytes)) => {
+                let response = SendMessageResponse::decode(bytes.as_slice()).map_err(|error| {
+                    Error::Internal(format!("a remembered response does not decode: {error}"))
+                })?;
+                Span::current().record("message_id", response.message_id.as_str());
+                Ok((response, true))
+            }
+            Claim::Done(Recorded::Failure {
+                code,
+                message,
+                details,
+            }) => Err(IdempotencyError::Replayed {
+                code,
+                message,
+                details,
+            }
+            .into()),
+            Claim::Pending => Err(IdempotencyError::InProgress.into()),
+            Claim::Abandoned => Err(IdempotencyError::Abandoned.into()),
+            Claim::Mismatch => Err(IdempotencyError::Reused.into()),
+        }
     }
 
     async fn mark_read(
@@ -148,6 +233,74 @@ impl Messaging {
             .inspect_err(|failure| record_error(&failure.error))?;
         Span::current().record("http_status", 200);
         Ok(MarkMessageReadResponse {})
+    }
+}
+
+/// Sends `json` through the sender's upstream; the response names the message id.
+async fn deliver(
+    sender: &Sender,
+    json: Vec<u8>,
+    trace: &TraceContext,
+    deadline: Option<Deadline>,
+) -> Result<SendMessageResponse, Error> {
+    let answer = sender
+        .upstream
+        .send_message(json, trace, deadline.map(|d| d.at))
+        .await
+        .inspect_err(|failure| record_error(&failure.error))?;
+    Span::current().record("http_status", 200);
+    let response = response(answer, &sender.name);
+    Span::current().record("message_id", response.message_id.as_str());
+    Ok(response)
+}
+
+/// A claimed `request_id` until its answer is recorded. Dropped unrecorded (the caller cancelled,
+/// or its deadline passed, mid-send), it records that the outcome is unknown, so that a retry
+/// learns so at once and nothing is sent twice.
+struct Completion {
+    store: Arc<dyn Store>,
+    key: Key,
+    fingerprint: Fingerprint,
+    done: bool,
+}
+
+impl Completion {
+    async fn complete(mut self, recorded: Recorded, keep: Duration) {
+        self.done = true;
+        if let Err(error) = self
+            .store
+            .complete(&self.key, self.fingerprint, recorded, keep)
+            .await
+        {
+            // The claim stays pending until its lease ends; then duplicates learn the outcome is
+            // unknown. Nothing is sent again either way.
+            tracing::warn!(%error, "the answer could not be recorded for its request_id");
+        }
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = self.store.clone();
+        let key = self.key.clone();
+        let fingerprint = self.fingerprint;
+        let recorded = Recorded::failure(&error::status(&Error::Idempotency(
+            IdempotencyError::Abandoned,
+        )));
+        runtime.spawn(async move {
+            if let Err(error) = store
+                .complete(&key, fingerprint, recorded, Duration::MAX)
+                .await
+            {
+                tracing::warn!(%error, "an abandoned call could not be recorded for its request_id");
+            }
+        });
     }
 }
 
@@ -316,5 +469,14 @@ fn log_result<T>(result: &Result<T, Error>) {
         }
         Err(Error::Sender(error)) => tracing::debug!(%error, "request refused"),
         Err(Error::Internal(error)) => tracing::error!(%error, "internal error"),
+        Err(Error::Idempotency(error @ IdempotencyError::Unavailable(_))) => {
+            tracing::warn!(%error, "request refused")
+        }
+        Err(Error::Idempotency(
+            IdempotencyError::Reused
+            | IdempotencyError::InProgress
+            | IdempotencyError::Abandoned
+            | IdempotencyError::Replayed { .. },
+        )) => tracing::debug!("request answered for its request_id"),
     }
 }

@@ -20,6 +20,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 use whatsapp_grpc::Flavor;
 use whatsapp_grpc::health::MESSAGING;
+use whatsapp_grpc::idempotency::IdempotencyConfig;
 use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 use whatsapp_grpc::proto::{self, SenderFlavor, SenderHealth};
 use whatsapp_grpc::sandbox::{self, SandboxConfig};
@@ -160,6 +161,7 @@ async fn serve(senders: Vec<SenderConfig>, reload: Option<Reload>) -> Channel {
         health_interval: Duration::from_millis(100),
         limits: ServerLimits::default(),
         shutdown: ShutdownConfig::default(),
+        idempotency: IdempotencyConfig::default(),
     };
     tokio::spawn(async move {
         server::serve(listener, config, std::future::pending())

@@ -21,6 +21,7 @@ use tonic_health::ServingStatus;
 use tower_layer::Layer;
 
 use crate::health::{self, HealthBoard, HealthService};
+use crate::idempotency::IdempotencyConfig;
 use crate::layers::{Admission, AdmitLayer, DeadlineLayer};
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::messaging_service_server::MessagingServiceServer;
@@ -41,6 +42,8 @@ pub struct ServerConfig {
     pub limits: ServerLimits,
     /// How the server stops.
     pub shutdown: ShutdownConfig,
+    /// Where `request_id`s and their answers are kept, and for how long.
+    pub idempotency: IdempotencyConfig,
 }
 
 /// How much the server takes on at once.
@@ -110,6 +113,7 @@ pub async fn serve(
             .map_err(ServeError::Config)?,
     );
     let _reloading = reload::on_sighup(config.reload, senders.clone());
+    let store = config.idempotency.build().map_err(ServeError::Config)?;
 
     // Both reflection versions, so grpcurl and older clients can list and describe the services.
     let reflection = || {
@@ -118,7 +122,7 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
     let limits = config.limits;
-    let messaging = MessagingServiceServer::new(Messaging::new(senders))
+    let messaging = MessagingServiceServer::new(Messaging::new(senders, store))
         // The codec refuses a request over MAX_REQUEST_BYTES with INVALID_ARGUMENT; tonic stops
         // reading at twice that, from the length prefix alone (OUT_OF_RANGE).
         .max_decoding_message_size(2 * MAX_REQUEST_BYTES);

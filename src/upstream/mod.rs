@@ -373,6 +373,11 @@ impl Upstream {
         self.flavor
     }
 
+    /// How long one request to the API may take.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     /// Sends a message body; the API's answer names the message id. The whole call (waiting for a
     /// slot, the login, the requests, the retries, the retry after a refused token) ends by
     /// `deadline`.

@@ -4,6 +4,7 @@
 pub mod cases;
 pub mod logs;
 pub mod process;
+pub mod redis_server;
 pub mod stack;
 pub mod upstream;
 

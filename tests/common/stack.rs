@@ -14,6 +14,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use whatsapp_grpc::Flavor;
+use whatsapp_grpc::idempotency::IdempotencyConfig;
 use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 use whatsapp_grpc::sandbox::{self, SandboxConfig};
 use whatsapp_grpc::senders::SenderConfig;
@@ -50,6 +51,8 @@ pub struct Options {
     pub max_queued: usize,
     /// Attempts per message call (1 = no retry).
     pub max_attempts: u32,
+    /// Where `request_id`s are remembered.
+    pub idempotency: IdempotencyConfig,
 }
 
 impl Options {
@@ -69,6 +72,7 @@ impl Options {
             max_in_flight: 64,
             max_queued: 1024,
             max_attempts: whatsapp_grpc::upstream::DEFAULT_MAX_ATTEMPTS,
+            idempotency: IdempotencyConfig::default(),
         }
     }
 }
@@ -151,6 +155,7 @@ impl Stack {
             health_interval: options.health_interval,
             limits: options.limits,
             shutdown: options.shutdown,
+            idempotency: options.idempotency.clone(),
         };
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
         let grpc_address = grpc_listener.local_addr().expect("address");

@@ -1,0 +1,146 @@
+//! The Redis store, shared by every instance of the service: a claim is one atomic script (take
+//! the key if free, else read it), a completion overwrites the key with the answer and the TTL, and
+//! duplicates waiting on a pending key poll it with backoff. Every command is bounded by a short
+//! timeout; a Redis that does not answer in time fails the call before anything is sent.
+
+use std::time::{Duration, Instant};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use prost::Message;
+
+use super::{Claim, Fingerprint, Key, Recorded, Store, StoreError, StoredEntry};
+
+/// How long one command (connecting included) may take.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// The prefix of every key this service writes.
+const PREFIX: &str = "whatsapp-grpc:idempotency:";
+/// Takes the key if it is free (for the TTL), else returns what it holds.
+const CLAIM: &str = "local held = redis.call('GET', KEYS[1]) \
+    if held then return held end \
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) \
+    return false";
+/// The first and the longest pause between two polls of a pending key.
+const POLL_FIRST: Duration = Duration::from_millis(10);
+const POLL_MAX: Duration = Duration::from_millis(250);
+
+pub struct RedisStore {
+    connection: ConnectionManager,
+    ttl: Duration,
+}
+
+impl RedisStore {
+    /// A store on `url` (`redis://host:port/db`), connected on first use.
+    pub fn new(url: &str, ttl: Duration) -> Result<RedisStore, String> {
+        let client = ::redis::Client::open(url)
+            .map_err(|error| format!("--idempotency-store: {error}; use redis://host:port/db"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let connection = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|error| format!("--idempotency-store: {error}"))?;
+        Ok(RedisStore { connection, ttl })
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        (self.ttl.as_millis() as u64).max(1)
+    }
+
+    /// Runs `command`, bounded by [`COMMAND_TIMEOUT`].
+    async fn query<T: ::redis::FromRedisValue>(
+        &self,
+        command: ::redis::Cmd,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        match tokio::time::timeout(COMMAND_TIMEOUT, command.query_async(&mut connection)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(StoreError(error.to_string())),
+            Err(_) => Err(StoreError(format!(
+                "Redis did not answer within {COMMAND_TIMEOUT:?}"
+            ))),
+        }
+    }
+
+    async fn read(&self, key: &Key) -> Result<Option<StoredEntry>, StoreError> {
+        let held: Option<Vec<u8>> = self
+            .query(::redis::cmd("GET").arg(redis_key(key)).clone())
+            .await?;
+        held.map(|bytes| decode(&bytes)).transpose()
+    }
+}
+
+fn redis_key(key: &Key) -> String {
+    format!("{PREFIX}{}", key.as_str())
+}
+
+fn decode(bytes: &[u8]) -> Result<StoredEntry, StoreError> {
+    StoredEntry::decode(bytes)
+        .map_err(|error| StoreError(format!("a stored entry does not decode: {error}")))
+}
+
+#[tonic::async_trait]
+impl Store for RedisStore {
+    async fn claim(
+        &self,
+        key: &Key,
+        fingerprint: Fingerprint,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        let entry = StoredEntry::pending(fingerprint, lease).encode_to_vec();
+        let mut command = ::redis::cmd("EVAL");
+        command
+            .arg(CLAIM)
+            .arg(1)
+            .arg(redis_key(key))
+            .arg(entry)
+            .arg(self.ttl_ms());
+        let held: Option<Vec<u8>> = self.query(command).await?;
+        match held {
+            None => Ok(Claim::New),
+            Some(bytes) => Ok(decode(&bytes)?.claim(fingerprint)),
+        }
+    }
+
+    async fn complete(
+        &self,
+        key: &Key,
+        fingerprint: Fingerprint,
+        recorded: Recorded,
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        let entry = StoredEntry::done(fingerprint.0.to_vec(), recorded).encode_to_vec();
+        let mut command = ::redis::cmd("SET");
+        command
+            .arg(redis_key(key))
+            .arg(entry)
+            .arg("PX")
+            .arg((keep.min(self.ttl).as_millis() as u64).max(1));
+        self.query::<()>(command).await
+    }
+
+    async fn wait(
+        &self,
+        key: &Key,
+        fingerprint: Fingerprint,
+        until: Instant,
+    ) -> Result<Claim, StoreError> {
+        let mut pause = POLL_FIRST;
+        loop {
+            match self.read(key).await? {
+                // Expired while pending: whether it was sent is not known.
+                None => return Ok(Claim::Abandoned),
+                Some(entry) => match entry.claim(fingerprint) {
+                    Claim::Pending => {}
+                    claim => return Ok(claim),
+                },
+            }
+            let now = Instant::now();
+            if now >= until {
+                return Ok(Claim::Pending);
+            }
+            tokio::time::sleep(pause.min(until - now)).await;
+            pause = (pause * 2).min(POLL_MAX);
+        }
+    }
+}
