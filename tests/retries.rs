@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::stack::{Options, Stack};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tonic::{Code, Status};
@@ -127,35 +127,10 @@ impl Drop for Scripted {
     }
 }
 
-/// HTTP/1.1 with keep-alive: each request's head and `Content-Length` body, then its reply.
+/// HTTP/1.1 with keep-alive: each request, then its reply.
 async fn serve(mut stream: TcpStream, script: &[Reply], counts: &Counts) -> std::io::Result<()> {
     let mut buffer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let head_end = loop {
-            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end + 4;
-            }
-            let read = stream.read(&mut chunk).await?;
-            if read == 0 {
-                return Ok(());
-            }
-            buffer.extend_from_slice(&chunk[..read]);
-        };
-        let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0);
-        while buffer.len() < head_end + length {
-            let read = stream.read(&mut chunk).await?;
-            if read == 0 {
-                return Ok(());
-            }
-            buffer.extend_from_slice(&chunk[..read]);
-        }
-        buffer.drain(..head_end + length);
+    while let Some(head) = common::upstream::read_request(&mut stream, &mut buffer).await? {
         let reply = if head.starts_with("post ") {
             let n = counts.messages.fetch_add(1, Ordering::SeqCst);
             script[n.min(script.len() - 1)].clone()
@@ -188,6 +163,7 @@ async fn serve(mut stream: TcpStream, script: &[Reply], counts: &Counts) -> std:
         );
         stream.write_all(answer.as_bytes()).await?;
     }
+    Ok(())
 }
 
 async fn stack(flavor: Flavor, url: &str) -> Stack {

@@ -52,35 +52,45 @@ impl SlowUpstream {
     }
 }
 
-/// HTTP/1.1 with keep-alive: each request's head and `Content-Length` body, then the answer.
+/// Reads the next HTTP/1.1 request on a keep-alive connection (its head and `Content-Length`
+/// body, `buffer` keeping what came after it) and returns its head in lowercase, or `None` when the
+/// peer closed the connection.
+pub async fn read_request(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<Option<String>> {
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            return Ok(None);
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < head_end + length {
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            return Ok(None);
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+    buffer.drain(..head_end + length);
+    Ok(Some(head))
+}
+
+/// HTTP/1.1 with keep-alive: each request, then the answer after `delay`.
 async fn serve(mut stream: TcpStream, delay: Duration, counts: &Counts) -> std::io::Result<()> {
     let mut buffer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let head_end = loop {
-            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end + 4;
-            }
-            let read = stream.read(&mut chunk).await?;
-            if read == 0 {
-                return Ok(());
-            }
-            buffer.extend_from_slice(&chunk[..read]);
-        };
-        let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0);
-        while buffer.len() < head_end + length {
-            let read = stream.read(&mut chunk).await?;
-            if read == 0 {
-                return Ok(());
-            }
-            buffer.extend_from_slice(&chunk[..read]);
-        }
-        buffer.drain(..head_end + length);
+    while let Some(head) = read_request(&mut stream, &mut buffer).await? {
         counts.requests.fetch_add(1, Ordering::SeqCst);
         if head.starts_with("post ") {
             counts.messages.fetch_add(1, Ordering::SeqCst);
@@ -95,4 +105,5 @@ async fn serve(mut stream: TcpStream, delay: Duration, counts: &Counts) -> std::
         );
         stream.write_all(answer.as_bytes()).await?;
     }
+    Ok(())
 }
