@@ -703,6 +703,8 @@ impl Upstream {
             .and_then(|value| redactor.trace_id(value));
         let api_error =
             |code, subcode, title: Option<String>, details: Option<String>, fbtrace_id| {
+                // The API's own code and subcode, as its titles quote them, stay readable.
+                let redactor = redactor.keeping_codes(&[code, subcode]);
                 UpstreamError::Api(Box::new(ApiError {
                     flavor: self.flavor,
                     http_status: status.as_u16(),

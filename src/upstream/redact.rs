@@ -54,7 +54,15 @@ pub struct Redactor {
     /// Secrets and sent values, longest first, so a value inside a longer one cannot leave the rest.
     needles: Vec<String>,
     longest: usize,
+    /// Digit runs shown as they are: the API's own error code and subcode of the answer (the Graph
+    /// API writes them in its titles, `(#130429) Rate limit hit`).
+    codes: Vec<String>,
 }
+
+/// The most digits of an API error code or subcode kept in clear (the Graph API's codes have at most
+/// six); a longer "code" is redacted like any number (an upstream could echo a phone number there),
+/// and stays readable in `ErrorInfo` as the reason or `error_subcode`.
+const CODE_MAX_DIGITS: usize = 6;
 
 impl Redactor {
     /// A redactor for `secrets` (tokens, passwords, header values) and the string values of the JSON
@@ -69,7 +77,26 @@ impl Redactor {
         needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         needles.dedup();
         let longest = needles.iter().map(|n| n.chars().count()).max().unwrap_or(0);
-        Redactor { needles, longest }
+        Redactor {
+            needles,
+            longest,
+            codes: Vec::new(),
+        }
+    }
+
+    /// This redactor, showing the API's error `codes` (code and subcode of the answer) in clear
+    /// where they are short enough to be codes.
+    pub fn keeping_codes(&self, codes: &[Option<i64>]) -> Redactor {
+        Redactor {
+            needles: self.needles.clone(),
+            longest: self.longest,
+            codes: codes
+                .iter()
+                .flatten()
+                .map(|code| code.unsigned_abs().to_string())
+                .filter(|code| code.len() <= CODE_MAX_DIGITS)
+                .collect(),
+        }
     }
 
     /// `text` as it may be shown: bounded to [`MAX_TEXT_CHARS`], with secrets, credentials, sent
@@ -91,7 +118,7 @@ impl Redactor {
             }
         }
         let out = replace_credentials(&out);
-        let out = replace_phone_numbers(&out);
+        let out = replace_phone_numbers(&out, &self.codes);
         let (shown, shortened) = prefix_chars(&out, MAX_TEXT_CHARS);
         if cut || shortened {
             format!("{shown}{TRUNCATED}")
@@ -180,7 +207,7 @@ fn find_scheme(text: &str) -> Option<(usize, usize)> {
 
 /// Runs of at least [`MIN_PHONE_DIGITS`] digits, with `+`, spaces, dashes, dots and parentheses
 /// allowed between them, replaced.
-fn replace_phone_numbers(text: &str) -> String {
+fn replace_phone_numbers(text: &str, codes: &[String]) -> String {
     let chars: Vec<char> = text.chars().collect();
     let is_separator = |c: char| matches!(c, '+' | ' ' | '-' | '.' | '(' | ')');
     let mut out = String::with_capacity(text.len());
@@ -215,7 +242,11 @@ fn replace_phone_numbers(text: &str) -> String {
                 j += gap;
             }
         }
-        if digits >= MIN_PHONE_DIGITS {
+        let is_code = || {
+            let run: String = chars[i..end].iter().collect();
+            codes.contains(&run)
+        };
+        if digits >= MIN_PHONE_DIGITS && !is_code() {
             // A leading `+` or `(` belongs to the number.
             while out.ends_with(['+', '(']) {
                 out.pop();
@@ -307,6 +338,20 @@ mod tests {
         );
         assert_eq!(r.redact("id 1234567"), "id [number]");
         assert_eq!(r.redact("a-b 12 - 34"), "a-b 12 - 34");
+    }
+
+    #[test]
+    fn the_apis_own_code_stays_readable_and_nothing_else_does() {
+        let r = Redactor::default().keeping_codes(&[Some(130429), Some(2494010)]);
+        assert_eq!(
+            r.redact("(#130429) Rate limit hit, subcode 2494010"),
+            "(#130429) Rate limit hit, subcode [number]"
+        );
+        // Another number, a longer run holding the code, or a code too long to be one: redacted.
+        assert_eq!(r.redact("to 15551304290"), "to [number]");
+        assert_eq!(r.redact("130429 1234"), "[number]");
+        let long = Redactor::default().keeping_codes(&[Some(15550001111)]);
+        assert_eq!(long.redact("(#15550001111)"), "(#[number])");
     }
 
     #[test]
