@@ -280,12 +280,7 @@ async fn redirects_are_not_followed_and_never_ok() {
             }
         }))
         .await;
-        let mut stack = Stack::start_with(Options {
-            upstream_url: Some(url),
-            health_interval: Duration::from_secs(3600),
-            ..Options::new(Flavor::Cloud)
-        })
-        .await;
+        let mut stack = Stack::start_with(on_upstream(url)).await;
         let status = bounded(
             "the redirected call",
             stack.client.send_message(request(text("hi"))),
@@ -364,12 +359,7 @@ async fn a_100_mb_answer_is_refused_without_reading_it() {
         ),
     ] {
         let (url, written, task) = endless_upstream(head).await;
-        let mut stack = Stack::start_with(Options {
-            upstream_url: Some(url),
-            health_interval: Duration::from_secs(3600),
-            ..Options::new(Flavor::Cloud)
-        })
-        .await;
+        let mut stack = Stack::start_with(on_upstream(url)).await;
         let status = bounded(
             "the huge answer",
             stack.client.send_message(request(text("hi"))),
@@ -636,12 +626,7 @@ async fn a_429_without_a_body_was_not_sent_and_says_when_to_come_back() {
             }
         }))
         .await;
-        let mut stack = Stack::start_with(Options {
-            upstream_url: Some(url),
-            health_interval: Duration::from_secs(3600),
-            ..Options::new(Flavor::Cloud)
-        })
-        .await;
+        let mut stack = Stack::start_with(on_upstream(url)).await;
         let status = bounded(
             "the limited call",
             stack.client.send_message(request(text("hi"))),
@@ -692,6 +677,15 @@ async fn read_request(socket: &mut TcpStream) -> Option<String> {
     head.lines().next().map(str::to_owned)
 }
 
+/// A Cloud stack sending to `url`, with no timed health probe to disturb what the upstream counts.
+fn on_upstream(url: String) -> Options {
+    Options {
+        upstream_url: Some(url),
+        health_interval: Duration::from_secs(3600),
+        ..Options::new(Flavor::Cloud)
+    }
+}
+
 /// Sends `n` messages at once; answers each result.
 async fn send_many(stack: &Stack, n: usize) -> Vec<Result<(), Status>> {
     let calls: Vec<_> = (0..n)
@@ -716,11 +710,9 @@ async fn no_more_connections_than_calls_in_flight() {
     let slow = SlowUpstream::start(Duration::from_millis(300)).await;
     let (url, seen) = (slow.url.clone(), slow.counts.clone());
     let stack = Stack::start_with(Options {
-        upstream_url: Some(url),
         upstream_timeout: Duration::from_secs(60),
-        health_interval: Duration::from_secs(3600),
         max_in_flight: 4,
-        ..Options::new(Flavor::Cloud)
+        ..on_upstream(url)
     })
     .await;
     let results = send_many(&stack, 50).await;
@@ -745,12 +737,10 @@ async fn callers_beyond_the_queue_are_told_the_service_is_busy() {
     let slow = SlowUpstream::start(Duration::from_millis(300)).await;
     let (url, seen) = (slow.url.clone(), slow.counts.clone());
     let stack = Stack::start_with(Options {
-        upstream_url: Some(url),
         upstream_timeout: Duration::from_secs(60),
-        health_interval: Duration::from_secs(3600),
         max_in_flight: 4,
         max_queued: 5,
-        ..Options::new(Flavor::Cloud)
+        ..on_upstream(url)
     })
     .await;
     let results = send_many(&stack, 50).await;

@@ -137,10 +137,13 @@ pub struct ApiError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn api(http_status: u16, code: Option<i64>) -> UpstreamError {
+impl UpstreamError {
+    /// A Cloud API error answer with only a status, a code and a `Retry-After`, for tests.
+    pub(crate) fn api_for_test(
+        http_status: u16,
+        code: Option<i64>,
+        retry_after: Option<Duration>,
+    ) -> UpstreamError {
         UpstreamError::Api(Box::new(ApiError {
             flavor: Flavor::Cloud,
             http_status,
@@ -149,8 +152,17 @@ mod tests {
             title: String::new(),
             details: String::new(),
             fbtrace_id: None,
-            retry_after: None,
+            retry_after,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(http_status: u16, code: Option<i64>) -> UpstreamError {
+        UpstreamError::api_for_test(http_status, code, None)
     }
 
     #[test]

@@ -163,20 +163,9 @@ impl Default for RetryBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flavor::Flavor;
-    use crate::upstream::ApiError;
 
     fn api(http_status: u16, code: Option<i64>, retry_after: Option<Duration>) -> UpstreamError {
-        UpstreamError::Api(Box::new(ApiError {
-            flavor: Flavor::Cloud,
-            http_status,
-            code,
-            subcode: None,
-            title: String::new(),
-            details: String::new(),
-            fbtrace_id: None,
-            retry_after,
-        }))
+        UpstreamError::api_for_test(http_status, code, retry_after)
     }
 
     #[test]
