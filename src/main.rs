@@ -74,8 +74,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("--listen {}: {e}", config.listen))?;
+    // The bound address, not the flag: with `--listen 127.0.0.1:0` this is the port the OS chose.
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("--listen {}: {e}", config.listen))?;
     tracing::info!(
-        listen = %config.listen,
+        listen = %address,
         senders = config.server.senders.len(),
         "whatsapp-grpc serving"
     );

@@ -5,10 +5,9 @@ mod common;
 
 use std::process::Command;
 
+use common::process::{BINARY, Service};
 use common::stack::Stack;
 use whatsapp_grpc::Flavor;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_whatsapp-grpc");
 
 /// Runs the binary off the async runtime and returns (success, stdout, stderr).
 async fn run(args: Vec<String>) -> (bool, String, String) {
@@ -27,25 +26,6 @@ async fn run(args: Vec<String>) -> (bool, String, String) {
     })
     .await
     .expect("joined")
-}
-
-/// Sends SIGTERM to a running `serve` and returns how it exited and what it wrote to stderr.
-async fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
-    let terminated = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(terminated.success());
-    tokio::task::spawn_blocking(move || {
-        let status = child.wait().expect("waits");
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-        }
-        (status, stderr)
-    })
-    .await
-    .unwrap()
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -178,34 +158,14 @@ async fn serve_refuses_a_bad_configuration_in_one_line() {
 #[tokio::test]
 async fn serve_with_the_sandbox_runs_on_either_flavor_and_stops_on_sigterm() {
     for flavor in ["cloud", "on-premises"] {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(BINARY)
-            .args([
-                "serve",
-                "--sandbox",
-                "--flavor",
-                flavor,
-                "--listen",
-                &listen,
-            ])
+        let mut command = Command::new(BINARY);
+        command
+            .args(["serve", "--sandbox", "--flavor", flavor])
             .env_remove("WHATSAPP_ACCESS_TOKEN")
             .env_remove("WHATSAPP_USERNAME")
-            .env_remove("WHATSAPP_PASSWORD")
-            .env("RUST_LOG", "warn")
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let listening = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-            while tokio::net::TcpStream::connect(&listen).await.is_err() {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-        })
-        .await;
-        assert!(listening.is_ok(), "{flavor}: the service never listened");
+            .env_remove("WHATSAPP_PASSWORD");
+        let service = Service::launch(command).await;
+        let listen = service.address.clone();
 
         let (ok, stdout, stderr) = run(args(&[
             "send",
@@ -220,7 +180,7 @@ async fn serve_with_the_sandbox_runs_on_either_flavor_and_stops_on_sigterm() {
         assert!(ok, "{flavor}: {stderr}");
         assert!(!stdout.trim().is_empty(), "{flavor}: a message id");
 
-        let output = terminate(child).await;
+        let output = service.terminate().await;
         assert!(output.0.success(), "{flavor}: exit {:?}", output.0);
         assert!(
             output.1.contains("SANDBOX MODE") && output.1.contains("NOT delivered"),
@@ -241,36 +201,14 @@ async fn serve_with_a_senders_file_sends_from_each_and_reloads_on_sighup() {
     let two = "[[sender]]\nname = \"first\"\nphone_number_id = \"100000000000001\"\n\n\
                [[sender]]\nname = \"second\"\nphone_number_id = \"100000000000002\"\n";
     std::fs::write(&file, two).unwrap();
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let listen = format!("127.0.0.1:{port}");
-    let server = format!("http://{listen}");
-    let child = Command::new(BINARY)
-        .args([
-            "serve",
-            "--sandbox",
-            "--senders",
-            file.to_str().unwrap(),
-            "--listen",
-            &listen,
-        ])
+    let mut command = Command::new(BINARY);
+    command
+        .args(["serve", "--sandbox", "--senders", file.to_str().unwrap()])
         .env_remove("WHATSAPP_PHONE_NUMBER_ID")
         .env_remove("WHATSAPP_GRPC_UPSTREAM_URL")
-        .env_remove("WHATSAPP_GRPC_UPSTREAM_CA_FILE")
-        .env("RUST_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let pid = child.id().to_string();
-    let listening = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        while tokio::net::TcpStream::connect(&listen).await.is_err() {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    assert!(listening.is_ok(), "the service never listened");
+        .env_remove("WHATSAPP_GRPC_UPSTREAM_CA_FILE");
+    let service = Service::launch(command).await;
+    let server = format!("http://{}", service.address);
 
     let send = |from: Option<&str>| {
         let mut list = args(&[
@@ -311,14 +249,7 @@ async fn serve_with_a_senders_file_sends_from_each_and_reloads_on_sighup() {
     // in to with the sandbox's user.
     let three = format!("{two}\n[[sender]]\nname = \"third\"\nflavor = \"on-premises\"\n");
     std::fs::write(&file, three).unwrap();
-    let hangup = |pid: String| {
-        let status = Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    };
-    hangup(pid.clone());
+    service.signal("HUP");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         if sends_from("third").await {
@@ -333,14 +264,14 @@ async fn serve_with_a_senders_file_sends_from_each_and_reloads_on_sighup() {
 
     // A broken file is refused; the three senders stay.
     std::fs::write(&file, "[[sender]]\nname = \"Broken\"\n").unwrap();
-    hangup(pid.clone());
+    service.signal("HUP");
     // The reload is refused with a warning (read below, once the process has stopped).
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     for name in ["first", "second", "third"] {
         assert!(sends_from(name).await, "{name} after a broken file");
     }
 
-    let (status, stderr) = terminate(child).await;
+    let (status, stderr) = service.terminate().await;
     std::fs::remove_file(&file).ok();
     assert!(status.success(), "exit {status:?}");
     assert!(

@@ -4,9 +4,10 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::process::{BINARY, Service};
 use common::stack::{Options, Stack};
 use common::*;
 use tokio_stream::StreamExt;
@@ -21,7 +22,6 @@ use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 use whatsapp_grpc::sandbox::SandboxConfig;
 use whatsapp_grpc::server::ShutdownConfig;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_whatsapp-grpc");
 /// The sandbox answers this recipient late, by its `slow_answer`.
 const SLOW: &str = "15550000408";
 
@@ -31,36 +31,15 @@ fn slow_request() -> whatsapp_grpc::proto::SendMessageRequest {
     message
 }
 
-async fn free_address() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn sigterm_ends_watch_streams_and_exits_zero_within_the_grace_period() {
-    let listen = free_address().await;
-    let mut child = Command::new(BINARY)
-        .args(["serve", "--sandbox", "--listen", &listen])
+    let mut command = Command::new(BINARY);
+    command
+        .args(["serve", "--sandbox"])
         .args(["--health-interval", "100ms", "--shutdown-grace", "2s"])
-        .env_remove("WHATSAPP_ACCESS_TOKEN")
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let channel = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            if let Ok(channel) = tonic::transport::Endpoint::from_shared(format!("http://{listen}"))
-                .unwrap()
-                .connect()
-                .await
-            {
-                return channel;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the service listens");
+        .env_remove("WHATSAPP_ACCESS_TOKEN");
+    let mut service = Service::launch(command).await;
+    let channel = service.channel().await;
 
     // Two watchers, as grpc-go's client-side health checking holds them.
     let mut streams = Vec::new();
@@ -79,11 +58,7 @@ async fn sigterm_ends_watch_streams_and_exits_zero_within_the_grace_period() {
         streams.push(stream);
     }
 
-    let terminated = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(terminated.success());
+    service.signal("TERM");
 
     for mut stream in streams {
         let ended = tokio::time::timeout(Duration::from_secs(10), async {
@@ -99,23 +74,8 @@ async fn sigterm_ends_watch_streams_and_exits_zero_within_the_grace_period() {
     }
 
     // Exits by itself, although this test still holds its connection open.
-    let exited = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            if let Some(status) = child.try_wait().expect("waits") {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    let status = match exited {
-        Ok(status) => status,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("the service did not exit after SIGTERM");
-        }
-    };
-    assert!(status.success(), "exit {status:?}");
+    let (status, log) = service.exit_within(Duration::from_secs(10)).await;
+    assert!(status.success(), "exit {status:?}: {log}");
     drop(channel);
 }
 
