@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::flavor::Flavor;
 use crate::idempotency::{DEFAULT_MEMORY_ENTRIES, IdempotencyConfig, StoreConfig};
+use crate::ratelimit::{LimiterConfig, MAX_PER_SECOND};
 use crate::sandbox::SandboxConfig;
 use crate::senders::file::{Fallback, SendersFile, process_env};
 use crate::senders::{
@@ -202,6 +203,19 @@ pub struct ServeArgs {
     #[arg(long, env = "WHATSAPP_GRPC_IDEMPOTENCY_STORE")]
     pub idempotency_store: Option<String>,
 
+    /// Messages each sender sends per second at most, evenly paced with a burst of a tenth of a
+    /// second's worth (the Cloud API allows 80 by default, up to 1,000 when upgraded); callers
+    /// over it wait for a slot within their deadline. 0 = no limit. A senders file may set it per
+    /// sender (`max_messages_per_second`).
+    #[arg(long, env = "WHATSAPP_GRPC_MAX_MESSAGES_PER_SECOND", default_value_t = crate::ratelimit::DEFAULT_PER_SECOND)]
+    pub max_messages_per_second: u32,
+
+    /// Where the senders' send-rate slots are kept: `redis://host:port/db`, shared by every
+    /// instance, or `memory` (each instance has the whole rate). Defaults to the
+    /// --idempotency-store's Redis when it is one, else `memory`.
+    #[arg(long, env = "WHATSAPP_GRPC_RATE_LIMIT_STORE")]
+    pub rate_limit_store: Option<String>,
+
     /// How long the answer to a request_id is remembered.
     #[arg(long, env = "WHATSAPP_GRPC_IDEMPOTENCY_TTL", default_value = "24h", value_parser = parse_duration)]
     pub idempotency_ttl: Duration,
@@ -363,6 +377,11 @@ impl ServeArgs {
                 "--upstream-max-attempts must be between 1 and {MAX_ATTEMPTS} (1 = no retry)"
             ));
         }
+        if self.max_messages_per_second > MAX_PER_SECOND {
+            return Err(format!(
+                "--max-messages-per-second must be at most {MAX_PER_SECOND} (0 = no limit; the Cloud API allows 80 by default, up to 1,000 when upgraded)"
+            ));
+        }
         if self.idle_timeout <= self.keepalive_interval {
             return Err(format!(
                 "--idle-timeout ({:?}) must be longer than --keepalive-interval ({:?}), or live idle clients are cut off",
@@ -393,6 +412,7 @@ impl ServeArgs {
                         upstream_max_in_flight: self.upstream_max_in_flight,
                         upstream_max_queued: self.upstream_max_queued,
                         upstream_max_attempts: self.upstream_max_attempts,
+                        max_messages_per_second: self.max_messages_per_second,
                     },
                     sandbox: self.sandbox,
                 };
@@ -415,6 +435,20 @@ impl ServeArgs {
                         .into(),
                 );
             }
+        };
+        let rate_limit = match (self.rate_limit_store.as_deref(), &store) {
+            (Some("memory"), _) => LimiterConfig::Memory,
+            (Some(url), _) if url.starts_with("redis://") => {
+                LimiterConfig::Redis { url: url.into() }
+            }
+            (Some(_), _) => {
+                return Err(
+                    "--rate-limit-store must be `memory` or a Redis URL such as redis://127.0.0.1:6379/0"
+                        .into(),
+                );
+            }
+            (None, StoreConfig::Redis { url }) => LimiterConfig::Redis { url: url.clone() },
+            (None, StoreConfig::Memory { .. }) => LimiterConfig::Memory,
         };
         let idempotency = IdempotencyConfig {
             store,
@@ -446,6 +480,7 @@ impl ServeArgs {
                     grace: self.shutdown_grace,
                 },
                 idempotency,
+                rate_limit,
             },
         })
     }
@@ -521,6 +556,7 @@ impl ServeArgs {
         Ok(SenderConfig {
             name: DEFAULT_SENDER.to_owned(),
             display_phone_number: String::new(),
+            max_messages_per_second: self.max_messages_per_second,
             upstream: UpstreamConfig {
                 flavor,
                 base_url,
@@ -882,6 +918,46 @@ mod tests {
             .into_config(EnvCredentials::default())
             .unwrap_err();
         assert!(error.contains("--idempotency-ttl"), "{error}");
+    }
+
+    #[test]
+    fn the_send_rate_is_80_per_second_in_memory_unless_told_otherwise() {
+        let config = args(&["--sandbox"])
+            .into_config(EnvCredentials::default())
+            .expect("valid");
+        assert_eq!(config.server.senders[0].max_messages_per_second, 80);
+        assert_eq!(config.server.rate_limit, LimiterConfig::Memory);
+        // The idempotency store's Redis is shared for the rate too, unless told otherwise.
+        let redis = "redis://127.0.0.1:6379/2";
+        let config = args(&["--sandbox", "--idempotency-store", redis])
+            .into_config(EnvCredentials::default())
+            .expect("valid");
+        assert_eq!(
+            config.server.rate_limit,
+            LimiterConfig::Redis { url: redis.into() }
+        );
+        let config = args(&[
+            "--sandbox",
+            "--idempotency-store",
+            redis,
+            "--rate-limit-store",
+            "memory",
+            "--max-messages-per-second",
+            "0",
+        ])
+        .into_config(EnvCredentials::default())
+        .expect("valid");
+        assert_eq!(config.server.rate_limit, LimiterConfig::Memory);
+        assert_eq!(config.server.senders[0].max_messages_per_second, 0);
+        for (flag, value) in [
+            ("--rate-limit-store", "127.0.0.1:6379"),
+            ("--max-messages-per-second", "10001"),
+        ] {
+            let error = args(&["--sandbox", flag, value])
+                .into_config(EnvCredentials::default())
+                .unwrap_err();
+            assert!(error.starts_with(flag), "{error}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 use crate::flavor::Flavor;
 use crate::idempotency::IdempotencyError;
 use crate::layers::Rejection;
+use crate::ratelimit::RateLimitError;
 use crate::senders::PickError;
 use crate::upstream::{ApiError, UpstreamError, UpstreamFailure};
 use crate::validate::InvalidRequest;
@@ -39,6 +40,10 @@ pub enum Error {
     /// The request's `request_id` answered the call without sending it (again).
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
+
+    /// The sender's send rate left no slot within the call's deadline; nothing was sent.
+    #[error(transparent)]
+    RateLimit(#[from] RateLimitError),
 }
 
 /// The gRPC metadata (header or trailer) set on an answer replayed for a `request_id`.
@@ -264,6 +269,22 @@ pub fn status(error: &Error) -> Status {
             message.clone(),
             details.clone().into(),
         )),
+        Error::RateLimit(error @ RateLimitError::Exhausted { retry_after, .. }) => own_error(
+            Code::ResourceExhausted,
+            "SEND_RATE_LIMITED",
+            Outcome::NotSent,
+            error.to_string(),
+            Some(*retry_after),
+            [],
+        ),
+        Error::RateLimit(error @ RateLimitError::Unavailable(_)) => own_error(
+            Code::Unavailable,
+            "RATE_LIMIT_STORE_UNAVAILABLE",
+            Outcome::NotSent,
+            error.to_string(),
+            None,
+            [],
+        ),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod health;
 pub mod idempotency;
 pub mod layers;
 pub mod proto;
+pub mod ratelimit;
 pub mod sandbox;
 pub mod senders;
 pub mod server;

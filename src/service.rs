@@ -20,6 +20,7 @@ use crate::proto::{
     ListSendersRequest, ListSendersResponse, MarkMessageReadRequest, MarkMessageReadResponse,
     MessageStatus, SendMessageRequest, SendMessageResponse, SenderFlavor, SenderHealth,
 };
+use crate::ratelimit::RateLimitError;
 use crate::senders::{Sender, Senders};
 use crate::telemetry::TraceContext;
 use crate::translate;
@@ -236,13 +237,17 @@ impl Messaging {
     }
 }
 
-/// Sends `json` through the sender's upstream; the response names the message id.
+/// Waits for a slot of the sender's send rate, then sends `json` through its upstream; the response
+/// names the message id.
 async fn deliver(
     sender: &Sender,
     json: Vec<u8>,
     trace: &TraceContext,
     deadline: Option<Deadline>,
 ) -> Result<SendMessageResponse, Error> {
+    if let Some(limit) = &sender.limit {
+        limit.acquire(deadline.map(|d| d.at)).await?;
+    }
     let answer = sender
         .upstream
         .send_message(json, trace, deadline.map(|d| d.at))
@@ -478,5 +483,12 @@ fn log_result<T>(result: &Result<T, Error>) {
             | IdempotencyError::Abandoned
             | IdempotencyError::Replayed { .. },
         )) => tracing::debug!("request answered for its request_id"),
+        // Honest load: one line per refused message would flood the log when it matters least.
+        Err(Error::RateLimit(error @ RateLimitError::Exhausted { .. })) => {
+            tracing::debug!(%error, "request refused")
+        }
+        Err(Error::RateLimit(error @ RateLimitError::Unavailable(_))) => {
+            tracing::warn!(%error, "request refused")
+        }
     }
 }

@@ -23,6 +23,7 @@ use whatsapp_grpc::health::MESSAGING;
 use whatsapp_grpc::idempotency::IdempotencyConfig;
 use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 use whatsapp_grpc::proto::{self, SenderFlavor, SenderHealth};
+use whatsapp_grpc::ratelimit::LimiterConfig;
 use whatsapp_grpc::sandbox::{self, SandboxConfig};
 use whatsapp_grpc::senders::{Reload, SenderConfig, health_name};
 use whatsapp_grpc::server::{self, ServerConfig, ServerLimits, ShutdownConfig};
@@ -92,6 +93,7 @@ fn sender(
     SenderConfig {
         name: name.into(),
         display_phone_number: format!("+1 555 {name}"),
+        max_messages_per_second: 0,
         upstream: UpstreamConfig {
             flavor,
             base_url: url.into(),
@@ -162,6 +164,7 @@ async fn serve(senders: Vec<SenderConfig>, reload: Option<Reload>) -> Channel {
         limits: ServerLimits::default(),
         shutdown: ShutdownConfig::default(),
         idempotency: IdempotencyConfig::default(),
+        rate_limit: LimiterConfig::Memory,
     };
     tokio::spawn(async move {
         server::serve(listener, config, std::future::pending())

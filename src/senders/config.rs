@@ -19,6 +19,8 @@ pub struct SenderConfig {
     pub upstream: UpstreamConfig,
     /// The number as people see it (e.g. `+1 555 000 1111`), for `ListSenders`; may be empty.
     pub display_phone_number: String,
+    /// Messages sent per second at most (evenly paced, see [`crate::ratelimit`]); 0 for no limit.
+    pub max_messages_per_second: u32,
 }
 
 /// Whether `name` can name a sender.

@@ -5,6 +5,7 @@
 //! [defaults]                        # optional: overrides the flags' values for every sender
 //! api_version = "v24.0"
 //! upstream_timeout = "30s"
+//! max_messages_per_second = 80       # per sender; 0 = no limit
 //!
 //! [[sender]]
 //! name = "brand-us"
@@ -28,6 +29,7 @@ use serde::Deserialize;
 
 use crate::config::parse_duration;
 use crate::flavor::Flavor;
+use crate::ratelimit::MAX_PER_SECOND;
 use crate::sandbox::SandboxConfig;
 use crate::upstream::{Credentials, MAX_ATTEMPTS, Secret, UpstreamConfig, display_url};
 
@@ -59,6 +61,7 @@ pub struct Fallback {
     pub upstream_max_in_flight: usize,
     pub upstream_max_queued: usize,
     pub upstream_max_attempts: u32,
+    pub max_messages_per_second: u32,
 }
 
 /// How to read a senders file.
@@ -115,6 +118,7 @@ struct Defaults {
     upstream_max_in_flight: Option<usize>,
     upstream_max_queued: Option<usize>,
     upstream_max_attempts: Option<u32>,
+    max_messages_per_second: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -153,6 +157,7 @@ struct Entry {
     upstream_max_in_flight: Option<usize>,
     upstream_max_queued: Option<usize>,
     upstream_max_attempts: Option<u32>,
+    max_messages_per_second: Option<u32>,
 }
 
 /// Keys that would hold a secret inline, refused with the keys to use instead.
@@ -360,6 +365,7 @@ struct Base {
     upstream_max_in_flight: usize,
     upstream_max_queued: usize,
     upstream_max_attempts: u32,
+    max_messages_per_second: u32,
 }
 
 impl Base {
@@ -384,7 +390,14 @@ impl Base {
         if defaults.upstream_max_attempts.is_some() {
             check_max_attempts(max_attempts, place, problems);
         }
+        let max_messages_per_second = defaults
+            .max_messages_per_second
+            .unwrap_or(fallback.max_messages_per_second);
+        if defaults.max_messages_per_second.is_some() {
+            check_max_messages_per_second(max_messages_per_second, place, problems);
+        }
         Base {
+            max_messages_per_second,
             flavor: defaults.flavor.map_or(fallback.flavor, Flavor::from),
             api_version,
             upstream_timeout: duration(
@@ -424,6 +437,17 @@ fn check_max_attempts(value: u32, place: &str, problems: &mut Problems) {
         problems.add(
             place,
             format!("upstream_max_attempts must be between 1 and {MAX_ATTEMPTS} (1 = no retry)"),
+        );
+    }
+}
+
+fn check_max_messages_per_second(value: u32, place: &str, problems: &mut Problems) {
+    if value > MAX_PER_SECOND {
+        problems.add(
+            place,
+            format!(
+                "max_messages_per_second must be at most {MAX_PER_SECOND} (0 = no limit; the Cloud API allows 80 by default, up to 1,000 when upgraded)"
+            ),
         );
     }
 }
@@ -638,12 +662,21 @@ fn sender(
         None => base.upstream_max_attempts,
     };
 
+    let max_messages_per_second = match entry.max_messages_per_second {
+        Some(value) => {
+            check_max_messages_per_second(value, place, problems);
+            value
+        }
+        None => base.max_messages_per_second,
+    };
+
     if problems.lines.len() != before {
         return None;
     }
     Some(SenderConfig {
         name,
         display_phone_number,
+        max_messages_per_second,
         upstream: UpstreamConfig {
             flavor,
             base_url,
@@ -855,6 +888,7 @@ mod tests {
             upstream_max_in_flight: 64,
             upstream_max_queued: 512,
             upstream_max_attempts: 3,
+            max_messages_per_second: 80,
         }
     }
 
@@ -903,6 +937,7 @@ mod tests {
             upstream_timeout = "20s"
             upstream_max_queued = 100
             upstream_max_attempts = 2
+            max_messages_per_second = 250
 
             [[sender]]
             name = "brand-us"
@@ -927,6 +962,7 @@ mod tests {
             upstream_timeout = "10s"
             upstream_max_in_flight = 8
             upstream_max_attempts = 1
+            max_messages_per_second = 0
             "#,
             ca = ca.0.display().to_string()
         );
@@ -949,6 +985,7 @@ mod tests {
         assert_eq!(us.upstream.max_in_flight, 64);
         assert_eq!(us.upstream.max_queued, 100);
         assert_eq!(us.upstream.max_attempts, 2, "the file's default");
+        assert_eq!(us.max_messages_per_second, 250, "the file's default");
         assert_eq!(us.upstream.extra_ca_pem, None);
 
         let eu = &senders[1];
@@ -977,6 +1014,10 @@ mod tests {
         assert_eq!(legacy.upstream.request_timeout, Duration::from_secs(10));
         assert_eq!(legacy.upstream.max_in_flight, 8);
         assert_eq!(legacy.upstream.max_attempts, 1, "its own key first");
+        assert_eq!(
+            legacy.max_messages_per_second, 0,
+            "no limit, its own key first"
+        );
     }
 
     #[test]
@@ -1004,6 +1045,7 @@ mod tests {
             upstream_timeout = "soon"
             upstream_max_in_flight = 0
             upstream_max_attempts = 0
+            max_messages_per_second = 20000
             "#,
         )
         .unwrap_err();
@@ -1020,6 +1062,7 @@ mod tests {
             "senders.toml: sender[2]: upstream_timeout: \"soon\"",
             "senders.toml: sender[2]: upstream_max_in_flight must be at least 1",
             "senders.toml: sender[2]: upstream_max_attempts must be between 1 and 10",
+            "senders.toml: sender[2]: max_messages_per_second must be at most 10000",
         ];
         assert_eq!(lines.len(), expected.len(), "{error}");
         for (line, start) in lines.iter().zip(expected) {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::flavor::Flavor;
 use crate::health::{self, HealthBoard, UpstreamHealth, upstream::Prober};
+use crate::ratelimit::{Limiter, Rate, SenderLimit};
 use crate::upstream::Upstream;
 
 use super::SenderConfig;
@@ -26,6 +27,8 @@ pub struct Sender {
     pub upstream: Arc<Upstream>,
     /// The health name of its API.
     pub health_name: String,
+    /// Its send-rate limit; `None` for no limit.
+    pub limit: Option<SenderLimit>,
 }
 
 /// Why a request's `sender` names no sender.
@@ -61,15 +64,17 @@ pub struct Senders {
     current: RwLock<Arc<Registry>>,
     board: Arc<HealthBoard>,
     health_interval: Duration,
+    limiter: Arc<dyn Limiter>,
 }
 
 impl Senders {
-    /// Starts every sender of `configs` (probing its API every `health_interval`), or says which
-    /// cannot start.
+    /// Starts every sender of `configs` (probing its API every `health_interval`, pacing its sends
+    /// with `limiter`), or says which cannot start.
     pub fn new(
         configs: Vec<SenderConfig>,
         board: Arc<HealthBoard>,
         health_interval: Duration,
+        limiter: Arc<dyn Limiter>,
     ) -> Result<Senders, String> {
         let senders = Senders {
             current: RwLock::new(Arc::new(Registry {
@@ -78,6 +83,7 @@ impl Senders {
             })),
             board,
             health_interval,
+            limiter,
         };
         senders.replace(configs)?;
         Ok(senders)
@@ -150,6 +156,9 @@ impl Senders {
                             display_phone_number: config.display_phone_number.clone(),
                             upstream: Arc::new(upstream),
                             health_name: health_name(&config.name),
+                            limit: Rate::per_second(config.max_messages_per_second).map(|rate| {
+                                SenderLimit::new(self.limiter.clone(), limit_key(&config), rate)
+                            }),
                         }),
                         config,
                         // Started below, once every sender of the new set could be built.
@@ -207,6 +216,16 @@ impl Senders {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+}
+
+/// A sender's key in the limiter: its business number, so replicas (and reloads that rename the
+/// sender) share one pace. A Cloud sender's phone number id; an On-Premises installation sends from
+/// one number, named by its sender's name.
+fn limit_key(config: &SenderConfig) -> String {
+    match config.upstream.flavor {
+        Flavor::Cloud => format!("cloud:{}", config.upstream.phone_number_id),
+        Flavor::OnPremises => format!("on-premises:{}", config.name),
     }
 }
 

@@ -25,6 +25,7 @@ use crate::idempotency::IdempotencyConfig;
 use crate::layers::{Admission, AdmitLayer, DeadlineLayer};
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::messaging_service_server::MessagingServiceServer;
+use crate::ratelimit::LimiterConfig;
 use crate::senders::{Reload, SenderConfig, Senders};
 use crate::service::Messaging;
 use crate::validate::limits::MAX_REQUEST_BYTES;
@@ -44,6 +45,8 @@ pub struct ServerConfig {
     pub shutdown: ShutdownConfig,
     /// Where `request_id`s and their answers are kept, and for how long.
     pub idempotency: IdempotencyConfig,
+    /// Where the senders' send-rate slots are kept.
+    pub rate_limit: LimiterConfig,
 }
 
 /// How much the server takes on at once.
@@ -108,9 +111,15 @@ pub async fn serve(
         ],
         Some(health::MESSAGING),
     ));
+    let limiter = config.rate_limit.build().map_err(ServeError::Config)?;
     let senders = Arc::new(
-        Senders::new(config.senders, board.clone(), config.health_interval)
-            .map_err(ServeError::Config)?,
+        Senders::new(
+            config.senders,
+            board.clone(),
+            config.health_interval,
+            limiter,
+        )
+        .map_err(ServeError::Config)?,
     );
     let _reloading = reload::on_sighup(config.reload, senders.clone());
     let store = config.idempotency.build().map_err(ServeError::Config)?;

@@ -12,31 +12,41 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts one and waits (at most 10 s) until it answers PING.
+    /// Starts one and waits (at most 10 s) until it answers PING. The port is picked free and
+    /// then handed to Redis; if another socket took it meanwhile, Redis exits and another port is
+    /// tried.
     pub fn start() -> RedisServer {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            listener.local_addr().expect("address").port()
-        };
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!("redis-server cannot start ({error}): install it (apt-get install -y redis-server)")
-            });
-        let server = RedisServer { child, port };
-        let started = Instant::now();
-        while !server.answers() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server on port {port} never answered PING"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..5 {
+            let port = {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+                listener.local_addr().expect("address").port()
+            };
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|error| {
+                    panic!("redis-server cannot start ({error}): install it (apt-get install -y redis-server)")
+                });
+            let mut server = RedisServer { child, port };
+            let started = Instant::now();
+            loop {
+                if server.answers() {
+                    return server;
+                }
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break; // the port was taken: try another
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "redis-server on port {port} never answered PING"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        server
+        panic!("redis-server could not listen on a free port in 5 tries");
     }
 
     /// The store URL of database 0.

@@ -16,6 +16,7 @@ use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use whatsapp_grpc::Flavor;
 use whatsapp_grpc::idempotency::IdempotencyConfig;
 use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
+use whatsapp_grpc::ratelimit::LimiterConfig;
 use whatsapp_grpc::sandbox::{self, SandboxConfig};
 use whatsapp_grpc::senders::SenderConfig;
 use whatsapp_grpc::server::{self, ServerConfig, ServerLimits, ShutdownConfig};
@@ -53,6 +54,10 @@ pub struct Options {
     pub max_attempts: u32,
     /// Where `request_id`s are remembered.
     pub idempotency: IdempotencyConfig,
+    /// The sender's send rate; 0 (no limit) unless a test is about it.
+    pub max_messages_per_second: u32,
+    /// Where send-rate slots are kept.
+    pub rate_limit: LimiterConfig,
 }
 
 impl Options {
@@ -73,6 +78,8 @@ impl Options {
             max_queued: 1024,
             max_attempts: whatsapp_grpc::upstream::DEFAULT_MAX_ATTEMPTS,
             idempotency: IdempotencyConfig::default(),
+            max_messages_per_second: 0,
+            rate_limit: LimiterConfig::Memory,
         }
     }
 }
@@ -134,6 +141,7 @@ impl Stack {
             senders: vec![SenderConfig {
                 name: "default".into(),
                 display_phone_number: String::new(),
+                max_messages_per_second: options.max_messages_per_second,
                 upstream: UpstreamConfig {
                     flavor: options.flavor,
                     base_url: options
@@ -156,6 +164,7 @@ impl Stack {
             limits: options.limits,
             shutdown: options.shutdown,
             idempotency: options.idempotency.clone(),
+            rate_limit: options.rate_limit.clone(),
         };
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
         let grpc_address = grpc_listener.local_addr().expect("address");

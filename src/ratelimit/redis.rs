@@ -1,0 +1,94 @@
+//! The Redis limiter, shared by every replica: one atomic script per reservation, on Redis's own
+//! clock (`TIME`), so replicas whose clocks differ still share one pace. Every command is bounded
+//! by a short timeout; a Redis that does not answer in time fails the send before anything is sent.
+
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::{Limiter, LimiterError, Rate, Reservation};
+use crate::idempotency::redis::COMMAND_TIMEOUT;
+
+/// The prefix of every key this limiter writes.
+const PREFIX: &str = "whatsapp-grpc:rate:";
+/// GCRA with reservation, as [`super::decide`]: KEYS[1] holds the theoretical arrival time in µs
+/// on Redis's clock; ARGV are the interval, the burst tolerance and the longest wait, in µs.
+/// Returns `{1, wait}` for a slot `wait` µs from now, `{0, retry_after}` for a refusal.
+const RESERVE: &str = r#"
+redis.replicate_commands()
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait < 0 then wait = 0 end
+if wait > max_wait then return {0, wait} end
+local next = tat + interval
+redis.call('SET', KEYS[1], string.format('%.0f', next), 'PX', math.ceil((next - now) / 1000) + 1)
+return {1, wait}
+"#;
+
+pub struct RedisLimiter {
+    connection: ConnectionManager,
+    script: ::redis::Script,
+}
+
+impl RedisLimiter {
+    /// A limiter on `url` (`redis://host:port/db`), connected on first use.
+    pub fn new(url: &str) -> Result<RedisLimiter, String> {
+        let client = ::redis::Client::open(url)
+            .map_err(|error| format!("--rate-limit-store: {error}; use redis://host:port/db"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let connection = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|error| format!("--rate-limit-store: {error}"))?;
+        Ok(RedisLimiter {
+            connection,
+            script: ::redis::Script::new(RESERVE),
+        })
+    }
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[tonic::async_trait]
+impl Limiter for RedisLimiter {
+    async fn reserve(
+        &self,
+        key: &str,
+        rate: Rate,
+        max_wait: Duration,
+    ) -> Result<Reservation, LimiterError> {
+        let mut connection = self.connection.clone();
+        let mut invocation = self.script.key(format!("{PREFIX}{key}"));
+        invocation
+            .arg(micros(rate.interval()))
+            .arg(micros(rate.burst_tolerance()))
+            .arg(micros(max_wait));
+        let answer = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            invocation.invoke_async::<(u8, u64)>(&mut connection),
+        )
+        .await;
+        match answer {
+            Ok(Ok((1, wait))) => Ok(Reservation::Granted {
+                wait: Duration::from_micros(wait),
+            }),
+            Ok(Ok((_, retry_after))) => Ok(Reservation::Refused {
+                retry_after: Duration::from_micros(retry_after),
+            }),
+            Ok(Err(error)) => Err(LimiterError(error.to_string())),
+            Err(_) => Err(LimiterError(format!(
+                "Redis did not answer within {COMMAND_TIMEOUT:?}"
+            ))),
+        }
+    }
+}
