@@ -59,6 +59,16 @@ pub async fn read_request(
     stream: &mut TcpStream,
     buffer: &mut Vec<u8>,
 ) -> std::io::Result<Option<String>> {
+    Ok(read_request_and_body(stream, buffer)
+        .await?
+        .map(|(head, _)| head))
+}
+
+/// As [`read_request`], with the request's body.
+pub async fn read_request_and_body(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<Option<(String, Vec<u8>)>> {
     let mut chunk = [0u8; 8192];
     let head_end = loop {
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -83,8 +93,9 @@ pub async fn read_request(
         }
         buffer.extend_from_slice(&chunk[..read]);
     }
+    let body = buffer[head_end..head_end + length].to_vec();
     buffer.drain(..head_end + length);
-    Ok(Some(head))
+    Ok(Some((head, body)))
 }
 
 /// HTTP/1.1 with keep-alive: each request, then the answer after `delay`.
