@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::api_keys::ApiKeysConfig;
 use crate::flavor::Flavor;
 use crate::idempotency::{DEFAULT_MEMORY_ENTRIES, IdempotencyConfig, StoreConfig};
 use crate::sandbox::SandboxConfig;
@@ -16,7 +17,8 @@ use crate::senders::file::{Fallback, SendersFile, process_env};
 use crate::senders::{
     BaseUrlProblem, Reload, SenderConfig, check_base_url, valid_api_version, valid_phone_number_id,
 };
-use crate::server::{ConnectionLimits, ServerConfig, ServerLimits, ShutdownConfig};
+use crate::server::tls::{DEFAULT_HANDSHAKE_TIMEOUT, TlsConfig};
+use crate::server::{ConnectionLimits, SecurityConfig, ServerConfig, ServerLimits, ShutdownConfig};
 use crate::telemetry::LogFormat;
 use crate::upstream::{
     Credentials, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, MAX_ATTEMPTS,
@@ -50,6 +52,9 @@ pub enum Command {
     Send(SendArgs),
     /// List the senders of a running service: name, flavor, phone number id, health.
     Senders(SendersArgs),
+    /// Print the SHA-256 of an API key read from standard input (a trailing newline is not part of
+    /// the key), for the `sha256` of its [[key]] in the --api-keys file.
+    HashKey,
 }
 
 /// Which API the service talks to.
@@ -205,6 +210,31 @@ pub struct ServeArgs {
     /// How long the answer to a request_id is remembered.
     #[arg(long, env = "WHATSAPP_GRPC_IDEMPOTENCY_TTL", default_value = "24h", value_parser = parse_duration)]
     pub idempotency_ttl: Duration,
+
+    /// Serve gRPC over TLS with this PEM certificate chain (the server's certificate first; needs
+    /// --tls-key). Read again when it changes, as cert-manager renews it: new connections get the
+    /// new certificate.
+    #[arg(long, env = "WHATSAPP_GRPC_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "WHATSAPP_GRPC_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by one of these PEM CA certificates (mTLS; needs
+    /// --tls-cert).
+    #[arg(long, env = "WHATSAPP_GRPC_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// How often the TLS files are checked for a new certificate.
+    #[arg(long, env = "WHATSAPP_GRPC_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub tls_reload_interval: Duration,
+
+    /// Require an API key (`authorization: Bearer <key>`) on every call but health checks: a TOML
+    /// file of [[key]] tables, each a `name` and the `sha256` of its key (`whatsapp-grpc hash-key`
+    /// prints it). Read again on SIGHUP.
+    #[arg(long, env = "WHATSAPP_GRPC_API_KEYS")]
+    pub api_keys: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -340,6 +370,7 @@ impl ServeArgs {
             ("--shutdown-grace", self.shutdown_grace),
             ("--default-deadline", self.default_deadline),
             ("--idempotency-ttl", self.idempotency_ttl),
+            ("--tls-reload-interval", self.tls_reload_interval),
         ] {
             if value.is_zero() {
                 return Err(format!("{flag} must be longer than zero, e.g. 5s"));
@@ -420,6 +451,7 @@ impl ServeArgs {
             store,
             ttl: self.idempotency_ttl,
         };
+        let security = self.security()?;
 
         Ok(ServeConfig {
             listen: self.listen,
@@ -446,8 +478,40 @@ impl ServeArgs {
                     grace: self.shutdown_grace,
                 },
                 idempotency,
+                security,
             },
         })
+    }
+
+    /// TLS and API keys, their files read and checked now, before anything listens.
+    fn security(&self) -> Result<SecurityConfig, String> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsConfig {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+                reload_interval: self.tls_reload_interval,
+                handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            }),
+            (Some(_), None) => {
+                return Err("--tls-cert needs --tls-key (WHATSAPP_GRPC_TLS_KEY): set it to the certificate's PEM private key".into());
+            }
+            (None, Some(_)) => {
+                return Err("--tls-key needs --tls-cert (WHATSAPP_GRPC_TLS_CERT): set it to the PEM certificate chain of the key".into());
+            }
+            (None, None) if self.tls_client_ca.is_some() => {
+                return Err("--tls-client-ca needs TLS: set --tls-cert and --tls-key too".into());
+            }
+            (None, None) => None,
+        };
+        if let Some(tls) = &tls {
+            tls.load()?;
+        }
+        let api_keys = match &self.api_keys {
+            Some(path) => Some(ApiKeysConfig::read(path.clone())?),
+            None => None,
+        };
+        Ok(SecurityConfig { tls, api_keys })
     }
 
     /// The one sender the single-sender flags and the environment's credentials configure.

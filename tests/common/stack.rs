@@ -18,7 +18,7 @@ use whatsapp_grpc::idempotency::IdempotencyConfig;
 use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 use whatsapp_grpc::sandbox::{self, SandboxConfig};
 use whatsapp_grpc::senders::SenderConfig;
-use whatsapp_grpc::server::{self, ServerConfig, ServerLimits, ShutdownConfig};
+use whatsapp_grpc::server::{self, SecurityConfig, ServerConfig, ServerLimits, ShutdownConfig};
 use whatsapp_grpc::upstream::{Credentials, Secret, UpstreamConfig};
 
 pub const API_VERSION: &str = "v24.0";
@@ -53,6 +53,10 @@ pub struct Options {
     pub max_attempts: u32,
     /// Where `request_id`s are remembered.
     pub idempotency: IdempotencyConfig,
+    /// TLS and API keys (off by default).
+    pub security: SecurityConfig,
+    /// With TLS on: how the stack's own client connects (its trusted CA, its certificate).
+    pub client_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl Options {
@@ -73,6 +77,8 @@ impl Options {
             max_queued: 1024,
             max_attempts: whatsapp_grpc::upstream::DEFAULT_MAX_ATTEMPTS,
             idempotency: IdempotencyConfig::default(),
+            security: SecurityConfig::default(),
+            client_tls: None,
         }
     }
 }
@@ -156,6 +162,7 @@ impl Stack {
             limits: options.limits,
             shutdown: options.shutdown,
             idempotency: options.idempotency.clone(),
+            security: options.security.clone(),
         };
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
         let grpc_address = grpc_listener.local_addr().expect("address");
@@ -169,7 +176,12 @@ impl Stack {
             .expect("server runs");
         }));
 
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc_address}"))
+        let endpoint = match &options.client_tls {
+            None => tonic::transport::Endpoint::from_shared(format!("http://{grpc_address}")),
+            Some(tls) => tonic::transport::Endpoint::from_shared(format!("https://{grpc_address}"))
+                .and_then(|endpoint| endpoint.tls_config(tls.clone())),
+        };
+        let channel = endpoint
             .expect("endpoint")
             .connect()
             .await
