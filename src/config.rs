@@ -948,6 +948,131 @@ mod tests {
         assert!(error.contains("--idempotency-ttl"), "{error}");
     }
 
+    /// A certificate for localhost signed by its own key, another key, and a keys file, in a
+    /// temporary directory removed when dropped.
+    struct SecurityFiles(PathBuf);
+
+    impl SecurityFiles {
+        fn new(name: &str) -> SecurityFiles {
+            let dir = std::env::temp_dir().join(format!(
+                "whatsapp-grpc-security-{}-{name}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).expect("a directory");
+            let key = rcgen::KeyPair::generate().expect("a key");
+            let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+                .expect("params")
+                .self_signed(&key)
+                .expect("a certificate");
+            let other = rcgen::KeyPair::generate().expect("another key");
+            for (file, text) in [
+                ("cert.pem", cert.pem()),
+                ("key.pem", key.serialize_pem()),
+                ("other-key.pem", other.serialize_pem()),
+                ("empty.toml", String::new()),
+                (
+                    "keys.toml",
+                    format!(
+                        "[[key]]\nname = \"billing\"\nsha256 = \"{}\"\n",
+                        crate::api_keys::hash_key(b"a-long-enough-api-key").expect("a key")
+                    ),
+                ),
+            ] {
+                std::fs::write(dir.join(file), text).expect("writes");
+            }
+            SecurityFiles(dir)
+        }
+
+        fn path(&self, file: &str) -> String {
+            self.0.join(file).to_str().expect("a UTF-8 path").to_owned()
+        }
+    }
+
+    impl Drop for SecurityFiles {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn tls_and_api_keys_are_checked_before_anything_listens() {
+        let files = SecurityFiles::new("checks");
+        let (cert, key, other) = (
+            files.path("cert.pem"),
+            files.path("key.pem"),
+            files.path("other-key.pem"),
+        );
+        let config = args(&[
+            "--sandbox",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls-client-ca",
+            &cert,
+            "--api-keys",
+            &files.path("keys.toml"),
+        ])
+        .into_config(EnvCredentials::default())
+        .expect("valid");
+        let tls = config.server.security.tls.expect("TLS");
+        assert_eq!(tls.reload_interval, Duration::from_secs(10));
+        assert!(tls.client_ca.is_some());
+        assert_eq!(config.server.security.api_keys.expect("keys").keys.len(), 1);
+        let plain = args(&["--sandbox"])
+            .into_config(EnvCredentials::default())
+            .expect("valid");
+        assert!(plain.server.security.tls.is_none());
+        assert!(plain.server.security.api_keys.is_none());
+
+        let missing = "/nonexistent/cert.pem";
+        for (flags, expected) in [
+            (vec!["--tls-cert", &cert], "--tls-cert needs --tls-key"),
+            (vec!["--tls-key", &key], "--tls-key needs --tls-cert"),
+            (vec!["--tls-client-ca", &cert], "--tls-client-ca needs TLS"),
+            (
+                vec!["--tls-cert", missing, "--tls-key", &key],
+                "--tls-cert /nonexistent/cert.pem: cannot be read",
+            ),
+            (
+                vec!["--tls-cert", &key, "--tls-key", &key],
+                "holds no certificate",
+            ),
+            (
+                vec!["--tls-cert", &cert, "--tls-key", &cert],
+                "holds no private key",
+            ),
+            (
+                vec!["--tls-cert", &cert, "--tls-key", &other],
+                "does not match the certificate",
+            ),
+            (
+                vec!["--tls-cert", &cert, "--tls-key", &key, "--tls-client-ca", &key],
+                "--tls-client-ca",
+            ),
+            (
+                vec!["--tls-cert", &cert, "--tls-key", &key, "--tls-reload-interval", "0s"],
+                "--tls-reload-interval must be longer than zero",
+            ),
+            (
+                vec!["--api-keys", &files.path("empty.toml")],
+                "lists no key",
+            ),
+            (
+                vec!["--api-keys", "/nonexistent/keys.toml"],
+                "--api-keys /nonexistent/keys.toml: cannot be read",
+            ),
+        ] {
+            let mut all = vec!["--sandbox"];
+            all.extend(flags.iter().copied());
+            let error = args(&all)
+                .into_config(EnvCredentials::default())
+                .unwrap_err();
+            assert!(error.contains(expected), "{flags:?}: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
+    }
+
     #[test]
     fn without_senders_there_is_no_reload() {
         let config = args(&["--sandbox"])
