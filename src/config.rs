@@ -1047,11 +1047,25 @@ mod tests {
                 "does not match the certificate",
             ),
             (
-                vec!["--tls-cert", &cert, "--tls-key", &key, "--tls-client-ca", &key],
+                vec![
+                    "--tls-cert",
+                    &cert,
+                    "--tls-key",
+                    &key,
+                    "--tls-client-ca",
+                    &key,
+                ],
                 "--tls-client-ca",
             ),
             (
-                vec!["--tls-cert", &cert, "--tls-key", &key, "--tls-reload-interval", "0s"],
+                vec![
+                    "--tls-cert",
+                    &cert,
+                    "--tls-key",
+                    &key,
+                    "--tls-reload-interval",
+                    "0s",
+                ],
                 "--tls-reload-interval must be longer than zero",
             ),
             (

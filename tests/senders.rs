@@ -162,6 +162,7 @@ async fn serve(senders: Vec<SenderConfig>, reload: Option<Reload>) -> Channel {
         limits: ServerLimits::default(),
         shutdown: ShutdownConfig::default(),
         idempotency: IdempotencyConfig::default(),
+        security: Default::default(),
     };
     tokio::spawn(async move {
         server::serve(listener, config, std::future::pending())

@@ -307,7 +307,10 @@ async fn mtls_serves_only_clients_with_a_certificate_of_the_client_ca() {
     let none = send_over(stack.grpc_address, client_tls(&ca, None)).await;
     assert!(none.is_err(), "no client certificate: {none:?}");
     let again = send_over(stack.grpc_address, client_tls(&ca, Some(&billing))).await;
-    assert!(again.is_ok(), "a new connection with the good one: {again:?}");
+    assert!(
+        again.is_ok(),
+        "a new connection with the good one: {again:?}"
+    );
     assert_eq!(stack.received().await.len(), 2, "only the good client sent");
 }
 
@@ -364,7 +367,10 @@ async fn a_rotated_certificate_reaches_new_connections_while_open_ones_keep_work
         }
     })
     .await;
-    assert!(rotated.is_ok(), "new connections never got the new certificate");
+    assert!(
+        rotated.is_ok(),
+        "new connections never got the new certificate"
+    );
 
     // The connection opened before the rotation still serves calls; so does a new one.
     stack
@@ -610,7 +616,11 @@ async fn the_binary_logs_the_callers_name_and_reloads_the_keys_on_sighup() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
-    wait_for_log(&service, &["upstream refused the call", "\"caller\":\"billing\""]).await;
+    wait_for_log(
+        &service,
+        &["upstream refused the call", "\"caller\":\"billing\""],
+    )
+    .await;
 
     // The CRM replaces billing: after SIGHUP, billing's key is refused and the CRM's works.
     write_keys(&keys, &[("crm", CRM_KEY)]);
@@ -629,7 +639,11 @@ async fn the_binary_logs_the_callers_name_and_reloads_the_keys_on_sighup() {
     // A broken file is refused with a warning; the running keys stay.
     std::fs::write(&keys, "[[key]]\nname = \"crm\"\n").expect("writes");
     service.signal("HUP");
-    wait_for_log(&service, &["the API keys were not reloaded", "sha256 is missing"]).await;
+    wait_for_log(
+        &service,
+        &["the API keys were not reloaded", "sha256 is missing"],
+    )
+    .await;
     client
         .send_message(send(CRM_KEY, TO))
         .await
@@ -735,4 +749,73 @@ async fn hash_key_prints_what_the_keys_file_holds() {
     let (ok, _, stderr) = run(vec!["hash-key".into()], "short\n").await;
     assert!(!ok);
     assert!(stderr.contains("shorter than"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_unauthenticated_call_is_refused_before_it_takes_a_call_slot() {
+    let dir = std::env::temp_dir().join(format!("whatsapp-grpc-slots-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let keys = dir.join("keys.toml");
+    write_keys(&keys, &[("billing", BILLING_KEY)]);
+    let stack = Stack::start_with(Options {
+        security: SecurityConfig {
+            tls: None,
+            api_keys: Some(ApiKeysConfig::read(keys).expect("valid keys")),
+        },
+        limits: ServerLimits {
+            max_calls: 1,
+            ..ServerLimits::default()
+        },
+        sandbox: whatsapp_grpc::sandbox::SandboxConfig {
+            slow_answer: Duration::from_secs(60),
+            ..Default::default()
+        },
+        ..Options::new(Flavor::Cloud)
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The one call slot, held by a slow call (started again if a probe took the slot first).
+    let slow_call = || {
+        let mut slow = request(text("slow"));
+        slow.to = whatsapp_grpc::sandbox::recipients::SLOW_ANSWER.into();
+        let mut client = stack.client.clone();
+        tokio::spawn(async move {
+            client
+                .send_message(authorized(slow, Some(BILLING_KEY)))
+                .await
+        })
+    };
+    let mut held = slow_call();
+    let full = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if held.is_finished() {
+                held = slow_call();
+            }
+            // An invalid request: refused at once if admitted, so it frees the slot at once.
+            let probe = stack
+                .client
+                .clone()
+                .send_message(authorized(request(text("")), Some(BILLING_KEY)))
+                .await;
+            if probe.is_err_and(|status| status.code() == Code::ResourceExhausted)
+                && !held.is_finished()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(full.is_ok(), "the slow call never held the slot");
+
+    // At the limit, a call without a key learns that it needs one, not that the server is busy.
+    let status = stack
+        .client
+        .clone()
+        .send_message(authorized(request(text("hi")), None))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    held.abort();
 }
