@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::api_keys::ApiKeysConfig;
 use crate::flavor::Flavor;
 use crate::idempotency::{DEFAULT_MEMORY_ENTRIES, IdempotencyConfig, StoreConfig};
 use crate::ratelimit::{LimiterConfig, MAX_PER_SECOND};
@@ -17,7 +18,8 @@ use crate::senders::file::{Fallback, SendersFile, process_env};
 use crate::senders::{
     BaseUrlProblem, Reload, SenderConfig, check_base_url, valid_api_version, valid_phone_number_id,
 };
-use crate::server::{ConnectionLimits, ServerConfig, ServerLimits, ShutdownConfig};
+use crate::server::tls::{DEFAULT_HANDSHAKE_TIMEOUT, TlsConfig};
+use crate::server::{ConnectionLimits, SecurityConfig, ServerConfig, ServerLimits, ShutdownConfig};
 use crate::telemetry::LogFormat;
 use crate::upstream::{
     Credentials, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, MAX_ATTEMPTS,
@@ -51,6 +53,9 @@ pub enum Command {
     Send(SendArgs),
     /// List the senders of a running service: name, flavor, phone number id, health.
     Senders(SendersArgs),
+    /// Print the SHA-256 of an API key read from standard input (a trailing newline is not part of
+    /// the key), for the `sha256` of its [[key]] in the --api-keys file.
+    HashKey,
 }
 
 /// Which API the service talks to.
@@ -219,6 +224,31 @@ pub struct ServeArgs {
     /// How long the answer to a request_id is remembered.
     #[arg(long, env = "WHATSAPP_GRPC_IDEMPOTENCY_TTL", default_value = "24h", value_parser = parse_duration)]
     pub idempotency_ttl: Duration,
+
+    /// Serve gRPC over TLS with this PEM certificate chain (the server's certificate first; needs
+    /// --tls-key). Read again when it changes, as cert-manager renews it: new connections get the
+    /// new certificate.
+    #[arg(long, env = "WHATSAPP_GRPC_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "WHATSAPP_GRPC_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by one of these PEM CA certificates (mTLS; needs
+    /// --tls-cert).
+    #[arg(long, env = "WHATSAPP_GRPC_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// How often the TLS files are checked for a new certificate.
+    #[arg(long, env = "WHATSAPP_GRPC_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub tls_reload_interval: Duration,
+
+    /// Require an API key (`authorization: Bearer <key>`) on every call but health checks: a TOML
+    /// file of [[key]] tables, each a `name` and the `sha256` of its key (`whatsapp-grpc hash-key`
+    /// prints it). Read again on SIGHUP.
+    #[arg(long, env = "WHATSAPP_GRPC_API_KEYS")]
+    pub api_keys: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -354,6 +384,7 @@ impl ServeArgs {
             ("--shutdown-grace", self.shutdown_grace),
             ("--default-deadline", self.default_deadline),
             ("--idempotency-ttl", self.idempotency_ttl),
+            ("--tls-reload-interval", self.tls_reload_interval),
         ] {
             if value.is_zero() {
                 return Err(format!("{flag} must be longer than zero, e.g. 5s"));
@@ -454,6 +485,7 @@ impl ServeArgs {
             store,
             ttl: self.idempotency_ttl,
         };
+        let security = self.security()?;
 
         Ok(ServeConfig {
             listen: self.listen,
@@ -481,8 +513,40 @@ impl ServeArgs {
                 },
                 idempotency,
                 rate_limit,
+                security,
             },
         })
+    }
+
+    /// TLS and API keys, their files read and checked now, before anything listens.
+    fn security(&self) -> Result<SecurityConfig, String> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsConfig {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+                reload_interval: self.tls_reload_interval,
+                handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            }),
+            (Some(_), None) => {
+                return Err("--tls-cert needs --tls-key (WHATSAPP_GRPC_TLS_KEY): set it to the certificate's PEM private key".into());
+            }
+            (None, Some(_)) => {
+                return Err("--tls-key needs --tls-cert (WHATSAPP_GRPC_TLS_CERT): set it to the PEM certificate chain of the key".into());
+            }
+            (None, None) if self.tls_client_ca.is_some() => {
+                return Err("--tls-client-ca needs TLS: set --tls-cert and --tls-key too".into());
+            }
+            (None, None) => None,
+        };
+        if let Some(tls) = &tls {
+            tls.load()?;
+        }
+        let api_keys = match &self.api_keys {
+            Some(path) => Some(ApiKeysConfig::read(path.clone())?),
+            None => None,
+        };
+        Ok(SecurityConfig { tls, api_keys })
     }
 
     /// The one sender the single-sender flags and the environment's credentials configure.
@@ -918,6 +982,145 @@ mod tests {
             .into_config(EnvCredentials::default())
             .unwrap_err();
         assert!(error.contains("--idempotency-ttl"), "{error}");
+    }
+
+    /// A certificate for localhost signed by its own key, another key, and a keys file, in a
+    /// temporary directory removed when dropped.
+    struct SecurityFiles(PathBuf);
+
+    impl SecurityFiles {
+        fn new(name: &str) -> SecurityFiles {
+            let dir = std::env::temp_dir().join(format!(
+                "whatsapp-grpc-security-{}-{name}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).expect("a directory");
+            let key = rcgen::KeyPair::generate().expect("a key");
+            let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+                .expect("params")
+                .self_signed(&key)
+                .expect("a certificate");
+            let other = rcgen::KeyPair::generate().expect("another key");
+            for (file, text) in [
+                ("cert.pem", cert.pem()),
+                ("key.pem", key.serialize_pem()),
+                ("other-key.pem", other.serialize_pem()),
+                ("empty.toml", String::new()),
+                (
+                    "keys.toml",
+                    format!(
+                        "[[key]]\nname = \"billing\"\nsha256 = \"{}\"\n",
+                        crate::api_keys::hash_key(b"a-long-enough-api-key").expect("a key")
+                    ),
+                ),
+            ] {
+                std::fs::write(dir.join(file), text).expect("writes");
+            }
+            SecurityFiles(dir)
+        }
+
+        fn path(&self, file: &str) -> String {
+            self.0.join(file).to_str().expect("a UTF-8 path").to_owned()
+        }
+    }
+
+    impl Drop for SecurityFiles {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn tls_and_api_keys_are_checked_before_anything_listens() {
+        let files = SecurityFiles::new("checks");
+        let (cert, key, other) = (
+            files.path("cert.pem"),
+            files.path("key.pem"),
+            files.path("other-key.pem"),
+        );
+        let config = args(&[
+            "--sandbox",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls-client-ca",
+            &cert,
+            "--api-keys",
+            &files.path("keys.toml"),
+        ])
+        .into_config(EnvCredentials::default())
+        .expect("valid");
+        let tls = config.server.security.tls.expect("TLS");
+        assert_eq!(tls.reload_interval, Duration::from_secs(10));
+        assert!(tls.client_ca.is_some());
+        assert_eq!(config.server.security.api_keys.expect("keys").keys.len(), 1);
+        let plain = args(&["--sandbox"])
+            .into_config(EnvCredentials::default())
+            .expect("valid");
+        assert!(plain.server.security.tls.is_none());
+        assert!(plain.server.security.api_keys.is_none());
+
+        let missing = "/nonexistent/cert.pem";
+        for (flags, expected) in [
+            (vec!["--tls-cert", &cert], "--tls-cert needs --tls-key"),
+            (vec!["--tls-key", &key], "--tls-key needs --tls-cert"),
+            (vec!["--tls-client-ca", &cert], "--tls-client-ca needs TLS"),
+            (
+                vec!["--tls-cert", missing, "--tls-key", &key],
+                "--tls-cert /nonexistent/cert.pem: cannot be read",
+            ),
+            (
+                vec!["--tls-cert", &key, "--tls-key", &key],
+                "holds no certificate",
+            ),
+            (
+                vec!["--tls-cert", &cert, "--tls-key", &cert],
+                "holds no private key",
+            ),
+            (
+                vec!["--tls-cert", &cert, "--tls-key", &other],
+                "does not match the certificate",
+            ),
+            (
+                vec![
+                    "--tls-cert",
+                    &cert,
+                    "--tls-key",
+                    &key,
+                    "--tls-client-ca",
+                    &key,
+                ],
+                "--tls-client-ca",
+            ),
+            (
+                vec![
+                    "--tls-cert",
+                    &cert,
+                    "--tls-key",
+                    &key,
+                    "--tls-reload-interval",
+                    "0s",
+                ],
+                "--tls-reload-interval must be longer than zero",
+            ),
+            (
+                vec!["--api-keys", &files.path("empty.toml")],
+                "lists no key",
+            ),
+            (
+                vec!["--api-keys", "/nonexistent/keys.toml"],
+                "--api-keys /nonexistent/keys.toml: cannot be read",
+            ),
+        ] {
+            let mut all = vec!["--sandbox"];
+            all.extend(flags.iter().copied());
+            let error = args(&all)
+                .into_config(EnvCredentials::default())
+                .unwrap_err();
+            assert!(error.contains(expected), "{flags:?}: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
+use crate::api_keys::AuthFailure;
 use crate::flavor::Flavor;
 use crate::idempotency::IdempotencyError;
 use crate::layers::Rejection;
@@ -514,6 +515,17 @@ pub fn rejection_status(rejection: Rejection) -> Status {
             message,
             None,
             [("grpc_timeout_ms", timeout.as_millis().to_string())],
+        ),
+        Rejection::Unauthenticated(failure) => own_error(
+            Code::Unauthenticated,
+            match failure {
+                AuthFailure::Missing => "API_KEY_MISSING",
+                AuthFailure::Invalid => "API_KEY_INVALID",
+            },
+            Outcome::NotSent,
+            message,
+            None,
+            [],
         ),
     }
 }

@@ -1,13 +1,15 @@
 //! whatsapp-grpc: a typed gRPC facade for the WhatsApp Business API messages endpoint.
 //!
-//! A request flows one way through the modules: [`server`] accepts it, bounded, through the
-//! [`layers`] (deadline, admission) for [`service`], whose [`codec`] decodes it; the service hands
+//! A request flows one way through the modules: [`server`] accepts it, bounded (over TLS when
+//! configured), through the [`layers`] (caller authentication by [`api_keys`], deadline,
+//! admission) for [`service`], whose [`codec`] decodes it; the service hands
 //! the [`proto`] request to [`translate`]; translate checks it against [`validate`]'s rules while
 //! building the REST body of [`wire`] for one [`flavor`] of the API; [`upstream`] sends it and reads
 //! the answer back; failures become a `tonic::Status` in [`error`]. [`health`] observes the upstream
 //! through a hook and probes it, [`telemetry`] carries the trace, and [`sandbox`] emulates the API
 //! for development and tests.
 
+pub mod api_keys;
 pub mod client;
 pub mod codec;
 pub mod config;

@@ -1,4 +1,4 @@
-//! The `whatsapp-grpc` binary: `serve`, `sandbox` and `send`.
+//! The `whatsapp-grpc` binary: `serve`, `sandbox`, `send`, `senders` and `hash-key`.
 
 use std::process::ExitCode;
 
@@ -10,7 +10,7 @@ use whatsapp_grpc::Flavor;
 use whatsapp_grpc::config::{Cli, Command, DEFAULT_SENDER, EnvCredentials, ServeArgs, Upstream};
 use whatsapp_grpc::senders::{Reload, SenderConfig};
 use whatsapp_grpc::upstream::display_url;
-use whatsapp_grpc::{client, sandbox, server, telemetry};
+use whatsapp_grpc::{api_keys, client, sandbox, server, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
         }
         Command::Send(args) => client::send(args).await.map(|line| println!("{line}")),
         Command::Senders(args) => client::senders(args).await.map(|lines| println!("{lines}")),
+        Command::HashKey => hash_key().map(|digest| println!("{digest}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,6 +82,19 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(
         listen = %address,
         senders = config.server.senders.len(),
+        tls = config.server.security.tls.is_some(),
+        client_certificates = config
+            .server
+            .security
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.client_ca.is_some()),
+        api_keys = config
+            .server
+            .security
+            .api_keys
+            .as_ref()
+            .map_or(0, |keys| keys.keys.len()),
         "whatsapp-grpc serving"
     );
     for sender in &config.server.senders {
@@ -96,6 +110,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The digest of the key on standard input, as the API keys file holds it.
+fn hash_key() -> Result<String, String> {
+    use std::io::Read as _;
+    let mut key = Vec::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_end(&mut key)
+        .map_err(|e| format!("cannot read the key from standard input: {e}"))?;
+    api_keys::hash_key(&key)
 }
 
 async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), String> {

@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
+use crate::api_keys::Caller;
 use crate::error::{self, Error, Outcome, REPLAYED, api_code};
 use crate::flavor::Flavor;
 use crate::idempotency::{Claim, Fingerprint, IdempotencyError, Key, Recorded, Store};
@@ -65,11 +66,17 @@ impl MessagingService for Messaging {
     ) -> Result<Response<SendMessageResponse>, Status> {
         let trace = TraceContext::from_metadata(request.metadata());
         let deadline = request.extensions().get::<Deadline>().copied();
+        let caller = request.extensions().get::<Caller>().cloned();
         let request = request.into_inner();
-        let span = rpc_span("SendMessage", message_type(&request), &trace);
+        let span = rpc_span(
+            "SendMessage",
+            message_type(&request),
+            &trace,
+            caller.as_ref(),
+        );
         async move {
             let call = Call::start("SendMessage");
-            let result = self.send(&request, &trace, deadline).await;
+            let result = self.send(&request, &trace, deadline, caller.as_ref()).await;
             call.finish(&result);
             result
                 .map(|(response, replayed)| {
@@ -94,8 +101,9 @@ impl MessagingService for Messaging {
     ) -> Result<Response<MarkMessageReadResponse>, Status> {
         let trace = TraceContext::from_metadata(request.metadata());
         let deadline = request.extensions().get::<Deadline>().copied();
+        let caller = request.extensions().get::<Caller>().cloned();
         let request = request.into_inner();
-        let span = rpc_span("MarkMessageRead", "read_receipt", &trace);
+        let span = rpc_span("MarkMessageRead", "read_receipt", &trace, caller.as_ref());
         async move {
             let call = Call::start("MarkMessageRead");
             let result = self.mark_read(&request, &trace, deadline).await;
@@ -141,6 +149,7 @@ impl Messaging {
         request: &SendMessageRequest,
         trace: &TraceContext,
         deadline: Option<Deadline>,
+        caller: Option<&Caller>,
     ) -> Result<(SendMessageResponse, bool), Error> {
         let sender = self.pick(&request.sender)?;
         let body = translate::send_message(sender.flavor, request)?;
@@ -149,7 +158,12 @@ impl Messaging {
             let response = deliver(&sender, json, trace, deadline).await?;
             return Ok((response, false));
         }
-        let key = Key::new(&sender.name, &request.request_id);
+        // Scoped by caller when callers authenticate: one caller cannot replay another's answer.
+        let key = Key::scoped(
+            &sender.name,
+            caller.map(|caller| &*caller.name),
+            &request.request_id,
+        );
         let fingerprint = Fingerprint::of(request);
         let lease = sender.upstream.request_timeout() * 2 + LEASE_MARGIN;
         let claim = self
@@ -369,12 +383,19 @@ fn message_type(request: &SendMessageRequest) -> &'static str {
     }
 }
 
-/// One span per RPC. It names the method, flavor, message type and trace; the recipient, the text
-/// and the credentials never appear in it.
-fn rpc_span(method: &str, message_type: &str, trace: &TraceContext) -> Span {
+/// One span per RPC. It names the method, the caller (its API key's name, when callers
+/// authenticate), flavor, message type and trace; the recipient, the text and the credentials
+/// never appear in it.
+fn rpc_span(
+    method: &str,
+    message_type: &str,
+    trace: &TraceContext,
+    caller: Option<&Caller>,
+) -> Span {
     tracing::info_span!(
         "rpc",
         method,
+        caller = caller.map(|caller| &*caller.name),
         sender = Empty,
         flavor = Empty,
         message_type,

@@ -130,7 +130,8 @@ async fn a_burst_of_a_tenth_of_a_second_leaves_at_once(kind: Kind) {
     let limiter = backend.limiter();
     // 100 a second: 10 at once, then one each 10 ms.
     let rate = Rate::per_second(100).expect("a rate");
-    let mut immediate = 0;
+    let started = std::time::Instant::now();
+    let mut immediate = 0u128;
     for _ in 0..12 {
         match limiter
             .reserve("cloud:1", rate, Duration::ZERO)
@@ -146,8 +147,14 @@ async fn a_burst_of_a_tenth_of_a_second_leaves_at_once(kind: Kind) {
             }
         }
     }
-    // Ten, or eleven if the calls took 10 ms between them.
-    assert!((10..=11).contains(&immediate), "{immediate} left at once");
+    // The burst of ten, plus one for each 10 ms the calls themselves took (a loaded machine),
+    // and never more.
+    let earned = started.elapsed().as_millis() / 10;
+    assert!(
+        immediate >= 10 && immediate <= 10 + earned + 1,
+        "{immediate} left at once in {:?}",
+        started.elapsed()
+    );
 }
 with_each_backend!(a_burst_of_a_tenth_of_a_second_leaves_at_once);
 

@@ -1,7 +1,9 @@
 //! Idempotency of `SendMessage` by `request_id` (AIP-155): the first call with a key sends, every
 //! later call with the same key and the same request gets the first call's answer, and a call with
-//! the same key and another request is refused. Keys are scoped by sender (`{sender}:{request_id}`);
-//! a request's fingerprint is a SHA-256 of its encoding with `request_id` cleared.
+//! the same key and another request is refused. Keys are scoped by sender (`{sender}:{request_id}`)
+//! and, when callers authenticate with API keys, by caller too (`{sender}:{caller}:{request_id}`,
+//! so two callers cannot replay or block each other's messages); a request's fingerprint is a
+//! SHA-256 of its encoding with `request_id` cleared.
 //!
 //! A claim is pending until its claimant completes it. A claimant that dies leaves a pending claim
 //! whose lease expires: a duplicate then learns that the outcome is unknown, and nothing is sent
@@ -26,13 +28,22 @@ pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
 /// About how many bytes of keys and answers the in-memory store keeps at most.
 pub const DEFAULT_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
-/// The key of one request: the sender's name and the caller's `request_id` (a UUID, never content).
+/// The key of one request: the sender's name, the caller's name if callers authenticate, and the
+/// caller's `request_id` (a UUID, never content). Names hold no `:`, so keys cannot collide.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key(String);
 
 impl Key {
     pub fn new(sender: &str, request_id: &str) -> Key {
         Key(format!("{sender}:{request_id}"))
+    }
+
+    /// The key of `request_id` sent by `caller` (if callers authenticate) from `sender`.
+    pub fn scoped(sender: &str, caller: Option<&str>, request_id: &str) -> Key {
+        match caller {
+            Some(caller) => Key(format!("{sender}:{caller}:{request_id}")),
+            None => Key::new(sender, request_id),
+        }
     }
 
     pub fn as_str(&self) -> &str {

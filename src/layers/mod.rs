@@ -1,14 +1,19 @@
-//! Cross-cutting behaviour that wraps every gRPC call, one tower layer per file: [`deadline`] reads
-//! the caller's `grpc-timeout`, [`admit`] bounds the calls in progress and refuses new ones while
-//! draining. Each answers with a typed gRPC status ([`Rejection`]) without reaching the service.
+//! Cross-cutting behaviour that wraps every gRPC call, one tower layer per file: [`auth`] checks
+//! the caller's API key, [`deadline`] reads the caller's `grpc-timeout`, [`admit`] bounds the calls
+//! in progress and refuses new ones while draining. Each answers with a typed gRPC status
+//! ([`Rejection`]) without reaching the service.
 
 pub mod admit;
+pub mod auth;
 pub mod deadline;
 
 pub use admit::{Admission, AdmitLayer};
+pub use auth::AuthLayer;
 pub use deadline::{Deadline, DeadlineLayer};
 
 use std::time::Duration;
+
+use crate::api_keys::AuthFailure;
 
 /// Why a layer answered a call itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -26,4 +31,7 @@ pub enum Rejection {
         "the caller's deadline of {timeout:?} passed before the call finished; the message may have been sent"
     )]
     DeadlineExceeded { timeout: Duration },
+    /// The call carries no valid API key; nothing was sent.
+    #[error("{0}; nothing was sent")]
+    Unauthenticated(AuthFailure),
 }

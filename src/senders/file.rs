@@ -96,7 +96,7 @@ impl SendersFile {
 }
 
 /// A file's contents, at most `max` bytes, or why not.
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot be read ({e})"))?;
     let mut bytes = Vec::new();
     file.take(max + 1)

@@ -2,8 +2,10 @@
 //! accepted and closed at once, so its client fails fast instead of hanging in the backlog), each
 //! closed when its peer sends nothing for `idle_timeout` (a connection that never starts HTTP/2, or
 //! a half-open one; live clients answer the HTTP/2 keep-alive pings and stay), each served by hyper
-//! with the HTTP/2 limits of [`ConnectionLimits`]. Shutdown is graceful: every connection gets a
-//! GOAWAY, so calls in flight finish and new ones are refused.
+//! with the HTTP/2 limits of [`ConnectionLimits`]. With TLS, a connection counts toward the limit
+//! from the moment it is accepted, and is closed if its handshake has not completed within the
+//! handshake timeout. Shutdown is graceful: every connection gets a GOAWAY, so calls in flight
+//! finish and new ones are refused.
 
 use std::io;
 use std::pin::Pin;
@@ -19,6 +21,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
+
+use super::tls::Tls;
 
 /// The bounds of the gRPC side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,11 +59,13 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves `service` on every connection `listener` accepts until `stop` completes, then shuts the
-/// connections down gracefully; returns once they have all closed (the caller bounds the wait).
+/// Serves `service` on every connection `listener` accepts (over TLS when `tls` is set) until
+/// `stop` completes, then shuts the connections down gracefully; returns once they have all closed
+/// (the caller bounds the wait).
 pub async fn accept<S>(
     listener: TcpListener,
     limits: ConnectionLimits,
+    tls: Option<Arc<Tls>>,
     service: S,
     stop: impl Future<Output = ()>,
 ) -> Drained
@@ -85,7 +91,7 @@ where
         .max_header_list_size(limits.max_header_list_size)
         .max_pending_accept_reset_streams(Some(64))
         .max_local_error_reset_streams(Some(256));
-    let builder = builder.http2_only();
+    let builder = Arc::new(builder.http2_only());
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut stop = std::pin::pin!(stop);
@@ -111,11 +117,40 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
-        let connection = builder.serve_connection(io, TowerToHyperService::new(service.clone()));
-        let connection = graceful.watch(connection.into_owned());
+        let io = IdleTimeout::new(stream, limits.idle_timeout);
+        // Taken now, so that a connection still in its handshake is waited for when draining.
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let service = TowerToHyperService::new(service.clone());
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let Some(tls) = tls else {
+                let connection = builder.serve_connection(TokioIo::new(io), service);
+                if let Err(error) = watcher.watch(connection).await {
+                    tracing::debug!(%error, "gRPC connection ended with an error");
+                }
+                drop(permit);
+                return;
+            };
+            let handshake = tls.acceptor().accept(io);
+            let io = match tokio::time::timeout(tls.handshake_timeout(), handshake).await {
+                Ok(Ok(io)) => io,
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "TLS handshake failed");
+                    drop(permit);
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(
+                        timeout = ?tls.handshake_timeout(),
+                        "TLS handshake not completed in time: connection closed"
+                    );
+                    drop(permit);
+                    return;
+                }
+            };
+            let connection = builder.serve_connection(TokioIo::new(io), service);
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%error, "gRPC connection ended with an error");
             }
             drop(permit);

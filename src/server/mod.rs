@@ -1,6 +1,6 @@
 //! The gRPC server: the messaging service, health and reflection behind the layers, served on one
-//! listener until a shutdown signal, then drained in bounded time. The binary and the tests share
-//! [`serve`].
+//! listener (over TLS, and for callers with an API key, when configured) until a shutdown signal,
+//! then drained in bounded time. The binary and the tests share [`serve`].
 //!
 //! Shutdown, in order: every health name turns NOT_SERVING at once and `Watch` streams end; calls
 //! are still served for `pre_stop_delay` so load balancers stop routing here first; then new calls
@@ -9,8 +9,10 @@
 
 mod connections;
 mod reload;
+pub mod tls;
 
 pub use connections::ConnectionLimits;
+pub use tls::TlsConfig;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,9 +22,10 @@ use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tower_layer::Layer;
 
+use crate::api_keys::{ApiKeys, ApiKeysConfig};
 use crate::health::{self, HealthBoard, HealthService};
 use crate::idempotency::IdempotencyConfig;
-use crate::layers::{Admission, AdmitLayer, DeadlineLayer};
+use crate::layers::{Admission, AdmitLayer, AuthLayer, DeadlineLayer};
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::messaging_service_server::MessagingServiceServer;
 use crate::ratelimit::LimiterConfig;
@@ -47,6 +50,17 @@ pub struct ServerConfig {
     pub idempotency: IdempotencyConfig,
     /// Where the senders' send-rate slots are kept.
     pub rate_limit: LimiterConfig,
+    /// TLS on the listener and callers' API keys; both off by default.
+    pub security: SecurityConfig,
+}
+
+/// Who may connect and call.
+#[derive(Clone, Debug, Default)]
+pub struct SecurityConfig {
+    /// Serve over TLS (and require client certificates, if it names a client CA).
+    pub tls: Option<TlsConfig>,
+    /// Require an API key on every call but health checks; reloaded on SIGHUP.
+    pub api_keys: Option<ApiKeysConfig>,
 }
 
 /// How much the server takes on at once.
@@ -121,7 +135,13 @@ pub async fn serve(
         )
         .map_err(ServeError::Config)?,
     );
-    let _reloading = reload::on_sighup(config.reload, senders.clone());
+    let api_keys = config.security.api_keys.map(ApiKeys::new);
+    let _reloading = reload::on_sighup(config.reload, senders.clone(), api_keys.clone());
+    let tls = match config.security.tls {
+        Some(tls) => Some(tls::Tls::new(tls).map_err(ServeError::Config)?),
+        None => None,
+    };
+    let _watching = tls.as_ref().map(tls::Tls::watch);
     let store = config.idempotency.build().map_err(ServeError::Config)?;
 
     // Both reflection versions, so grpcurl and older clients can list and describe the services.
@@ -142,8 +162,11 @@ pub async fn serve(
         .prepare();
 
     let admission = Admission::new(limits.max_calls);
-    let service = DeadlineLayer::new(limits.default_deadline)
-        .layer(AdmitLayer::new(admission.clone()).layer(routes));
+    // Authentication first: a call without a valid key takes no call slot.
+    let service = AuthLayer::new(api_keys).layer(
+        DeadlineLayer::new(limits.default_deadline)
+            .layer(AdmitLayer::new(admission.clone()).layer(routes)),
+    );
     let service = tower_util::MapRequest::new(service);
 
     let stop_board = board.clone();
@@ -158,7 +181,7 @@ pub async fn serve(
         tokio::time::sleep(pre_stop_delay).await;
         admission.drain();
     };
-    let drained = connections::accept(listener, limits.connections, service, stop).await;
+    let drained = connections::accept(listener, limits.connections, tls, service, stop).await;
     let grace = config.shutdown.grace;
     tracing::info!(?grace, "new calls refused; waiting for calls in flight");
     if tokio::time::timeout(grace, drained.wait()).await.is_err() {

@@ -1,11 +1,13 @@
-//! Reloading the senders on SIGHUP: the configuration is read again and, if it is valid and every
-//! sender can start, replaces the running senders without dropping calls in flight; otherwise the
-//! running senders stay and the problem is logged at `warn`.
+//! Reloading the senders and the API keys on SIGHUP: the configuration is read again and, if it is
+//! valid and every sender can start, replaces the running senders without dropping calls in
+//! flight; otherwise the running senders stay and the problem is logged at `warn`. The API keys
+//! file, if any, is read again likewise.
 
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
+use crate::api_keys::ApiKeys;
 use crate::senders::{Reload, Senders};
 
 /// Reloads on every SIGHUP until dropped.
@@ -19,10 +21,14 @@ impl Drop for Reloading {
     }
 }
 
-/// Listens for SIGHUP and reloads the senders with `reload` on each. Without `reload` (the senders
-/// come from flags) a SIGHUP is logged and ignored, rather than ending the process as it would by
-/// default.
-pub fn on_sighup(reload: Option<Reload>, senders: Arc<Senders>) -> Reloading {
+/// Listens for SIGHUP and reloads the senders with `reload`, and the API keys, on each. With
+/// neither (the senders come from flags, no API keys) a SIGHUP is logged and ignored, rather than
+/// ending the process as it would by default.
+pub fn on_sighup(
+    reload: Option<Reload>,
+    senders: Arc<Senders>,
+    api_keys: Option<Arc<ApiKeys>>,
+) -> Reloading {
     let task = tokio::spawn(async move {
         #[cfg(unix)]
         {
@@ -35,8 +41,12 @@ pub fn on_sighup(reload: Option<Reload>, senders: Arc<Senders>) -> Reloading {
                 }
             };
             while hangups.recv().await.is_some() {
+                if let Some(api_keys) = &api_keys {
+                    api_keys.reload().await;
+                }
                 match &reload {
                     Some(reload) => reload_now(reload, &senders).await,
+                    None if api_keys.is_some() => {}
                     None => tracing::warn!(
                         "SIGHUP: nothing to reload, the senders come from flags (use --senders FILE)"
                     ),
@@ -45,7 +55,7 @@ pub fn on_sighup(reload: Option<Reload>, senders: Arc<Senders>) -> Reloading {
         }
         #[cfg(not(unix))]
         {
-            let _ = (reload, senders);
+            let _ = (reload, senders, api_keys);
         }
     });
     Reloading { task }

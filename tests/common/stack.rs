@@ -19,7 +19,7 @@ use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 use whatsapp_grpc::ratelimit::LimiterConfig;
 use whatsapp_grpc::sandbox::{self, SandboxConfig};
 use whatsapp_grpc::senders::SenderConfig;
-use whatsapp_grpc::server::{self, ServerConfig, ServerLimits, ShutdownConfig};
+use whatsapp_grpc::server::{self, SecurityConfig, ServerConfig, ServerLimits, ShutdownConfig};
 use whatsapp_grpc::upstream::{Credentials, Secret, UpstreamConfig};
 
 pub const API_VERSION: &str = "v24.0";
@@ -58,6 +58,10 @@ pub struct Options {
     pub max_messages_per_second: u32,
     /// Where send-rate slots are kept.
     pub rate_limit: LimiterConfig,
+    /// TLS and API keys (off by default).
+    pub security: SecurityConfig,
+    /// With TLS on: how the stack's own client connects (its trusted CA, its certificate).
+    pub client_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl Options {
@@ -80,6 +84,8 @@ impl Options {
             idempotency: IdempotencyConfig::default(),
             max_messages_per_second: 0,
             rate_limit: LimiterConfig::Memory,
+            security: SecurityConfig::default(),
+            client_tls: None,
         }
     }
 }
@@ -165,6 +171,7 @@ impl Stack {
             shutdown: options.shutdown,
             idempotency: options.idempotency.clone(),
             rate_limit: options.rate_limit.clone(),
+            security: options.security.clone(),
         };
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
         let grpc_address = grpc_listener.local_addr().expect("address");
@@ -178,7 +185,12 @@ impl Stack {
             .expect("server runs");
         }));
 
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc_address}"))
+        let endpoint = match &options.client_tls {
+            None => tonic::transport::Endpoint::from_shared(format!("http://{grpc_address}")),
+            Some(tls) => tonic::transport::Endpoint::from_shared(format!("https://{grpc_address}"))
+                .and_then(|endpoint| endpoint.tls_config(tls.clone())),
+        };
+        let channel = endpoint
             .expect("endpoint")
             .connect()
             .await
