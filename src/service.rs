@@ -52,7 +52,7 @@ impl Messaging {
         let sender = self.senders.pick(requested)?;
         let span = Span::current();
         span.record("sender", sender.name.as_str());
-        span.record("flavor", tracing::field::display(sender.flavor));
+        span.record("flavor", sender.flavor.as_str());
         Ok(sender)
     }
 }
@@ -66,7 +66,12 @@ impl MessagingService for Messaging {
         let trace = TraceContext::from_metadata(request.metadata());
         let deadline = request.extensions().get::<Deadline>().copied();
         let request = request.into_inner();
-        let span = rpc_span("SendMessage", message_type(&request), &trace);
+        let span = rpc_span(
+            "SendMessage",
+            "whatsapp.v1.MessagingService/SendMessage",
+            message_type(&request),
+        );
+        trace.continue_in(&span);
         async move {
             let call = Call::start("SendMessage");
             let result = self.send(&request, &trace, deadline).await;
@@ -95,7 +100,12 @@ impl MessagingService for Messaging {
         let trace = TraceContext::from_metadata(request.metadata());
         let deadline = request.extensions().get::<Deadline>().copied();
         let request = request.into_inner();
-        let span = rpc_span("MarkMessageRead", "read_receipt", &trace);
+        let span = rpc_span(
+            "MarkMessageRead",
+            "whatsapp.v1.MessagingService/MarkMessageRead",
+            "read_receipt",
+        );
+        trace.continue_in(&span);
         async move {
             let call = Call::start("MarkMessageRead");
             let result = self.mark_read(&request, &trace, deadline).await;
@@ -370,15 +380,19 @@ fn message_type(request: &SendMessageRequest) -> &'static str {
 }
 
 /// One span per RPC. It names the method, flavor, message type and trace; the recipient, the text
-/// and the credentials never appear in it.
-fn rpc_span(method: &str, message_type: &str, trace: &TraceContext) -> Span {
+/// and the credentials never appear in it. Exported as an OpenTelemetry server span (`otel.*`)
+/// whose attributes are these fields.
+fn rpc_span(method: &'static str, full_method: &'static str, message_type: &str) -> Span {
     tracing::info_span!(
         "rpc",
+        otel.name = full_method,
+        otel.kind = "server",
+        otel.status_code = Empty,
         method,
         sender = Empty,
         flavor = Empty,
         message_type,
-        trace_id = %trace.trace_id,
+        trace_id = Empty,
         http_status = Empty,
         message_id = Empty,
         fbtrace_id = Empty,
@@ -432,7 +446,11 @@ impl Call {
     fn finish<T>(mut self, result: &Result<T, Error>) {
         self.finished = true;
         let latency = self.started.elapsed();
-        Span::current().record("latency_us", latency.as_micros() as u64);
+        let span = Span::current();
+        span.record("latency_us", latency.as_micros() as u64);
+        if result.as_ref().is_err_and(server_fault) {
+            span.record("otel.status_code", "ERROR");
+        }
         log_result(result);
     }
 }
@@ -447,6 +465,25 @@ impl Drop for Call {
                 "call abandoned before it finished (the caller cancelled or its deadline passed); the message may have been sent"
             );
         }
+    }
+}
+
+/// Whether a failure is this service's or the API's rather than the caller's (a bad request, an
+/// unknown sender, a reused `request_id`, its send rate): the span is then marked as an error.
+fn server_fault(error: &Error) -> bool {
+    match error {
+        Error::Upstream(_) | Error::Internal(_) => true,
+        Error::Idempotency(IdempotencyError::Unavailable(_)) => true,
+        Error::RateLimit(RateLimitError::Unavailable(_)) => true,
+        Error::InvalidArgument(_)
+        | Error::Sender(_)
+        | Error::Idempotency(
+            IdempotencyError::Reused
+            | IdempotencyError::InProgress
+            | IdempotencyError::Abandoned
+            | IdempotencyError::Replayed { .. },
+        )
+        | Error::RateLimit(RateLimitError::Exhausted { .. }) => false,
     }
 }
 
