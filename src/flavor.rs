@@ -12,6 +12,16 @@ pub enum Flavor {
     OnPremises,
 }
 
+impl Flavor {
+    /// The flavor as `--flavor` spells it (`cloud`, `on-premises`): the value logs and spans carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavor::Cloud => "cloud",
+            Flavor::OnPremises => "on-premises",
+        }
+    }
+}
+
 impl fmt::Display for Flavor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

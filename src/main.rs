@@ -18,7 +18,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Sandbox(args) => {
-            telemetry::init(args.log_format);
+            telemetry::init_logs(args.log_format);
             run_sandbox(args).await
         }
         Command::Send(args) => client::send(args).await.map(|line| println!("{line}")),
@@ -36,7 +36,7 @@ async fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let mut config = args.into_config(EnvCredentials::from_env())?;
-    telemetry::init(config.log_format);
+    let telemetry = telemetry::init(config.log_format)?;
     // Listen for SIGTERM before anything else: one arriving during start-up drains too.
     let shutdown = shutdown_signal()?;
 
@@ -52,17 +52,19 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 .map_err(|e| format!("the sandbox's address is unknown: {e}"))?;
             let url = format!("http://{address}");
             sandbox_senders(&mut config.server.senders, &url);
+            let sandbox_url = url.clone();
             config.server.reload = config.server.reload.take().map(|reload| {
                 Reload(Arc::new(move || {
                     (reload.0)().map(|mut senders| {
-                        sandbox_senders(&mut senders, &url);
+                        sandbox_senders(&mut senders, &sandbox_url);
                         senders
                     })
                 }))
             });
             tracing::warn!(
-                "SANDBOX MODE: messages go to an emulator at http://{address} and are NOT delivered to anyone; \
-                 what it received: curl http://{address}/sandbox/received"
+                sandbox_url = %url,
+                "SANDBOX MODE: messages go to an emulator at sandbox_url and are NOT delivered to \
+                 anyone; what it received: GET sandbox_url/sandbox/received"
             );
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let task = tokio::spawn(sandbox::serve(listener, sandbox_config.clone(), async {
@@ -95,19 +97,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .api_keys
             .as_ref()
             .map_or(0, |keys| keys.keys.len()),
+        traces = telemetry.exports_traces(),
+        version = env!("CARGO_PKG_VERSION"),
         "whatsapp-grpc serving"
     );
     for sender in &config.server.senders {
         tracing::info!(
             sender = %sender.name,
-            flavor = %sender.upstream.flavor,
+            flavor = sender.upstream.flavor.as_str(),
             upstream = %display_url(&sender.upstream.base_url),
             "sending from"
         );
     }
-    server::serve(listener, config.server, shutdown)
+    let served = server::serve(listener, config.server, shutdown)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string());
+    // The spans of the last calls, still queued, go out before the process ends.
+    telemetry.shutdown(telemetry::FLUSH_TIMEOUT).await;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -128,8 +135,8 @@ async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), Str
         .await
         .map_err(|e| format!("--listen {}: {e}", args.listen))?;
     tracing::warn!(
-        "SANDBOX: an emulator of the WhatsApp Business API on http://{}; nothing is delivered",
-        args.listen
+        listen = %args.listen,
+        "SANDBOX: an emulator of the WhatsApp Business API; nothing is delivered"
     );
     sandbox::serve(listener, args.sandbox_config(), shutdown_signal()?)
         .await

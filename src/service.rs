@@ -53,7 +53,7 @@ impl Messaging {
         let sender = self.senders.pick(requested)?;
         let span = Span::current();
         span.record("sender", sender.name.as_str());
-        span.record("flavor", tracing::field::display(sender.flavor));
+        span.record("flavor", sender.flavor.as_str());
         Ok(sender)
     }
 }
@@ -70,10 +70,11 @@ impl MessagingService for Messaging {
         let request = request.into_inner();
         let span = rpc_span(
             "SendMessage",
+            "whatsapp.v1.MessagingService/SendMessage",
             message_type(&request),
-            &trace,
             caller.as_ref(),
         );
+        trace.continue_in(&span);
         async move {
             let call = Call::start("SendMessage");
             let result = self.send(&request, &trace, deadline, caller.as_ref()).await;
@@ -103,7 +104,13 @@ impl MessagingService for Messaging {
         let deadline = request.extensions().get::<Deadline>().copied();
         let caller = request.extensions().get::<Caller>().cloned();
         let request = request.into_inner();
-        let span = rpc_span("MarkMessageRead", "read_receipt", &trace, caller.as_ref());
+        let span = rpc_span(
+            "MarkMessageRead",
+            "whatsapp.v1.MessagingService/MarkMessageRead",
+            "read_receipt",
+            caller.as_ref(),
+        );
+        trace.continue_in(&span);
         async move {
             let call = Call::start("MarkMessageRead");
             let result = self.mark_read(&request, &trace, deadline).await;
@@ -385,21 +392,25 @@ fn message_type(request: &SendMessageRequest) -> &'static str {
 
 /// One span per RPC. It names the method, the caller (its API key's name, when callers
 /// authenticate), flavor, message type and trace; the recipient, the text and the credentials
-/// never appear in it.
+/// never appear in it. Exported as an OpenTelemetry server span (`otel.*`) whose attributes are
+/// these fields.
 fn rpc_span(
-    method: &str,
+    method: &'static str,
+    full_method: &'static str,
     message_type: &str,
-    trace: &TraceContext,
     caller: Option<&Caller>,
 ) -> Span {
     tracing::info_span!(
         "rpc",
+        otel.name = full_method,
+        otel.kind = "server",
+        otel.status_code = Empty,
         method,
         caller = caller.map(|caller| &*caller.name),
         sender = Empty,
         flavor = Empty,
         message_type,
-        trace_id = %trace.trace_id,
+        trace_id = Empty,
         http_status = Empty,
         message_id = Empty,
         fbtrace_id = Empty,
@@ -453,7 +464,11 @@ impl Call {
     fn finish<T>(mut self, result: &Result<T, Error>) {
         self.finished = true;
         let latency = self.started.elapsed();
-        Span::current().record("latency_us", latency.as_micros() as u64);
+        let span = Span::current();
+        span.record("latency_us", latency.as_micros() as u64);
+        if result.as_ref().is_err_and(server_fault) {
+            span.record("otel.status_code", "ERROR");
+        }
         log_result(result);
     }
 }
@@ -469,6 +484,21 @@ impl Drop for Call {
             );
         }
     }
+}
+
+/// Whether a failure is the service's side rather than the caller's, by its gRPC code as
+/// OpenTelemetry's conventions for gRPC servers say: the span is then marked as an error.
+fn server_fault(error: &Error) -> bool {
+    use tonic::Code;
+    matches!(
+        error::status(error).code(),
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
 }
 
 /// One line at debug (success) or warn (failure) for a finished call.

@@ -23,6 +23,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY
 use reqwest::{Method, StatusCode, Url};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 pub use auth::{Credentials, Secret};
 pub use error::{ApiError, UpstreamError, UpstreamFailure};
@@ -612,16 +614,28 @@ impl Upstream {
         started: &mut bool,
     ) -> Result<RawAnswer, UpstreamError> {
         let slot = budget.slot()?;
+        // The request as a client span of the call's trace (not for health probes, which have
+        // none): its context is the `traceparent` the API receives.
+        let span = match trace {
+            Some(_) => tracing::debug_span!(
+                "upstream request",
+                otel.name = method.as_str(),
+                otel.kind = "client",
+                otel.status_code = Empty,
+                http.request.method = method.as_str(),
+                http.response.status_code = Empty,
+            ),
+            None => Span::none(),
+        };
         let mut request = self
             .client
             .request(method, url)
             .header(AUTHORIZATION, bearer.header.clone())
             .timeout(slot.timeout);
         if let Some(trace) = trace {
-            request = request.header("traceparent", trace.traceparent.clone());
-            if let Some(tracestate) = &trace.tracestate {
-                request = request.header("tracestate", tracestate.clone());
-            }
+            let mut headers = HeaderMap::with_capacity(2);
+            trace.inject(&span, &mut headers);
+            request = request.headers(headers);
         }
         if !body.is_empty() {
             request = request.body(body.clone());
@@ -642,7 +656,20 @@ impl Upstream {
                 body,
             })
         };
-        match tokio::time::timeout_at(slot.until, exchange).await {
+        let exchange = tokio::time::timeout_at(slot.until, exchange).instrument(span.clone());
+        let result = exchange.await;
+        match &result {
+            Ok(Ok(answer)) => {
+                span.record("http.response.status_code", answer.status.as_u16());
+                if answer.status.is_server_error() {
+                    span.record("otel.status_code", "ERROR");
+                }
+            }
+            Ok(Err(_)) | Err(_) => {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        match result {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => {
                 // A request the HTTP stack refused to build was never attempted.

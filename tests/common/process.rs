@@ -56,15 +56,16 @@ impl Service {
                         log.lock().unwrap().push_str(&format!("{line}\n"));
                         continue;
                     };
+                    // Logged first, so that the serving line is in the log once `launch` returns.
+                    log.lock()
+                        .unwrap()
+                        .push_str(&format!("{}\n", readable(&event)));
                     if event["message"] == "whatsapp-grpc serving"
                         && let (Some(found), Some(address)) =
                             (found.take(), event["listen"].as_str())
                     {
                         let _ = found.send(address.to_string());
                     }
-                    log.lock()
-                        .unwrap()
-                        .push_str(&format!("{}\n", readable(&event)));
                 }
             }
         });
