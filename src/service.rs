@@ -13,7 +13,8 @@ use tracing::{Instrument, Span};
 use crate::error::{self, Error, Outcome, REPLAYED, api_code};
 use crate::flavor::Flavor;
 use crate::idempotency::{Claim, Fingerprint, IdempotencyError, Key, Recorded, Store};
-use crate::layers::Deadline;
+use crate::layers::{Deadline, MessageTypeSlot};
+use crate::metrics::labels::{DuplicateReason, MessageType, ReplayedAnswer};
 use crate::proto::messaging_service_server::MessagingService;
 use crate::proto::send_message_request::Content;
 use crate::proto::{
@@ -64,6 +65,9 @@ impl MessagingService for Messaging {
     ) -> Result<Response<SendMessageResponse>, Status> {
         let trace = TraceContext::from_metadata(request.metadata());
         let deadline = request.extensions().get::<Deadline>().copied();
+        if let Some(slot) = request.extensions().get::<MessageTypeSlot>() {
+            slot.set(MessageType::of(request.get_ref()));
+        }
         let request = request.into_inner();
         let span = rpc_span("SendMessage", message_type(&request), &trace);
         async move {
@@ -93,6 +97,9 @@ impl MessagingService for Messaging {
     ) -> Result<Response<MarkMessageReadResponse>, Status> {
         let trace = TraceContext::from_metadata(request.metadata());
         let deadline = request.extensions().get::<Deadline>().copied();
+        if let Some(slot) = request.extensions().get::<MessageTypeSlot>() {
+            slot.set(MessageType::of_read(request.get_ref()));
+        }
         let request = request.into_inner();
         let span = rpc_span("MarkMessageRead", "read_receipt", &trace);
         async move {
@@ -168,6 +175,15 @@ impl Messaging {
             }
             claim => claim,
         };
+        let metrics = &sender.metrics;
+        match &claim {
+            Claim::Done(Recorded::Response(_)) => metrics.replayed(ReplayedAnswer::Response),
+            Claim::Done(Recorded::Failure { .. }) => metrics.replayed(ReplayedAnswer::Failure),
+            Claim::Abandoned => metrics.replayed(ReplayedAnswer::Abandoned),
+            Claim::Pending => metrics.duplicate_refused(DuplicateReason::InProgress),
+            Claim::Mismatch => metrics.duplicate_refused(DuplicateReason::Reused),
+            Claim::New => {}
+        }
         match claim {
             Claim::New => {
                 let completion = Completion {

@@ -1,14 +1,20 @@
-//! Cross-cutting behaviour that wraps every gRPC call, one tower layer per file: [`deadline`] reads
-//! the caller's `grpc-timeout`, [`admit`] bounds the calls in progress and refuses new ones while
-//! draining. Each answers with a typed gRPC status ([`Rejection`]) without reaching the service.
+//! Cross-cutting behaviour that wraps every gRPC call, one tower layer per file: [`metrics`] counts
+//! and times every call, [`deadline`] reads the caller's `grpc-timeout`, [`admit`] bounds the calls
+//! in progress and refuses new ones while draining. The last two answer with a typed gRPC status
+//! ([`Rejection`], also put in the response's extensions for the metrics) without reaching the
+//! service.
 
 pub mod admit;
 pub mod deadline;
+pub mod metrics;
 
 pub use admit::{Admission, AdmitLayer};
 pub use deadline::{Deadline, DeadlineLayer};
+pub use metrics::{MessageTypeSlot, MetricsLayer};
 
 use std::time::Duration;
+
+use tonic::body::Body;
 
 /// Why a layer answered a call itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -26,4 +32,14 @@ pub enum Rejection {
         "the caller's deadline of {timeout:?} passed before the call finished; the message may have been sent"
     )]
     DeadlineExceeded { timeout: Duration },
+}
+
+impl Rejection {
+    /// The answer to a call refused for this rejection: its status, and the rejection itself in
+    /// the response's extensions.
+    pub fn into_response(self) -> http::Response<Body> {
+        let mut response = crate::error::rejection_status(self).into_http();
+        response.extensions_mut().insert(self);
+        response
+    }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::flavor::Flavor;
 use crate::health::{self, HealthBoard, UpstreamHealth, upstream::Prober};
-use crate::upstream::Upstream;
+use crate::metrics::{Metrics, SenderMetrics};
+use crate::upstream::{Observer, Observers, Upstream};
 
 use super::SenderConfig;
 
@@ -26,6 +27,8 @@ pub struct Sender {
     pub upstream: Arc<Upstream>,
     /// The health name of its API.
     pub health_name: String,
+    /// Its metrics' recorder (which also observes its upstream).
+    pub metrics: SenderMetrics,
 }
 
 /// Why a request's `sender` names no sender.
@@ -61,15 +64,17 @@ pub struct Senders {
     current: RwLock<Arc<Registry>>,
     board: Arc<HealthBoard>,
     health_interval: Duration,
+    metrics: Metrics,
 }
 
 impl Senders {
-    /// Starts every sender of `configs` (probing its API every `health_interval`), or says which
-    /// cannot start.
+    /// Starts every sender of `configs` (probing its API every `health_interval`, its calls
+    /// observed by `metrics`), or says which cannot start.
     pub fn new(
         configs: Vec<SenderConfig>,
         board: Arc<HealthBoard>,
         health_interval: Duration,
+        metrics: Metrics,
     ) -> Result<Senders, String> {
         let senders = Senders {
             current: RwLock::new(Arc::new(Registry {
@@ -78,6 +83,7 @@ impl Senders {
             })),
             board,
             health_interval,
+            metrics,
         };
         senders.replace(configs)?;
         Ok(senders)
@@ -150,6 +156,7 @@ impl Senders {
                             display_phone_number: config.display_phone_number.clone(),
                             upstream: Arc::new(upstream),
                             health_name: health_name(&config.name),
+                            metrics: self.metrics.sender(&config.name),
                         }),
                         config,
                         // Started below, once every sender of the new set could be built.
@@ -162,7 +169,15 @@ impl Senders {
         for &index in &fresh {
             let entry = &mut entries[index];
             let health = UpstreamHealth::new(self.board.clone(), entry.sender.health_name.clone());
-            entry.sender.upstream.observe_with(health.clone());
+            let observer: Arc<dyn Observer> = if self.metrics.is_enabled() {
+                Arc::new(Observers(vec![
+                    health.clone(),
+                    Arc::new(entry.sender.metrics.clone()),
+                ]))
+            } else {
+                health.clone()
+            };
+            entry.sender.upstream.observe_with(observer);
             let probe_timeout = entry
                 .config
                 .upstream

@@ -22,7 +22,8 @@ use tower_layer::Layer;
 
 use crate::health::{self, HealthBoard, HealthService};
 use crate::idempotency::IdempotencyConfig;
-use crate::layers::{Admission, AdmitLayer, DeadlineLayer};
+use crate::layers::{Admission, AdmitLayer, DeadlineLayer, MetricsLayer};
+use crate::metrics::{Metrics, exporter};
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::messaging_service_server::MessagingServiceServer;
 use crate::senders::{Reload, SenderConfig, Senders};
@@ -93,12 +94,39 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
+/// The sockets the server serves on, bound by the caller (so it knows the ports the OS chose).
+#[derive(Debug)]
+pub struct Listeners {
+    /// The gRPC API.
+    pub grpc: tokio::net::TcpListener,
+    /// Prometheus metrics at `GET /metrics` (`--metrics-listen`); none records no metrics.
+    pub metrics: Option<tokio::net::TcpListener>,
+}
+
 /// Serves the API on `listener` until `shutdown` completes, then drains (see the module's doc).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let listeners = Listeners {
+        grpc: listener,
+        metrics: None,
+    };
+    serve_on(listeners, config, shutdown).await
+}
+
+/// Serves the API as [`serve`] does, and the metrics on their own listener, if any, from before
+/// the API reports SERVING until [`serve_on`] returns.
+pub async fn serve_on(
+    listeners: Listeners,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let Listeners {
+        grpc: listener,
+        metrics: metrics_listener,
+    } = listeners;
     // The process serves from now on; each sender's API is known after its first probe, and the
     // messaging name is SERVING while any sender's API is.
     let board = Arc::new(HealthBoard::new(
@@ -108,9 +136,21 @@ pub async fn serve(
         ],
         Some(health::MESSAGING),
     ));
+    let metrics = match metrics_listener {
+        Some(_) => Metrics::new(),
+        None => Metrics::disabled(),
+    };
+    // Stops (its connections with it) when this function returns.
+    let _exporter =
+        metrics_listener.and_then(|listener| exporter::start(listener, &metrics, board.clone()));
     let senders = Arc::new(
-        Senders::new(config.senders, board.clone(), config.health_interval)
-            .map_err(ServeError::Config)?,
+        Senders::new(
+            config.senders,
+            board.clone(),
+            config.health_interval,
+            metrics.clone(),
+        )
+        .map_err(ServeError::Config)?,
     );
     let _reloading = reload::on_sighup(config.reload, senders.clone());
     let store = config.idempotency.build().map_err(ServeError::Config)?;
@@ -133,8 +173,11 @@ pub async fn serve(
         .prepare();
 
     let admission = Admission::new(limits.max_calls);
-    let service = DeadlineLayer::new(limits.default_deadline)
-        .layer(AdmitLayer::new(admission.clone()).layer(routes));
+    // Outermost, the metrics see every call, those the inner layers answer included.
+    let service = MetricsLayer::new(metrics).layer(
+        DeadlineLayer::new(limits.default_deadline)
+            .layer(AdmitLayer::new(admission.clone()).layer(routes)),
+    );
     let service = tower_util::MapRequest::new(service);
 
     let stop_board = board.clone();
