@@ -226,3 +226,159 @@ impl Drop for ObservedBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::convert::Infallible;
+
+    use http::HeaderValue;
+    use prometheus_client::encoding::prometheus_text;
+
+    use super::*;
+
+    /// A body of the given frames, then its end.
+    struct Frames(VecDeque<Frame<Bytes>>);
+
+    impl HttpBody for Frames {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Ready(self.0.pop_front().map(Ok))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
+
+    fn trailers(code: &'static str) -> Frame<Bytes> {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static(code));
+        Frame::trailers(trailers)
+    }
+
+    /// Answers every call with a clone of the response it was given.
+    #[derive(Clone)]
+    struct Answer(fn() -> Response<Body>);
+
+    impl Service<Request<()>> for Answer {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            std::future::ready(Ok((self.0)()))
+        }
+    }
+
+    fn call_to(path: &str) -> Request<()> {
+        Request::builder().uri(path).body(()).expect("a request")
+    }
+
+    /// The scrape's line for `calls_total` of `method` with `code`, if any.
+    fn calls(metrics: &Metrics, method: &str, message_type: &str, code: &str) -> Option<String> {
+        let mut text = String::new();
+        prometheus_text::encode(&mut text, &metrics.registry().expect("enabled")).expect("encodes");
+        let prefix = format!(
+            "whatsapp_grpc_calls_total{{method=\"{method}\",message_type=\"{message_type}\",grpc_code=\"{code}\"}} "
+        );
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
+    }
+
+    async fn drain(body: Body) {
+        let mut body = std::pin::pin!(body);
+        while std::future::poll_fn(|cx| body.as_mut().poll_frame(cx))
+            .await
+            .is_some()
+        {}
+    }
+
+    const SEND: &str = "/whatsapp.v1.MessagingService/SendMessage";
+    const SEND_LABEL: &str = "whatsapp.v1.MessagingService/SendMessage";
+
+    #[tokio::test]
+    async fn the_status_is_read_from_headers_or_trailers_or_their_absence() {
+        let metrics = Metrics::new();
+        let layer = MetricsLayer::new(metrics.clone());
+
+        // Trailers-only: the status is in the headers.
+        let mut headers_only =
+            layer.layer(Answer(|| tonic::Status::invalid_argument("no").into_http()));
+        let response = headers_only.call(call_to(SEND)).await.expect("answers");
+        drop(response);
+        assert_eq!(
+            calls(&metrics, SEND_LABEL, "unknown", "INVALID_ARGUMENT").as_deref(),
+            Some("1")
+        );
+
+        // The status in the trailers after the message.
+        let mut streamed = layer.layer(Answer(|| {
+            Response::new(Body::new(Frames(VecDeque::from([
+                Frame::data(Bytes::from_static(b"message")),
+                trailers("0"),
+            ]))))
+        }));
+        let response = streamed.call(call_to(SEND)).await.expect("answers");
+        assert_eq!(
+            calls(&metrics, SEND_LABEL, "unknown", "OK"),
+            None,
+            "not yet"
+        );
+        drain(response.into_body()).await;
+        assert_eq!(
+            calls(&metrics, SEND_LABEL, "unknown", "OK").as_deref(),
+            Some("1")
+        );
+
+        // A body that ends without trailers: UNKNOWN, as a client reads it.
+        let mut no_trailers = layer.layer(Answer(|| {
+            Response::new(Body::new(Frames(VecDeque::from([Frame::data(
+                Bytes::from_static(b"message"),
+            )]))))
+        }));
+        let response = no_trailers.call(call_to(SEND)).await.expect("answers");
+        drain(response.into_body()).await;
+        assert_eq!(
+            calls(&metrics, SEND_LABEL, "unknown", "UNKNOWN").as_deref(),
+            Some("1")
+        );
+
+        // A body dropped before its end: the caller went away.
+        let response = streamed.call(call_to(SEND)).await.expect("answers");
+        drop(response);
+        assert_eq!(
+            calls(&metrics, SEND_LABEL, "unknown", "CANCELLED").as_deref(),
+            Some("1")
+        );
+
+        // Another path is `other`, with no message.
+        let response = headers_only
+            .call(call_to("/some.Service/Guess"))
+            .await
+            .expect("answers");
+        drop(response);
+        assert_eq!(
+            calls(&metrics, "other", "none", "INVALID_ARGUMENT").as_deref(),
+            Some("1")
+        );
+    }
+
+    #[tokio::test]
+    async fn disabled_metrics_pass_calls_through() {
+        let mut service = MetricsLayer::new(Metrics::disabled())
+            .layer(Answer(|| tonic::Status::invalid_argument("no").into_http()));
+        let response = service.call(call_to(SEND)).await.expect("answers");
+        assert_eq!(response.headers()["grpc-status"], "3");
+        assert!(Metrics::disabled().registry().is_none());
+    }
+}
