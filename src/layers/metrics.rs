@@ -374,6 +374,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_call_another_layer_answered_is_counted_by_its_reason() {
+        let metrics = Metrics::new();
+        let mut service = MetricsLayer::new(metrics.clone()).layer(Answer(|| {
+            Rejection::DeadlineExceeded {
+                timeout: std::time::Duration::from_secs(1),
+            }
+            .into_response()
+        }));
+        let response = service.call(call_to(SEND)).await.expect("answers");
+        drop(response);
+        let mut text = String::new();
+        prometheus_text::encode(&mut text, &metrics.registry().expect("enabled")).expect("encodes");
+        assert!(
+            text.lines()
+                .any(|line| line
+                    == "whatsapp_grpc_calls_rejected_total{reason=\"deadline_exceeded\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|line| line == "whatsapp_grpc_calls_rejected_total{reason=\"overloaded\"} 0"),
+            "{text}"
+        );
+        assert_eq!(
+            calls(&metrics, SEND_LABEL, "unknown", "DEADLINE_EXCEEDED").as_deref(),
+            Some("1")
+        );
+    }
+
+    #[tokio::test]
     async fn disabled_metrics_pass_calls_through() {
         let mut service = MetricsLayer::new(Metrics::disabled())
             .layer(Answer(|| tonic::Status::invalid_argument("no").into_http()));
