@@ -691,7 +691,8 @@ impl Upstream {
         let answer = match answer {
             Ok(answer) => answer,
             Err(error) => {
-                if let Some(observer) = requests {
+                // A request never sent (no time left, or it could not be built) is no request.
+                if let Some(observer) = requests.filter(|_| *started) {
                     observer.request_finished(latency, RequestOutcome::NoAnswer(&error));
                 }
                 return Err(error);
@@ -715,11 +716,12 @@ impl Upstream {
             let renewed = renewed?;
             tracing::debug!("the API refused the token; retrying once with a new one");
             let began = Instant::now();
+            let mut sent = false;
             let answer = self
-                .request(method, url, &body, trace, &renewed, budget, &mut true)
+                .request(method, url, &body, trace, &renewed, budget, &mut sent)
                 .await
                 .and_then(|answer| self.read(answer, &body));
-            if let Some(observer) = requests {
+            if let Some(observer) = requests.filter(|_| sent) {
                 observer.request_finished(began.elapsed(), RequestOutcome::of(&answer));
             }
             return answer;
