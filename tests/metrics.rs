@@ -508,6 +508,93 @@ async fn calls_in_flight_and_calls_refused_at_the_limit_are_counted_and_the_list
 }
 
 #[tokio::test]
+async fn requests_without_an_answer_and_shed_calls_are_counted() {
+    // Nothing listens at the upstream's address: every attempt is refused, retried, and the API
+    // is never seen up.
+    let stack = Stack::start_with(Options {
+        metrics: true,
+        upstream_url: Some(common::stack::closed_port_url().await),
+        ..Options::new(Flavor::Cloud)
+    })
+    .await;
+    let metrics = stack.metrics_address.expect("a metrics address");
+    let status = stack
+        .client
+        .clone()
+        .send_message(to(TO, "hello metrics"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    let unreachable = scrape(metrics).await;
+    let sender = [("sender", "default")];
+    assert_eq!(
+        unreachable.get(
+            "whatsapp_grpc_upstream_request_errors_total",
+            &[("sender", "default"), ("error", "unreachable")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        unreachable.get(
+            "whatsapp_grpc_upstream_retries_total",
+            &[("sender", "default"), ("reason", "unreachable")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        unreachable.get(
+            "whatsapp_grpc_upstream_request_duration_seconds_count",
+            &sender
+        ),
+        3.0
+    );
+    assert!(
+        !unreachable
+            .samples
+            .iter()
+            .any(|sample| sample.name == "whatsapp_grpc_upstream_responses_total"),
+        "no answer came"
+    );
+    assert_eq!(unreachable.get("whatsapp_grpc_upstream_up", &sender), 0.0);
+
+    // One call in flight to the API and no queue: a second call is shed. One probe, at start,
+    // so none takes the slot meanwhile.
+    let mut stack = Stack::start_with(Options {
+        metrics: true,
+        sandbox: SandboxConfig {
+            slow_answer: Duration::from_secs(2),
+            ..Default::default()
+        },
+        max_in_flight: 1,
+        max_queued: 0,
+        health_interval: Duration::from_secs(3600),
+        ..Options::new(Flavor::Cloud)
+    })
+    .await;
+    let metrics = stack.metrics_address.expect("a metrics address");
+    stack
+        .wait_for_health(SENDER_HEALTH, ServingStatus::Serving)
+        .await;
+    let mut held = stack.client.clone();
+    let held = tokio::spawn(async move { held.send_message(to(SLOW, "slow")).await });
+    // The sandbox has it: the call holds the only slot until the slow answer.
+    stack.wait_until_received(1).await;
+    let shed = stack
+        .client
+        .clone()
+        .send_message(to(TO, "hello metrics"))
+        .await
+        .unwrap_err();
+    assert_eq!(shed.code(), Code::ResourceExhausted);
+    held.await.expect("joined").expect("the held call succeeds");
+    let scrape = scrape(metrics).await;
+    assert_eq!(
+        scrape.get("whatsapp_grpc_upstream_busy_total", &sender),
+        1.0
+    );
+}
+
+#[tokio::test]
 async fn on_premises_logins_and_renewals_are_counted_by_result() {
     // One probe at start (it logs in); no later probe races the calls below.
     let stack = Stack::start_with(Options {
