@@ -87,6 +87,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WHATSAPP_GRPC_LISTEN", default_value = "0.0.0.0:50051")]
     pub listen: SocketAddr,
 
+    /// Address of a separate listener serving Prometheus metrics at GET /metrics, e.g.
+    /// 0.0.0.0:9090; unset, no metrics are served (or recorded).
+    #[arg(long, env = "WHATSAPP_GRPC_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// A TOML file listing the senders (several business numbers), read again on SIGHUP. Then
     /// --flavor, --api-version and the --upstream-* limits are the senders' defaults (a sender's
     /// own key > the file's [defaults] > the flag > its built-in default).
@@ -341,6 +346,8 @@ pub enum Upstream {
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
+    /// Where Prometheus metrics are served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub server: ServerConfig,
     pub upstream: Upstream,
@@ -419,6 +426,18 @@ impl ServeArgs {
                 self.idle_timeout, self.keepalive_interval
             ));
         }
+        if let Some(metrics) = self.metrics_listen
+            && metrics.port() != 0
+            && metrics.port() == self.listen.port()
+            && (metrics.ip() == self.listen.ip()
+                || metrics.ip().is_unspecified()
+                || self.listen.ip().is_unspecified())
+        {
+            return Err(format!(
+                "--metrics-listen {metrics} takes the port of --listen {}: give the metrics a port of their own, e.g. 0.0.0.0:9090",
+                self.listen
+            ));
+        }
         if !valid_api_version(&self.api_version) {
             return Err(format!(
                 "--api-version {:?} is not a Graph API version: write it like {DEFAULT_API_VERSION}",
@@ -489,6 +508,7 @@ impl ServeArgs {
 
         Ok(ServeConfig {
             listen: self.listen,
+            metrics_listen: self.metrics_listen,
             log_format: self.log_format,
             upstream,
             server: ServerConfig {

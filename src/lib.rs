@@ -6,8 +6,9 @@
 //! the [`proto`] request to [`translate`]; translate checks it against [`validate`]'s rules while
 //! building the REST body of [`wire`] for one [`flavor`] of the API; [`upstream`] sends it and reads
 //! the answer back; failures become a `tonic::Status` in [`error`]. [`health`] observes the upstream
-//! through a hook and probes it, [`telemetry`] carries the trace, and [`sandbox`] emulates the API
-//! for development and tests.
+//! through a hook and probes it, [`metrics`] counts the calls and the upstream's answers through
+//! hooks and serves them to Prometheus, [`telemetry`] carries the trace, and [`sandbox`] emulates
+//! the API for development and tests.
 
 pub mod api_keys;
 pub mod client;
@@ -18,6 +19,7 @@ pub mod flavor;
 pub mod health;
 pub mod idempotency;
 pub mod layers;
+pub mod metrics;
 pub mod proto;
 pub mod ratelimit;
 pub mod sandbox;

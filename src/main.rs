@@ -81,8 +81,26 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_err(|e| format!("--listen {}: {e}", config.listen))?;
+    // Bound before the server reports SERVING, so a scraper finds it as soon as the pod is ready.
+    let metrics_listener = match config.metrics_listen {
+        Some(metrics) => Some(
+            TcpListener::bind(metrics)
+                .await
+                .map_err(|e| format!("--metrics-listen {metrics}: {e}"))?,
+        ),
+        None => None,
+    };
+    let metrics_address = match &metrics_listener {
+        Some(listener) => Some(
+            listener
+                .local_addr()
+                .map_err(|e| format!("--metrics-listen {:?}: {e}", config.metrics_listen))?,
+        ),
+        None => None,
+    };
     tracing::info!(
         listen = %address,
+        metrics_listen = metrics_address.map(tracing::field::display),
         senders = config.server.senders.len(),
         tls = config.server.security.tls.is_some(),
         client_certificates = config
@@ -109,7 +127,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             "sending from"
         );
     }
-    let served = server::serve(listener, config.server, shutdown)
+    let listeners = server::Listeners {
+        grpc: listener,
+        metrics: metrics_listener,
+    };
+    let served = server::serve_on(listeners, config.server, shutdown)
         .await
         .map_err(|e| e.to_string());
     // The spans of the last calls, still queued, go out before the process ends.

@@ -14,7 +14,8 @@ use crate::api_keys::Caller;
 use crate::error::{self, Error, Outcome, REPLAYED, api_code};
 use crate::flavor::Flavor;
 use crate::idempotency::{Claim, Fingerprint, IdempotencyError, Key, Recorded, Store};
-use crate::layers::Deadline;
+use crate::layers::{Deadline, MessageTypeSlot};
+use crate::metrics::labels::{DuplicateReason, MessageType, ReplayedAnswer};
 use crate::proto::messaging_service_server::MessagingService;
 use crate::proto::send_message_request::Content;
 use crate::proto::{
@@ -67,6 +68,9 @@ impl MessagingService for Messaging {
         let trace = TraceContext::from_metadata(request.metadata());
         let deadline = request.extensions().get::<Deadline>().copied();
         let caller = request.extensions().get::<Caller>().cloned();
+        if let Some(slot) = request.extensions().get::<MessageTypeSlot>() {
+            slot.set(MessageType::of(request.get_ref()));
+        }
         let request = request.into_inner();
         let span = rpc_span(
             "SendMessage",
@@ -103,6 +107,9 @@ impl MessagingService for Messaging {
         let trace = TraceContext::from_metadata(request.metadata());
         let deadline = request.extensions().get::<Deadline>().copied();
         let caller = request.extensions().get::<Caller>().cloned();
+        if let Some(slot) = request.extensions().get::<MessageTypeSlot>() {
+            slot.set(MessageType::of_read(request.get_ref()));
+        }
         let request = request.into_inner();
         let span = rpc_span(
             "MarkMessageRead",
@@ -190,6 +197,15 @@ impl Messaging {
             }
             claim => claim,
         };
+        let metrics = &sender.metrics;
+        match &claim {
+            Claim::Done(Recorded::Response(_)) => metrics.replayed(ReplayedAnswer::Response),
+            Claim::Done(Recorded::Failure { .. }) => metrics.replayed(ReplayedAnswer::Failure),
+            Claim::Abandoned => metrics.replayed(ReplayedAnswer::Abandoned),
+            Claim::Pending => metrics.duplicate_refused(DuplicateReason::InProgress),
+            Claim::Mismatch => metrics.duplicate_refused(DuplicateReason::Reused),
+            Claim::New => {}
+        }
         match claim {
             Claim::New => {
                 let completion = Completion {
@@ -267,7 +283,16 @@ async fn deliver(
     deadline: Option<Deadline>,
 ) -> Result<SendMessageResponse, Error> {
     if let Some(limit) = &sender.limit {
-        limit.acquire(deadline.map(|d| d.at)).await?;
+        match limit.acquire(deadline.map(|d| d.at)).await {
+            Ok(waited) if waited.is_zero() => {}
+            Ok(waited) => sender.metrics.rate_limit_waited(waited),
+            Err(error) => {
+                if let RateLimitError::Exhausted { .. } = error {
+                    sender.metrics.rate_limited();
+                }
+                return Err(error.into());
+            }
+        }
     }
     let answer = sender
         .upstream

@@ -107,6 +107,15 @@ impl HealthBoard {
             .map(|entry| *entry.status.borrow())
     }
 
+    /// The members of the aggregate and their statuses, in the order they were added.
+    pub fn members(&self) -> Vec<(String, ServingStatus)> {
+        self.read()
+            .iter()
+            .filter(|entry| entry.member)
+            .map(|entry| (entry.name.clone(), *entry.status.borrow()))
+            .collect()
+    }
+
     /// A receiver of `name`'s changes, or `None` if there is no such name.
     pub fn watch(&self, name: &str) -> Option<watch::Receiver<ServingStatus>> {
         self.read()

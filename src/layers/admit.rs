@@ -17,7 +17,6 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::Rejection;
-use crate::error::rejection_status;
 
 /// Calls to these path prefixes are always admitted.
 const ALWAYS_ADMITTED: &str = "/grpc.health.v1.Health/";
@@ -101,8 +100,8 @@ where
         if request.uri().path().starts_with(ALWAYS_ADMITTED) {
             return Box::pin(self.inner.call(request));
         }
-        let refuse = |rejection| -> Self::Future {
-            let response = rejection_status(rejection).into_http();
+        let refuse = |rejection: Rejection| -> Self::Future {
+            let response = rejection.into_response();
             Box::pin(async move { Ok(response) })
         };
         if self.admission.draining.load(Ordering::Relaxed) {

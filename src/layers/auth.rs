@@ -16,7 +16,6 @@ use tower_service::Service;
 
 use super::Rejection;
 use crate::api_keys::{ApiKeys, Caller};
-use crate::error::rejection_status;
 
 /// Calls to these path prefixes need no key.
 const OPEN: &str = "/grpc.health.v1.Health/";
@@ -80,10 +79,9 @@ where
                     reason = ?failure,
                     "call refused: no valid API key"
                 );
-                Either::Left(ready(Ok(rejection_status(Rejection::Unauthenticated(
-                    failure,
-                ))
-                .into_http())))
+                Either::Left(ready(Ok(
+                    Rejection::Unauthenticated(failure).into_response()
+                )))
             }
         }
     }

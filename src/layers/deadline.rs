@@ -131,10 +131,7 @@ where
                         ?timeout,
                         "call abandoned: the caller's deadline passed before it finished"
                     );
-                    Ok(
-                        crate::error::rejection_status(Rejection::DeadlineExceeded { timeout })
-                            .into_http(),
-                    )
+                    Ok(Rejection::DeadlineExceeded { timeout }.into_response())
                 }
             }
         })

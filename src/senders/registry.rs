@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use crate::flavor::Flavor;
 use crate::health::{self, HealthBoard, UpstreamHealth, upstream::Prober};
+use crate::metrics::{Metrics, SenderMetrics};
 use crate::ratelimit::{Limiter, Rate, SenderLimit};
-use crate::upstream::Upstream;
+use crate::upstream::{Observer, Observers, Upstream};
 
 use super::SenderConfig;
 
@@ -29,6 +30,8 @@ pub struct Sender {
     pub health_name: String,
     /// Its send-rate limit; `None` for no limit.
     pub limit: Option<SenderLimit>,
+    /// Its metrics' recorder (which also observes its upstream).
+    pub metrics: SenderMetrics,
 }
 
 /// Why a request's `sender` names no sender.
@@ -65,16 +68,18 @@ pub struct Senders {
     board: Arc<HealthBoard>,
     health_interval: Duration,
     limiter: Arc<dyn Limiter>,
+    metrics: Metrics,
 }
 
 impl Senders {
     /// Starts every sender of `configs` (probing its API every `health_interval`, pacing its sends
-    /// with `limiter`), or says which cannot start.
+    /// with `limiter`, its calls observed by `metrics`), or says which cannot start.
     pub fn new(
         configs: Vec<SenderConfig>,
         board: Arc<HealthBoard>,
         health_interval: Duration,
         limiter: Arc<dyn Limiter>,
+        metrics: Metrics,
     ) -> Result<Senders, String> {
         let senders = Senders {
             current: RwLock::new(Arc::new(Registry {
@@ -84,6 +89,7 @@ impl Senders {
             board,
             health_interval,
             limiter,
+            metrics,
         };
         senders.replace(configs)?;
         Ok(senders)
@@ -159,6 +165,7 @@ impl Senders {
                             limit: Rate::per_second(config.max_messages_per_second).map(|rate| {
                                 SenderLimit::new(self.limiter.clone(), limit_key(&config), rate)
                             }),
+                            metrics: self.metrics.sender(&config.name),
                         }),
                         config,
                         // Started below, once every sender of the new set could be built.
@@ -171,7 +178,15 @@ impl Senders {
         for &index in &fresh {
             let entry = &mut entries[index];
             let health = UpstreamHealth::new(self.board.clone(), entry.sender.health_name.clone());
-            entry.sender.upstream.observe_with(health.clone());
+            let observer: Arc<dyn Observer> = if self.metrics.is_enabled() {
+                Arc::new(Observers(vec![
+                    health.clone(),
+                    Arc::new(entry.sender.metrics.clone()),
+                ]))
+            } else {
+                health.clone()
+            };
+            entry.sender.upstream.observe_with(observer);
             let probe_timeout = entry
                 .config
                 .upstream

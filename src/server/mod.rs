@@ -25,7 +25,8 @@ use tower_layer::Layer;
 use crate::api_keys::{ApiKeys, ApiKeysConfig};
 use crate::health::{self, HealthBoard, HealthService};
 use crate::idempotency::IdempotencyConfig;
-use crate::layers::{Admission, AdmitLayer, AuthLayer, DeadlineLayer};
+use crate::layers::{Admission, AdmitLayer, AuthLayer, DeadlineLayer, MetricsLayer};
+use crate::metrics::{Metrics, exporter};
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::messaging_service_server::MessagingServiceServer;
 use crate::ratelimit::LimiterConfig;
@@ -110,12 +111,39 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
+/// The sockets the server serves on, bound by the caller (so it knows the ports the OS chose).
+#[derive(Debug)]
+pub struct Listeners {
+    /// The gRPC API.
+    pub grpc: tokio::net::TcpListener,
+    /// Prometheus metrics at `GET /metrics` (`--metrics-listen`); none records no metrics.
+    pub metrics: Option<tokio::net::TcpListener>,
+}
+
 /// Serves the API on `listener` until `shutdown` completes, then drains (see the module's doc).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let listeners = Listeners {
+        grpc: listener,
+        metrics: None,
+    };
+    serve_on(listeners, config, shutdown).await
+}
+
+/// Serves the API as [`serve`] does, and the metrics on their own listener, if any, from before
+/// the API reports SERVING until [`serve_on`] returns.
+pub async fn serve_on(
+    listeners: Listeners,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let Listeners {
+        grpc: listener,
+        metrics: metrics_listener,
+    } = listeners;
     // The process serves from now on; each sender's API is known after its first probe, and the
     // messaging name is SERVING while any sender's API is.
     let board = Arc::new(HealthBoard::new(
@@ -126,12 +154,20 @@ pub async fn serve(
         Some(health::MESSAGING),
     ));
     let limiter = config.rate_limit.build().map_err(ServeError::Config)?;
+    let metrics = match metrics_listener {
+        Some(_) => Metrics::new(),
+        None => Metrics::disabled(),
+    };
+    // Stops (its connections with it) when this function returns.
+    let _exporter =
+        metrics_listener.and_then(|listener| exporter::start(listener, &metrics, board.clone()));
     let senders = Arc::new(
         Senders::new(
             config.senders,
             board.clone(),
             config.health_interval,
             limiter,
+            metrics.clone(),
         )
         .map_err(ServeError::Config)?,
     );
@@ -162,10 +198,13 @@ pub async fn serve(
         .prepare();
 
     let admission = Admission::new(limits.max_calls);
-    // Authentication first: a call without a valid key takes no call slot.
-    let service = AuthLayer::new(api_keys).layer(
-        DeadlineLayer::new(limits.default_deadline)
-            .layer(AdmitLayer::new(admission.clone()).layer(routes)),
+    // Outermost, the metrics see every call, those the inner layers answer included; then
+    // authentication, so that a call without a valid key takes no call slot.
+    let service = MetricsLayer::new(metrics).layer(
+        AuthLayer::new(api_keys).layer(
+            DeadlineLayer::new(limits.default_deadline)
+                .layer(AdmitLayer::new(admission.clone()).layer(routes)),
+        ),
     );
     let service = tower_util::MapRequest::new(service);
 

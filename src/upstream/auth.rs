@@ -11,7 +11,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 use super::error::UpstreamError;
 use super::redact::Redactor;
-use super::{BodyError, Budget, read_body};
+use super::{BodyError, Budget, Observer, read_body};
 use crate::wire::response::LoginAnswer;
 
 /// A secret string that never shows in `Debug` output or logs.
@@ -121,11 +121,13 @@ impl Auth {
         }
     }
 
-    /// The bearer to send now, logging in first if there is no live token.
+    /// The bearer to send now, logging in first if there is no live token (`observer` hears of
+    /// the login).
     pub(super) async fn bearer(
         &self,
         client: &reqwest::Client,
         budget: &Budget,
+        observer: Option<&dyn Observer>,
     ) -> Result<Bearer, UpstreamError> {
         match self {
             Auth::Static(header) => Ok(Bearer {
@@ -138,7 +140,10 @@ impl Auth {
                     Some(token) if token.renew_at > now => Ok(token.bearer.clone()),
                     Some(token) if token.expires_at > now => {
                         // Due for renewal but still valid: a failed renewal keeps it.
-                        match login.renew(client, token.bearer.generation, budget).await {
+                        match login
+                            .renew(client, token.bearer.generation, budget, observer)
+                            .await
+                        {
                             Ok(bearer) => Ok(bearer),
                             Err(error) => {
                                 tracing::warn!(%error, "token renewal failed; the current token is still valid");
@@ -146,8 +151,12 @@ impl Auth {
                             }
                         }
                     }
-                    Some(token) => login.renew(client, token.bearer.generation, budget).await,
-                    None => login.renew(client, 0, budget).await,
+                    Some(token) => {
+                        login
+                            .renew(client, token.bearer.generation, budget, observer)
+                            .await
+                    }
+                    None => login.renew(client, 0, budget, observer).await,
                 }
             }
         }
@@ -160,10 +169,15 @@ impl Auth {
         client: &reqwest::Client,
         refused: &Bearer,
         budget: &Budget,
+        observer: Option<&dyn Observer>,
     ) -> Option<Result<Bearer, UpstreamError>> {
         match self {
             Auth::Static(_) => None,
-            Auth::Login(login) => Some(login.renew(client, refused.generation, budget).await),
+            Auth::Login(login) => Some(
+                login
+                    .renew(client, refused.generation, budget, observer)
+                    .await,
+            ),
         }
     }
 }
@@ -178,12 +192,13 @@ impl Login {
 
     /// Logs in unless another task already replaced the token of generation `stale`. Waiting for
     /// another task's login ends by the caller's deadline (without one, after twice the request
-    /// timeout, which that login cannot outlast).
+    /// timeout, which that login cannot outlast). `observer` hears of the login, if one is made.
     async fn renew(
         &self,
         client: &reqwest::Client,
         stale: u64,
         budget: &Budget,
+        observer: Option<&dyn Observer>,
     ) -> Result<Bearer, UpstreamError> {
         let (until, by_deadline) = budget.wait_until(budget.request_timeout.saturating_mul(2));
         let _one_at_a_time = match tokio::time::timeout_at(until, self.renewing.lock()).await {
@@ -204,7 +219,11 @@ impl Login {
         {
             return Ok(token.bearer.clone());
         }
-        let token = self.log_in(client, stale + 1, budget).await?;
+        let token = self.log_in(client, stale + 1, budget).await;
+        if let Some(observer) = observer {
+            observer.login_finished(token.as_ref().map(|_| ()));
+        }
+        let token = token?;
         let bearer = token.bearer.clone();
         match self.current.write() {
             Ok(mut current) => *current = Some(Arc::new(token)),

@@ -31,7 +31,9 @@ pub use error::{ApiError, UpstreamError, UpstreamFailure};
 use redact::Redactor;
 pub use redact::{MAX_TEXT_CHARS, display_url};
 use retry::RetryBudget;
-pub use retry::{BUDGET_FLOOR as RETRY_BUDGET_FLOOR, DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS};
+pub use retry::{
+    BUDGET_FLOOR as RETRY_BUDGET_FLOOR, DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS, RetryReason,
+};
 
 /// The largest answer read from the API, in bytes. Real answers are under 2 KiB; a larger one is
 /// refused (as an unexpected answer) without buffering more than this.
@@ -109,10 +111,95 @@ pub struct Upstream {
     observer: OnceLock<Arc<dyn Observer>>,
 }
 
-/// Something that watches the outcome of the calls to the API, such as its health.
+/// Something that watches the calls to the API, such as its health or the metrics. Each method
+/// is called on the call's task, so it must be cheap and never block; all but
+/// [`call_finished`](Observer::call_finished) default to doing nothing.
 pub trait Observer: Send + Sync {
-    /// A message call to the API finished with this outcome.
+    /// A message call to the API finished with this outcome (its last error if it failed; a call
+    /// refused before any request, for lack of a slot or time, included).
     fn call_finished(&self, outcome: Result<(), &UpstreamError>);
+
+    /// One request of a message call (each attempt, and the retry after a refused token) ended
+    /// after `latency`, answered or not. Probes of the API's health are not reported.
+    fn request_finished(&self, _latency: Duration, _outcome: RequestOutcome<'_>) {}
+
+    /// A failed message call is about to be sent again, after its wait, for `reason`.
+    fn retrying(&self, _reason: RetryReason) {}
+
+    /// A login to the On-Premises API (the first, or a renewal) ended with this outcome; calls and
+    /// probes alike may trigger one.
+    fn login_finished(&self, _outcome: Result<(), &UpstreamError>) {}
+}
+
+/// Several observers, told in turn.
+pub struct Observers(pub Vec<Arc<dyn Observer>>);
+
+impl Observer for Observers {
+    fn call_finished(&self, outcome: Result<(), &UpstreamError>) {
+        for observer in &self.0 {
+            observer.call_finished(outcome);
+        }
+    }
+
+    fn request_finished(&self, latency: Duration, outcome: RequestOutcome<'_>) {
+        for observer in &self.0 {
+            observer.request_finished(latency, outcome);
+        }
+    }
+
+    fn retrying(&self, reason: RetryReason) {
+        for observer in &self.0 {
+            observer.retrying(reason);
+        }
+    }
+
+    fn login_finished(&self, outcome: Result<(), &UpstreamError>) {
+        for observer in &self.0 {
+            observer.login_finished(outcome);
+        }
+    }
+}
+
+/// How one request to the API ended.
+#[derive(Clone, Copy, Debug)]
+pub enum RequestOutcome<'a> {
+    /// The API (or whatever is at its address) answered with this HTTP status, and with its own
+    /// error code if its JSON named one.
+    Answered {
+        http_status: u16,
+        api_code: Option<i64>,
+    },
+    /// No answer came; the error says why.
+    NoAnswer(&'a UpstreamError),
+}
+
+impl<'a> RequestOutcome<'a> {
+    /// The outcome a read answer, or the error of a request, stands for.
+    fn of(result: &'a Result<Answer, UpstreamError>) -> RequestOutcome<'a> {
+        match result {
+            Ok(answer) => RequestOutcome::Answered {
+                http_status: answer.status.as_u16(),
+                api_code: None,
+            },
+            Err(UpstreamError::Api(api)) => RequestOutcome::Answered {
+                http_status: api.http_status,
+                api_code: api.code,
+            },
+            Err(UpstreamError::UnexpectedAnswer { http_status, .. }) => RequestOutcome::Answered {
+                http_status: *http_status,
+                api_code: None,
+            },
+            Err(
+                error @ (UpstreamError::Unreachable(_)
+                | UpstreamError::TimedOut(_)
+                | UpstreamError::Interrupted(_)
+                | UpstreamError::Login { .. }
+                | UpstreamError::Busy { .. }
+                | UpstreamError::DeadlineExceeded { .. }
+                | UpstreamError::Local(_)),
+            ) => RequestOutcome::NoAnswer(error),
+        }
+    }
 }
 
 /// An answer that is not an error: its status and body.
@@ -459,6 +546,7 @@ impl Upstream {
                 None,
                 &budget,
                 &mut false,
+                false,
             )
             .await?;
         Ok(match self.flavor {
@@ -486,11 +574,15 @@ impl Upstream {
         let horizon = deadline.unwrap_or_else(|| later(began, self.request_timeout));
         let budget = Budget::new(deadline, self.request_timeout);
         let (until, by_deadline) = budget.wait_until(self.request_timeout);
-        let _slot = self
-            .call_slots
-            .enter(until, by_deadline)
-            .await
-            .map_err(|error| UpstreamFailure { error, attempts: 0 })?;
+        let _slot = match self.call_slots.enter(until, by_deadline).await {
+            Ok(slot) => slot,
+            Err(error) => {
+                if let Some(observer) = self.observer.get() {
+                    observer.call_finished(Err(&error));
+                }
+                return Err(UpstreamFailure { error, attempts: 0 });
+            }
+        };
         self.retry_budget.call_began(Instant::now());
         let mut attempts = 0;
         let mut tries = 0;
@@ -504,6 +596,7 @@ impl Upstream {
                     Some(trace),
                     &budget,
                     &mut started,
+                    true,
                 )
                 .await;
             tries += 1;
@@ -544,6 +637,11 @@ impl Upstream {
                 %error,
                 "the API did not process the call; retrying"
             );
+            if let (Some(observer), Some(reason)) =
+                (self.observer.get(), retry::retry_reason(&error))
+            {
+                observer.retrying(reason);
+            }
             tokio::time::sleep_until(resume).await;
         };
         if let Some(observer) = self.observer.get() {
@@ -562,7 +660,10 @@ impl Upstream {
 
     /// One call with the current bearer, renewed and retried once if the API refuses it (a refused
     /// request was not taken, so the retry cannot send twice). The caller holds a slot. `started`
-    /// becomes true once a request (a connection, then the request) is attempted.
+    /// becomes true once a request (a connection, then the request) is attempted. `observed` says
+    /// whether the observer hears of each request (message calls) or not (probes); it always
+    /// hears of logins.
+    #[allow(clippy::too_many_arguments)]
     async fn call(
         &self,
         method: Method,
@@ -571,8 +672,12 @@ impl Upstream {
         trace: Option<&TraceContext>,
         budget: &Budget,
         started: &mut bool,
+        observed: bool,
     ) -> Result<Answer, UpstreamError> {
-        let bearer = self.auth.bearer(&self.client, budget).await?;
+        let observer = self.observer.get().map(|observer| observer.as_ref());
+        let requests = observer.filter(|_| observed);
+        let bearer = self.auth.bearer(&self.client, budget, observer).await?;
+        let began = Instant::now();
         let answer = self
             .request(
                 method.clone(),
@@ -583,21 +688,51 @@ impl Upstream {
                 budget,
                 started,
             )
-            .await?;
+            .await;
+        let latency = began.elapsed();
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
+                // A request never sent (no time left, or it could not be built) is no request.
+                if let Some(observer) = requests.filter(|_| *started) {
+                    observer.request_finished(latency, RequestOutcome::NoAnswer(&error));
+                }
+                return Err(error);
+            }
+        };
         if answer.status == StatusCode::UNAUTHORIZED
             && let Some(renewed) = self
                 .auth
-                .renew_after_refusal(&self.client, &bearer, budget)
+                .renew_after_refusal(&self.client, &bearer, budget, observer)
                 .await
         {
+            if let Some(observer) = requests {
+                observer.request_finished(
+                    latency,
+                    RequestOutcome::Answered {
+                        http_status: answer.status.as_u16(),
+                        api_code: None,
+                    },
+                );
+            }
             let renewed = renewed?;
             tracing::debug!("the API refused the token; retrying once with a new one");
+            let began = Instant::now();
+            let mut sent = false;
             let answer = self
-                .request(method, url, &body, trace, &renewed, budget, &mut true)
-                .await?;
-            return self.read(answer, &body);
+                .request(method, url, &body, trace, &renewed, budget, &mut sent)
+                .await
+                .and_then(|answer| self.read(answer, &body));
+            if let Some(observer) = requests.filter(|_| sent) {
+                observer.request_finished(began.elapsed(), RequestOutcome::of(&answer));
+            }
+            return answer;
         }
-        self.read(answer, &body)
+        let answer = self.read(answer, &body);
+        if let Some(observer) = requests {
+            observer.request_finished(latency, RequestOutcome::of(&answer));
+        }
+        answer
     }
 
     /// One request and its (bounded) answer, within the budget's next slot. `started` becomes

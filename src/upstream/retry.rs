@@ -49,17 +49,36 @@ pub const BUDGET_RATIO_PERCENT: u64 = 20;
 /// sender can still retry a lone failure.
 pub const BUDGET_FLOOR: u64 = 30;
 
-/// Whether `error` proves the API did not process the request, so that sending it again cannot
-/// deliver it twice: `Some(wait)` if so, with the wait the API asked for (`Retry-After`), if any.
-pub fn safe_to_retry(error: &UpstreamError) -> Option<Option<Duration>> {
+/// Why a message call may be sent again.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum RetryReason {
+    /// The connection was never made.
+    Unreachable,
+    /// The API's own JSON said it rate-limited the request.
+    RateLimited,
+    /// The API's own JSON said it is not ready.
+    NotReady,
+}
+
+/// Why `error` proves the API did not process the request, so that sending it again cannot
+/// deliver it twice; `None` if it does not.
+pub fn retry_reason(error: &UpstreamError) -> Option<RetryReason> {
     match error {
-        UpstreamError::Unreachable(_) => Some(None),
+        UpstreamError::Unreachable(_) => Some(RetryReason::Unreachable),
         UpstreamError::Api(api) => {
             let rate_limited = api.http_status == 429
                 || matches!(api.code, Some(4 | 80007 | 130429 | 131048 | 133016));
             let not_ready = api.http_status == 503 || matches!(api.code, Some(1011 | 131016));
             let pair_limit = api.code == Some(131056);
-            ((rate_limited || not_ready) && !pair_limit).then_some(api.retry_after)
+            if pair_limit {
+                None
+            } else if rate_limited {
+                Some(RetryReason::RateLimited)
+            } else if not_ready {
+                Some(RetryReason::NotReady)
+            } else {
+                None
+            }
         }
         UpstreamError::UnexpectedAnswer { .. }
         | UpstreamError::TimedOut(_)
@@ -69,6 +88,16 @@ pub fn safe_to_retry(error: &UpstreamError) -> Option<Option<Duration>> {
         | UpstreamError::DeadlineExceeded { .. }
         | UpstreamError::Local(_) => None,
     }
+}
+
+/// Whether `error` proves the API did not process the request (see [`retry_reason`]): `Some(wait)`
+/// if so, with the wait the API asked for (`Retry-After`), if any.
+pub fn safe_to_retry(error: &UpstreamError) -> Option<Option<Duration>> {
+    retry_reason(error)?;
+    Some(match error {
+        UpstreamError::Api(api) => api.retry_after,
+        _ => None,
+    })
 }
 
 /// The ceiling of the backoff before retry number `retry` (0 for the first retry):
@@ -225,6 +254,32 @@ mod tests {
         ] {
             assert_eq!(safe_to_retry(&error), None, "{error:?}");
         }
+    }
+
+    #[test]
+    fn each_retry_has_its_reason() {
+        assert_eq!(
+            retry_reason(&UpstreamError::Unreachable("refused".into())),
+            Some(RetryReason::Unreachable)
+        );
+        assert_eq!(
+            retry_reason(&api(429, Some(130429), None)),
+            Some(RetryReason::RateLimited)
+        );
+        assert_eq!(
+            retry_reason(&api(400, Some(4), None)),
+            Some(RetryReason::RateLimited)
+        );
+        assert_eq!(
+            retry_reason(&api(503, Some(131016), None)),
+            Some(RetryReason::NotReady)
+        );
+        assert_eq!(
+            retry_reason(&api(400, Some(1011), None)),
+            Some(RetryReason::NotReady)
+        );
+        assert_eq!(retry_reason(&api(429, Some(131056), None)), None);
+        assert_eq!(retry_reason(&api(500, Some(131000), None)), None);
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct Options {
     pub security: SecurityConfig,
     /// With TLS on: how the stack's own client connects (its trusted CA, its certificate).
     pub client_tls: Option<tonic::transport::ClientTlsConfig>,
+    /// Serve Prometheus metrics on a listener of their own ([`Stack::metrics_address`]).
+    pub metrics: bool,
 }
 
 impl Options {
@@ -86,6 +88,7 @@ impl Options {
             rate_limit: LimiterConfig::Memory,
             security: SecurityConfig::default(),
             client_tls: None,
+            metrics: false,
         }
     }
 }
@@ -95,6 +98,8 @@ pub struct Stack {
     pub client: MessagingServiceClient<Channel>,
     pub channel: Channel,
     pub grpc_address: SocketAddr,
+    /// Where the metrics are served, with `Options::metrics`.
+    pub metrics_address: Option<SocketAddr>,
     pub sandbox_url: String,
     http: reqwest::Client,
     stops: Vec<oneshot::Sender<()>>,
@@ -175,10 +180,25 @@ impl Stack {
         };
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
         let grpc_address = grpc_listener.local_addr().expect("address");
+        let metrics_listener = match options.metrics {
+            true => Some(
+                TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind metrics"),
+            ),
+            false => None,
+        };
+        let metrics_address = metrics_listener
+            .as_ref()
+            .map(|listener| listener.local_addr().expect("address"));
+        let listeners = server::Listeners {
+            grpc: grpc_listener,
+            metrics: metrics_listener,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         stops.push(stop);
         tasks.push(tokio::spawn(async move {
-            server::serve(grpc_listener, config, async {
+            server::serve_on(listeners, config, async {
                 let _ = stopped.await;
             })
             .await
@@ -199,6 +219,7 @@ impl Stack {
             client: MessagingServiceClient::new(channel.clone()),
             channel,
             grpc_address,
+            metrics_address,
             sandbox_url,
             http: {
                 let _ = rustls::crypto::ring::default_provider().install_default();
