@@ -86,7 +86,7 @@ toToml writes as 80.0, and the service's integer keys refuse floats.
 {{- range $key, $value := . }}
 {{- if kindIs "float64" $value }}
 {{ $key }} = {{ if eq $value (floor $value) }}{{ int64 $value }}{{ else }}{{ $value }}{{ end }}
-{{- else if kindIs "bool" $value }}
+{{- else if or (kindIs "bool" $value) (kindIs "int" $value) (kindIs "int64" $value) }}
 {{ $key }} = {{ $value }}
 {{- else }}
 {{ $key }} = {{ toJson (toString $value) }}
