@@ -1,7 +1,7 @@
 """Checks the Helm chart helm/whatsapp-grpc as Kubernetes would get it (called by check-chart.sh).
 
-Renders the chart with `helm template` (default values, ci/all-on-values.yaml, and TLS with the
-kubelet's TLS gRPC probe), validates every object against the Kubernetes schemas in strict mode,
+Renders the chart with `helm template` (default values, ci/all-on-values.yaml, one sender by
+flags, TLS with the kubelet's TLS gRPC probe), validates every object against the Kubernetes schemas in strict mode,
 offline (kubernetes-validate; the oldest and newest versions it knows that the chart supports),
 and asserts what the schemas cannot see: probes on grpc.health.v1 service "" (this process, never
 the shared upstream name), the restricted security context, the senders file mounted and passed to
@@ -180,7 +180,7 @@ def check_shutdown(render, pod, args):
     check(grace > drain, f"{render.name}: terminationGracePeriodSeconds {grace} > pre-stop delay + shutdown grace {drain}")
 
 
-def check_senders_and_secrets(render, pod, container, args, name):
+def check_senders_and_secrets(render, pod, container, args):
     env_secrets = [e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e]
     env_from = {}
     for secret in env_secrets:
@@ -203,10 +203,11 @@ def check_senders_and_secrets(render, pod, container, args, name):
                 check(not isinstance(value, float), f"{render.name}: [defaults] {key} is not a float")
             for sender in senders.get("sender", []):
                 check(not any(isinstance(v, float) for v in sender.values()), f"{render.name}: sender keys are not floats")
-    else:
-        for flag in ("--senders",):
-            check(not any(m["mountPath"] == "/etc/whatsapp-grpc/config" for m in container.get("volumeMounts", [])) or
-                  "--upstream-ca-file" in args, f"{render.name}: no config mounted without {flag}")
+    if "--upstream-ca-file" in args:
+        volume, file = mounted_file(render, pod, container, args["--upstream-ca-file"])
+        if volume is not None:
+            config_map = render.one("ConfigMap", volume.get("configMap", {}).get("name"))
+            check(file in config_map["data"], f"{render.name}: the ConfigMap holds {file} for --upstream-ca-file")
     if "WHATSAPP_GRPC_IDEMPOTENCY_STORE" in env:
         store = env["WHATSAPP_GRPC_IDEMPOTENCY_STORE"]
         check("secretKeyRef" in store.get("valueFrom", {}) or store.get("value", "").startswith("redis"),
@@ -239,7 +240,7 @@ def check_checksums(render, pod_template):
         check(len(annotations.get(key, "")) == 64, f"{render.name}: pod annotation {key} is a sha256")
 
 
-def check_service_monitor(render, service, name):
+def check_service_monitor(render, service):
     monitors = render.all("ServiceMonitor")
     if not monitors:
         return
@@ -279,9 +280,9 @@ def check_render(render):
     check_security(render, pod, container, render.one("ServiceAccount"))
     check_ports(render, container, service, args)
     check_shutdown(render, pod, args)
-    check_senders_and_secrets(render, pod, container, args, name)
+    check_senders_and_secrets(render, pod, container, args)
     check_checksums(render, template)
-    check_service_monitor(render, service, name)
+    check_service_monitor(render, service)
     for hpa in render.all("HorizontalPodAutoscaler"):
         check("replicas" not in deployment["spec"], f"{render.name}: with an HPA the Deployment leaves replicas to it")
         check(hpa["spec"]["scaleTargetRef"]["name"] == name, f"{render.name}: the HPA scales the Deployment")
@@ -300,6 +301,11 @@ def main():
     renders = [
         Render("default", helm, chart, extra, KUBERNETES_VERSIONS),
         Render("all-on", helm, chart, all_on, KUBERNETES_VERSIONS, tls="tcp"),
+        # One On-Premises installation by flags, its private CA from the chart's ConfigMap.
+        Render("single-sender", helm, chart, ["--set", "upstream.flavor=on-premises", "--set",
+                                              "upstream.url=https://whatsapp.internal:9090", "--set",
+                                              "upstream.caBundle=-----BEGIN CERTIFICATE-----", "--set",
+                                              "idempotency.store.url=redis://redis:6379/0", *extra], KUBERNETES_VERSIONS),
         # The kubelet's gRPC probe speaks TLS from Kubernetes 1.37 only (grpc.mode).
         Render("tls-probe", helm, chart, ["--set", "tls.enabled=true", "--set", "tls.existingSecret=whatsapp-tls",
                                           "--set", "tls.grpcProbeMode=TLS", *extra], ["1.37.0"], tls="TLS"),
