@@ -4,10 +4,14 @@
 use std::fmt::Write as _;
 
 use prost_reflect::{DescriptorPool, DynamicMessage};
-use tonic::Code;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-use crate::config::{SendArgs, SendersArgs};
+use crate::config::{ConnectArgs, SendArgs, SendersArgs};
 use crate::proto::messaging_service_client::MessagingServiceClient;
 use crate::proto::send_message_request::Content;
 use crate::proto::{
@@ -46,7 +50,7 @@ pub async fn send(args: SendArgs) -> Result<String, String> {
         request.sender = from;
     }
 
-    let mut client = connect(&args.server, args.timeout).await?;
+    let mut client = connect(&args.connect, args.timeout).await?;
     match client.send_message(request).await {
         Ok(response) => {
             let response = response.into_inner();
@@ -68,7 +72,7 @@ pub async fn send(args: SendArgs) -> Result<String, String> {
 /// The senders of the service, one line each: name, flavor, phone number id (or `-`), health and
 /// display number.
 pub async fn senders(args: SendersArgs) -> Result<String, String> {
-    let mut client = connect(&args.server, args.timeout).await?;
+    let mut client = connect(&args.connect, args.timeout).await?;
     let senders = client
         .list_senders(ListSendersRequest {})
         .await
@@ -101,17 +105,69 @@ pub async fn senders(args: SendersArgs) -> Result<String, String> {
     Ok(lines.trim_end().to_owned())
 }
 
-async fn connect(
-    server: &str,
-    timeout: std::time::Duration,
-) -> Result<MessagingServiceClient<tonic::transport::Channel>, String> {
-    let channel = tonic::transport::Endpoint::from_shared(server.to_owned())
+/// A client of the service: over TLS for an `https` address, with the API key on every call.
+type Client = MessagingServiceClient<InterceptedService<Channel, ApiKey>>;
+
+async fn connect(args: &ConnectArgs, timeout: std::time::Duration) -> Result<Client, String> {
+    let server = &args.server;
+    let mut endpoint = Endpoint::from_shared(server.clone())
         .map_err(|e| format!("--server {server:?} is not a URL: {e}"))?
-        .timeout(timeout)
+        .timeout(timeout);
+    if server.starts_with("https://") {
+        let mut tls = ClientTlsConfig::new().with_native_roots();
+        if let Some(path) = &args.server_ca {
+            tls = tls.ca_certificate(Certificate::from_pem(read(path, "--server-ca")?));
+        }
+        if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+            tls = tls.identity(Identity::from_pem(
+                read(cert, "--client-cert")?,
+                read(key, "--client-key")?,
+            ));
+        }
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| format!("--server {server}: {e}"))?;
+    } else if args.server_ca.is_some() || args.client_cert.is_some() {
+        return Err(format!(
+            "--server-ca and --client-cert are for TLS: write --server as https://… (not {server})"
+        ));
+    }
+    let api_key = match &args.api_key {
+        // Never echoed: the key is a secret.
+        Some(key) => Some(
+            MetadataValue::try_from(format!("Bearer {key}"))
+                .map_err(|_| "--api-key (WHATSAPP_GRPC_API_KEY) must be printable ASCII")?,
+        ),
+        None => None,
+    };
+    let channel = endpoint
         .connect()
         .await
         .map_err(|e| format!("cannot connect to {server}: {e}"))?;
-    Ok(MessagingServiceClient::new(channel))
+    Ok(MessagingServiceClient::with_interceptor(
+        channel,
+        ApiKey(api_key),
+    ))
+}
+
+/// The contents of `path`, named by `flag` if it cannot be read.
+fn read(path: &std::path::Path, flag: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{flag} {}: cannot be read ({e})", path.display()))
+}
+
+/// Puts `authorization: Bearer <key>` on every call, when there is a key.
+#[derive(Clone)]
+struct ApiKey(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for ApiKey {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
 }
 
 /// A `SendMessageRequest` written in Protobuf JSON.

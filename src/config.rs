@@ -285,14 +285,39 @@ pub struct SandboxArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SendArgs {
-    /// The service's address.
+pub struct ConnectArgs {
+    /// The service's address: `http://host:port`, or `https://host:port` when it serves TLS.
     #[arg(
         long,
         env = "WHATSAPP_GRPC_SERVER",
         default_value = "http://127.0.0.1:50051"
     )]
     pub server: String,
+
+    /// With https: PEM CA certificates to trust for the service's certificate, besides the
+    /// system's.
+    #[arg(long, env = "WHATSAPP_GRPC_SERVER_CA")]
+    pub server_ca: Option<PathBuf>,
+
+    /// With https and a service that requires client certificates (mTLS): this PEM certificate
+    /// (needs --client-key).
+    #[arg(long, env = "WHATSAPP_GRPC_CLIENT_CERT", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+
+    /// The PEM private key of --client-cert.
+    #[arg(long, env = "WHATSAPP_GRPC_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+
+    /// The API key to call with, when the service requires one (`authorization: Bearer`). Prefer
+    /// the environment variable: a flag's value is visible to other users of the machine.
+    #[arg(long, env = "WHATSAPP_GRPC_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// The recipient's phone number or WhatsApp ID.
     #[arg(long, required_unless_present = "json", conflicts_with = "json")]
@@ -322,13 +347,8 @@ pub struct SendArgs {
 
 #[derive(Debug, Args)]
 pub struct SendersArgs {
-    /// The service's address.
-    #[arg(
-        long,
-        env = "WHATSAPP_GRPC_SERVER",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub server: String,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// How long to wait for the service's answer.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]

@@ -819,3 +819,62 @@ async fn an_unauthenticated_call_is_refused_before_it_takes_a_call_slot() {
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     held.abort();
 }
+
+/// `send` as a person runs it against a service with TLS and API keys: the CA to trust and the key
+/// from the environment; without the key it is told so, and the key never shows in what it prints.
+#[tokio::test]
+async fn the_cli_sends_over_tls_with_the_api_key_from_its_environment() {
+    let ca = Ca::new("server CA");
+    let volume = SecretVolume::new("cli", &ca.server());
+    let stack = keyed_stack(&volume, &ca).await;
+    let ca_file = volume.write("ca.pem", &ca.pem);
+    let server = format!("https://localhost:{}", stack.grpc_address.port());
+    let send = |key: Option<&'static str>| {
+        let args: Vec<String> = [
+            "send",
+            "--server",
+            &server,
+            "--server-ca",
+            ca_file.to_str().expect("UTF-8"),
+            "--to",
+            "15550001111",
+            "--text",
+            "hi",
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect();
+        tokio::task::spawn_blocking(move || {
+            let mut command = Command::new(BINARY);
+            command.args(&args).env_remove("WHATSAPP_GRPC_API_KEY");
+            if let Some(key) = key {
+                command.env("WHATSAPP_GRPC_API_KEY", key);
+            }
+            let output = command.output().expect("the binary runs");
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        })
+    };
+
+    let (ok, stdout, stderr) = send(Some(BILLING_KEY)).await.expect("joined");
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("wamid."), "{stdout}");
+    assert_eq!(stack.received().await.len(), 1);
+
+    let (ok, _, stderr) = send(None).await.expect("joined");
+    assert!(!ok);
+    assert!(stderr.contains("Unauthenticated"), "{stderr}");
+    let (ok, _, stderr) = send(Some("not-a-key-of-this-service"))
+        .await
+        .expect("joined");
+    assert!(!ok);
+    assert!(stderr.contains("Unauthenticated"), "{stderr}");
+    assert!(
+        !stderr.contains("not-a-key"),
+        "the key is never printed: {stderr}"
+    );
+    assert_eq!(stack.received().await.len(), 1, "nothing more was sent");
+}
