@@ -22,6 +22,7 @@ pub mod layers;
 pub mod metrics;
 pub mod proto;
 pub mod ratelimit;
+pub mod redis_connection;
 pub mod sandbox;
 pub mod senders;
 pub mod server;

@@ -19,11 +19,6 @@ const REQUEST_ID: &str = "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c";
 const SLOW: &str = "15550000408";
 
 /// The store under test; a Redis store comes with its server, stopped when dropped.
-enum Kind {
-    Memory,
-    Redis,
-}
-
 struct Store {
     config: IdempotencyConfig,
     redis: Option<RedisServer>,
@@ -75,22 +70,6 @@ fn outcome(status: &tonic::Status) -> String {
     info.metadata["outcome"].clone()
 }
 
-/// Runs `$case` once with each store.
-macro_rules! with_each_store {
-    ($case:ident) => {
-        mod $case {
-            #[tokio::test]
-            async fn memory() {
-                super::$case(super::Kind::Memory).await;
-            }
-            #[tokio::test]
-            async fn redis() {
-                super::$case(super::Kind::Redis).await;
-            }
-        }
-    };
-}
-
 async fn the_same_request_twice_is_sent_once(kind: Kind) {
     let store = Store::new(kind);
     let mut stack = Stack::start_with(store.options()).await;
@@ -112,7 +91,7 @@ async fn the_same_request_twice_is_sent_once(kind: Kind) {
     assert_ne!(other.get_ref().message_id, first.get_ref().message_id);
     assert_eq!(stack.received().await.len(), 4);
 }
-with_each_store!(the_same_request_twice_is_sent_once);
+with_memory_and_redis!(the_same_request_twice_is_sent_once);
 
 async fn fifty_concurrent_duplicates_are_sent_once(kind: Kind) {
     let store = Store::new(kind);
@@ -137,7 +116,7 @@ async fn fifty_concurrent_duplicates_are_sent_once(kind: Kind) {
     assert_eq!(replays, 49);
     assert_eq!(stack.received().await.len(), 1);
 }
-with_each_store!(fifty_concurrent_duplicates_are_sent_once);
+with_memory_and_redis!(fifty_concurrent_duplicates_are_sent_once);
 
 async fn an_unknown_outcome_is_replayed_not_resent(kind: Kind) {
     let store = Store::new(kind);
@@ -165,7 +144,7 @@ async fn an_unknown_outcome_is_replayed_not_resent(kind: Kind) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(stack.received().await.len(), 1, "never sent again");
 }
-with_each_store!(an_unknown_outcome_is_replayed_not_resent);
+with_memory_and_redis!(an_unknown_outcome_is_replayed_not_resent);
 
 async fn a_request_id_reused_for_another_request_is_refused(kind: Kind) {
     let store = Store::new(kind);
@@ -199,7 +178,7 @@ async fn a_request_id_reused_for_another_request_is_refused(kind: Kind) {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 }
-with_each_store!(a_request_id_reused_for_another_request_is_refused);
+with_memory_and_redis!(a_request_id_reused_for_another_request_is_refused);
 
 #[tokio::test]
 async fn two_instances_sharing_one_redis_send_once() {
@@ -302,7 +281,7 @@ async fn a_call_cancelled_mid_send_is_not_resent(kind: Kind) {
     assert!(replayed(retry.metadata()));
     assert_eq!(stack.received().await.len(), 2, "never sent again");
 }
-with_each_store!(a_call_cancelled_mid_send_is_not_resent);
+with_memory_and_redis!(a_call_cancelled_mid_send_is_not_resent);
 
 /// A claimant whose process died leaves a pending claim; once its lease ends, a duplicate learns
 /// the outcome is unknown (and a waiter stops waiting), and the key is never free again.
@@ -372,4 +351,4 @@ async fn a_failure_that_sent_nothing_frees_the_request_id_for_a_retry(kind: Kind
     assert!(!replayed(status.metadata()), "{status:?}");
     assert_eq!(stack.received().await.len(), 2);
 }
-with_each_store!(a_failure_that_sent_nothing_frees_the_request_id_for_a_retry);
+with_memory_and_redis!(a_failure_that_sent_nothing_frees_the_request_id_for_a_retry);

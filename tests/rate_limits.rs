@@ -17,11 +17,6 @@ use whatsapp_grpc::Flavor;
 use whatsapp_grpc::ratelimit::{Limiter, LimiterConfig, Rate, Reservation};
 
 /// The limiter under test; a Redis one comes with its server, stopped when dropped.
-enum Kind {
-    Memory,
-    Redis,
-}
-
 struct Backend {
     config: LimiterConfig,
     redis: Option<RedisServer>,
@@ -47,22 +42,6 @@ impl Backend {
     fn limiter(&self) -> Arc<dyn Limiter> {
         self.config.build().expect("a limiter")
     }
-}
-
-/// Runs `$case` once with each backend.
-macro_rules! with_each_backend {
-    ($case:ident) => {
-        mod $case {
-            #[tokio::test]
-            async fn memory() {
-                super::$case(super::Kind::Memory).await;
-            }
-            #[tokio::test]
-            async fn redis() {
-                super::$case(super::Kind::Redis).await;
-            }
-        }
-    };
 }
 
 fn granted(reservation: Reservation) -> Duration {
@@ -123,7 +102,7 @@ async fn slots_come_one_interval_apart_and_a_wait_too_long_is_refused(kind: Kind
     );
     assert_eq!(wait, Duration::ZERO);
 }
-with_each_backend!(slots_come_one_interval_apart_and_a_wait_too_long_is_refused);
+with_memory_and_redis!(slots_come_one_interval_apart_and_a_wait_too_long_is_refused);
 
 async fn a_burst_of_a_tenth_of_a_second_leaves_at_once(kind: Kind) {
     let backend = Backend::new(kind);
@@ -156,7 +135,7 @@ async fn a_burst_of_a_tenth_of_a_second_leaves_at_once(kind: Kind) {
         started.elapsed()
     );
 }
-with_each_backend!(a_burst_of_a_tenth_of_a_second_leaves_at_once);
+with_memory_and_redis!(a_burst_of_a_tenth_of_a_second_leaves_at_once);
 
 #[tokio::test]
 async fn two_replicas_sharing_redis_share_one_pace() {

@@ -5,13 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManager;
 use prost::Message;
 
 use super::{Claim, Fingerprint, Key, Recorded, Store, StoreError, StoredEntry};
 
-/// How long one command (connecting included) may take.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+pub use crate::redis_connection::COMMAND_TIMEOUT;
 /// The prefix of every key this service writes.
 const PREFIX: &str = "whatsapp-grpc:idempotency:";
 /// Takes the key if it is free (for the TTL), else returns what it holds.
@@ -31,15 +30,7 @@ pub struct RedisStore {
 impl RedisStore {
     /// A store on `url` (`redis://host:port/db`), connected on first use.
     pub fn new(url: &str, ttl: Duration) -> Result<RedisStore, String> {
-        let client = ::redis::Client::open(url)
-            .map_err(|error| format!("--idempotency-store: {error}; use redis://host:port/db"))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(COMMAND_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|error| format!("--idempotency-store: {error}"))?;
+        let connection = crate::redis_connection::connect(url, "--idempotency-store")?;
         Ok(RedisStore { connection, ttl })
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Limiter, LimiterError, Rate, Reservation, decide};
+use super::{Limiter, LimiterError, Rate, Reservation, decide, micros};
 
 /// Past this many keys (senders come and go on reloads), keys whose slots have all passed are
 /// dropped: they hold nothing a new call would not.
@@ -32,10 +32,6 @@ impl Default for MemoryLimiter {
     fn default() -> Self {
         MemoryLimiter::new()
     }
-}
-
-fn micros(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 #[tonic::async_trait]

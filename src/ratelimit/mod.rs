@@ -168,6 +168,11 @@ impl SenderLimit {
     }
 }
 
+/// `duration` in whole microseconds, the limiters' unit.
+pub(crate) fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// The GCRA decision, shared by both limiters (the Redis script does the same in Lua): with the
 /// stored theoretical arrival time `tat` (or none) at `now`, all in microseconds, either a slot
 /// `wait` µs from now and the new `tat`, or a refusal with the µs until a slot would come.

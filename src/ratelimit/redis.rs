@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManager;
 
-use super::{Limiter, LimiterError, Rate, Reservation};
-use crate::idempotency::redis::COMMAND_TIMEOUT;
+use super::{Limiter, LimiterError, Rate, Reservation, micros};
+use crate::redis_connection::COMMAND_TIMEOUT;
 
 /// The prefix of every key this limiter writes.
 const PREFIX: &str = "whatsapp-grpc:rate:";
@@ -39,24 +39,12 @@ pub struct RedisLimiter {
 impl RedisLimiter {
     /// A limiter on `url` (`redis://host:port/db`), connected on first use.
     pub fn new(url: &str) -> Result<RedisLimiter, String> {
-        let client = ::redis::Client::open(url)
-            .map_err(|error| format!("--rate-limit-store: {error}; use redis://host:port/db"))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(COMMAND_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|error| format!("--rate-limit-store: {error}"))?;
+        let connection = crate::redis_connection::connect(url, "--rate-limit-store")?;
         Ok(RedisLimiter {
             connection,
             script: ::redis::Script::new(RESERVE),
         })
     }
-}
-
-fn micros(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 #[tonic::async_trait]

@@ -10,6 +10,30 @@ pub mod upstream;
 
 use std::path::{Path, PathBuf};
 
+/// Where a store keeps its state: tests of a store run once with each (see
+/// [`with_memory_and_redis!`](crate::with_memory_and_redis)).
+pub enum Kind {
+    Memory,
+    Redis,
+}
+
+/// Runs the async case `$case(kind: Kind)` as two tests: `$case::memory` and `$case::redis`.
+#[macro_export]
+macro_rules! with_memory_and_redis {
+    ($case:ident) => {
+        mod $case {
+            #[tokio::test]
+            async fn memory() {
+                super::$case($crate::common::Kind::Memory).await;
+            }
+            #[tokio::test]
+            async fn redis() {
+                super::$case($crate::common::Kind::Redis).await;
+            }
+        }
+    };
+}
+
 use whatsapp_grpc::proto::{self, send_message_request::Content};
 
 pub const TO: &str = "15550001111";
