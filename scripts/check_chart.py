@@ -54,7 +54,8 @@ class Render:
     def __init__(self, name, helm, chart, args, versions, tls=None):
         self.name = name
         self.versions = versions
-        # None: plaintext gRPC port; "TLS": TLS and the kubelet's TLS probe; "tcp": TLS, tcpSocket probes.
+        # None: plaintext gRPC port; "health": TLS, probes on the plaintext --health-listen port;
+        # "TLS": TLS and the kubelet's TLS probe; "tcp": TLS, tcpSocket probes.
         self.tls = tls
         rendered = subprocess.run(
             [helm, "template", "whatsapp", chart, "--namespace", "messaging", *args],
@@ -133,15 +134,23 @@ def check_probes(render, container, tls):
         if not check(probe is not None, f"{render.name}: {probe_name} is set"):
             continue
         grpc_port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
-        if tls and tls != "TLS":
+        if tls == "tcp":
             check(probe.get("tcpSocket") == {"port": "grpc"},
-                  f"{render.name}: with TLS (the kubelet's gRPC probe has no client certificate), {probe_name} is tcpSocket on grpc")
+                  f"{render.name}: with TLS and grpcProbeMode tcp, {probe_name} is tcpSocket on grpc")
             continue
         grpc = probe.get("grpc", {})
-        check(grpc.get("port") == grpc_port, f"{render.name}: {probe_name} is a gRPC probe on the grpc port")
+        if tls == "health":
+            health_port = next((p["containerPort"] for p in container["ports"] if p["name"] == "health"), None)
+            check(health_port is not None, f"{render.name}: with TLS the container has a port named health")
+            check(f"--health-listen=0.0.0.0:{health_port}" in container["args"],
+                  f"{render.name}: --health-listen serves health in plaintext on the health port")
+            check(grpc.get("port") == health_port and grpc.get("mode") is None,
+                  f"{render.name}: {probe_name} is a plaintext gRPC probe on the health port (the kubelet's probe has no client certificate)")
+        else:
+            check(grpc.get("port") == grpc_port, f"{render.name}: {probe_name} is a gRPC probe on the grpc port")
+            check(grpc.get("mode") == ("TLS" if tls else None), f"{render.name}: {probe_name} speaks TLS exactly when the port does")
         check(grpc.get("service") == "", f"{render.name}: {probe_name} asks service \"\" (this process), not {grpc.get('service')!r}")
         check(UPSTREAM_HEALTH_NAME not in str(probe), f"{render.name}: {probe_name} does not use the shared upstream health name")
-        check(grpc.get("mode") == ("TLS" if tls else None), f"{render.name}: {probe_name} speaks TLS exactly when the port does")
 
 
 def check_security(render, pod, container, service_account):
@@ -291,7 +300,7 @@ def check_render(render):
               f"{render.name}: the PodDisruptionBudget selects the pods")
     for policy in render.all("NetworkPolicy"):
         ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
-        check(ports == {p["containerPort"] for p in container["ports"]}, f"{render.name}: the NetworkPolicy admits the grpc and metrics ports")
+        check(ports == {p["containerPort"] for p in container["ports"]}, f"{render.name}: the NetworkPolicy admits every container port (grpc, metrics, health)")
     return template["metadata"].get("annotations", {})
 
 
@@ -300,7 +309,7 @@ def main():
     all_on = ["-f", f"{chart}/ci/all-on-values.yaml", *extra]
     renders = [
         Render("default", helm, chart, extra, KUBERNETES_VERSIONS),
-        Render("all-on", helm, chart, all_on, KUBERNETES_VERSIONS, tls="tcp"),
+        Render("all-on", helm, chart, all_on, KUBERNETES_VERSIONS, tls="health"),
         # One On-Premises installation by flags, its private CA from the chart's ConfigMap.
         Render("single-sender", helm, chart, ["--set", "upstream.flavor=on-premises", "--set",
                                               "upstream.url=https://whatsapp.internal:9090", "--set",
@@ -309,6 +318,8 @@ def main():
         # The kubelet's gRPC probe speaks TLS from Kubernetes 1.37 only (grpc.mode).
         Render("tls-probe", helm, chart, ["--set", "tls.enabled=true", "--set", "tls.existingSecret=whatsapp-tls",
                                           "--set", "tls.grpcProbeMode=TLS", *extra], ["1.37.0"], tls="TLS"),
+        Render("tls-tcp-probe", helm, chart, ["--set", "tls.enabled=true", "--set", "tls.existingSecret=whatsapp-tls",
+                                              "--set", "tls.grpcProbeMode=tcp", *extra], KUBERNETES_VERSIONS, tls="tcp"),
     ]
     checksums = {}
     for render in renders:

@@ -92,6 +92,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WHATSAPP_GRPC_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Address of a separate plaintext listener serving only grpc.health.v1, for Kubernetes' gRPC
+    /// probes when --tls-cert is on (the kubelet's probe cannot do TLS), e.g. 0.0.0.0:8086.
+    #[arg(long, env = "WHATSAPP_GRPC_HEALTH_LISTEN", value_name = "ADDR")]
+    pub health_listen: Option<SocketAddr>,
+
     /// A TOML file listing the senders (several business numbers), read again on SIGHUP. Then
     /// --flavor, --api-version and the --upstream-* limits are the senders' defaults (a sender's
     /// own key > the file's [defaults] > the flag > its built-in default).
@@ -368,6 +373,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Where Prometheus metrics are served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where health alone is served in plaintext, if anywhere.
+    pub health_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub server: ServerConfig,
     pub upstream: Upstream,
@@ -446,17 +453,21 @@ impl ServeArgs {
                 self.idle_timeout, self.keepalive_interval
             ));
         }
-        if let Some(metrics) = self.metrics_listen
-            && metrics.port() != 0
-            && metrics.port() == self.listen.port()
-            && (metrics.ip() == self.listen.ip()
-                || metrics.ip().is_unspecified()
-                || self.listen.ip().is_unspecified())
-        {
-            return Err(format!(
-                "--metrics-listen {metrics} takes the port of --listen {}: give the metrics a port of their own, e.g. 0.0.0.0:9090",
-                self.listen
-            ));
+        let listeners = [
+            ("--listen", Some(self.listen)),
+            ("--metrics-listen", self.metrics_listen),
+            ("--health-listen", self.health_listen),
+        ];
+        for (i, (flag, address)) in listeners.iter().enumerate() {
+            for (other_flag, other) in &listeners[..i] {
+                if let (Some(address), Some(other)) = (address, other)
+                    && same_port(*address, *other)
+                {
+                    return Err(format!(
+                        "{flag} {address} takes the port of {other_flag} {other}: give each listener a port of its own (e.g. --metrics-listen 0.0.0.0:9090, --health-listen 0.0.0.0:8086)"
+                    ));
+                }
+            }
         }
         if !valid_api_version(&self.api_version) {
             return Err(format!(
@@ -529,6 +540,7 @@ impl ServeArgs {
         Ok(ServeConfig {
             listen: self.listen,
             metrics_listen: self.metrics_listen,
+            health_listen: self.health_listen,
             log_format: self.log_format,
             upstream,
             server: ServerConfig {
@@ -676,6 +688,13 @@ impl ServeArgs {
             },
         })
     }
+}
+
+/// Whether two listeners would take one port (0 asks the OS for a free one: never shared).
+fn same_port(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 fn credentials(flavor: Flavor, env: EnvCredentials) -> Result<Credentials, String> {

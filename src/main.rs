@@ -98,9 +98,27 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         ),
         None => None,
     };
+    // Bound before the server reports SERVING too, so the first probe finds it.
+    let health_listener = match config.health_listen {
+        Some(health) => Some(
+            TcpListener::bind(health)
+                .await
+                .map_err(|e| format!("--health-listen {health}: {e}"))?,
+        ),
+        None => None,
+    };
+    let health_address = match &health_listener {
+        Some(listener) => Some(
+            listener
+                .local_addr()
+                .map_err(|e| format!("--health-listen {:?}: {e}", config.health_listen))?,
+        ),
+        None => None,
+    };
     tracing::info!(
         listen = %address,
         metrics_listen = metrics_address.map(tracing::field::display),
+        health_listen = health_address.map(tracing::field::display),
         senders = config.server.senders.len(),
         tls = config.server.security.tls.is_some(),
         client_certificates = config
@@ -130,6 +148,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let listeners = server::Listeners {
         grpc: listener,
         metrics: metrics_listener,
+        health: health_listener,
     };
     let served = server::serve_on(listeners, config.server, shutdown)
         .await

@@ -878,3 +878,51 @@ async fn the_cli_sends_over_tls_with_the_api_key_from_its_environment() {
     );
     assert_eq!(stack.received().await.len(), 1, "nothing more was sent");
 }
+
+/// Beside a TLS listener, `--health-listen` serves health alone in plaintext, as the kubelet's gRPC
+/// probe needs: the same answers as the TLS listener, and nothing else.
+#[tokio::test]
+async fn the_plaintext_health_listener_answers_probes_and_nothing_else() {
+    let ca = Ca::new("server CA");
+    let volume = SecretVolume::new("probes", &ca.server());
+    let stack = Stack::start_with(Options {
+        security: SecurityConfig {
+            tls: Some(volume.tls()),
+            api_keys: None,
+        },
+        client_tls: Some(client_tls(&ca, None)),
+        health_listener: true,
+        ..Options::new(Flavor::Cloud)
+    })
+    .await;
+    let probes = Endpoint::from_shared(format!(
+        "http://{}",
+        stack.health_address.expect("a health listener")
+    ))
+    .unwrap()
+    .connect()
+    .await
+    .expect("plaintext connects");
+    let health = HealthClient::new(probes.clone())
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health in plaintext")
+        .into_inner();
+    assert_eq!(health.status, ServingStatus::Serving as i32);
+    // The same board as the TLS listener's: a sender's name is known here too.
+    HealthClient::new(probes.clone())
+        .check(HealthCheckRequest {
+            service: "whatsapp.v1.MessagingService/default".into(),
+        })
+        .await
+        .expect("a sender's health name");
+    // The API is not served there.
+    let status = MessagingServiceClient::new(probes)
+        .send_message(request(text("hi")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert_eq!(stack.received().await.len(), 0);
+}

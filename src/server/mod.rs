@@ -8,6 +8,7 @@
 //! finish; whatever is still open then is dropped and [`serve`] returns.
 
 mod connections;
+mod probes;
 mod reload;
 pub mod tls;
 
@@ -118,6 +119,8 @@ pub struct Listeners {
     pub grpc: tokio::net::TcpListener,
     /// Prometheus metrics at `GET /metrics` (`--metrics-listen`); none records no metrics.
     pub metrics: Option<tokio::net::TcpListener>,
+    /// Only `grpc.health.v1`, in plaintext, for probes beside a TLS listener (`--health-listen`).
+    pub health: Option<tokio::net::TcpListener>,
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then drains (see the module's doc).
@@ -129,6 +132,7 @@ pub async fn serve(
     let listeners = Listeners {
         grpc: listener,
         metrics: None,
+        health: None,
     };
     serve_on(listeners, config, shutdown).await
 }
@@ -143,6 +147,7 @@ pub async fn serve_on(
     let Listeners {
         grpc: listener,
         metrics: metrics_listener,
+        health: health_listener,
     } = listeners;
     // The process serves from now on; each sender's API is known after its first probe, and the
     // messaging name is SERVING while any sender's API is.
@@ -153,6 +158,8 @@ pub async fn serve_on(
         ],
         Some(health::MESSAGING),
     ));
+    let probes = health_listener
+        .map(|listener| probes::Probes::start(listener, board.clone(), config.limits.connections));
     let limiter = config.rate_limit.build().map_err(ServeError::Config)?;
     let metrics = match metrics_listener {
         Some(_) => Metrics::new(),
@@ -228,6 +235,9 @@ pub async fn serve_on(
             ?grace,
             "calls still in flight after the grace period were dropped"
         );
+    }
+    if let Some(probes) = probes {
+        probes.close().await;
     }
     Ok(())
 }

@@ -64,6 +64,8 @@ pub struct Options {
     pub client_tls: Option<tonic::transport::ClientTlsConfig>,
     /// Serve Prometheus metrics on a listener of their own ([`Stack::metrics_address`]).
     pub metrics: bool,
+    /// Serve health alone, in plaintext, on a listener of its own ([`Stack::health_address`]).
+    pub health_listener: bool,
 }
 
 impl Options {
@@ -89,6 +91,7 @@ impl Options {
             security: SecurityConfig::default(),
             client_tls: None,
             metrics: false,
+            health_listener: false,
         }
     }
 }
@@ -100,6 +103,8 @@ pub struct Stack {
     pub grpc_address: SocketAddr,
     /// Where the metrics are served, with `Options::metrics`.
     pub metrics_address: Option<SocketAddr>,
+    /// Where health alone is served, with `Options::health_listener`.
+    pub health_address: Option<SocketAddr>,
     pub sandbox_url: String,
     http: reqwest::Client,
     stops: Vec<oneshot::Sender<()>>,
@@ -191,9 +196,17 @@ impl Stack {
         let metrics_address = metrics_listener
             .as_ref()
             .map(|listener| listener.local_addr().expect("address"));
+        let health_listener = match options.health_listener {
+            true => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind health")),
+            false => None,
+        };
+        let health_address = health_listener
+            .as_ref()
+            .map(|listener| listener.local_addr().expect("address"));
         let listeners = server::Listeners {
             grpc: grpc_listener,
             metrics: metrics_listener,
+            health: health_listener,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         stops.push(stop);
@@ -220,6 +233,7 @@ impl Stack {
             channel,
             grpc_address,
             metrics_address,
+            health_address,
             sandbox_url,
             http: {
                 let _ = rustls::crypto::ring::default_provider().install_default();

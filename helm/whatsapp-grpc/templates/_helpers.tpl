@@ -129,9 +129,13 @@ toToml writes as 80.0, and the service's integer keys refuse floats.
 {{/* One probe: gRPC health of service "" (this process), or tcpSocket when TLS hides it. */}}
 {{- define "whatsapp-grpc.probe" -}}
 {{- $root := .root }}
-{{- if and $root.Values.tls.enabled (ne $root.Values.tls.grpcProbeMode "TLS") }}
+{{- if and $root.Values.tls.enabled (eq $root.Values.tls.grpcProbeMode "tcp") }}
 tcpSocket:
   port: grpc
+{{- else if and $root.Values.tls.enabled (eq $root.Values.tls.grpcProbeMode "") }}
+grpc:
+  port: {{ $root.Values.tls.healthPort }}
+  service: ""
 {{- else }}
 grpc:
   port: {{ $root.Values.server.port }}
