@@ -22,13 +22,15 @@
 //!
 //! Authentication is in `auth`, the special recipients that trigger the API's errors in
 //! `scenarios` (their numbers are [`recipients`]), the error shapes in `answers`, the received
-//! log and stats in `state`, the installations in `installations`, made-up identifiers in `ids` and UTC dates in `clock`.
+//! log and stats in `state`, the installations in `installations`, made-up identifiers in `ids` and UTC dates in `clock`; the Cloud-only shapes the On-Premises
+//! endpoint refuses are recognized in `cloud_only`.
 //! The sandbox logs at debug level only, and never tokens, phone numbers or message text.
 
 mod answers;
 mod auth;
 mod clock;
 mod cloud;
+mod cloud_only;
 mod control;
 mod ids;
 mod installations;

@@ -233,10 +233,29 @@ fn product_list<'a>(
     let footer = footer(v, path.field("footer"), list.footer.as_ref());
     v.required_text(path.field("catalog_id"), &list.catalog_id);
 
-    let sections = sections(
+    let sections = product_sections(v, path.field("sections"), &list.sections);
+
+    Some(Interactive::ProductList {
+        header: header?,
+        body: body?,
+        footer,
+        action: ProductListAction {
+            catalog_id: &list.catalog_id,
+            sections,
+        },
+    })
+}
+
+/// The product sections of a multi-product message (or a multi-product template button).
+pub(super) fn product_sections<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    sections: &'a [proto::InteractiveProductSection],
+) -> Vec<ProductSection<'a>> {
+    self::sections(
         v,
-        path.field("sections"),
-        &list.sections,
+        path,
+        sections,
         Items {
             field: "product_items",
             what: "products",
@@ -259,17 +278,7 @@ fn product_list<'a>(
         title,
         product_items,
     })
-    .collect();
-
-    Some(Interactive::ProductList {
-        header: header?,
-        body: body?,
-        footer,
-        action: ProductListAction {
-            catalog_id: &list.catalog_id,
-            sections,
-        },
-    })
+    .collect()
 }
 
 fn catalog_message<'a>(
@@ -390,30 +399,40 @@ fn flow_action_payload<'a>(
     payload: &'a proto::InteractiveFlowActionPayload,
 ) -> FlowActionPayload<'a> {
     v.required_text(path.field("screen"), &payload.screen);
-    let data = payload.data.as_ref().map(|data| {
-        let data_path = path.field("data");
-        if data.fields.is_empty() {
-            v.violation(data_path, Rule::Empty);
-        }
-        let size = prost::Message::encoded_len(data);
-        if size > limits::FLOW_DATA_MAX_BYTES {
-            v.violation(
-                data_path,
-                Rule::TooLarge {
-                    max_bytes: limits::FLOW_DATA_MAX_BYTES,
-                    actual: size,
-                },
-            );
-        }
-        if !all_numbers_finite(data) {
-            v.violation(data_path, Rule::Format("JSON: numbers must be finite"));
-        }
-        JsonObject(data)
-    });
+    let data = payload
+        .data
+        .as_ref()
+        .map(|data| flow_data(v, path.field("data"), data));
     FlowActionPayload {
         screen: &payload.screen,
         data,
     }
+}
+
+/// Data for a Flow's first screen: not empty, at most [`limits::FLOW_DATA_MAX_BYTES`] encoded,
+/// numbers finite.
+pub(super) fn flow_data<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    data: &'a prost_types::Struct,
+) -> JsonObject<'a> {
+    if data.fields.is_empty() {
+        v.violation(path, Rule::Empty);
+    }
+    let size = prost::Message::encoded_len(data);
+    if size > limits::FLOW_DATA_MAX_BYTES {
+        v.violation(
+            path,
+            Rule::TooLarge {
+                max_bytes: limits::FLOW_DATA_MAX_BYTES,
+                actual: size,
+            },
+        );
+    }
+    if !all_numbers_finite(data) {
+        v.violation(path, Rule::Format("JSON: numbers must be finite"));
+    }
+    JsonObject(data)
 }
 
 /// Whether every number in `object`, however deep, is finite (JSON has no NaN or infinity).

@@ -304,6 +304,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
                                 )),
                                 ..Default::default()
                             })),
+                            ..Default::default()
                         }],
                     })),
                     template_body(vec![template_text("Ana"), template_text("#12345")]),
@@ -348,6 +349,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
                                 filename: "doc_name".into(),
                                 ..Default::default()
                             })),
+                            ..Default::default()
                         }],
                     })),
                     template_button(
@@ -520,11 +522,14 @@ pub fn cloud_cases() -> Vec<(&'static str, Case)> {
                             code: "USD".into(),
                             amount_1000: 100990,
                         })),
+                        ..Default::default()
                     },
                     proto::TemplateParameter {
                         parameter: Some(Parameter::DateTime(proto::TemplateDateTime {
                             fallback_value: "February 25, 1977".into(),
+                            ..Default::default()
                         })),
+                        ..Default::default()
                     },
                 ])],
                 ..Default::default()
@@ -542,6 +547,7 @@ pub fn cloud_cases() -> Vec<(&'static str, Case)> {
                                 source: Some(proto::video::Source::Id("1166846181421424".into())),
                                 ..Default::default()
                             })),
+                            ..Default::default()
                         }],
                     })),
                     template_button(0, quick_reply("notify-me")),
