@@ -91,10 +91,21 @@ fn cloud_docs_fixtures_translate_exactly() {
     }
 }
 
-/// The same templates are refused on the On-Premises API, each Cloud-only part named with its path.
+/// The same messages are refused on the On-Premises API, each Cloud-only part named with its path.
 #[test]
 fn cloud_docs_templates_are_refused_on_premises() {
     let expected: &[(&str, &[&str])] = &[
+        ("audio_voice_note", &["audio.voice"]),
+        (
+            "interactive_call_permission_request",
+            &["interactive.call_permission_request"],
+        ),
+        ("interactive_flow_by_name", &["interactive.flow.flow_name"]),
+        ("interactive_voice_call", &["interactive.voice_call"]),
+        (
+            "interactive_voice_call_defaults",
+            &["interactive.voice_call"],
+        ),
         ("template_carousel", &["template.components[1].carousel"]),
         (
             "template_flow_button",

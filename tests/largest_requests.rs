@@ -347,6 +347,7 @@ fn contents(flavor: Flavor) -> Vec<(&'static str, Content)> {
             Content::Audio(proto::Audio {
                 source: Some(proto::audio::Source::Link(link())),
                 provider: provider(flavor),
+                ..Default::default()
             }),
         ),
         ("document", Content::Document(document(flavor, true))),
@@ -475,6 +476,7 @@ fn contents(flavor: Flavor) -> Vec<(&'static str, Content)> {
                     screen: s(limits::OTHER_TEXT_MAX),
                     data: Some(flow_data()),
                 }),
+                ..Default::default()
             })),
         ),
     ];
@@ -482,6 +484,23 @@ fn contents(flavor: Flavor) -> Vec<(&'static str, Content)> {
         contents.push((
             "template (Cloud shapes)",
             Content::Template(cloud_template()),
+        ));
+        contents.push((
+            "interactive voice_call",
+            interactive(Kind::VoiceCall(proto::InteractiveVoiceCall {
+                body: body(),
+                display_text: s(limits::VOICE_CALL_DISPLAY_TEXT_MAX),
+                ttl_minutes: Some(limits::VOICE_CALL_TTL_MINUTES_MAX),
+                payload: s(limits::VOICE_CALL_PAYLOAD_MAX),
+            })),
+        ));
+        contents.push((
+            "audio (voice note)",
+            Content::Audio(proto::Audio {
+                source: Some(proto::audio::Source::Link(url())),
+                provider: None,
+                voice: true,
+            }),
         ));
         contents.extend([
             (

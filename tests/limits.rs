@@ -256,6 +256,7 @@ fn flow_request(edit: impl FnOnce(&mut proto::InteractiveFlow)) -> proto::SendMe
             screen: "WELCOME".into(),
             data: None,
         }),
+        ..Default::default()
     };
     edit(&mut flow);
     request(interactive(Kind::Flow(flow)))
@@ -575,6 +576,7 @@ fn media_needs_an_id_or_a_link() {
             Content::Audio(proto::Audio {
                 source: None,
                 provider: None,
+                ..Default::default()
             }),
         ),
         (
@@ -652,6 +654,7 @@ fn media_link_must_be_http_or_https() {
     let audio = request(Content::Audio(proto::Audio {
         source: Some(proto::audio::Source::Link("ftp://example.com/a.ogg".into())),
         provider: None,
+        ..Default::default()
     }));
     assert_format(Flavor::Cloud, &audio, "audio.link");
 }
@@ -1666,7 +1669,7 @@ fn interactive_kind_is_required() {
         &request(Content::Interactive(proto::Interactive { kind: None })),
         "interactive.kind",
         Rule::OneOfRequired(
-            "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message",
+            "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message, voice_call, call_permission_request",
         ),
     );
 }
@@ -3721,4 +3724,144 @@ fn date_time_components_are_in_range_and_sent_on_premises_only() {
         &format!("{path}.calendar"),
         Rule::UnknownEnumValue(3),
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cloud-only interactive and audio shapes: call buttons, call permission requests, Flows by name,
+// voice notes
+// ---------------------------------------------------------------------------------------------
+
+fn voice_call_request(
+    edit: impl FnOnce(&mut proto::InteractiveVoiceCall),
+) -> proto::SendMessageRequest {
+    let mut call = proto::InteractiveVoiceCall {
+        body: body("Call us"),
+        ..Default::default()
+    };
+    edit(&mut call);
+    request(interactive(Kind::VoiceCall(call)))
+}
+
+#[test]
+fn cloud_only_interactive_and_audio_shapes_are_refused_on_premises() {
+    let flow_by_name = request(interactive(Kind::Flow(proto::InteractiveFlow {
+        body: body("Book"),
+        flow_token: "t".into(),
+        flow_name: "booking".into(),
+        flow_cta: "Book!".into(),
+        flow_action: proto::InteractiveFlowAction::DataExchange as i32,
+        ..Default::default()
+    })));
+    let cases = [
+        (voice_call_request(|_| {}), "interactive.voice_call"),
+        (
+            request(interactive(Kind::CallPermissionRequest(
+                proto::InteractiveCallPermissionRequest {
+                    body: body("May we call you?"),
+                },
+            ))),
+            "interactive.call_permission_request",
+        ),
+        (flow_by_name, "interactive.flow.flow_name"),
+        (
+            request(Content::Audio(proto::Audio {
+                source: Some(proto::audio::Source::Id("media-id".into())),
+                voice: true,
+                ..Default::default()
+            })),
+            "audio.voice",
+        ),
+    ];
+    for (request, path) in cases {
+        assert_ok(Flavor::Cloud, &request);
+        assert_violation(
+            Flavor::OnPremises,
+            &request,
+            path,
+            Rule::FlavorOnly(Flavor::Cloud),
+        );
+    }
+}
+
+#[test]
+fn voice_call_text_is_at_most_20_characters_ttl_1_to_43200_minutes_payload_512() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.voice_call.display_text",
+            flavors: CLOUD,
+            build: |text| voice_call_request(|c| c.display_text = text.into()),
+        },
+        20,
+        false,
+    );
+    check_text_limit(
+        &TextField {
+            path: "interactive.voice_call.payload",
+            flavors: CLOUD,
+            build: |payload| voice_call_request(|c| c.payload = payload.into()),
+        },
+        512,
+        false,
+    );
+    for ttl in [1, 43_200] {
+        assert_ok(
+            Flavor::Cloud,
+            &voice_call_request(|c| c.ttl_minutes = Some(ttl)),
+        );
+    }
+    for ttl in [0, 43_201, u32::MAX] {
+        assert_violation(
+            Flavor::Cloud,
+            &voice_call_request(|c| c.ttl_minutes = Some(ttl)),
+            "interactive.voice_call.ttl_minutes",
+            out_of_range("1", "43200"),
+        );
+    }
+    assert_violation(
+        Flavor::Cloud,
+        &voice_call_request(|c| c.body = None),
+        "interactive.voice_call.body",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn call_permission_request_needs_its_body() {
+    assert_violation(
+        Flavor::Cloud,
+        &request(interactive(Kind::CallPermissionRequest(
+            proto::InteractiveCallPermissionRequest { body: None },
+        ))),
+        "interactive.call_permission_request.body",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn flow_is_named_by_flow_id_or_flow_name_not_both() {
+    let flow = |flow_id: &str, flow_name: &str| {
+        request(interactive(Kind::Flow(proto::InteractiveFlow {
+            body: body("Book"),
+            flow_token: "t".into(),
+            flow_id: flow_id.into(),
+            flow_name: flow_name.into(),
+            flow_cta: "Book!".into(),
+            flow_action: proto::InteractiveFlowAction::DataExchange as i32,
+            ..Default::default()
+        })))
+    };
+    assert_ok(Flavor::Cloud, &flow("", &rep("é", 256)));
+    assert_violation(
+        Flavor::Cloud,
+        &flow("", &rep("é", 257)),
+        "interactive.flow.flow_name",
+        too_long(256, 257),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &flow("1234", "booking"),
+        "interactive.flow.flow_name",
+        Rule::NotAllowed("a Flow is named by flow_id or flow_name, not both"),
+    );
+    assert_violation_both(&flow("", ""), "interactive.flow.flow_id", Rule::Required);
 }

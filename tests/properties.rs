@@ -416,6 +416,7 @@ fn audio(g: G) -> S<proto::Audio> {
                 Source::Link(link) => proto::audio::Source::Link(link),
             }),
             provider: p.provider,
+            ..Default::default()
         })
         .boxed()
 }
@@ -1511,6 +1512,28 @@ fn flow_data(g: G) -> S<prost_types::Struct> {
     .boxed()
 }
 
+fn voice_call(g: G) -> S<Kind> {
+    let ttl = choose(
+        g,
+        vec![
+            (2, just(None)),
+            (2, (1..=43_200u32).prop_map(Some).boxed()),
+            (1, one_of_values(&[Some(1), Some(43_200)])),
+        ],
+        vec![(1, one_of_values(&[Some(0), Some(43_201), Some(u32::MAX)]))],
+    );
+    (body(g), string(g, opt(20)), ttl, string(g, opt(512)))
+        .prop_map(|(body, display_text, ttl_minutes, payload)| {
+            Kind::VoiceCall(proto::InteractiveVoiceCall {
+                body,
+                display_text,
+                ttl_minutes,
+                payload,
+            })
+        })
+        .boxed()
+}
+
 fn flow(g: G) -> S<Kind> {
     let version = choose(
         g,
@@ -1558,6 +1581,7 @@ fn flow(g: G) -> S<Kind> {
                     flow_cta,
                     flow_action,
                     flow_action_payload,
+                    ..Default::default()
                 })
             },
         )
@@ -1649,6 +1673,17 @@ fn content_kinds(g: G) -> Vec<(&'static str, S<Content>)> {
         ),
         ("audio", audio(g).prop_map(Content::Audio).boxed()),
         (
+            "audio (voice note)",
+            audio(g)
+                .prop_map(|audio| {
+                    Content::Audio(proto::Audio {
+                        voice: true,
+                        ..audio
+                    })
+                })
+                .boxed(),
+        ),
+        (
             "document",
             document(g, Place::Message)
                 .prop_map(Content::Document)
@@ -1688,6 +1723,33 @@ fn content_kinds(g: G) -> Vec<(&'static str, S<Content>)> {
             interactive(catalog_message(g)),
         ),
         ("interactive/flow", interactive(flow(g))),
+        (
+            "interactive/flow (by name)",
+            interactive(
+                flow(g)
+                    .prop_map(|kind| match kind {
+                        Kind::Flow(mut flow) => {
+                            flow.flow_name = std::mem::take(&mut flow.flow_id);
+                            Kind::Flow(flow)
+                        }
+                        other => other,
+                    })
+                    .boxed(),
+            ),
+        ),
+        ("interactive/voice_call", interactive(voice_call(g))),
+        (
+            "interactive/call_permission_request",
+            interactive(
+                body(g)
+                    .prop_map(|body| {
+                        Kind::CallPermissionRequest(proto::InteractiveCallPermissionRequest {
+                            body,
+                        })
+                    })
+                    .boxed(),
+            ),
+        ),
         ("interactive/cta_url", interactive(cta_url(g))),
         (
             "interactive/location_request_message",
@@ -2055,9 +2117,15 @@ fn check_media(
     let media = object(media, path)?;
     only_keys(
         media,
-        &["id", "link", "caption", "filename", "provider"],
+        &["id", "link", "caption", "filename", "provider", "voice"],
         path,
     )?;
+    if let Some(voice) = media.get("voice") {
+        ensure!(
+            kind == "audio" && flavor == Flavor::Cloud && voice == &Value::Bool(true),
+            "{path}.voice is {voice}: only a Cloud API audio is a voice note"
+        );
+    }
     match (media.get("id"), media.get("link")) {
         (Some(_), None) => {
             text_field(media, "id", 1, usize::MAX, path)?;
@@ -2594,6 +2662,8 @@ const INTERACTIVE_TYPES: &[&str] = &[
     "flow",
     "cta_url",
     "location_request_message",
+    "voice_call",
+    "call_permission_request",
 ];
 
 fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
@@ -2609,13 +2679,24 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
         "unknown interactive type {kind:?}"
     );
     ensure!(
-        flavor == Flavor::Cloud || !matches!(kind, "cta_url" | "location_request_message"),
+        flavor == Flavor::Cloud
+            || !matches!(
+                kind,
+                "cta_url" | "location_request_message" | "voice_call" | "call_permission_request"
+            ),
         "{kind} is Cloud API only"
     );
 
     // Header.
     match (kind, i.get("header")) {
-        ("product" | "catalog_message" | "location_request_message", Some(_)) => {
+        (
+            "product"
+            | "catalog_message"
+            | "location_request_message"
+            | "voice_call"
+            | "call_permission_request",
+            Some(_),
+        ) => {
             return Err(format!("a {kind} message has no header"));
         }
         ("product_list", None) => return Err("a product_list message needs a header".into()),
@@ -2653,8 +2734,11 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
     }
     if let Some(footer) = i.get("footer") {
         ensure!(
-            kind != "location_request_message",
-            "a location request has no footer"
+            !matches!(
+                kind,
+                "location_request_message" | "voice_call" | "call_permission_request"
+            ),
+            "a {kind} message has no footer"
         );
         let footer = object(footer, "interactive.footer")?;
         only_keys(footer, &["text"], "interactive.footer")?;
@@ -2686,7 +2770,7 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
             }
             Ok(())
         }
-        "flow" => check_flow_action(action),
+        "flow" => check_flow_action(flavor, action),
         "cta_url" => {
             only_keys(action, &["name", "parameters"], path)?;
             equals(action, "name", "cta_url", path)?;
@@ -2708,6 +2792,35 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
         "location_request_message" => {
             only_keys(action, &["name"], path)?;
             equals(action, "name", "send_location", path)
+        }
+        "voice_call" => {
+            only_keys(action, &["name", "parameters"], path)?;
+            equals(action, "name", "voice_call", path)?;
+            if let Some(parameters) = action.get("parameters") {
+                let parameters = object(parameters, path)?;
+                only_keys(
+                    parameters,
+                    &["display_text", "ttl_minutes", "payload"],
+                    path,
+                )?;
+                if parameters.contains_key("display_text") {
+                    text_field(parameters, "display_text", 1, 20, path)?;
+                }
+                if parameters.contains_key("payload") {
+                    text_field(parameters, "payload", 1, 512, path)?;
+                }
+                if let Some(ttl) = parameters.get("ttl_minutes") {
+                    ensure!(
+                        ttl.as_u64().is_some_and(|ttl| (1..=43_200).contains(&ttl)),
+                        "{path}.ttl_minutes is {ttl}, not 1 to 43200"
+                    );
+                }
+            }
+            Ok(())
+        }
+        "call_permission_request" => {
+            only_keys(action, &["name"], path)?;
+            equals(action, "name", "call_permission_request", path)
         }
         _ => unreachable!("checked above"),
     }
@@ -2844,7 +2957,7 @@ fn check_product_sections(action: &Map<String, Value>, path: &str) -> Check {
     Ok(())
 }
 
-fn check_flow_action(action: &Map<String, Value>) -> Check {
+fn check_flow_action(flavor: Flavor, action: &Map<String, Value>) -> Check {
     let path = "interactive.action";
     only_keys(action, &["name", "parameters"], path)?;
     equals(action, "name", "flow", path)?;
@@ -2860,6 +2973,7 @@ fn check_flow_action(action: &Map<String, Value>) -> Check {
             "flow_message_version",
             "flow_token",
             "flow_id",
+            "flow_name",
             "flow_cta",
             "flow_action",
             "flow_action_payload",
@@ -2868,7 +2982,23 @@ fn check_flow_action(action: &Map<String, Value>) -> Check {
     )?;
     equals(parameters, "flow_message_version", "3", path)?;
     text_field(parameters, "flow_token", 1, usize::MAX, path)?;
-    text_field(parameters, "flow_id", 1, usize::MAX, path)?;
+    // The Flow by its id, or on the Cloud API by its name: exactly one.
+    match (
+        parameters.contains_key("flow_id"),
+        parameters.contains_key("flow_name"),
+    ) {
+        (true, false) => {
+            text_field(parameters, "flow_id", 1, usize::MAX, path)?;
+        }
+        (false, true) => {
+            ensure!(
+                flavor == Flavor::Cloud,
+                "{path}.flow_name is Cloud API only"
+            );
+            text_field(parameters, "flow_name", 1, usize::MAX, path)?;
+        }
+        _ => return Err(format!("{path} needs exactly one of flow_id and flow_name")),
+    }
     text_field(parameters, "flow_cta", 1, 20, path)?;
     if let Some(mode) = parameters.get("mode") {
         ensure!(
@@ -3055,6 +3185,10 @@ proptest! {
 /// Cloud-only content kinds, which the On-Premises flavor must refuse.
 const CLOUD_ONLY: &[&str] = &[
     "reaction",
+    "audio (voice note)",
+    "interactive/flow (by name)",
+    "interactive/voice_call",
+    "interactive/call_permission_request",
     "template (Cloud shapes)",
     "interactive/cta_url",
     "interactive/location_request_message",
@@ -3158,6 +3292,11 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
         check_send(Flavor::OnPremises, &body)
     };
     for name in [
+        "audio_voice_note",
+        "interactive_call_permission_request",
+        "interactive_flow_by_name",
+        "interactive_voice_call",
+        "interactive_voice_call_defaults",
         "template_carousel",
         "template_flow_button",
         "template_limited_time_offer",
@@ -3171,6 +3310,24 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
     }
     type Edit = fn(&mut Value);
     let cases: &[(&str, Edit)] = &[
+        ("interactive_voice_call", |b| {
+            b["interactive"]["action"]["parameters"]["ttl_minutes"] = Value::from(0);
+        }),
+        ("interactive_voice_call", |b| {
+            b["interactive"]["action"]["parameters"]["display_text"] = Value::from("ж".repeat(21));
+        }),
+        ("interactive_voice_call", |b| {
+            b["interactive"]["footer"] = serde_json::json!({"text": "f"});
+        }),
+        ("interactive_flow_by_name", |b| {
+            b["interactive"]["action"]["parameters"]["flow_id"] = Value::from("1234");
+        }),
+        ("interactive_call_permission_request", |b| {
+            b["interactive"].as_object_mut().unwrap().remove("body");
+        }),
+        ("audio_voice_note", |b| {
+            b["audio"]["voice"] = Value::from(false);
+        }),
         ("template_named_parameters", |b| {
             b["template"]["components"][1]["parameters"][1]["parameter_name"] =
                 Value::from("customer_name");

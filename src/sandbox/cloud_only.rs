@@ -6,6 +6,24 @@ use serde_json::Value;
 
 /// The first Cloud-only shape in a send body, named for the error's details, or `None`.
 pub(crate) fn shape(body: &Value) -> Option<&'static str> {
+    if body.pointer("/audio/voice").is_some() {
+        return Some("Unknown parameter voice");
+    }
+    if let Some(interactive) = body.get("interactive") {
+        return match interactive.get("type").and_then(Value::as_str) {
+            Some("voice_call") => Some("Unknown interactive type voice_call"),
+            Some("call_permission_request") => {
+                Some("Unknown interactive type call_permission_request")
+            }
+            _ if interactive
+                .pointer("/action/parameters/flow_name")
+                .is_some() =>
+            {
+                Some("Unknown parameter flow_name")
+            }
+            _ => None,
+        };
+    }
     let components = body
         .get("template")
         .and_then(|template| template.get("components"))
@@ -88,6 +106,36 @@ mod tests {
             let found = shape(&template(components)).expect(what);
             assert!(found.ends_with(what), "{found} for {what}");
         }
+    }
+
+    #[test]
+    fn finds_the_cloud_only_interactive_and_audio_shapes() {
+        let cases = [
+            (
+                json!({"type": "audio", "audio": {"id": "a", "voice": true}}),
+                "voice",
+            ),
+            (
+                json!({"type": "interactive", "interactive": {"type": "voice_call"}}),
+                "voice_call",
+            ),
+            (
+                json!({"type": "interactive", "interactive": {"type": "call_permission_request"}}),
+                "call_permission_request",
+            ),
+            (
+                json!({"type": "interactive", "interactive": {"type": "flow",
+                    "action": {"name": "flow", "parameters": {"flow_name": "f"}}}}),
+                "flow_name",
+            ),
+        ];
+        for (body, what) in cases {
+            let found = shape(&body).expect(what);
+            assert!(found.ends_with(what), "{found} for {what}");
+        }
+        let flow_by_id = json!({"type": "interactive", "interactive": {"type": "flow",
+            "action": {"name": "flow", "parameters": {"flow_id": "1"}}}});
+        assert_eq!(shape(&flow_by_id), None);
     }
 
     #[test]

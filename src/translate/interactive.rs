@@ -10,11 +10,12 @@ use crate::proto::interactive_media_header::Kind as ProtoHeader;
 use crate::proto::interactive_reply_button::Button as ProtoButton;
 use crate::validate::{Path, Rule, Validator, duplicates, limits};
 use crate::wire::interactive::{
-    Body, ButtonAction, CatalogMessageAction, CatalogMessageName, CatalogMessageParameters,
-    CtaUrlAction, CtaUrlName, CtaUrlParameters, FlowAction, FlowActionKind, FlowActionPayload,
-    FlowMode, FlowName, FlowParameters, Footer, Header, Interactive, ListAction, ListSection,
-    LocationRequestAction, LocationRequestName, ProductAction, ProductItem, ProductListAction,
-    ProductSection, Reply, ReplyButton, Row,
+    Body, ButtonAction, CallPermissionRequestAction, CallPermissionRequestName,
+    CatalogMessageAction, CatalogMessageName, CatalogMessageParameters, CtaUrlAction, CtaUrlName,
+    CtaUrlParameters, FlowAction, FlowActionKind, FlowActionPayload, FlowMode, FlowName,
+    FlowParameters, Footer, Header, Interactive, ListAction, ListSection, LocationRequestAction,
+    LocationRequestName, ProductAction, ProductItem, ProductListAction, ProductSection, Reply,
+    ReplyButton, Row, VoiceCallAction, VoiceCallName, VoiceCallParameters,
 };
 use crate::wire::json::JsonObject;
 
@@ -29,7 +30,7 @@ pub(super) fn interactive<'a>(
     let kind = v.one_of(
         path.field("kind"),
         interactive.kind.as_ref(),
-        "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message",
+        "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message, voice_call, call_permission_request",
     )?;
     match kind {
         Kind::List(list) => self::list(v, path.field("list"), list),
@@ -56,7 +57,70 @@ pub(super) fn interactive<'a>(
                 },
             })
         }
+        Kind::VoiceCall(call) => {
+            let path = path.field("voice_call");
+            v.only_on(path, Flavor::Cloud);
+            self::voice_call(v, path, call)
+        }
+        Kind::CallPermissionRequest(request) => {
+            let path = path.field("call_permission_request");
+            v.only_on(path, Flavor::Cloud);
+            let body = body(v, path.field("body"), request.body.as_ref());
+            Some(Interactive::CallPermissionRequest {
+                body: body?,
+                action: CallPermissionRequestAction {
+                    name: CallPermissionRequestName::CallPermissionRequest,
+                },
+            })
+        }
     }
+}
+
+/// A call button: a body, and the button's optional text, time to live and payload.
+fn voice_call<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    call: &'a proto::InteractiveVoiceCall,
+) -> Option<Interactive<'a>> {
+    let body = body(v, path.field("body"), call.body.as_ref());
+    let display_text = non_empty(&call.display_text).inspect(|text| {
+        v.max_chars(
+            path.field("display_text"),
+            text,
+            limits::VOICE_CALL_DISPLAY_TEXT_MAX,
+        );
+    });
+    if let Some(ttl) = call.ttl_minutes
+        && !(1..=limits::VOICE_CALL_TTL_MINUTES_MAX).contains(&ttl)
+    {
+        v.violation(
+            path.field("ttl_minutes"),
+            Rule::OutOfRange {
+                min: "1".into(),
+                max: limits::VOICE_CALL_TTL_MINUTES_MAX.to_string(),
+            },
+        );
+    }
+    let payload = non_empty(&call.payload).inspect(|payload| {
+        v.max_chars(
+            path.field("payload"),
+            payload,
+            limits::VOICE_CALL_PAYLOAD_MAX,
+        );
+    });
+    let parameters = (display_text.is_some() || call.ttl_minutes.is_some() || payload.is_some())
+        .then_some(VoiceCallParameters {
+            display_text,
+            ttl_minutes: call.ttl_minutes,
+            payload,
+        });
+    Some(Interactive::VoiceCall {
+        body: body?,
+        action: VoiceCallAction {
+            name: VoiceCallName::VoiceCall,
+            parameters,
+        },
+    })
 }
 
 fn list<'a>(
@@ -341,7 +405,21 @@ fn flow<'a>(
         &flow.flow_token,
         limits::OPAQUE_TEXT_MAX,
     );
-    v.required_text(path.field("flow_id"), &flow.flow_id);
+    // The Flow by its id or (Cloud) by its name: exactly one.
+    let flow_name = non_empty(&flow.flow_name).inspect(|name| {
+        let name_path = path.field("flow_name");
+        v.only_on(name_path, Flavor::Cloud);
+        v.text(name_path, name);
+        if !flow.flow_id.is_empty() {
+            v.violation(
+                name_path,
+                Rule::NotAllowed("a Flow is named by flow_id or flow_name, not both"),
+            );
+        }
+    });
+    if flow_name.is_none() {
+        v.required_text(path.field("flow_id"), &flow.flow_id);
+    }
     let cta = path.field("flow_cta");
     if v.required(cta, &flow.flow_cta) {
         v.max_chars(cta, &flow.flow_cta, limits::FLOW_CTA_MAX);
@@ -384,7 +462,8 @@ fn flow<'a>(
                 mode: mode?,
                 flow_message_version,
                 flow_token: &flow.flow_token,
-                flow_id: &flow.flow_id,
+                flow_id: non_empty(&flow.flow_id),
+                flow_name,
                 flow_cta: &flow.flow_cta,
                 flow_action: flow_action?,
                 flow_action_payload,

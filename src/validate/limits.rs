@@ -76,6 +76,13 @@ pub const FLOW_CTA_MAX: usize = 20;
 /// Cloud `cta_url` `display_text`: at most 20 characters.
 pub const CTA_URL_DISPLAY_TEXT_MAX: usize = 20;
 
+/// `voice_call` `display_text`: "Max length: 20 characters".
+pub const VOICE_CALL_DISPLAY_TEXT_MAX: usize = 20;
+/// `voice_call` `ttl_minutes`: "Must be between 1 and 43200 (30 days)".
+pub const VOICE_CALL_TTL_MINUTES_MAX: u32 = 43_200;
+/// `voice_call` `payload`: "Maximum 512 characters."
+pub const VOICE_CALL_PAYLOAD_MAX: usize = 512;
+
 // Repeated fields the reference gives no maximum for. Each still needs one, so that a request cannot
 // make the service walk (and answer about) an unbounded number of elements; these are generous
 // choices of this service, far above what a real message holds, and each proto field says its bound.

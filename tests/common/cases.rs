@@ -24,6 +24,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
             Send(request(Content::Audio(proto::Audio {
                 source: Some(proto::audio::Source::Id("your-media-id".into())),
                 provider: None,
+                ..Default::default()
             }))),
         ),
         ("contacts_full", Send(request(contacts_full()))),
@@ -159,6 +160,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
                     screen: "WELCOME_SCREEN".into(),
                     data: Some(json_struct(json!({"user_name": "name", "user_age": 25}))),
                 }),
+                ..Default::default()
             })))),
         ),
         (
@@ -175,6 +177,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
                 flow_cta: "Book".into(),
                 flow_action: proto::InteractiveFlowAction::DataExchange as i32,
                 flow_action_payload: None,
+                ..Default::default()
             })))),
         ),
         (

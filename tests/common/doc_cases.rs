@@ -3,8 +3,8 @@
 
 use whatsapp_grpc::Flavor;
 use whatsapp_grpc::proto::{
-    self, send_message_request::Content, template_button::SubType, template_component::Component,
-    template_parameter::Parameter,
+    self, interactive::Kind, send_message_request::Content, template_button::SubType,
+    template_component::Component, template_parameter::Parameter,
 };
 
 use super::cases::{Case, json_struct};
@@ -102,7 +102,70 @@ pub fn doc_cases() -> Vec<(&'static str, Flavor, Case)> {
             template_text("3"),
         ])
     };
+    let voice_call_body = || body("You can call us on WhatsApp now for faster service!");
     vec![
+        cloud(
+            "audio_voice_note",
+            Case::Send(Box::new(request(Content::Audio(proto::Audio {
+                source: Some(proto::audio::Source::Id("1013859600285441".into())),
+                voice: true,
+                ..Default::default()
+            })))),
+        ),
+        cloud(
+            "interactive_call_permission_request",
+            Case::Send(Box::new(request(interactive(Kind::CallPermissionRequest(
+                proto::InteractiveCallPermissionRequest {
+                    body: body(
+                        "We would like to call you to help support your query on Order No: ON-12853.",
+                    ),
+                },
+            ))))),
+        ),
+        cloud(
+            "interactive_flow_by_name",
+            Case::Send(Box::new(request(interactive(Kind::Flow(
+                proto::InteractiveFlow {
+                    header: text_header("Flow message header"),
+                    body: body("Flow message body"),
+                    footer: footer("Flow message footer"),
+                    flow_message_version: "3".into(),
+                    flow_token: "AQAAAAACS5FpgQ_cAAAAAD0QI3s".into(),
+                    flow_name: "appointment_booking_v1".into(),
+                    flow_cta: "Book!".into(),
+                    flow_action: proto::InteractiveFlowAction::Navigate as i32,
+                    flow_action_payload: Some(proto::InteractiveFlowActionPayload {
+                        screen: "WELCOME_SCREEN".into(),
+                        data: Some(json_struct(serde_json::json!({
+                            "product_name": "name",
+                            "product_description": "description",
+                            "product_price": 100
+                        }))),
+                    }),
+                    ..Default::default()
+                },
+            ))))),
+        ),
+        cloud(
+            "interactive_voice_call",
+            Case::Send(Box::new(request(interactive(Kind::VoiceCall(
+                proto::InteractiveVoiceCall {
+                    body: voice_call_body(),
+                    display_text: "Call on WhatsApp".into(),
+                    ttl_minutes: Some(100),
+                    payload: "payload data".into(),
+                },
+            ))))),
+        ),
+        cloud(
+            "interactive_voice_call_defaults",
+            Case::Send(Box::new(request(interactive(Kind::VoiceCall(
+                proto::InteractiveVoiceCall {
+                    body: voice_call_body(),
+                    ..Default::default()
+                },
+            ))))),
+        ),
         (
             "on_premises_template_date_time_components",
             Flavor::OnPremises,
