@@ -101,6 +101,7 @@ fn cloud_docs_templates_are_refused_on_premises() {
             &["interactive.call_permission_request"],
         ),
         ("interactive_flow_by_name", &["interactive.flow.flow_name"]),
+        ("interactive_media_carousel", &["interactive.carousel"]),
         ("interactive_voice_call", &["interactive.voice_call"]),
         (
             "interactive_voice_call_defaults",

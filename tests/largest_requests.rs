@@ -486,6 +486,32 @@ fn contents(flavor: Flavor) -> Vec<(&'static str, Content)> {
             Content::Template(cloud_template()),
         ));
         contents.push((
+            "interactive carousel",
+            interactive(Kind::Carousel(proto::InteractiveCarousel {
+                body: body(),
+                cards: (0..limits::CAROUSEL_CARDS_MAX as u32)
+                    .map(|card_index| proto::InteractiveCarouselCard {
+                        card_index,
+                        header: Some(proto::interactive_carousel_card::Header::Image(
+                            proto::Image {
+                                source: Some(proto::image::Source::Link(url())),
+                                ..Default::default()
+                            },
+                        )),
+                        body: Some(proto::InteractiveBody {
+                            text: s(limits::CAROUSEL_CARD_BODY_MAX),
+                        }),
+                        action: Some(proto::interactive_carousel_card::Action::CtaUrl(
+                            proto::InteractiveCarouselUrlButton {
+                                display_text: s(limits::CTA_URL_DISPLAY_TEXT_MAX),
+                                url: url(),
+                            },
+                        )),
+                    })
+                    .collect(),
+            })),
+        ));
+        contents.push((
             "interactive voice_call",
             interactive(Kind::VoiceCall(proto::InteractiveVoiceCall {
                 body: body(),

@@ -1669,7 +1669,7 @@ fn interactive_kind_is_required() {
         &request(Content::Interactive(proto::Interactive { kind: None })),
         "interactive.kind",
         Rule::OneOfRequired(
-            "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message, voice_call, call_permission_request",
+            "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message, voice_call, call_permission_request, carousel",
         ),
     );
 }
@@ -3864,4 +3864,193 @@ fn flow_is_named_by_flow_id_or_flow_name_not_both() {
         Rule::NotAllowed("a Flow is named by flow_id or flow_name, not both"),
     );
     assert_violation_both(&flow("", ""), "interactive.flow.flow_id", Rule::Required);
+}
+
+fn carousel_card_image(card_index: u32) -> proto::InteractiveCarouselCard {
+    proto::InteractiveCarouselCard {
+        card_index,
+        header: Some(proto::interactive_carousel_card::Header::Image(image_link())),
+        body: body("A card"),
+        action: Some(proto::interactive_carousel_card::Action::CtaUrl(
+            proto::InteractiveCarouselUrlButton {
+                display_text: "Buy now".into(),
+                url: "https://example.com/p".into(),
+            },
+        )),
+    }
+}
+
+fn media_carousel(cards: Vec<proto::InteractiveCarouselCard>) -> proto::SendMessageRequest {
+    request(interactive(Kind::Carousel(proto::InteractiveCarousel {
+        body: body("Our latest arrivals"),
+        cards,
+    })))
+}
+
+#[test]
+fn media_carousel_holds_2_to_10_cards_at_distinct_indexes_0_to_9() {
+    let path = "interactive.carousel.cards";
+    assert_ok(
+        Flavor::Cloud,
+        &media_carousel((0..10).map(carousel_card_image).collect()),
+    );
+    assert_ok(
+        Flavor::Cloud,
+        &media_carousel((0..2).map(carousel_card_image).collect()),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![carousel_card_image(0)]),
+        path,
+        too_few(2, 1),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel((0..11).map(|i| carousel_card_image(i % 10)).collect()),
+        path,
+        too_many(10, 11),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![carousel_card_image(0), carousel_card_image(10)]),
+        "interactive.carousel.cards[1].card_index",
+        out_of_range("0", "9"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![carousel_card_image(4), carousel_card_image(4)]),
+        "interactive.carousel.cards[1].card_index",
+        duplicate("cards[0].card_index"),
+    );
+    assert_violation(
+        Flavor::OnPremises,
+        &media_carousel((0..2).map(carousel_card_image).collect()),
+        "interactive.carousel",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+}
+
+#[test]
+fn media_carousel_cards_share_their_header_type_and_need_header_and_button() {
+    let video = proto::InteractiveCarouselCard {
+        header: Some(proto::interactive_carousel_card::Header::Video(
+            proto::Video {
+                source: Some(proto::video::Source::Id("video-id".into())),
+                ..Default::default()
+            },
+        )),
+        ..carousel_card_image(1)
+    };
+    assert_ok(
+        Flavor::Cloud,
+        &media_carousel(vec![
+            proto::InteractiveCarouselCard {
+                card_index: 0,
+                ..video.clone()
+            },
+            video.clone(),
+        ]),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![carousel_card_image(0), video]),
+        "interactive.carousel.cards[1].video",
+        Rule::NotAllowed("every card's header is of the same type as the first card's"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![
+            carousel_card_image(0),
+            proto::InteractiveCarouselCard {
+                header: None,
+                ..carousel_card_image(1)
+            },
+        ]),
+        "interactive.carousel.cards[1].header",
+        Rule::OneOfRequired("image, video"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![
+            carousel_card_image(0),
+            proto::InteractiveCarouselCard {
+                action: None,
+                ..carousel_card_image(1)
+            },
+        ]),
+        "interactive.carousel.cards[1].action",
+        Rule::OneOfRequired("cta_url"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &request(interactive(Kind::Carousel(proto::InteractiveCarousel {
+            body: None,
+            cards: (0..2).map(carousel_card_image).collect(),
+        }))),
+        "interactive.carousel.body",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn media_carousel_card_body_is_160_characters_and_its_button_20_and_a_url() {
+    let with = |edit: fn(&mut proto::InteractiveCarouselCard)| {
+        let mut card = carousel_card_image(1);
+        edit(&mut card);
+        media_carousel(vec![carousel_card_image(0), card])
+    };
+    check_text_limit(
+        &TextField {
+            path: "interactive.carousel.cards[1].body.text",
+            flavors: CLOUD,
+            build: |text| {
+                media_carousel(vec![
+                    carousel_card_image(0),
+                    proto::InteractiveCarouselCard {
+                        body: body(text),
+                        ..carousel_card_image(1)
+                    },
+                ])
+            },
+        },
+        160,
+        true,
+    );
+    assert_ok(Flavor::Cloud, &with(|c| c.body = None));
+    check_text_limit(
+        &TextField {
+            path: "interactive.carousel.cards[1].cta_url.display_text",
+            flavors: CLOUD,
+            build: |text| {
+                media_carousel(vec![
+                    carousel_card_image(0),
+                    proto::InteractiveCarouselCard {
+                        action: Some(proto::interactive_carousel_card::Action::CtaUrl(
+                            proto::InteractiveCarouselUrlButton {
+                                display_text: text.into(),
+                                url: "https://example.com/p".into(),
+                            },
+                        )),
+                        ..carousel_card_image(1)
+                    },
+                ])
+            },
+        },
+        20,
+        true,
+    );
+    for flavor in CLOUD {
+        assert_format(
+            *flavor,
+            &with(|c| {
+                c.action = Some(proto::interactive_carousel_card::Action::CtaUrl(
+                    proto::InteractiveCarouselUrlButton {
+                        display_text: "Buy".into(),
+                        url: "ftp://example.com/p".into(),
+                    },
+                ))
+            }),
+            "interactive.carousel.cards[1].cta_url.url",
+        );
+    }
 }

@@ -1512,6 +1512,93 @@ fn flow_data(g: G) -> S<prost_types::Struct> {
     .boxed()
 }
 
+fn media_carousel(g: G) -> S<Kind> {
+    use proto::interactive_carousel_card::{Action, Header};
+    let header = pick(vec![
+        (
+            1,
+            image(g, Place::Inner)
+                .prop_map(|image| Some(Header::Image(image)))
+                .boxed(),
+        ),
+        (
+            1,
+            video(g, Place::Inner)
+                .prop_map(|video| Some(Header::Video(video)))
+                .boxed(),
+        ),
+    ]);
+    let header = choose(g, vec![(1, header)], vec![(1, just(None))]);
+    let button = (string(g, req(20)), url(g))
+        .prop_map(|(display_text, url)| {
+            Some(Action::CtaUrl(proto::InteractiveCarouselUrlButton {
+                display_text,
+                url,
+            }))
+        })
+        .boxed();
+    let card_body = optional(
+        string(g, req(160))
+            .prop_map(|text| proto::InteractiveBody { text })
+            .boxed(),
+    );
+    let card = (
+        header,
+        card_body,
+        choose(g, vec![(1, button)], vec![(1, just(None))]),
+    )
+        .prop_map(|(header, body, action)| proto::InteractiveCarouselCard {
+            card_index: 0,
+            header,
+            body,
+            action,
+        })
+        .boxed();
+    (body(g), many(g, card, 2..=4, 0..=12), breaks(g))
+        .prop_map(move |(body, mut cards, mismatch)| {
+            for (i, card) in cards.iter_mut().enumerate() {
+                card.card_index = if g.fix && !mismatch {
+                    i as u32
+                } else {
+                    (i % 3) as u32
+                };
+            }
+            // Every card's header of the first card's type, unless this case breaks that rule.
+            if g.fix && !mismatch {
+                let first_is_image = matches!(
+                    cards.first().and_then(|c| c.header.as_ref()),
+                    Some(Header::Image(_))
+                );
+                for card in &mut cards {
+                    card.header = card
+                        .header
+                        .take()
+                        .map(|header| match (header, first_is_image) {
+                            (Header::Video(video), true) => Header::Image(proto::Image {
+                                source: video.source.map(|s| match s {
+                                    proto::video::Source::Id(id) => proto::image::Source::Id(id),
+                                    proto::video::Source::Link(l) => proto::image::Source::Link(l),
+                                }),
+                                caption: video.caption,
+                                provider: video.provider,
+                            }),
+                            (Header::Image(image), false) => Header::Video(proto::Video {
+                                source: image.source.map(|s| match s {
+                                    proto::image::Source::Id(id) => proto::video::Source::Id(id),
+                                    proto::image::Source::Link(l) => proto::video::Source::Link(l),
+                                }),
+                                caption: image.caption,
+                                provider: image.provider,
+                            }),
+                            (header, _) => header,
+                        });
+                }
+            }
+            Kind::Carousel(proto::InteractiveCarousel { body, cards })
+        })
+        .boxed()
+}
+
 fn voice_call(g: G) -> S<Kind> {
     let ttl = choose(
         g,
@@ -1738,6 +1825,7 @@ fn content_kinds(g: G) -> Vec<(&'static str, S<Content>)> {
             ),
         ),
         ("interactive/voice_call", interactive(voice_call(g))),
+        ("interactive/carousel", interactive(media_carousel(g))),
         (
             "interactive/call_permission_request",
             interactive(
@@ -2664,6 +2752,7 @@ const INTERACTIVE_TYPES: &[&str] = &[
     "location_request_message",
     "voice_call",
     "call_permission_request",
+    "carousel",
 ];
 
 fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
@@ -2682,7 +2771,11 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
         flavor == Flavor::Cloud
             || !matches!(
                 kind,
-                "cta_url" | "location_request_message" | "voice_call" | "call_permission_request"
+                "cta_url"
+                    | "location_request_message"
+                    | "voice_call"
+                    | "call_permission_request"
+                    | "carousel"
             ),
         "{kind} is Cloud API only"
     );
@@ -2694,7 +2787,8 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
             | "catalog_message"
             | "location_request_message"
             | "voice_call"
-            | "call_permission_request",
+            | "call_permission_request"
+            | "carousel",
             Some(_),
         ) => {
             return Err(format!("a {kind} message has no header"));
@@ -2736,7 +2830,7 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
         ensure!(
             !matches!(
                 kind,
-                "location_request_message" | "voice_call" | "call_permission_request"
+                "location_request_message" | "voice_call" | "call_permission_request" | "carousel"
             ),
             "a {kind} message has no footer"
         );
@@ -2822,8 +2916,85 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
             only_keys(action, &["name"], path)?;
             equals(action, "name", "call_permission_request", path)
         }
+        "carousel" => check_carousel_action(flavor, action),
         _ => unreachable!("checked above"),
     }
+}
+
+/// A media carousel's cards: 2 to 10 at distinct indexes 0–9, all with the same header type, each
+/// an image or video header, an optional body of at most 160 characters and a URL button.
+fn check_carousel_action(flavor: Flavor, action: &Map<String, Value>) -> Check {
+    let path = "interactive.action";
+    only_keys(action, &["cards"], path)?;
+    let cards = array(action.get("cards").ok_or("carousel cards missing")?, path)?;
+    ensure!(
+        (2..=10).contains(&cards.len()),
+        "a carousel has {} cards",
+        cards.len()
+    );
+    let (mut indexes, mut header_types) = (HashSet::new(), HashSet::new());
+    for (i, card) in cards.iter().enumerate() {
+        let path = format!("interactive.action.cards[{i}]");
+        let card = object(card, &path)?;
+        only_keys(
+            card,
+            &["card_index", "type", "header", "body", "action"],
+            &path,
+        )?;
+        let index = card.get("card_index").and_then(Value::as_u64);
+        ensure!(
+            index.is_some_and(|index| index <= 9 && indexes.insert(index)),
+            "{path}.card_index is {index:?}: not 0 to 9, or repeated"
+        );
+        equals(card, "type", "cta_url", &path)?;
+        let header = object(
+            card.get("header")
+                .ok_or_else(|| format!("{path}.header is missing"))?,
+            &path,
+        )?;
+        let media = header
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        ensure!(
+            matches!(media, "image" | "video"),
+            "{path}.header is a {media:?}"
+        );
+        header_types.insert(media);
+        only_keys(header, &["type", media], &path)?;
+        check_media(
+            flavor,
+            media,
+            &header[media],
+            &format!("{path}.header"),
+            false,
+        )?;
+        if let Some(body) = card.get("body") {
+            let body = object(body, &path)?;
+            only_keys(body, &["text"], &path)?;
+            text_field(body, "text", 1, 160, &path)?;
+        }
+        let action = object(
+            card.get("action")
+                .ok_or_else(|| format!("{path}.action is missing"))?,
+            &path,
+        )?;
+        only_keys(action, &["name", "parameters"], &path)?;
+        equals(action, "name", "cta_url", &path)?;
+        let parameters = object(
+            action.get("parameters").ok_or("card parameters missing")?,
+            &path,
+        )?;
+        only_keys(parameters, &["display_text", "url"], &path)?;
+        text_field(parameters, "display_text", 1, 20, &path)?;
+        let url = text_field(parameters, "url", 1, usize::MAX, &path)?;
+        ensure!(is_http_url(url), "{path} url {url:?} is not an http(s) URL");
+    }
+    ensure!(
+        header_types.len() == 1,
+        "carousel cards mix header types: {header_types:?}"
+    );
+    Ok(())
 }
 
 /// The title of a section: at most 24 characters, required when there are several sections.
@@ -3189,6 +3360,7 @@ const CLOUD_ONLY: &[&str] = &[
     "interactive/flow (by name)",
     "interactive/voice_call",
     "interactive/call_permission_request",
+    "interactive/carousel",
     "template (Cloud shapes)",
     "interactive/cta_url",
     "interactive/location_request_message",
@@ -3293,6 +3465,7 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
     };
     for name in [
         "audio_voice_note",
+        "interactive_media_carousel",
         "interactive_call_permission_request",
         "interactive_flow_by_name",
         "interactive_voice_call",
@@ -3318,6 +3491,19 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
         }),
         ("interactive_voice_call", |b| {
             b["interactive"]["footer"] = serde_json::json!({"text": "f"});
+        }),
+        ("interactive_media_carousel", |b| {
+            b["interactive"]["action"]["cards"][1]["card_index"] = Value::from(0);
+        }),
+        ("interactive_media_carousel", |b| {
+            b["interactive"]["action"]["cards"][1]["header"] = serde_json::json!({"type": "video", "video": {"link": "https://example.com/v.mp4"}});
+        }),
+        ("interactive_media_carousel", |b| {
+            b["interactive"]["action"]["cards"][0]["body"]["text"] = Value::from("ж".repeat(161));
+        }),
+        ("interactive_media_carousel", |b| {
+            let cards = b["interactive"]["action"]["cards"].as_array_mut().unwrap();
+            cards.truncate(1);
         }),
         ("interactive_flow_by_name", |b| {
             b["interactive"]["action"]["parameters"]["flow_id"] = Value::from("1234");

@@ -15,6 +15,7 @@ pub(crate) fn shape(body: &Value) -> Option<&'static str> {
             Some("call_permission_request") => {
                 Some("Unknown interactive type call_permission_request")
             }
+            Some("carousel") => Some("Unknown interactive type carousel"),
             _ if interactive
                 .pointer("/action/parameters/flow_name")
                 .is_some() =>
@@ -122,6 +123,10 @@ mod tests {
             (
                 json!({"type": "interactive", "interactive": {"type": "call_permission_request"}}),
                 "call_permission_request",
+            ),
+            (
+                json!({"type": "interactive", "interactive": {"type": "carousel"}}),
+                "carousel",
             ),
             (
                 json!({"type": "interactive", "interactive": {"type": "flow",

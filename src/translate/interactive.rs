@@ -6,6 +6,9 @@ use prost_types::value::Kind as JsonKind;
 use crate::flavor::Flavor;
 use crate::proto;
 use crate::proto::interactive::Kind;
+use crate::proto::interactive_carousel_card::{
+    Action as ProtoCardAction, Header as ProtoCardHeader,
+};
 use crate::proto::interactive_media_header::Kind as ProtoHeader;
 use crate::proto::interactive_reply_button::Button as ProtoButton;
 use crate::validate::{Path, Rule, Validator, duplicates, limits};
@@ -17,6 +20,7 @@ use crate::wire::interactive::{
     LocationRequestName, ProductAction, ProductItem, ProductListAction, ProductSection, Reply,
     ReplyButton, Row, VoiceCallAction, VoiceCallName, VoiceCallParameters,
 };
+use crate::wire::interactive::{CarouselAction, CarouselCard, CarouselCardType};
 use crate::wire::json::JsonObject;
 
 use super::media::{self, Place};
@@ -30,7 +34,7 @@ pub(super) fn interactive<'a>(
     let kind = v.one_of(
         path.field("kind"),
         interactive.kind.as_ref(),
-        "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message, voice_call, call_permission_request",
+        "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message, voice_call, call_permission_request, carousel",
     )?;
     match kind {
         Kind::List(list) => self::list(v, path.field("list"), list),
@@ -62,6 +66,11 @@ pub(super) fn interactive<'a>(
             v.only_on(path, Flavor::Cloud);
             self::voice_call(v, path, call)
         }
+        Kind::Carousel(carousel) => {
+            let path = path.field("carousel");
+            v.only_on(path, Flavor::Cloud);
+            self::carousel(v, path, carousel)
+        }
         Kind::CallPermissionRequest(request) => {
             let path = path.field("call_permission_request");
             v.only_on(path, Flavor::Cloud);
@@ -74,6 +83,114 @@ pub(super) fn interactive<'a>(
             })
         }
     }
+}
+
+/// A media carousel: a body and 2 to 10 cards at distinct indexes, all with the same header type.
+fn carousel<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    carousel: &'a proto::InteractiveCarousel,
+) -> Option<Interactive<'a>> {
+    let body = body(v, path.field("body"), carousel.body.as_ref());
+    let cards_path = path.field("cards");
+    let walked = v.bounded(
+        cards_path,
+        &carousel.cards,
+        limits::CAROUSEL_CARDS_MIN,
+        limits::CAROUSEL_CARDS_MAX,
+    );
+    let mut indexes: Vec<(u32, usize)> = Vec::with_capacity(walked.len());
+    // Whether the first card's header is an image: every other card's must be of its type.
+    let mut first_is_image: Option<bool> = None;
+    let mut cards = Vec::with_capacity(walked.len());
+    for (i, card) in walked.iter().enumerate() {
+        let path = cards_path.index(i);
+        let index_path = path.field("card_index");
+        if card.card_index > limits::CAROUSEL_CARD_INDEX_MAX {
+            v.violation(
+                index_path,
+                Rule::OutOfRange {
+                    min: "0".into(),
+                    max: limits::CAROUSEL_CARD_INDEX_MAX.to_string(),
+                },
+            );
+        }
+        match indexes.iter().find(|(index, _)| *index == card.card_index) {
+            Some((_, first)) => v.violation(
+                index_path,
+                Rule::Duplicate {
+                    first: format!("cards[{first}].card_index"),
+                },
+            ),
+            None => indexes.push((card.card_index, i)),
+        }
+        let header = v
+            .one_of(path.field("header"), card.header.as_ref(), "image, video")
+            .and_then(|header| {
+                let image = matches!(header, ProtoCardHeader::Image(_));
+                match first_is_image {
+                    None => first_is_image = Some(image),
+                    Some(first) if first != image => v.violation(
+                        path.field(if image { "image" } else { "video" }),
+                        Rule::NotAllowed(
+                            "every card's header is of the same type as the first card's",
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+                Some(match header {
+                    ProtoCardHeader::Image(image) => Header::Image {
+                        image: media::image(v, path.field("image"), image, Place::Header)?,
+                    },
+                    ProtoCardHeader::Video(video) => Header::Video {
+                        video: media::video(v, path.field("video"), video, Place::Header)?,
+                    },
+                })
+            });
+        let card_body = card.body.as_ref().map(|body| {
+            v.required_max_chars(
+                path.field("body").field("text"),
+                &body.text,
+                limits::CAROUSEL_CARD_BODY_MAX,
+            );
+            Body { text: &body.text }
+        });
+        let action = v
+            .one_of(path.field("action"), card.action.as_ref(), "cta_url")
+            .map(|ProtoCardAction::CtaUrl(button)| {
+                let path = path.field("cta_url");
+                v.required_max_chars(
+                    path.field("display_text"),
+                    &button.display_text,
+                    limits::CTA_URL_DISPLAY_TEXT_MAX,
+                );
+                let url = path.field("url");
+                if v.required(url, &button.url) {
+                    v.http_url(url, &button.url);
+                    v.max_chars(url, &button.url, limits::URL_MAX);
+                }
+                CtaUrlAction {
+                    name: CtaUrlName::CtaUrl,
+                    parameters: CtaUrlParameters {
+                        display_text: &button.display_text,
+                        url: &button.url,
+                    },
+                }
+            });
+        if let (Some(header), Some(action)) = (header, action) {
+            cards.push(CarouselCard {
+                card_index: card.card_index,
+                kind: CarouselCardType::CtaUrl,
+                header,
+                body: card_body,
+                action,
+            });
+        }
+    }
+    Some(Interactive::Carousel {
+        body: body?,
+        action: CarouselAction { cards },
+    })
 }
 
 /// A call button: a body, and the button's optional text, time to live and payload.

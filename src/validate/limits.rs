@@ -76,6 +76,15 @@ pub const FLOW_CTA_MAX: usize = 20;
 /// Cloud `cta_url` `display_text`: at most 20 characters.
 pub const CTA_URL_DISPLAY_TEXT_MAX: usize = 20;
 
+/// Media carousel `cards`: "Messages must include between 2 and 10 cards."
+pub const CAROUSEL_CARDS_MIN: usize = 2;
+/// See [`CAROUSEL_CARDS_MIN`].
+pub const CAROUSEL_CARDS_MAX: usize = 10;
+/// Media carousel `card_index`: "Zero-index card index", 0 to 9 for ten cards.
+pub const CAROUSEL_CARD_INDEX_MAX: u32 = 9;
+/// Media carousel card `body.text`: "Max 160 characters".
+pub const CAROUSEL_CARD_BODY_MAX: usize = 160;
+
 /// `voice_call` `display_text`: "Max length: 20 characters".
 pub const VOICE_CALL_DISPLAY_TEXT_MAX: usize = 20;
 /// `voice_call` `ttl_minutes`: "Must be between 1 and 43200 (30 days)".
@@ -146,8 +155,8 @@ pub const FLOW_DATA_MAX_BYTES: usize = 64 * 1024;
 /// full cards), a template of the Cloud-only shapes 846,231 (named variables, ten full carousel
 /// cards, a limited-time offer, a Flow button with the 64 KiB all Flow buttons may hold together and
 /// nine multi-product buttons), a template of the shapes both flavors take 299,129 (header document,
-/// 100 body parameters, ten URL buttons), a Flow 84,698 (64 KiB of data), every other kind under
-/// 26,100. 1.25 MiB leaves a margin of a quarter.
+/// 100 body parameters, ten URL buttons), a media carousel 179,143 (ten cards), a Flow 84,698 (64 KiB
+/// of data), every other kind under 26,100. 1.25 MiB leaves a margin of a quarter.
 /// (Unknown fields are skipped by the decoder and carry nothing: a request padded with them is not
 /// a larger valid request.)
 pub const MAX_REQUEST_BYTES: usize = 1_310_720;

@@ -74,6 +74,10 @@ pub enum Interactive<'a> {
         body: Body<'a>,
         action: CallPermissionRequestAction,
     },
+    Carousel {
+        body: Body<'a>,
+        action: CarouselAction<'a>,
+    },
 }
 
 /// `header`, by `type`.
@@ -319,4 +323,29 @@ pub struct CallPermissionRequestAction {
 #[serde(rename_all = "snake_case")]
 pub enum CallPermissionRequestName {
     CallPermissionRequest,
+}
+
+/// A media carousel's `action`: its cards.
+#[derive(Clone, Debug, Serialize)]
+pub struct CarouselAction<'a> {
+    pub cards: Vec<CarouselCard<'a>>,
+}
+
+/// A media carousel's `cards[]`: an image or video header, an optional body and a URL button.
+#[derive(Clone, Debug, Serialize)]
+pub struct CarouselCard<'a> {
+    pub card_index: u32,
+    #[serde(rename = "type")]
+    pub kind: CarouselCardType,
+    pub header: Header<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body<'a>>,
+    pub action: CtaUrlAction<'a>,
+}
+
+/// A carousel card's `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CarouselCardType {
+    CtaUrl,
 }

@@ -92,6 +92,28 @@ pub fn card(
     }
 }
 
+/// A media carousel card: the plant's image, its text and a "Buy now" button to its page.
+fn carousel_card(card_index: u32, plant: &str, text: &str) -> proto::InteractiveCarouselCard {
+    proto::InteractiveCarouselCard {
+        card_index,
+        header: Some(proto::interactive_carousel_card::Header::Image(
+            proto::Image {
+                source: Some(proto::image::Source::Link(format!(
+                    "https://www.luckyshrub.com/assets/{plant}.jpeg"
+                ))),
+                ..Default::default()
+            },
+        )),
+        body: body(text),
+        action: Some(proto::interactive_carousel_card::Action::CtaUrl(
+            proto::InteractiveCarouselUrlButton {
+                display_text: "Buy now".into(),
+                url: format!("https://www.luckyshrub.com/rare-succulents/{plant}"),
+            },
+        )),
+    }
+}
+
 /// Every fixture's name, the flavor it is for, and its request.
 pub fn doc_cases() -> Vec<(&'static str, Flavor, Case)> {
     let cloud = |name, case| (name, Flavor::Cloud, case);
@@ -143,6 +165,26 @@ pub fn doc_cases() -> Vec<(&'static str, Flavor, Case)> {
                         }))),
                     }),
                     ..Default::default()
+                },
+            ))))),
+        ),
+        cloud(
+            "interactive_media_carousel",
+            Case::Send(Box::new(request(interactive(Kind::Carousel(
+                proto::InteractiveCarousel {
+                    body: body("Of course! Here are three of our latest arrivals, each under $25:"),
+                    cards: vec![
+                        carousel_card(
+                            0,
+                            "blue-echeveria",
+                            "*Blue Echeveria*\n\nA rosette-shaped succulent with powdery blue leaves.",
+                        ),
+                        carousel_card(
+                            1,
+                            "jade-plant",
+                            "*Jade Plant*\n\nA hardy succulent with glossy green leaves.",
+                        ),
+                    ],
                 },
             ))))),
         ),
