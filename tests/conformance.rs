@@ -101,6 +101,8 @@ fn cloud_docs_templates_are_refused_on_premises() {
             &["interactive.call_permission_request"],
         ),
         ("interactive_flow_by_name", &["interactive.flow.flow_name"]),
+        ("group_text", &["recipient_type"]),
+        ("recipient_bsuid", &["recipient"]),
         ("interactive_media_carousel", &["interactive.carousel"]),
         ("interactive_voice_call", &["interactive.voice_call"]),
         (

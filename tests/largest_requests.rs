@@ -574,6 +574,7 @@ fn largest(flavor: Flavor, content: Content) -> proto::SendMessageRequest {
         },
         request_id: "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c".into(),
         sender: "x".repeat(whatsapp_grpc::senders::config::NAME_MAX),
+        ..Default::default()
     }
 }
 

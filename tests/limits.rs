@@ -522,7 +522,7 @@ fn recipient_type_must_be_a_known_value() {
     };
     assert_ok_both(&with(proto::RecipientType::Unspecified as i32));
     assert_ok_both(&with(proto::RecipientType::Individual as i32));
-    assert_violation_both(&with(2), "recipient_type", Rule::UnknownEnumValue(2));
+    assert_violation_both(&with(3), "recipient_type", Rule::UnknownEnumValue(3));
     assert_violation_both(&with(-1), "recipient_type", Rule::UnknownEnumValue(-1));
 }
 
@@ -4053,4 +4053,91 @@ fn media_carousel_card_body_is_160_characters_and_its_button_20_and_a_url() {
             "interactive.carousel.cards[1].cta_url.url",
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recipients: groups and business-scoped user IDs (Cloud API only)
+// ---------------------------------------------------------------------------------------------
+
+fn to_group(content: Content) -> proto::SendMessageRequest {
+    proto::SendMessageRequest {
+        to: "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD".into(),
+        recipient_type: proto::RecipientType::Group as i32,
+        content: Some(content),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn groups_take_text_media_and_templates_on_the_cloud_api_only() {
+    let template = Content::Template(proto::Template {
+        name: "order_update".into(),
+        language: language("en_US"),
+        ..Default::default()
+    });
+    for content in [
+        text("Hi all"),
+        Content::Image(image_link()),
+        Content::Document(document_link()),
+        template,
+    ] {
+        let request = to_group(content);
+        assert_ok(Flavor::Cloud, &request);
+        assert_violation(
+            Flavor::OnPremises,
+            &request,
+            "recipient_type",
+            Rule::FlavorOnly(Flavor::Cloud),
+        );
+    }
+    for content in [
+        Content::Location(proto::Location::default()),
+        Content::Reaction(proto::Reaction {
+            message_id: WAMID.into(),
+            emoji: "👍".into(),
+        }),
+        voice_call_request(|_| {}).content.expect("content"),
+    ] {
+        assert_violation(
+            Flavor::Cloud,
+            &to_group(content),
+            "content",
+            Rule::NotAllowed("groups take text, media and template messages"),
+        );
+    }
+    assert_violation(
+        Flavor::Cloud,
+        &proto::SendMessageRequest {
+            recipient: "US.13491208655302741918".into(),
+            ..to_group(text("Hi all"))
+        },
+        "recipient",
+        Rule::NotAllowed("a group is named by its id in to"),
+    );
+}
+
+#[test]
+fn a_business_scoped_user_id_stands_for_to_on_the_cloud_api_only() {
+    let with = |to: &str, recipient: &str| proto::SendMessageRequest {
+        to: to.into(),
+        recipient: recipient.into(),
+        content: Some(text("Hi")),
+        ..Default::default()
+    };
+    assert_ok(Flavor::Cloud, &with("", "US.13491208655302741918"));
+    assert_ok(Flavor::Cloud, &with(TO, "US.13491208655302741918"));
+    assert_ok(Flavor::Cloud, &with("", &rep("é", 256)));
+    assert_violation(
+        Flavor::Cloud,
+        &with("", &rep("é", 257)),
+        "recipient",
+        too_long(256, 257),
+    );
+    assert_violation_both(&with("", ""), "to", Rule::Required);
+    assert_violation(
+        Flavor::OnPremises,
+        &with(TO, "US.13491208655302741918"),
+        "recipient",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
 }

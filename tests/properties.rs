@@ -1868,7 +1868,15 @@ fn content(g: G) -> S<Option<Content>> {
 }
 
 fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
-    let recipient_type = enumeration(g, &[0, 1]);
+    // Now and then a group (Cloud API only), or a business-scoped user ID with or without `to`.
+    let recipient_type = pick(vec![
+        (11, enumeration(g, &[0, 1])),
+        (1, just(proto::RecipientType::Group as i32)),
+    ]);
+    let recipient = pick(vec![
+        (11, just(String::new())),
+        (1, string(g, free().no_pad())),
+    ]);
     let context = pick(vec![
         (3, just(None)),
         (
@@ -1905,7 +1913,13 @@ fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
         )],
     );
     (
-        string(g, free().no_pad()),
+        (
+            pick(vec![
+                (11, string(g, free().no_pad())),
+                (1, just(String::new())),
+            ]),
+            recipient,
+        ),
         recipient_type,
         content,
         context,
@@ -1913,9 +1927,17 @@ fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
         request_id,
     )
         .prop_map(
-            |(to, recipient_type, content, context, biz_opaque_callback_data, request_id)| {
+            |(
+                (to, recipient),
+                recipient_type,
+                content,
+                context,
+                biz_opaque_callback_data,
+                request_id,
+            )| {
                 proto::SendMessageRequest {
                     to,
+                    recipient,
                     recipient_type,
                     content,
                     context,
@@ -2134,7 +2156,12 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
     let cloud = flavor == Flavor::Cloud;
     let mut allowed = vec!["recipient_type", "to", "type", kind];
     if cloud {
-        allowed.extend(["messaging_product", "context", "biz_opaque_callback_data"]);
+        allowed.extend([
+            "messaging_product",
+            "context",
+            "biz_opaque_callback_data",
+            "recipient",
+        ]);
         ensure!(
             !top.contains_key("preview_url"),
             "Cloud bodies have no top-level preview_url"
@@ -2142,7 +2169,12 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
         equals(top, "messaging_product", "whatsapp", "")?;
     } else {
         allowed.push("preview_url");
-        for cloud_only in ["messaging_product", "context", "biz_opaque_callback_data"] {
+        for cloud_only in [
+            "messaging_product",
+            "context",
+            "biz_opaque_callback_data",
+            "recipient",
+        ] {
             ensure!(
                 !top.contains_key(cloud_only),
                 "On-Premises bodies have no {cloud_only}"
@@ -2151,8 +2183,29 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
         ensure!(kind != "reaction", "On-Premises has no reactions");
     }
     only_keys(top, &allowed, "")?;
-    equals(top, "recipient_type", "individual", "")?;
-    text_field(top, "to", 1, usize::MAX, "")?;
+    // An individual (by `to`, or on the Cloud API by a business-scoped user ID), or on the Cloud
+    // API a group by its id, which takes text, media and templates only.
+    match top.get("recipient_type").and_then(Value::as_str) {
+        Some("individual") => {}
+        Some("group") => {
+            ensure!(cloud, "groups are Cloud API only");
+            ensure!(!top.contains_key("recipient"), "a group is named by to");
+            ensure!(
+                matches!(
+                    kind,
+                    "text" | "image" | "audio" | "document" | "video" | "sticker" | "template"
+                ),
+                "groups take no {kind} messages"
+            );
+        }
+        other => return Err(format!("recipient_type is {other:?}")),
+    }
+    if top.contains_key("recipient") {
+        text_field(top, "recipient", 1, usize::MAX, "")?;
+        optional_text_field(top, "to", 1, usize::MAX, "")?;
+    } else {
+        text_field(top, "to", 1, usize::MAX, "")?;
+    }
     if let Some(context) = top.get("context") {
         let context = object(context, "context")?;
         only_keys(context, &["message_id"], "context")?;
@@ -3465,6 +3518,8 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
     };
     for name in [
         "audio_voice_note",
+        "group_text",
+        "recipient_bsuid",
         "interactive_media_carousel",
         "interactive_call_permission_request",
         "interactive_flow_by_name",
@@ -3504,6 +3559,17 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
         ("interactive_media_carousel", |b| {
             let cards = b["interactive"]["action"]["cards"].as_array_mut().unwrap();
             cards.truncate(1);
+        }),
+        ("group_text", |b| {
+            b["recipient"] = Value::from("US.13491208655302741918");
+        }),
+        ("group_text", |b| {
+            b["type"] = Value::from("location");
+            b.as_object_mut().unwrap().remove("text");
+            b["location"] = serde_json::json!({"latitude": 1.0, "longitude": 2.0});
+        }),
+        ("recipient_bsuid", |b| {
+            b.as_object_mut().unwrap().remove("recipient");
         }),
         ("interactive_flow_by_name", |b| {
             b["interactive"]["action"]["parameters"]["flow_id"] = Value::from("1234");

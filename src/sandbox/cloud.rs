@@ -64,7 +64,11 @@ pub(crate) async fn messages(
         tracing::debug!("cloud mark read: accepted");
         return (StatusCode::OK, Json(json!({"success": true}))).into_response();
     }
-    let Some(to) = body.get("to").and_then(Value::as_str) else {
+    // A business-scoped user ID (`recipient`) may stand for `to`, which wins when both are set.
+    let Some(to) = ["to", "recipient"]
+        .into_iter()
+        .find_map(|key| body.get(key).and_then(Value::as_str))
+    else {
         tracing::debug!("cloud send: no recipient");
         return FLAVOR.missing_parameter("The parameter to is required.");
     };

@@ -6,6 +6,12 @@ use serde_json::Value;
 
 /// The first Cloud-only shape in a send body, named for the error's details, or `None`.
 pub(crate) fn shape(body: &Value) -> Option<&'static str> {
+    if body.get("recipient_type").and_then(Value::as_str) == Some("group") {
+        return Some("Unknown recipient_type group");
+    }
+    if body.get("recipient").is_some() {
+        return Some("Unknown parameter recipient");
+    }
     if body.pointer("/audio/voice").is_some() {
         return Some("Unknown parameter voice");
     }
@@ -141,6 +147,14 @@ mod tests {
         let flow_by_id = json!({"type": "interactive", "interactive": {"type": "flow",
             "action": {"name": "flow", "parameters": {"flow_id": "1"}}}});
         assert_eq!(shape(&flow_by_id), None);
+    }
+
+    #[test]
+    fn finds_groups_and_business_scoped_user_ids() {
+        let group = json!({"recipient_type": "group", "to": "g", "type": "text"});
+        assert!(shape(&group).is_some_and(|s| s.ends_with("group")));
+        let bsuid = json!({"recipient": "US.1", "type": "text"});
+        assert!(shape(&bsuid).is_some_and(|s| s.ends_with("recipient")));
     }
 
     #[test]

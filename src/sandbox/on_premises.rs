@@ -57,10 +57,6 @@ pub(crate) async fn send(
         tracing::debug!("on-premises send: body is not JSON");
         return FLAVOR.not_json();
     };
-    let Some(to) = body.get("to").and_then(Value::as_str) else {
-        tracing::debug!("on-premises send: no recipient");
-        return FLAVOR.missing_parameter("Parameter 'to' is required");
-    };
     if let Some(details) = cloud_only::shape(&body) {
         tracing::debug!("on-premises send: a Cloud API only shape");
         return FLAVOR.error(ApiError {
@@ -70,6 +66,10 @@ pub(crate) async fn send(
             details,
         });
     }
+    let Some(to) = body.get("to").and_then(Value::as_str) else {
+        tracing::debug!("on-premises send: no recipient");
+        return FLAVOR.missing_parameter("Parameter 'to' is required");
+    };
     if let Some(scenario) = Scenario::for_recipient(to) {
         tracing::debug!(
             scenario = scenario.name(),

@@ -15,7 +15,12 @@ pub struct SendMessage<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub messaging_product: Option<MessagingProduct>,
     pub recipient_type: RecipientType,
-    pub to: &'a str,
+    /// Absent only when `recipient` names the customer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<&'a str>,
+    /// Cloud only: a business-scoped user ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<&'a str>,
     /// Cloud only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<Context<'a>>,
@@ -41,6 +46,8 @@ pub enum MessagingProduct {
 #[serde(rename_all = "snake_case")]
 pub enum RecipientType {
     Individual,
+    /// Cloud only.
+    Group,
 }
 
 /// `context`: the message this one replies to (Cloud only).

@@ -135,6 +135,42 @@ pub fn doc_cases() -> Vec<(&'static str, Flavor, Case)> {
             })))),
         ),
         cloud(
+            "group_text",
+            Case::Send(Box::new(proto::SendMessageRequest {
+                to: "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD".into(),
+                recipient_type: proto::RecipientType::Group as i32,
+                content: Some(Content::Text(proto::Text {
+                    body:
+                        "This is another destination option: https://www.luckytravel.com/DDLmU5F1Pw"
+                            .into(),
+                    preview_url: true,
+                })),
+                ..Default::default()
+            })),
+        ),
+        cloud(
+            "recipient_bsuid",
+            Case::Send(Box::new(proto::SendMessageRequest {
+                recipient: "US.13491208655302741918".into(),
+                content: Some(text("Your order has shipped.")),
+                ..Default::default()
+            })),
+        ),
+        cloud(
+            "recipient_bsuid_and_to",
+            Case::Send(Box::new(proto::SendMessageRequest {
+                to: "14085551234".into(),
+                recipient: "US.13491208655302741918".into(),
+                content: Some(interactive(Kind::VoiceCall(proto::InteractiveVoiceCall {
+                    body: voice_call_body(),
+                    display_text: "Call on WhatsApp".into(),
+                    ttl_minutes: Some(100),
+                    payload: "payload data".into(),
+                }))),
+                ..Default::default()
+            })),
+        ),
+        cloud(
             "interactive_call_permission_request",
             Case::Send(Box::new(request(interactive(Kind::CallPermissionRequest(
                 proto::InteractiveCallPermissionRequest {
