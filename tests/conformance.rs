@@ -102,6 +102,7 @@ fn cloud_docs_templates_are_refused_on_premises() {
         ),
         ("interactive_flow_by_name", &["interactive.flow.flow_name"]),
         ("group_text", &["recipient_type"]),
+        ("marketing_messages_template", &["marketing_messages"]),
         ("recipient_bsuid", &["recipient"]),
         ("interactive_media_carousel", &["interactive.carousel"]),
         ("interactive_voice_call", &["interactive.voice_call"]),

@@ -4141,3 +4141,40 @@ fn a_business_scoped_user_id_stands_for_to_on_the_cloud_api_only() {
         Rule::FlavorOnly(Flavor::Cloud),
     );
 }
+
+#[test]
+fn marketing_messages_send_templates_on_the_cloud_api_only() {
+    let marketing = |content: Content| proto::SendMessageRequest {
+        marketing_messages: Some(proto::MarketingMessages {
+            message_activity_sharing: Some(false),
+        }),
+        ..request(content)
+    };
+    let template = marketing(Content::Template(proto::Template {
+        name: "summer_sale".into(),
+        language: language("en_US"),
+        ..Default::default()
+    }));
+    assert_ok(Flavor::Cloud, &template);
+    assert_violation(
+        Flavor::OnPremises,
+        &template,
+        "marketing_messages",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &marketing(text("Hi")),
+        "marketing_messages",
+        Rule::NotAllowed("the Marketing Messages API sends template messages only"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &proto::SendMessageRequest {
+            recipient_type: proto::RecipientType::Group as i32,
+            ..template
+        },
+        "marketing_messages",
+        Rule::NotAllowed("the Marketing Messages API sends to individuals only"),
+    );
+}

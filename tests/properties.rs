@@ -1868,14 +1868,37 @@ fn content(g: G) -> S<Option<Content>> {
 }
 
 fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
-    // Now and then a group (Cloud API only), or a business-scoped user ID with or without `to`.
-    let recipient_type = pick(vec![
-        (11, enumeration(g, &[0, 1])),
-        (1, just(proto::RecipientType::Group as i32)),
-    ]);
-    let recipient = pick(vec![
-        (11, just(String::new())),
-        (1, string(g, free().no_pad())),
+    // Now and then one Cloud-only recipient or endpoint: a group, a business-scoped user ID (with
+    // or without `to`), or the Marketing Messages API (templates only).
+    type Extras = (i32, String, Option<proto::MarketingMessages>);
+    let extras: S<Extras> = pick(vec![
+        (
+            24,
+            enumeration(g, &[0, 1])
+                .prop_map(|recipient_type| (recipient_type, String::new(), None))
+                .boxed(),
+        ),
+        (
+            1,
+            just((proto::RecipientType::Group as i32, String::new(), None)),
+        ),
+        (
+            1,
+            string(g, free().no_pad())
+                .prop_map(|recipient| (0, recipient, None))
+                .boxed(),
+        ),
+        (
+            1,
+            proptest::option::of(any::<bool>())
+                .prop_map(|message_activity_sharing| {
+                    let marketing = proto::MarketingMessages {
+                        message_activity_sharing,
+                    };
+                    (0, String::new(), Some(marketing))
+                })
+                .boxed(),
+        ),
     ]);
     let context = pick(vec![
         (3, just(None)),
@@ -1918,9 +1941,8 @@ fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
                 (11, string(g, free().no_pad())),
                 (1, just(String::new())),
             ]),
-            recipient,
+            extras,
         ),
-        recipient_type,
         content,
         context,
         callback_data,
@@ -1928,8 +1950,7 @@ fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
     )
         .prop_map(
             |(
-                (to, recipient),
-                recipient_type,
+                (to, (recipient_type, recipient, marketing_messages)),
                 content,
                 context,
                 biz_opaque_callback_data,
@@ -1938,6 +1959,7 @@ fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
                 proto::SendMessageRequest {
                     to,
                     recipient,
+                    marketing_messages,
                     recipient_type,
                     content,
                     context,
@@ -2162,6 +2184,9 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
             "biz_opaque_callback_data",
             "recipient",
         ]);
+        if kind == "template" {
+            allowed.push("message_activity_sharing");
+        }
         ensure!(
             !top.contains_key("preview_url"),
             "Cloud bodies have no top-level preview_url"
@@ -2212,6 +2237,12 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
         text_field(context, "message_id", 1, usize::MAX, "context")?;
     }
     optional_text_field(top, "biz_opaque_callback_data", 1, 512, "")?;
+    if let Some(sharing) = top.get("message_activity_sharing") {
+        ensure!(
+            sharing.is_boolean(),
+            "message_activity_sharing is {sharing}"
+        );
+    }
     if let Some(preview_url) = top.get("preview_url") {
         ensure!(
             preview_url.is_boolean() && kind == "text",
@@ -3518,6 +3549,7 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
     };
     for name in [
         "audio_voice_note",
+        "marketing_messages_template",
         "group_text",
         "recipient_bsuid",
         "interactive_media_carousel",

@@ -525,6 +525,8 @@ async fn cloud_only_shapes_are_taken_on_cloud_and_refused_on_premises() {
         "template_authentication_copy_code",
         "template_catalog_button",
     ];
+    // Bodies for another Cloud endpoint than the messages endpoint.
+    const OTHER_ENDPOINT: &[&str] = &["marketing_messages_template"];
     let sandbox = Running::start(config()).await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_cloud_docs");
     let mut checked = 0;
@@ -537,7 +539,7 @@ async fn cloud_only_shapes_are_taken_on_cloud_and_refused_on_premises() {
             .into_owned();
         let fixture: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
-        if fixture["flavor"] != "cloud" {
+        if fixture["flavor"] != "cloud" || OTHER_ENDPOINT.contains(&name.as_str()) {
             continue;
         }
         let body = &fixture["body"];
@@ -570,6 +572,28 @@ async fn cloud_only_shapes_are_taken_on_cloud_and_refused_on_premises() {
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} doc fixtures");
+}
+
+/// The Marketing Messages API takes template messages, and refuses anything else as a parameter
+/// error.
+#[tokio::test]
+async fn the_marketing_messages_api_takes_templates_only() {
+    let sandbox = Running::start(config()).await;
+    let path = "/v23.0/106540352242922/marketing_messages";
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_cloud_docs");
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("marketing_messages_template.json")).expect("read"),
+    )
+    .expect("JSON");
+    let answer = sandbox.call(Method::POST, path, &fixture["body"]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert!(
+        answer.json()["messages"][0]["id"].is_string(),
+        "{}",
+        answer.text
+    );
+    let answer = sandbox.call(Method::POST, path, &text_to(TO)).await;
+    assert_cloud_error(&answer, StatusCode::BAD_REQUEST, 100, "Invalid parameter");
 }
 
 #[tokio::test]

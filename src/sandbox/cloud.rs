@@ -88,6 +88,27 @@ pub(crate) async fn messages(
     (StatusCode::OK, Json(body)).into_response()
 }
 
+/// `POST /{version}/{phone_number_id}/marketing_messages`: the Marketing Messages API, which takes
+/// template messages only; otherwise answered like the messages endpoint.
+pub(crate) async fn marketing_messages(
+    State(sandbox): State<Arc<Sandbox>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let is_template = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .is_some_and(|json| json.get("type").and_then(Value::as_str) == Some("template"));
+    if !is_template {
+        tracing::debug!("cloud marketing messages: not a template");
+        return FLAVOR
+            .missing_parameter("The Marketing Messages API sends template messages only.");
+    }
+    messages(State(sandbox), path, method, uri, headers, body).await
+}
+
 /// `GET /{version}/{phone_number_id}`: the phone number's details, or 503 when the sandbox is
 /// set unhealthy.
 pub(crate) async fn probe(

@@ -12,6 +12,7 @@
 //! | `GET /v1/health`                             | On-Premises | `on_premises` |
 //! | `/installations/{installation}/v1/…`         | On-Premises | `on_premises` |
 //! | `POST /{version}/{phone_number_id}/messages` | Cloud       | `cloud`       |
+//! | `POST /{version}/{phone_number_id}/marketing_messages` | Cloud | `cloud` |
 //! | `GET /{version}/{phone_number_id}`           | Cloud       | `cloud`       |
 //! | `/sandbox/…`                                 | neither     | `control`     |
 //!
@@ -124,6 +125,10 @@ fn router(config: SandboxConfig) -> Router {
         .route(
             "/installations/{installation}/v1/health",
             get(on_premises::health),
+        )
+        .route(
+            "/{version}/{phone_number_id}/marketing_messages",
+            post(cloud::marketing_messages),
         )
         .route(
             "/{version}/{phone_number_id}/messages",

@@ -86,6 +86,33 @@ pub fn send_message(
     if !request.request_id.is_empty() {
         v.uuid(root.field("request_id"), &request.request_id);
     }
+    let (endpoint, message_activity_sharing) = match &request.marketing_messages {
+        None => (msg::Endpoint::Messages, None),
+        Some(marketing) => {
+            let path = root.field("marketing_messages");
+            v.only_on(path, Flavor::Cloud);
+            if recipient_type == Some(msg::RecipientType::Group) {
+                v.violation(
+                    path,
+                    crate::validate::Rule::NotAllowed(
+                        "the Marketing Messages API sends to individuals only",
+                    ),
+                );
+            }
+            if !matches!(request.content, Some(Content::Template(_)) | None) {
+                v.violation(
+                    path,
+                    crate::validate::Rule::NotAllowed(
+                        "the Marketing Messages API sends template messages only",
+                    ),
+                );
+            }
+            (
+                msg::Endpoint::MarketingMessages,
+                marketing.message_activity_sharing,
+            )
+        }
+    };
 
     let body = match (content, recipient_type) {
         (Some(content), Some(recipient_type)) => Some(SendMessage {
@@ -96,6 +123,8 @@ pub fn send_message(
             context,
             biz_opaque_callback_data,
             preview_url,
+            message_activity_sharing,
+            endpoint,
             content,
         }),
         _ => None,

@@ -30,8 +30,24 @@ pub struct SendMessage<'a> {
     /// On-Premises only: the text preview flag sits at the top level there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview_url: Option<bool>,
+    /// Cloud only, Marketing Messages API only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_activity_sharing: Option<bool>,
+    /// Where the body goes; not part of the body.
+    #[serde(skip)]
+    pub endpoint: Endpoint,
     #[serde(flatten)]
     pub content: Content<'a>,
+}
+
+/// The endpoint a message is sent to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The messages endpoint.
+    #[default]
+    Messages,
+    /// The Cloud API's Marketing Messages API (`/{phone-number-id}/marketing_messages`).
+    MarketingMessages,
 }
 
 /// `messaging_product` (Cloud only).

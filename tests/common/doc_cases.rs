@@ -149,6 +149,18 @@ pub fn doc_cases() -> Vec<(&'static str, Flavor, Case)> {
             })),
         ),
         cloud(
+            "marketing_messages_template",
+            Case::Send(Box::new(proto::SendMessageRequest {
+                marketing_messages: Some(proto::MarketingMessages {
+                    message_activity_sharing: Some(true),
+                }),
+                ..request(Content::Template(template(
+                    "summer_sale",
+                    vec![template_body(vec![template_text("20%")])],
+                )))
+            })),
+        ),
+        cloud(
             "recipient_bsuid",
             Case::Send(Box::new(proto::SendMessageRequest {
                 recipient: "US.13491208655302741918".into(),
