@@ -27,6 +27,7 @@ fn template() -> proto::SendMessageRequest {
     use proto::{template_component::Component, template_parameter::Parameter};
     let text = |t: &str| proto::TemplateParameter {
         parameter: Some(Parameter::Text(t.into())),
+        ..Default::default()
     };
     request(Content::Template(proto::Template {
         name: "order_shipped".into(),
@@ -44,6 +45,7 @@ fn template() -> proto::SendMessageRequest {
                             )),
                             ..Default::default()
                         })),
+                        ..Default::default()
                     }],
                 })),
             },

@@ -27,6 +27,7 @@ use crate::senders::{Sender, Senders};
 use crate::telemetry::TraceContext;
 use crate::translate;
 use crate::upstream::{UpstreamError, UpstreamFailure};
+use crate::wire::message::Endpoint;
 use crate::wire::response::SendAnswer;
 
 /// What a claimant's lease adds to twice the upstream timeout (its wait for a slot and its request).
@@ -168,8 +169,9 @@ impl Messaging {
         let sender = self.pick(&request.sender)?;
         let body = translate::send_message(sender.flavor, request)?;
         let json = serialize(&body)?;
+        let endpoint = body.endpoint;
         if request.request_id.is_empty() {
-            let response = deliver(&sender, json, trace, deadline).await?;
+            let response = deliver(&sender, json, endpoint, trace, deadline).await?;
             return Ok((response, false));
         }
         // Scoped by caller when callers authenticate: one caller cannot replay another's answer.
@@ -214,7 +216,7 @@ impl Messaging {
                     fingerprint,
                     done: false,
                 };
-                let result = deliver(&sender, json, trace, deadline).await;
+                let result = deliver(&sender, json, endpoint, trace, deadline).await;
                 let (recorded, keep) = match &result {
                     Ok(response) => (Recorded::response(response), Duration::MAX),
                     Err(error) => {
@@ -279,6 +281,7 @@ impl Messaging {
 async fn deliver(
     sender: &Sender,
     json: Vec<u8>,
+    endpoint: Endpoint,
     trace: &TraceContext,
     deadline: Option<Deadline>,
 ) -> Result<SendMessageResponse, Error> {
@@ -296,7 +299,7 @@ async fn deliver(
     }
     let answer = sender
         .upstream
-        .send_message(json, trace, deadline.map(|d| d.at))
+        .send_message_to(endpoint, json, trace, deadline.map(|d| d.at))
         .await
         .inspect_err(|failure| record_error(&failure.error))?;
     Span::current().record("http_status", 200);

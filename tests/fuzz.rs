@@ -1,5 +1,5 @@
 //! A fuzzer for decode + validate + translate: byte-level mutations of real requests (every
-//! conformance case, encoded) and arbitrary bytes, each decoded as a `SendMessageRequest` and a
+//! conformance case, encoded, those built from the Cloud API's current docs included) and arbitrary bytes, each decoded as a `SendMessageRequest` and a
 //! `MarkMessageReadRequest` and, when it decodes, translated for both flavors. Nothing may panic; a
 //! refusal keeps at most `MAX_REPORTED_VIOLATIONS` violations and its status fits 8 KiB; an accepted
 //! body serializes. Inputs that decode join the corpus, so mutations build on them.
@@ -12,6 +12,7 @@ mod common;
 use std::panic::{self, AssertUnwindSafe};
 
 use common::cases::{Case, cloud_cases, on_premises_cases};
+use common::doc_cases::doc_cases;
 use common::{STATUS_HEADERS_MAX, status_wire_size};
 use proptest::prelude::Rng as _;
 use proptest::test_runner::{RngAlgorithm, TestRng};
@@ -244,11 +245,12 @@ fn mutate_field(rng: &mut Rng, input: &mut Vec<u8>, other: &[u8], depth: usize) 
     input.truncate(INPUT_MAX);
 }
 
-/// The seeds: every conformance request, encoded.
+/// The seeds: every conformance request (those of the Cloud API's current docs too), encoded.
 fn seeds() -> Vec<Vec<u8>> {
     cloud_cases()
         .into_iter()
         .chain(on_premises_cases())
+        .chain(doc_cases().into_iter().map(|(name, _, case)| (name, case)))
         .map(|(_, case)| match case {
             Case::Send(request) => request.encode_to_vec(),
             Case::MarkRead(request) => request.encode_to_vec(),

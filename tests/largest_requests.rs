@@ -141,12 +141,14 @@ fn currency() -> proto::TemplateParameter {
             code: "USD".into(),
             amount_1000: i64::MIN,
         })),
+        ..Default::default()
     }
 }
 
 fn text_parameter(n: usize) -> proto::TemplateParameter {
     proto::TemplateParameter {
         parameter: Some(Parameter::Text(s(n))),
+        ..Default::default()
     }
 }
 
@@ -172,6 +174,7 @@ fn template(flavor: Flavor, body_only: bool) -> proto::Template {
         components.push(component(Component::Header(proto::TemplateHeader {
             parameters: vec![proto::TemplateParameter {
                 parameter: Some(Parameter::Document(document(flavor, false))),
+                ..Default::default()
             }],
         })));
         components.push(component(Component::Body(proto::TemplateBody {
@@ -192,6 +195,108 @@ fn template(flavor: Flavor, body_only: bool) -> proto::Template {
         } else {
             String::new()
         },
+        name: s(limits::OTHER_TEXT_MAX),
+        language: language("en_US"),
+        components,
+    }
+}
+
+/// The largest template of the shapes only the Cloud API takes: the largest header and body with
+/// every variable named at the name's limit, a limited-time offer, ten carousel cards at their limits,
+/// and ten buttons: one Flow button with all the data the template's Flow buttons may hold together,
+/// then multi-product buttons with 30 products each.
+fn cloud_template() -> proto::Template {
+    let component = |component| proto::TemplateComponent {
+        component: Some(component),
+    };
+    let name = |i: usize| {
+        format!(
+            "v{}",
+            "a".repeat(limits::TEMPLATE_PARAMETER_NAME_MAX - 4 - 1)
+        ) + &format!("{i:03}")
+    };
+    let named = |mut parameters: Vec<proto::TemplateParameter>| {
+        for (i, parameter) in parameters.iter_mut().enumerate() {
+            parameter.parameter_name = name(i);
+        }
+        parameters
+    };
+    let image = || proto::TemplateParameter {
+        parameter: Some(Parameter::Image(proto::Image {
+            source: Some(proto::image::Source::Link(url())),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    // A card body: all its text in one value, the rest currencies.
+    let mut card_body = vec![text_parameter(limits::TEMPLATE_CARD_BODY_TEXT_MAX)];
+    card_body.resize_with(limits::TEMPLATE_CARD_BODY_PARAMETERS_MAX, currency);
+    let card_body = named(card_body);
+    let cards = (0..limits::TEMPLATE_CARDS_MAX as u32)
+        .map(|card_index| proto::TemplateCarouselCard {
+            card_index,
+            header: Some(proto::TemplateHeader {
+                parameters: vec![image()],
+            }),
+            body: Some(proto::TemplateBody {
+                parameters: card_body.clone(),
+            }),
+            buttons: (0..limits::TEMPLATE_CARD_BUTTONS_MAX as u32)
+                .map(|index| proto::TemplateButton {
+                    index,
+                    sub_type: Some(SubType::Url(proto::TemplateUrlButton {
+                        text: s(limits::OPAQUE_TEXT_MAX),
+                    })),
+                })
+                .collect(),
+        })
+        .collect();
+    let mut components = vec![
+        component(Component::Header(proto::TemplateHeader {
+            parameters: vec![proto::TemplateParameter {
+                parameter: Some(Parameter::Document(document(Flavor::Cloud, false))),
+                ..Default::default()
+            }],
+        })),
+        component(Component::Body(proto::TemplateBody {
+            parameters: named(body_parameters(limits::TEMPLATE_BODY_TEXT_PARAMETER_MAX)),
+        })),
+        component(Component::LimitedTimeOffer(
+            proto::TemplateLimitedTimeOffer {
+                expiration_time_ms: limits::TEMPLATE_EXPIRATION_TIME_MS_MAX,
+            },
+        )),
+        component(Component::Carousel(proto::TemplateCarousel { cards })),
+        component(Component::Button(proto::TemplateButton {
+            index: 0,
+            sub_type: Some(SubType::Flow(proto::TemplateFlowButton {
+                flow_token: s(limits::OPAQUE_TEXT_MAX),
+                flow_action_data: Some(flow_data()),
+            })),
+        })),
+    ];
+    for index in 1..=limits::TEMPLATE_BUTTON_INDEX_MAX {
+        components.push(component(Component::Button(proto::TemplateButton {
+            index,
+            sub_type: Some(SubType::Mpm(proto::TemplateMultiProductButton {
+                thumbnail_product_retailer_id: s(limits::PRODUCT_RETAILER_ID_MAX),
+                // 30 products in 10 sections: 3 each.
+                sections: (0..limits::SECTIONS_MAX)
+                    .map(|_| proto::InteractiveProductSection {
+                        title: s(limits::SECTION_TITLE_MAX),
+                        product_items: vec![
+                            proto::InteractiveProductItem {
+                                product_retailer_id: s(limits::PRODUCT_RETAILER_ID_MAX),
+                            };
+                            limits::PRODUCTS_MAX / limits::SECTIONS_MAX
+                        ],
+                    })
+                    .collect(),
+            })),
+        })));
+    }
+    proto::Template {
+        namespace: String::new(),
         name: s(limits::OTHER_TEXT_MAX),
         language: language("en_US"),
         components,
@@ -242,6 +347,7 @@ fn contents(flavor: Flavor) -> Vec<(&'static str, Content)> {
             Content::Audio(proto::Audio {
                 source: Some(proto::audio::Source::Link(link())),
                 provider: provider(flavor),
+                ..Default::default()
             }),
         ),
         ("document", Content::Document(document(flavor, true))),
@@ -370,10 +476,58 @@ fn contents(flavor: Flavor) -> Vec<(&'static str, Content)> {
                     screen: s(limits::OTHER_TEXT_MAX),
                     data: Some(flow_data()),
                 }),
+                ..Default::default()
             })),
         ),
     ];
     if flavor == Flavor::Cloud {
+        contents.push((
+            "template (Cloud shapes)",
+            Content::Template(cloud_template()),
+        ));
+        contents.push((
+            "interactive carousel",
+            interactive(Kind::Carousel(proto::InteractiveCarousel {
+                body: body(),
+                cards: (0..limits::CAROUSEL_CARDS_MAX as u32)
+                    .map(|card_index| proto::InteractiveCarouselCard {
+                        card_index,
+                        header: Some(proto::interactive_carousel_card::Header::Image(
+                            proto::Image {
+                                source: Some(proto::image::Source::Link(url())),
+                                ..Default::default()
+                            },
+                        )),
+                        body: Some(proto::InteractiveBody {
+                            text: s(limits::CAROUSEL_CARD_BODY_MAX),
+                        }),
+                        action: Some(proto::interactive_carousel_card::Action::CtaUrl(
+                            proto::InteractiveCarouselUrlButton {
+                                display_text: s(limits::CTA_URL_DISPLAY_TEXT_MAX),
+                                url: url(),
+                            },
+                        )),
+                    })
+                    .collect(),
+            })),
+        ));
+        contents.push((
+            "interactive voice_call",
+            interactive(Kind::VoiceCall(proto::InteractiveVoiceCall {
+                body: body(),
+                display_text: s(limits::VOICE_CALL_DISPLAY_TEXT_MAX),
+                ttl_minutes: Some(limits::VOICE_CALL_TTL_MINUTES_MAX),
+                payload: s(limits::VOICE_CALL_PAYLOAD_MAX),
+            })),
+        ));
+        contents.push((
+            "audio (voice note)",
+            Content::Audio(proto::Audio {
+                source: Some(proto::audio::Source::Link(url())),
+                provider: None,
+                voice: true,
+            }),
+        ));
         contents.extend([
             (
                 "interactive cta_url",
@@ -420,6 +574,7 @@ fn largest(flavor: Flavor, content: Content) -> proto::SendMessageRequest {
         },
         request_id: "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c".into(),
         sender: "x".repeat(whatsapp_grpc::senders::config::NAME_MAX),
+        ..Default::default()
     }
 }
 

@@ -256,6 +256,7 @@ fn flow_request(edit: impl FnOnce(&mut proto::InteractiveFlow)) -> proto::SendMe
             screen: "WELCOME".into(),
             data: None,
         }),
+        ..Default::default()
     };
     edit(&mut flow);
     request(interactive(Kind::Flow(flow)))
@@ -301,6 +302,7 @@ fn template_header(parameters: Vec<proto::TemplateParameter>) -> proto::Template
 fn parameter(parameter: Parameter) -> proto::TemplateParameter {
     proto::TemplateParameter {
         parameter: Some(parameter),
+        ..Default::default()
     }
 }
 
@@ -368,6 +370,7 @@ struct TextField {
 }
 
 const CLOUD: &[Flavor] = &[Flavor::Cloud];
+const ON_PREMISES: &[Flavor] = &[Flavor::OnPremises];
 
 /// Checks `max` characters pass and `max + 1` fail with `TooLong`, in ASCII and in multi-byte
 /// characters, and that an empty text is `Required` when `required`.
@@ -519,7 +522,7 @@ fn recipient_type_must_be_a_known_value() {
     };
     assert_ok_both(&with(proto::RecipientType::Unspecified as i32));
     assert_ok_both(&with(proto::RecipientType::Individual as i32));
-    assert_violation_both(&with(2), "recipient_type", Rule::UnknownEnumValue(2));
+    assert_violation_both(&with(3), "recipient_type", Rule::UnknownEnumValue(3));
     assert_violation_both(&with(-1), "recipient_type", Rule::UnknownEnumValue(-1));
 }
 
@@ -573,6 +576,7 @@ fn media_needs_an_id_or_a_link() {
             Content::Audio(proto::Audio {
                 source: None,
                 provider: None,
+                ..Default::default()
             }),
         ),
         (
@@ -650,6 +654,7 @@ fn media_link_must_be_http_or_https() {
     let audio = request(Content::Audio(proto::Audio {
         source: Some(proto::audio::Source::Link("ftp://example.com/a.ogg".into())),
         provider: None,
+        ..Default::default()
     }));
     assert_format(Flavor::Cloud, &audio, "audio.link");
 }
@@ -1376,20 +1381,23 @@ fn template_button_parameters_are_required() {
 }
 
 #[test]
-fn template_catalog_thumbnail_is_1_to_100_characters() {
-    check_text_limit(
-        &TextField {
-            path: "template.components[0].button.catalog.thumbnail_product_retailer_id",
-            flavors: &BOTH,
-            build: |thumbnail| {
-                template_request(|t| {
-                    t.components = vec![template_button(0, catalog_button(thumbnail))]
-                })
+fn template_catalog_thumbnail_is_at_most_100_characters_and_required_on_premises() {
+    // The Cloud API shows the catalog's first item when no thumbnail is named.
+    for (flavors, required) in [(ON_PREMISES, true), (CLOUD, false)] {
+        check_text_limit(
+            &TextField {
+                path: "template.components[0].button.catalog.thumbnail_product_retailer_id",
+                flavors,
+                build: |thumbnail| {
+                    template_request(|t| {
+                        t.components = vec![template_button(0, catalog_button(thumbnail))]
+                    })
+                },
             },
-        },
-        100,
-        true,
-    );
+            100,
+            required,
+        );
+    }
 }
 
 #[test]
@@ -1397,6 +1405,7 @@ fn template_parameter_values_are_required() {
     let date_time = |fallback_value: &str| {
         parameter(Parameter::DateTime(proto::TemplateDateTime {
             fallback_value: fallback_value.into(),
+            ..Default::default()
         }))
     };
     let currency_without_fallback = parameter(Parameter::Currency(proto::TemplateCurrency {
@@ -1419,7 +1428,10 @@ fn template_parameter_values_are_required() {
                     template_text(""),
                     date_time(""),
                     currency_without_fallback.clone(),
-                    proto::TemplateParameter { parameter: None },
+                    proto::TemplateParameter {
+                        parameter: None,
+                        ..Default::default()
+                    },
                 ])]
             }),
             vec![
@@ -1437,7 +1449,9 @@ fn template_parameter_values_are_required() {
                 ),
                 fv(
                     "template.components[0].body.parameters[3].parameter",
-                    Rule::OneOfRequired("text, currency, date_time, image, document, video"),
+                    Rule::OneOfRequired(
+                        "text, currency, date_time, image, document, video, location, product",
+                    ),
                 ),
             ],
         );
@@ -1449,7 +1463,7 @@ fn template_component_and_button_kind_are_required() {
     assert_violation_both(
         &template_request(|t| t.components = vec![proto::TemplateComponent { component: None }]),
         "template.components[0].component",
-        Rule::OneOfRequired("header, body, button"),
+        Rule::OneOfRequired("header, body, button, limited_time_offer, carousel"),
     );
     assert_violation_both(
         &template_request(|t| {
@@ -1461,7 +1475,7 @@ fn template_component_and_button_kind_are_required() {
             ))]
         }),
         "template.components[0].button.sub_type",
-        Rule::OneOfRequired("quick_reply, url, copy_code, catalog"),
+        Rule::OneOfRequired("quick_reply, url, copy_code, catalog, flow, mpm"),
     );
 }
 
@@ -1655,7 +1669,7 @@ fn interactive_kind_is_required() {
         &request(Content::Interactive(proto::Interactive { kind: None })),
         "interactive.kind",
         Rule::OneOfRequired(
-            "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message",
+            "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message, voice_call, call_permission_request, carousel",
         ),
     );
 }
@@ -2796,25 +2810,6 @@ fn contact_addresses_emails_phones_and_urls_are_at_most_5_each() {
 }
 
 #[test]
-fn template_holds_at_most_12_components() {
-    let mut twelve = vec![
-        template_header(vec![template_text("Ana")]),
-        template_body(vec![template_text("Ana")]),
-    ];
-    twelve.extend((0..10).map(|i| template_button(i, quick_reply("yes"))));
-    assert_ok_both(&template_request(|t| t.components = twelve.clone()));
-    // A thirteenth component is refused as one too many, not walked (its duplicate index would
-    // otherwise be reported too).
-    let mut thirteen = twelve;
-    thirteen.push(template_button(0, quick_reply("yes")));
-    assert_violation_both(
-        &template_request(|t| t.components = thirteen),
-        "template.components",
-        too_many(12, 13),
-    );
-}
-
-#[test]
 fn template_body_has_at_most_100_parameters() {
     assert_ok_both(&template_request(|t| {
         t.components = vec![template_body(vec![template_text("Ana"); 100])]
@@ -3003,5 +2998,1183 @@ fn flow_data_takes_at_most_64_kib() {
             max_bytes: 65536,
             actual: 65537,
         },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cloud-only template shapes: named parameters, location and product headers, limited-time
+// offers, carousels, Flow and multi-product buttons, localizable date and time
+// ---------------------------------------------------------------------------------------------
+
+fn named(name: &str, text: &str) -> proto::TemplateParameter {
+    proto::TemplateParameter {
+        parameter: Some(Parameter::Text(text.into())),
+        parameter_name: name.into(),
+    }
+}
+
+fn offer(expiration_time_ms: i64) -> proto::TemplateComponent {
+    template_component(Component::LimitedTimeOffer(
+        proto::TemplateLimitedTimeOffer { expiration_time_ms },
+    ))
+}
+
+fn image_parameter() -> proto::TemplateParameter {
+    parameter(Parameter::Image(image_link()))
+}
+
+/// A valid card at `card_index`: an image header, one body value and a quick reply button.
+fn card(card_index: u32) -> proto::TemplateCarouselCard {
+    proto::TemplateCarouselCard {
+        card_index,
+        header: Some(proto::TemplateHeader {
+            parameters: vec![image_parameter()],
+        }),
+        body: Some(proto::TemplateBody {
+            parameters: vec![template_text("10%")],
+        }),
+        buttons: vec![proto::TemplateButton {
+            index: 0,
+            sub_type: Some(quick_reply("buy")),
+        }],
+    }
+}
+
+fn carousel(cards: Vec<proto::TemplateCarouselCard>) -> proto::TemplateComponent {
+    template_component(Component::Carousel(proto::TemplateCarousel { cards }))
+}
+
+fn carousel_request(cards: Vec<proto::TemplateCarouselCard>) -> proto::SendMessageRequest {
+    template_request(|t| {
+        t.components = vec![template_body(vec![template_text("Ana")]), carousel(cards)]
+    })
+}
+
+fn mpm(sections: Vec<proto::InteractiveProductSection>) -> SubType {
+    SubType::Mpm(proto::TemplateMultiProductButton {
+        thumbnail_product_retailer_id: "sku-1".into(),
+        sections,
+    })
+}
+
+fn products_section(title: &str, n: usize) -> proto::InteractiveProductSection {
+    proto::InteractiveProductSection {
+        title: title.into(),
+        product_items: (0..n).map(|i| product_item(&format!("sku-{i}"))).collect(),
+    }
+}
+
+#[test]
+fn cloud_only_template_shapes_are_refused_on_premises() {
+    let cases: Vec<(proto::SendMessageRequest, &str)> = vec![
+        (
+            template_request(|t| t.components = vec![template_body(vec![named("name", "Ana")])]),
+            "template.components[0].body.parameters[0].parameter_name",
+        ),
+        (
+            template_request(|t| {
+                t.components = vec![template_header(vec![parameter(Parameter::Location(
+                    proto::Location {
+                        latitude: 37.48,
+                        longitude: -122.14,
+                        ..Default::default()
+                    },
+                ))])]
+            }),
+            "template.components[0].header.parameters[0].location",
+        ),
+        (
+            template_request(|t| {
+                t.components = vec![template_header(vec![parameter(Parameter::Product(
+                    proto::TemplateProduct {
+                        product_retailer_id: "sku-1".into(),
+                        catalog_id: "194836987003835".into(),
+                    },
+                ))])]
+            }),
+            "template.components[0].header.parameters[0].product",
+        ),
+        (
+            template_request(|t| t.components = vec![offer(1)]),
+            "template.components[0].limited_time_offer",
+        ),
+        (
+            carousel_request(vec![card(0)]),
+            "template.components[1].carousel",
+        ),
+        (
+            template_request(|t| {
+                t.components = vec![template_button(
+                    0,
+                    SubType::Flow(proto::TemplateFlowButton {
+                        flow_token: "t".into(),
+                        flow_action_data: None,
+                    }),
+                )]
+            }),
+            "template.components[0].button.flow",
+        ),
+        (
+            template_request(|t| {
+                t.components = vec![template_button(0, mpm(vec![products_section("", 1)]))]
+            }),
+            "template.components[0].button.mpm",
+        ),
+    ];
+    for (request, path) in cases {
+        assert_ok(Flavor::Cloud, &request);
+        assert_violation(
+            Flavor::OnPremises,
+            &request,
+            path,
+            Rule::FlavorOnly(Flavor::Cloud),
+        );
+    }
+}
+
+#[test]
+fn named_parameters_are_variable_names_up_to_256_characters() {
+    let with_name = |name: &str| {
+        template_request(|t| t.components = vec![template_body(vec![named(name, "Ana")])])
+    };
+    let path = "template.components[0].body.parameters[0].parameter_name";
+    for good in ["a", "first_name", "x9", &format!("a{}", rep("b", 255))] {
+        assert_ok(Flavor::Cloud, &with_name(good));
+    }
+    assert_violation(
+        Flavor::Cloud,
+        &with_name(&format!("a{}", rep("b", 256))),
+        path,
+        too_long(256, 257),
+    );
+    for bad in ["Name", "1st", "_x", "first-name", "a b", "é"] {
+        assert_format(Flavor::Cloud, &with_name(bad), path);
+    }
+}
+
+#[test]
+fn named_parameters_are_unique_in_a_component_and_never_mixed_with_positional_ones() {
+    assert_ok(
+        Flavor::Cloud,
+        &template_request(|t| {
+            t.components = vec![
+                template_header(vec![named("name", "Hi")]),
+                template_body(vec![named("name", "Ana"), named("order", "#1")]),
+            ]
+        }),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &template_request(|t| {
+            t.components = vec![template_body(vec![
+                named("name", "Ana"),
+                named("name", "Bob"),
+            ])]
+        }),
+        "template.components[0].body.parameters[1].parameter_name",
+        duplicate("parameters[0].parameter_name"),
+    );
+    let mixed = Rule::NotAllowed(
+        "a template's parameters are either all named or all positional, as the template was created",
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &template_request(|t| {
+            t.components = vec![
+                template_header(vec![named("name", "Hi")]),
+                template_body(vec![template_text("Ana")]),
+            ]
+        }),
+        "template.components[1].body.parameters[0].parameter_name",
+        mixed,
+    );
+    // A media header is no variable: it has no name, and does not count as positional.
+    assert_ok(
+        Flavor::Cloud,
+        &template_request(|t| {
+            t.components = vec![
+                template_header(vec![image_parameter()]),
+                template_body(vec![named("name", "Ana")]),
+            ]
+        }),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &template_request(|t| {
+            t.components = vec![template_header(vec![proto::TemplateParameter {
+                parameter_name: "banner".into(),
+                ..image_parameter()
+            }])]
+        }),
+        "template.components[0].header.parameters[0].parameter_name",
+        Rule::NotAllowed("only text, currency and date_time parameters are named"),
+    );
+}
+
+#[test]
+fn location_and_product_parameters_belong_in_the_header() {
+    let location = || {
+        parameter(Parameter::Location(proto::Location {
+            latitude: 90.0,
+            longitude: -180.0,
+            ..Default::default()
+        }))
+    };
+    assert_ok(
+        Flavor::Cloud,
+        &template_request(|t| t.components = vec![template_header(vec![location()])]),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &template_request(|t| t.components = vec![template_body(vec![location()])]),
+        "template.components[0].body.parameters[0].location",
+        Rule::NotAllowed("media parameters belong in the header component"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &template_request(|t| {
+            t.components = vec![template_header(vec![parameter(Parameter::Location(
+                proto::Location {
+                    latitude: 90.5,
+                    ..Default::default()
+                },
+            ))])]
+        }),
+        "template.components[0].header.parameters[0].location.latitude",
+        out_of_range("-90", "90"),
+    );
+}
+
+#[test]
+fn product_header_names_a_product_of_at_most_100_characters_and_its_catalog() {
+    check_text_limit(
+        &TextField {
+            path: "template.components[0].header.parameters[0].product.product_retailer_id",
+            flavors: CLOUD,
+            build: |id| {
+                template_request(|t| {
+                    t.components = vec![template_header(vec![parameter(Parameter::Product(
+                        proto::TemplateProduct {
+                            product_retailer_id: id.into(),
+                            catalog_id: "194836987003835".into(),
+                        },
+                    ))])]
+                })
+            },
+        },
+        100,
+        true,
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &template_request(|t| {
+            t.components = vec![template_header(vec![parameter(Parameter::Product(
+                proto::TemplateProduct {
+                    product_retailer_id: "sku-1".into(),
+                    catalog_id: String::new(),
+                },
+            ))])]
+        }),
+        "template.components[0].header.parameters[0].product.catalog_id",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn limited_time_offer_expires_within_year_9999_and_appears_once() {
+    for good in [1, 253_402_300_799_999] {
+        assert_ok(
+            Flavor::Cloud,
+            &template_request(|t| t.components = vec![offer(good)]),
+        );
+    }
+    for bad in [0, -1, 253_402_300_800_000, i64::MIN] {
+        assert_violation(
+            Flavor::Cloud,
+            &template_request(|t| t.components = vec![offer(bad)]),
+            "template.components[0].limited_time_offer.expiration_time_ms",
+            out_of_range("1", "253402300799999"),
+        );
+    }
+    assert_violation(
+        Flavor::Cloud,
+        &template_request(|t| t.components = vec![offer(1), offer(2)]),
+        "template.components[1]",
+        duplicate("components[0]"),
+    );
+}
+
+#[test]
+fn template_holds_at_most_14_components() {
+    let full = |extra: bool| {
+        template_request(|t| {
+            t.components = vec![
+                template_header(vec![image_parameter()]),
+                template_body(vec![template_text("Ana")]),
+                offer(1),
+                carousel(vec![card(0)]),
+            ];
+            t.components
+                .extend((0..10).map(|index| template_button(index, quick_reply("yes"))));
+            if extra {
+                t.components.push(template_button(0, quick_reply("yes")));
+            }
+        })
+    };
+    assert_ok(Flavor::Cloud, &full(false));
+    // A fifteenth component is refused as one too many, not walked (its duplicate index would
+    // otherwise be reported too). On-Premises also refuses the Cloud-only offer and carousel.
+    for flavor in BOTH {
+        let violations = check(flavor, &full(true)).expect_err("15 components");
+        assert_eq!(
+            violations[0],
+            fv("template.components", too_many(14, 15)),
+            "{violations:#?}"
+        );
+        assert!(
+            !violations.iter().any(|v| v.field.ends_with(".index")),
+            "{violations:#?}"
+        );
+    }
+}
+
+#[test]
+fn carousel_holds_1_to_10_cards_at_distinct_indexes_0_to_9() {
+    assert_ok(
+        Flavor::Cloud,
+        &carousel_request((0..10).map(card).collect()),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &carousel_request(vec![]),
+        "template.components[1].carousel.cards",
+        too_few(1, 0),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &carousel_request((0..11).map(|i| card(i % 10)).collect()),
+        "template.components[1].carousel.cards",
+        too_many(10, 11),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &carousel_request(vec![card(0), card(10)]),
+        "template.components[1].carousel.cards[1].card_index",
+        out_of_range("0", "9"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &carousel_request(vec![card(3), card(3)]),
+        "template.components[1].carousel.cards[1].card_index",
+        duplicate("cards[0].card_index"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &template_request(|t| {
+            t.components = vec![carousel(vec![card(0)]), carousel(vec![card(0)])]
+        }),
+        "template.components[1]",
+        duplicate("components[0]"),
+    );
+}
+
+#[test]
+fn carousel_card_header_is_one_image_or_video() {
+    let with_header = |parameters: Vec<proto::TemplateParameter>| {
+        carousel_request(vec![proto::TemplateCarouselCard {
+            header: Some(proto::TemplateHeader { parameters }),
+            ..card(0)
+        }])
+    };
+    let path = "template.components[1].carousel.cards[0].header";
+    assert_ok(
+        Flavor::Cloud,
+        &with_header(vec![parameter(Parameter::Video(proto::Video {
+            source: Some(proto::video::Source::Id("video-id".into())),
+            ..Default::default()
+        }))]),
+    );
+    let not_media = Rule::NotAllowed("a carousel card's header is an image or a video");
+    assert_violation(
+        Flavor::Cloud,
+        &with_header(vec![parameter(Parameter::Document(document_link()))]),
+        &format!("{path}.parameters[0].document"),
+        not_media.clone(),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with_header(vec![template_text("Hi")]),
+        &format!("{path}.parameters[0].text"),
+        not_media,
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with_header(vec![image_parameter(), image_parameter()]),
+        &format!("{path}.parameters"),
+        too_many(1, 2),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &carousel_request(vec![proto::TemplateCarouselCard {
+            header: None,
+            ..card(0)
+        }]),
+        path,
+        Rule::Required,
+    );
+}
+
+#[test]
+fn carousel_card_body_holds_1_to_10_values_of_1024_characters_in_all() {
+    let with_body = |parameters: Vec<proto::TemplateParameter>| {
+        carousel_request(vec![proto::TemplateCarouselCard {
+            body: Some(proto::TemplateBody { parameters }),
+            ..card(0)
+        }])
+    };
+    let path = "template.components[1].carousel.cards[0].body.parameters";
+    assert_ok(Flavor::Cloud, &with_body(vec![template_text("a"); 10]));
+    assert_violation(
+        Flavor::Cloud,
+        &with_body(vec![template_text("a"); 11]),
+        path,
+        too_many(10, 11),
+    );
+    assert_violation(Flavor::Cloud, &with_body(vec![]), path, too_few(1, 0));
+    assert_ok(
+        Flavor::Cloud,
+        &with_body(vec![
+            template_text(&rep("😀", 512)),
+            template_text(&rep("é", 512)),
+        ]),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with_body(vec![
+            template_text(&rep("😀", 512)),
+            template_text(&rep("é", 513)),
+        ]),
+        path,
+        too_long(1024, 1025),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with_body(vec![image_parameter()]),
+        &format!("{path}[0].image"),
+        Rule::NotAllowed("media parameters belong in the header component"),
+    );
+}
+
+#[test]
+fn carousel_card_has_at_most_2_quick_reply_or_url_buttons_at_indexes_0_and_1() {
+    let with_buttons = |buttons: Vec<(u32, SubType)>| {
+        carousel_request(vec![proto::TemplateCarouselCard {
+            buttons: buttons
+                .into_iter()
+                .map(|(index, sub_type)| proto::TemplateButton {
+                    index,
+                    sub_type: Some(sub_type),
+                })
+                .collect(),
+            ..card(0)
+        }])
+    };
+    let url = |text: &str| SubType::Url(proto::TemplateUrlButton { text: text.into() });
+    let path = "template.components[1].carousel.cards[0].buttons";
+    assert_ok(
+        Flavor::Cloud,
+        &with_buttons(vec![(0, quick_reply("a")), (1, url("b"))]),
+    );
+    assert_ok(Flavor::Cloud, &with_buttons(vec![]));
+    assert_violation(
+        Flavor::Cloud,
+        &with_buttons(vec![(0, quick_reply("a")), (1, url("b")), (1, url("c"))]),
+        path,
+        too_many(2, 3),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with_buttons(vec![(2, quick_reply("a"))]),
+        &format!("{path}[0].index"),
+        out_of_range("0", "1"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with_buttons(vec![(1, quick_reply("a")), (1, quick_reply("b"))]),
+        &format!("{path}[1].index"),
+        duplicate("buttons[0].index"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with_buttons(vec![(0, catalog_button("sku-1"))]),
+        &format!("{path}[0].sub_type"),
+        Rule::NotAllowed("a carousel card's buttons are quick reply or URL buttons"),
+    );
+}
+
+#[test]
+fn flow_button_token_is_at_most_2048_characters_and_its_data_64_kib() {
+    let flow = |flow_token: &str, data: Option<prost_types::Struct>| {
+        template_request(|t| {
+            t.components = vec![template_button(
+                0,
+                SubType::Flow(proto::TemplateFlowButton {
+                    flow_token: flow_token.into(),
+                    flow_action_data: data,
+                }),
+            )]
+        })
+    };
+    let path = "template.components[0].button.flow";
+    assert_violation(Flavor::Cloud, &flow("", None), path, Rule::Empty);
+    assert_ok(Flavor::Cloud, &flow("t", None));
+    assert_ok(Flavor::Cloud, &flow(&rep("😀", 2048), None));
+    assert_violation(
+        Flavor::Cloud,
+        &flow(&rep("😀", 2049), None),
+        &format!("{path}.flow_token"),
+        too_long(2048, 2049),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &flow("t", Some(prost_types::Struct::default())),
+        &format!("{path}.flow_action_data"),
+        Rule::Empty,
+    );
+    let mut big = prost_types::Struct::default();
+    big.fields.insert(
+        "k".into(),
+        prost_types::Value {
+            kind: Some(prost_types::value::Kind::StringValue(rep("a", 65_536))),
+        },
+    );
+    let size = prost::Message::encoded_len(&big);
+    assert_violation(
+        Flavor::Cloud,
+        &flow("t", Some(big)),
+        &format!("{path}.flow_action_data"),
+        Rule::TooLarge {
+            max_bytes: 65_536,
+            actual: size,
+        },
+    );
+}
+
+#[test]
+fn flow_buttons_data_is_at_most_64_kib_in_all() {
+    let data = |n: usize| {
+        let mut data = prost_types::Struct::default();
+        data.fields.insert(
+            "k".into(),
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::StringValue(rep("a", n))),
+            },
+        );
+        data
+    };
+    let buttons = |sizes: &[usize]| {
+        template_request(|t| {
+            t.components = sizes
+                .iter()
+                .enumerate()
+                .map(|(index, &n)| {
+                    template_button(
+                        index as u32,
+                        SubType::Flow(proto::TemplateFlowButton {
+                            flow_token: String::new(),
+                            flow_action_data: Some(data(n)),
+                        }),
+                    )
+                })
+                .collect()
+        })
+    };
+    // The longest strings whose data fits: half the bound each, then the rest for the second.
+    let size = |n: usize| prost::Message::encoded_len(&data(n));
+    let fits = |budget: usize| {
+        (0..budget)
+            .rev()
+            .find(|&n| size(n) <= budget)
+            .expect("fits")
+    };
+    let first = fits(32_768);
+    let second = fits(65_536 - size(first));
+    assert_ok(Flavor::Cloud, &buttons(&[first, second]));
+    assert_violation(
+        Flavor::Cloud,
+        &buttons(&[first, second + 1]),
+        "template.components",
+        Rule::TooLarge {
+            max_bytes: 65_536,
+            actual: size(first) + size(second + 1),
+        },
+    );
+    assert!(size(first) + size(second + 1) > 65_536);
+}
+
+#[test]
+fn mpm_button_holds_1_to_10_sections_of_at_most_30_products_in_all() {
+    let with = |sections: Vec<proto::InteractiveProductSection>| {
+        template_request(|t| t.components = vec![template_button(0, mpm(sections))])
+    };
+    let path = "template.components[0].button.mpm.sections";
+    assert_ok(Flavor::Cloud, &with(vec![products_section("", 30)]));
+    assert_ok(
+        Flavor::Cloud,
+        &with(
+            (0..10)
+                .map(|i| products_section(&format!("S{i}"), 3))
+                .collect(),
+        ),
+    );
+    assert_violation(Flavor::Cloud, &with(vec![]), path, too_few(1, 0));
+    assert_violation(
+        Flavor::Cloud,
+        &with(vec![products_section("", 31)]),
+        path,
+        Rule::TooManyInAll {
+            what: "products",
+            max: 30,
+            actual: 31,
+        },
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with(vec![products_section("A", 1), products_section("", 1)]),
+        &format!("{path}[1].title"),
+        Rule::Required,
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &template_request(|t| {
+            t.components = vec![template_button(
+                0,
+                SubType::Mpm(proto::TemplateMultiProductButton {
+                    thumbnail_product_retailer_id: rep("a", 101),
+                    sections: vec![products_section("", 1)],
+                }),
+            )]
+        }),
+        "template.components[0].button.mpm.thumbnail_product_retailer_id",
+        too_long(100, 101),
+    );
+}
+
+#[test]
+fn date_time_components_are_in_range_and_sent_on_premises_only() {
+    let date_time = |edit: fn(&mut proto::TemplateDateTime)| {
+        let mut value = proto::TemplateDateTime {
+            fallback_value: "February 25, 1977".into(),
+            ..Default::default()
+        };
+        edit(&mut value);
+        template_request(|t| {
+            t.components = vec![template_body(vec![parameter(Parameter::DateTime(value))])]
+        })
+    };
+    let path = "template.components[0].body.parameters[0].date_time";
+    let ok = date_time(|d| {
+        d.day_of_week = proto::TemplateDayOfWeek::Sunday as i32;
+        d.year = Some(9999);
+        d.month = Some(12);
+        d.day_of_month = Some(31);
+        d.hour = Some(23);
+        d.minute = Some(59);
+        d.calendar = proto::TemplateCalendar::SolarHijri as i32;
+    });
+    assert_ok_both(&ok);
+    let cloud =
+        serde_json::to_value(translate::send_message(Flavor::Cloud, &ok).expect("valid")).unwrap();
+    assert_eq!(
+        cloud["template"]["components"][0]["parameters"][0]["date_time"],
+        serde_json::json!({"fallback_value": "February 25, 1977"}),
+        "the Cloud API takes the fallback value only"
+    );
+    assert_ok_both(&date_time(|d| {
+        d.year = Some(1);
+        d.month = Some(1);
+        d.day_of_month = Some(1);
+        d.hour = Some(0);
+        d.minute = Some(0);
+    }));
+    type Edit = fn(&mut proto::TemplateDateTime);
+    let cases: [(Edit, &str, &str, &str); 7] = [
+        (|d| d.year = Some(0), "year", "1", "9999"),
+        (|d| d.year = Some(10_000), "year", "1", "9999"),
+        (|d| d.month = Some(13), "month", "1", "12"),
+        (|d| d.month = Some(0), "month", "1", "12"),
+        (|d| d.day_of_month = Some(32), "day_of_month", "1", "31"),
+        (|d| d.hour = Some(24), "hour", "0", "23"),
+        (|d| d.minute = Some(60), "minute", "0", "59"),
+    ];
+    for (edit, field, min, max) in cases {
+        assert_violation_both(
+            &date_time(edit),
+            &format!("{path}.{field}"),
+            out_of_range(min, max),
+        );
+    }
+    assert_violation_both(
+        &date_time(|d| d.day_of_week = 8),
+        &format!("{path}.day_of_week"),
+        Rule::UnknownEnumValue(8),
+    );
+    assert_violation_both(
+        &date_time(|d| d.calendar = 3),
+        &format!("{path}.calendar"),
+        Rule::UnknownEnumValue(3),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cloud-only interactive and audio shapes: call buttons, call permission requests, Flows by name,
+// voice notes
+// ---------------------------------------------------------------------------------------------
+
+fn voice_call_request(
+    edit: impl FnOnce(&mut proto::InteractiveVoiceCall),
+) -> proto::SendMessageRequest {
+    let mut call = proto::InteractiveVoiceCall {
+        body: body("Call us"),
+        ..Default::default()
+    };
+    edit(&mut call);
+    request(interactive(Kind::VoiceCall(call)))
+}
+
+#[test]
+fn cloud_only_interactive_and_audio_shapes_are_refused_on_premises() {
+    let flow_by_name = request(interactive(Kind::Flow(proto::InteractiveFlow {
+        body: body("Book"),
+        flow_token: "t".into(),
+        flow_name: "booking".into(),
+        flow_cta: "Book!".into(),
+        flow_action: proto::InteractiveFlowAction::DataExchange as i32,
+        ..Default::default()
+    })));
+    let cases = [
+        (voice_call_request(|_| {}), "interactive.voice_call"),
+        (
+            request(interactive(Kind::CallPermissionRequest(
+                proto::InteractiveCallPermissionRequest {
+                    body: body("May we call you?"),
+                },
+            ))),
+            "interactive.call_permission_request",
+        ),
+        (flow_by_name, "interactive.flow.flow_name"),
+        (
+            request(Content::Audio(proto::Audio {
+                source: Some(proto::audio::Source::Id("media-id".into())),
+                voice: true,
+                ..Default::default()
+            })),
+            "audio.voice",
+        ),
+    ];
+    for (request, path) in cases {
+        assert_ok(Flavor::Cloud, &request);
+        assert_violation(
+            Flavor::OnPremises,
+            &request,
+            path,
+            Rule::FlavorOnly(Flavor::Cloud),
+        );
+    }
+}
+
+#[test]
+fn voice_call_text_is_at_most_20_characters_ttl_1_to_43200_minutes_payload_512() {
+    check_text_limit(
+        &TextField {
+            path: "interactive.voice_call.display_text",
+            flavors: CLOUD,
+            build: |text| voice_call_request(|c| c.display_text = text.into()),
+        },
+        20,
+        false,
+    );
+    check_text_limit(
+        &TextField {
+            path: "interactive.voice_call.payload",
+            flavors: CLOUD,
+            build: |payload| voice_call_request(|c| c.payload = payload.into()),
+        },
+        512,
+        false,
+    );
+    for ttl in [1, 43_200] {
+        assert_ok(
+            Flavor::Cloud,
+            &voice_call_request(|c| c.ttl_minutes = Some(ttl)),
+        );
+    }
+    for ttl in [0, 43_201, u32::MAX] {
+        assert_violation(
+            Flavor::Cloud,
+            &voice_call_request(|c| c.ttl_minutes = Some(ttl)),
+            "interactive.voice_call.ttl_minutes",
+            out_of_range("1", "43200"),
+        );
+    }
+    assert_violation(
+        Flavor::Cloud,
+        &voice_call_request(|c| c.body = None),
+        "interactive.voice_call.body",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn call_permission_request_needs_its_body() {
+    assert_violation(
+        Flavor::Cloud,
+        &request(interactive(Kind::CallPermissionRequest(
+            proto::InteractiveCallPermissionRequest { body: None },
+        ))),
+        "interactive.call_permission_request.body",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn flow_is_named_by_flow_id_or_flow_name_not_both() {
+    let flow = |flow_id: &str, flow_name: &str| {
+        request(interactive(Kind::Flow(proto::InteractiveFlow {
+            body: body("Book"),
+            flow_token: "t".into(),
+            flow_id: flow_id.into(),
+            flow_name: flow_name.into(),
+            flow_cta: "Book!".into(),
+            flow_action: proto::InteractiveFlowAction::DataExchange as i32,
+            ..Default::default()
+        })))
+    };
+    assert_ok(Flavor::Cloud, &flow("", &rep("é", 256)));
+    assert_violation(
+        Flavor::Cloud,
+        &flow("", &rep("é", 257)),
+        "interactive.flow.flow_name",
+        too_long(256, 257),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &flow("1234", "booking"),
+        "interactive.flow.flow_name",
+        Rule::NotAllowed("a Flow is named by flow_id or flow_name, not both"),
+    );
+    assert_violation_both(&flow("", ""), "interactive.flow.flow_id", Rule::Required);
+}
+
+fn carousel_card_image(card_index: u32) -> proto::InteractiveCarouselCard {
+    proto::InteractiveCarouselCard {
+        card_index,
+        header: Some(proto::interactive_carousel_card::Header::Image(image_link())),
+        body: body("A card"),
+        action: Some(proto::interactive_carousel_card::Action::CtaUrl(
+            proto::InteractiveCarouselUrlButton {
+                display_text: "Buy now".into(),
+                url: "https://example.com/p".into(),
+            },
+        )),
+    }
+}
+
+fn media_carousel(cards: Vec<proto::InteractiveCarouselCard>) -> proto::SendMessageRequest {
+    request(interactive(Kind::Carousel(proto::InteractiveCarousel {
+        body: body("Our latest arrivals"),
+        cards,
+    })))
+}
+
+#[test]
+fn media_carousel_holds_2_to_10_cards_at_distinct_indexes_0_to_9() {
+    let path = "interactive.carousel.cards";
+    assert_ok(
+        Flavor::Cloud,
+        &media_carousel((0..10).map(carousel_card_image).collect()),
+    );
+    assert_ok(
+        Flavor::Cloud,
+        &media_carousel((0..2).map(carousel_card_image).collect()),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![carousel_card_image(0)]),
+        path,
+        too_few(2, 1),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel((0..11).map(|i| carousel_card_image(i % 10)).collect()),
+        path,
+        too_many(10, 11),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![carousel_card_image(0), carousel_card_image(10)]),
+        "interactive.carousel.cards[1].card_index",
+        out_of_range("0", "9"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![carousel_card_image(4), carousel_card_image(4)]),
+        "interactive.carousel.cards[1].card_index",
+        duplicate("cards[0].card_index"),
+    );
+    assert_violation(
+        Flavor::OnPremises,
+        &media_carousel((0..2).map(carousel_card_image).collect()),
+        "interactive.carousel",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+}
+
+#[test]
+fn media_carousel_cards_share_their_header_type_and_need_header_and_button() {
+    let video = proto::InteractiveCarouselCard {
+        header: Some(proto::interactive_carousel_card::Header::Video(
+            proto::Video {
+                source: Some(proto::video::Source::Id("video-id".into())),
+                ..Default::default()
+            },
+        )),
+        ..carousel_card_image(1)
+    };
+    assert_ok(
+        Flavor::Cloud,
+        &media_carousel(vec![
+            proto::InteractiveCarouselCard {
+                card_index: 0,
+                ..video.clone()
+            },
+            video.clone(),
+        ]),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![carousel_card_image(0), video]),
+        "interactive.carousel.cards[1].video",
+        Rule::NotAllowed("every card's header is of the same type as the first card's"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![
+            carousel_card_image(0),
+            proto::InteractiveCarouselCard {
+                header: None,
+                ..carousel_card_image(1)
+            },
+        ]),
+        "interactive.carousel.cards[1].header",
+        Rule::OneOfRequired("image, video"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![
+            carousel_card_image(0),
+            proto::InteractiveCarouselCard {
+                action: None,
+                ..carousel_card_image(1)
+            },
+        ]),
+        "interactive.carousel.cards[1].action",
+        Rule::OneOfRequired("cta_url"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &request(interactive(Kind::Carousel(proto::InteractiveCarousel {
+            body: None,
+            cards: (0..2).map(carousel_card_image).collect(),
+        }))),
+        "interactive.carousel.body",
+        Rule::Required,
+    );
+}
+
+#[test]
+fn media_carousel_card_body_is_160_characters_and_its_button_20_and_a_url() {
+    let with = |edit: fn(&mut proto::InteractiveCarouselCard)| {
+        let mut card = carousel_card_image(1);
+        edit(&mut card);
+        media_carousel(vec![carousel_card_image(0), card])
+    };
+    check_text_limit(
+        &TextField {
+            path: "interactive.carousel.cards[1].body.text",
+            flavors: CLOUD,
+            build: |text| {
+                media_carousel(vec![
+                    carousel_card_image(0),
+                    proto::InteractiveCarouselCard {
+                        body: body(text),
+                        ..carousel_card_image(1)
+                    },
+                ])
+            },
+        },
+        160,
+        true,
+    );
+    assert_ok(Flavor::Cloud, &with(|c| c.body = None));
+    check_text_limit(
+        &TextField {
+            path: "interactive.carousel.cards[1].cta_url.display_text",
+            flavors: CLOUD,
+            build: |text| {
+                media_carousel(vec![
+                    carousel_card_image(0),
+                    proto::InteractiveCarouselCard {
+                        action: Some(proto::interactive_carousel_card::Action::CtaUrl(
+                            proto::InteractiveCarouselUrlButton {
+                                display_text: text.into(),
+                                url: "https://example.com/p".into(),
+                            },
+                        )),
+                        ..carousel_card_image(1)
+                    },
+                ])
+            },
+        },
+        20,
+        true,
+    );
+    for flavor in CLOUD {
+        assert_format(
+            *flavor,
+            &with(|c| {
+                c.action = Some(proto::interactive_carousel_card::Action::CtaUrl(
+                    proto::InteractiveCarouselUrlButton {
+                        display_text: "Buy".into(),
+                        url: "ftp://example.com/p".into(),
+                    },
+                ))
+            }),
+            "interactive.carousel.cards[1].cta_url.url",
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recipients: groups and business-scoped user IDs (Cloud API only)
+// ---------------------------------------------------------------------------------------------
+
+fn to_group(content: Content) -> proto::SendMessageRequest {
+    proto::SendMessageRequest {
+        to: "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD".into(),
+        recipient_type: proto::RecipientType::Group as i32,
+        content: Some(content),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn groups_take_text_media_and_templates_on_the_cloud_api_only() {
+    let template = Content::Template(proto::Template {
+        name: "order_update".into(),
+        language: language("en_US"),
+        ..Default::default()
+    });
+    for content in [
+        text("Hi all"),
+        Content::Image(image_link()),
+        Content::Document(document_link()),
+        template,
+    ] {
+        let request = to_group(content);
+        assert_ok(Flavor::Cloud, &request);
+        assert_violation(
+            Flavor::OnPremises,
+            &request,
+            "recipient_type",
+            Rule::FlavorOnly(Flavor::Cloud),
+        );
+    }
+    for content in [
+        Content::Location(proto::Location::default()),
+        Content::Reaction(proto::Reaction {
+            message_id: WAMID.into(),
+            emoji: "👍".into(),
+        }),
+        voice_call_request(|_| {}).content.expect("content"),
+    ] {
+        assert_violation(
+            Flavor::Cloud,
+            &to_group(content),
+            "content",
+            Rule::NotAllowed("groups take text, media and template messages"),
+        );
+    }
+    assert_violation(
+        Flavor::Cloud,
+        &proto::SendMessageRequest {
+            recipient: "US.13491208655302741918".into(),
+            ..to_group(text("Hi all"))
+        },
+        "recipient",
+        Rule::NotAllowed("a group is named by its id in to"),
+    );
+}
+
+#[test]
+fn a_business_scoped_user_id_stands_for_to_on_the_cloud_api_only() {
+    let with = |to: &str, recipient: &str| proto::SendMessageRequest {
+        to: to.into(),
+        recipient: recipient.into(),
+        content: Some(text("Hi")),
+        ..Default::default()
+    };
+    assert_ok(Flavor::Cloud, &with("", "US.13491208655302741918"));
+    assert_ok(Flavor::Cloud, &with(TO, "US.13491208655302741918"));
+    assert_ok(Flavor::Cloud, &with("", &rep("é", 256)));
+    assert_violation(
+        Flavor::Cloud,
+        &with("", &rep("é", 257)),
+        "recipient",
+        too_long(256, 257),
+    );
+    assert_violation_both(&with("", ""), "to", Rule::Required);
+    assert_violation(
+        Flavor::OnPremises,
+        &with(TO, "US.13491208655302741918"),
+        "recipient",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+}
+
+#[test]
+fn marketing_messages_send_templates_on_the_cloud_api_only() {
+    let marketing = |content: Content| proto::SendMessageRequest {
+        marketing_messages: Some(proto::MarketingMessages {
+            message_activity_sharing: Some(false),
+        }),
+        ..request(content)
+    };
+    let template = marketing(Content::Template(proto::Template {
+        name: "summer_sale".into(),
+        language: language("en_US"),
+        ..Default::default()
+    }));
+    assert_ok(Flavor::Cloud, &template);
+    assert_violation(
+        Flavor::OnPremises,
+        &template,
+        "marketing_messages",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &marketing(text("Hi")),
+        "marketing_messages",
+        Rule::NotAllowed("the Marketing Messages API sends template messages only"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &proto::SendMessageRequest {
+            recipient_type: proto::RecipientType::Group as i32,
+            ..template
+        },
+        "marketing_messages",
+        Rule::NotAllowed("the Marketing Messages API sends to individuals only"),
     );
 }

@@ -416,6 +416,7 @@ fn audio(g: G) -> S<proto::Audio> {
                 Source::Link(link) => proto::audio::Source::Link(link),
             }),
             provider: p.provider,
+            ..Default::default()
         })
         .boxed()
 }
@@ -632,7 +633,16 @@ fn contacts(g: G) -> S<proto::Contacts> {
 
 // --- template ------------------------------------------------------------------------------------
 
-fn template_parameter(g: G, header: bool) -> S<proto::TemplateParameter> {
+/// Where a generated template parameter goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum At {
+    Header,
+    Body,
+    CardHeader,
+    CardBody,
+}
+
+fn template_parameter(g: G, at: At) -> S<proto::TemplateParameter> {
     let currency_code = choose(
         g,
         vec![(
@@ -657,38 +667,93 @@ fn template_parameter(g: G, header: bool) -> S<proto::TemplateParameter> {
             })
         })
         .boxed();
-    let date_time = string(g, free())
-        .prop_map(|fallback_value| Parameter::DateTime(proto::TemplateDateTime { fallback_value }))
-        .boxed();
-    let mut good = vec![
-        (3, string(g, free()).prop_map(Parameter::Text).boxed()),
-        (1, currency),
-        (1, date_time),
-    ];
-    let media = vec![
-        (1, image(g, Place::Inner).prop_map(Parameter::Image).boxed()),
+    let in_range = |min: u32, max: u32| {
+        choose(
+            g,
+            vec![(3, just(None)), (2, (min..=max).prop_map(Some).boxed())],
+            vec![(1, one_of_values(&[Some(max + 1), Some(u32::MAX)]))],
+        )
+    };
+    let date_time = (
+        string(g, free()),
+        enumeration(g, &[0, 1, 2, 3, 4, 5, 6, 7]),
         (
-            1,
-            document(g, Place::Inner)
-                .prop_map(Parameter::Document)
-                .boxed(),
+            in_range(1, 9999),
+            in_range(1, 12),
+            in_range(1, 31),
+            in_range(0, 23),
+            in_range(0, 59),
         ),
-        (1, video(g, Place::Inner).prop_map(Parameter::Video).boxed()),
-    ];
-    // Media parameters belong in the header.
-    let parameter = if header {
-        good.extend(media);
-        choose(g, good, vec![])
-    } else {
-        choose(g, good, media)
+        enumeration(g, &[0, 1, 2]),
+    )
+        .prop_map(
+            |(fallback_value, day_of_week, (year, month, day_of_month, hour, minute), calendar)| {
+                Parameter::DateTime(proto::TemplateDateTime {
+                    fallback_value,
+                    day_of_week,
+                    year,
+                    month,
+                    day_of_month,
+                    hour,
+                    minute,
+                    calendar,
+                })
+            },
+        )
+        .boxed();
+    let location = (
+        coordinate(g, 90.0),
+        coordinate(g, 180.0),
+        string(g, free().optional()),
+        string(g, free().optional()),
+    )
+        .prop_map(|(latitude, longitude, name, address)| {
+            Parameter::Location(proto::Location {
+                latitude,
+                longitude,
+                name,
+                address,
+            })
+        })
+        .boxed();
+    let product = (string(g, req(100)), string(g, free()))
+        .prop_map(|(product_retailer_id, catalog_id)| {
+            Parameter::Product(proto::TemplateProduct {
+                product_retailer_id,
+                catalog_id,
+            })
+        })
+        .boxed();
+    let text = || string(g, free()).prop_map(Parameter::Text).boxed();
+    let variables = vec![(3, text()), (1, currency), (1, date_time)];
+    let image = || (1, image(g, Place::Inner).prop_map(Parameter::Image).boxed());
+    let video = || (1, video(g, Place::Inner).prop_map(Parameter::Video).boxed());
+    let document = (
+        1,
+        document(g, Place::Inner)
+            .prop_map(Parameter::Document)
+            .boxed(),
+    );
+    // Media, locations and products belong in the header; a card's header is an image or video.
+    let parameter = match at {
+        At::Header => {
+            let mut good = variables;
+            good.extend([image(), document, video(), (1, location), (1, product)]);
+            choose(g, good, vec![])
+        }
+        At::CardHeader => choose(g, vec![image(), video()], vec![(1, text()), document]),
+        At::Body | At::CardBody => choose(g, variables, vec![image(), document, (1, location)]),
     };
     required(g, parameter)
-        .prop_map(|parameter| proto::TemplateParameter { parameter })
+        .prop_map(|parameter| proto::TemplateParameter {
+            parameter,
+            ..Default::default()
+        })
         .boxed()
 }
 
 fn template_header(g: G) -> S<proto::TemplateComponent> {
-    many(g, template_parameter(g, true), 1..=1, 0..=3)
+    many(g, template_parameter(g, At::Header), 1..=1, 0..=3)
         .prop_map(|parameters| proto::TemplateComponent {
             component: Some(Component::Header(proto::TemplateHeader { parameters })),
         })
@@ -696,7 +761,7 @@ fn template_header(g: G) -> S<proto::TemplateComponent> {
 }
 
 fn template_body(g: G) -> S<proto::TemplateComponent> {
-    many(g, template_parameter(g, false), 1..=5, 0..=12)
+    many(g, template_parameter(g, At::Body), 1..=5, 0..=12)
         .prop_map(|parameters| proto::TemplateComponent {
             component: Some(Component::Body(proto::TemplateBody { parameters })),
         })
@@ -704,23 +769,26 @@ fn template_body(g: G) -> S<proto::TemplateComponent> {
 }
 
 fn template_sub_type(g: G) -> S<Option<SubType>> {
+    let flow = (string(g, free().optional()), optional(flow_data(g)))
+        .prop_map(|(flow_token, flow_action_data)| {
+            SubType::Flow(proto::TemplateFlowButton {
+                flow_token,
+                flow_action_data,
+            })
+        })
+        .boxed();
+    let mpm = (string(g, req(100)), product_sections(g))
+        .prop_map(|(thumbnail_product_retailer_id, sections)| {
+            SubType::Mpm(proto::TemplateMultiProductButton {
+                thumbnail_product_retailer_id,
+                sections,
+            })
+        })
+        .boxed();
     required(
         g,
         pick(vec![
-            (
-                1,
-                string(g, free())
-                    .prop_map(|payload| {
-                        SubType::QuickReply(proto::TemplateQuickReplyButton { payload })
-                    })
-                    .boxed(),
-            ),
-            (
-                1,
-                string(g, free())
-                    .prop_map(|text| SubType::Url(proto::TemplateUrlButton { text }))
-                    .boxed(),
-            ),
+            (2, card_sub_type(g)),
             (
                 1,
                 string(g, free())
@@ -731,7 +799,7 @@ fn template_sub_type(g: G) -> S<Option<SubType>> {
             ),
             (
                 1,
-                string(g, req(100))
+                string(g, opt(100))
                     .prop_map(|thumbnail_product_retailer_id| {
                         SubType::Catalog(proto::TemplateCatalogButton {
                             thumbnail_product_retailer_id,
@@ -739,8 +807,30 @@ fn template_sub_type(g: G) -> S<Option<SubType>> {
                     })
                     .boxed(),
             ),
+            (1, flow),
+            (1, mpm),
         ]),
     )
+}
+
+/// The buttons a carousel card takes: quick reply and URL.
+fn card_sub_type(g: G) -> S<SubType> {
+    pick(vec![
+        (
+            1,
+            string(g, free())
+                .prop_map(|payload| {
+                    SubType::QuickReply(proto::TemplateQuickReplyButton { payload })
+                })
+                .boxed(),
+        ),
+        (
+            1,
+            string(g, free())
+                .prop_map(|text| SubType::Url(proto::TemplateUrlButton { text }))
+                .boxed(),
+        ),
+    ])
 }
 
 fn template_button(index: u32, sub_type: Option<SubType>) -> proto::TemplateComponent {
@@ -749,17 +839,103 @@ fn template_button(index: u32, sub_type: Option<SubType>) -> proto::TemplateComp
     }
 }
 
+fn limited_time_offer(g: G) -> S<proto::TemplateComponent> {
+    choose(
+        g,
+        vec![
+            (3, (1..=253_402_300_799_999i64).boxed()),
+            (1, one_of_values(&[1, 253_402_300_799_999])),
+        ],
+        vec![(1, one_of_values(&[0, -1, i64::MIN, 253_402_300_800_000]))],
+    )
+    .prop_map(|expiration_time_ms| proto::TemplateComponent {
+        component: Some(Component::LimitedTimeOffer(
+            proto::TemplateLimitedTimeOffer { expiration_time_ms },
+        )),
+    })
+    .boxed()
+}
+
+fn carousel_card(g: G) -> S<proto::TemplateCarouselCard> {
+    let header = many(g, template_parameter(g, At::CardHeader), 1..=1, 0..=2)
+        .prop_map(|parameters| proto::TemplateHeader { parameters })
+        .boxed();
+    let body = many(g, template_parameter(g, At::CardBody), 1..=3, 0..=12)
+        .prop_map(|parameters| proto::TemplateBody { parameters })
+        .boxed();
+    let index = choose(
+        g,
+        vec![(1, (0..=1u32).boxed())],
+        vec![(1, one_of_values(&[2, 9]))],
+    );
+    let sub_type = choose(
+        g,
+        vec![(1, card_sub_type(g).prop_map(Some).boxed())],
+        vec![(1, template_sub_type(g))],
+    );
+    let button = (index, sub_type)
+        .prop_map(|(index, sub_type)| proto::TemplateButton { index, sub_type })
+        .boxed();
+    (
+        required(g, header),
+        optional(body),
+        many(g, button, 0..=2, 0..=4),
+        breaks(g),
+    )
+        .prop_map(move |(header, body, mut buttons, repeat)| {
+            // Distinct button indexes 0 and 1, unless a rule is to be broken.
+            if g.fix && !repeat {
+                for (i, button) in buttons.iter_mut().enumerate() {
+                    button.index = i as u32;
+                }
+            }
+            proto::TemplateCarouselCard {
+                card_index: 0,
+                header,
+                body,
+                buttons,
+            }
+        })
+        .boxed()
+}
+
+fn carousel(g: G) -> S<proto::TemplateComponent> {
+    (many(g, carousel_card(g), 1..=3, 0..=12), breaks(g))
+        .prop_map(move |(mut cards, repeat)| {
+            // Distinct card indexes, unless a rule is to be broken.
+            for (i, card) in cards.iter_mut().enumerate() {
+                card.card_index = if g.fix && !repeat {
+                    i as u32
+                } else {
+                    (i % 4) as u32
+                };
+            }
+            proto::TemplateComponent {
+                component: Some(Component::Carousel(proto::TemplateCarousel { cards })),
+            }
+        })
+        .boxed()
+}
+
 fn template_components(g: G) -> S<Vec<proto::TemplateComponent>> {
-    // At most one header and one body, and buttons at distinct indexes 0–9, in any order.
+    // At most one header, body, offer and carousel, and buttons at distinct indexes 0–9, in any
+    // order.
     let shaped = (
-        optional(template_header(g)),
-        optional(template_body(g)),
+        (optional(template_header(g)), optional(template_body(g))),
+        (
+            proptest::option::weighted(0.15, limited_time_offer(g)),
+            proptest::option::weighted(0.15, carousel(g)),
+        ),
         subsequence((0..=9).collect::<Vec<u32>>(), 0..=4),
         vec(template_sub_type(g), 4),
     )
-        .prop_map(|(header, body, indexes, sub_types)| {
-            let mut components: Vec<proto::TemplateComponent> =
-                header.into_iter().chain(body).collect();
+        .prop_map(|((header, body), (offer, carousel), indexes, sub_types)| {
+            let mut components: Vec<proto::TemplateComponent> = header
+                .into_iter()
+                .chain(body)
+                .chain(offer)
+                .chain(carousel)
+                .collect();
             components.extend(
                 indexes
                     .into_iter()
@@ -781,13 +957,104 @@ fn template_components(g: G) -> S<Vec<proto::TemplateComponent>> {
         (2, template_header(g)),
         (2, template_body(g)),
         (4, button),
+        (1, limited_time_offer(g)),
+        (1, carousel(g)),
         (1, just(proto::TemplateComponent { component: None })),
     ]);
     choose(
         g,
         vec![(1, shaped)],
-        vec![(1, vec(any_component, 0..=12).boxed())],
+        vec![(1, vec(any_component, 0..=16).boxed())],
     )
+}
+
+/// Every variable of the template (text, currency, date and time, in its body, header and cards).
+fn template_variables(
+    components: &mut [proto::TemplateComponent],
+) -> impl Iterator<Item = &mut proto::TemplateParameter> {
+    components
+        .iter_mut()
+        .flat_map(|component| {
+            let lists: Vec<&mut Vec<proto::TemplateParameter>> = match &mut component.component {
+                Some(Component::Header(header)) => vec![&mut header.parameters],
+                Some(Component::Body(body)) => vec![&mut body.parameters],
+                Some(Component::Carousel(carousel)) => carousel
+                    .cards
+                    .iter_mut()
+                    .flat_map(|card| {
+                        card.header
+                            .iter_mut()
+                            .map(|h| &mut h.parameters)
+                            .chain(card.body.iter_mut().map(|b| &mut b.parameters))
+                    })
+                    .collect(),
+                _ => vec![],
+            };
+            lists
+        })
+        .flat_map(|list| list.iter_mut())
+        .filter(|p| {
+            matches!(
+                p.parameter,
+                Some(Parameter::Text(_) | Parameter::Currency(_) | Parameter::DateTime(_))
+            )
+        })
+}
+
+/// Replaces what only the Cloud API takes (named parameters, location and product headers, offers,
+/// carousels, Flow and multi-product buttons, catalog buttons without thumbnail) with shapes both
+/// flavors take, so that the template kind is accepted on both about as often as before.
+fn without_cloud_shapes(template: &mut proto::Template) {
+    template.components.retain(|c| {
+        !matches!(
+            c.component,
+            Some(Component::LimitedTimeOffer(_) | Component::Carousel(_))
+        )
+    });
+    for component in &mut template.components {
+        match &mut component.component {
+            Some(Component::Header(proto::TemplateHeader { parameters }))
+            | Some(Component::Body(proto::TemplateBody { parameters })) => {
+                for parameter in parameters {
+                    parameter.parameter_name.clear();
+                    if matches!(
+                        parameter.parameter,
+                        Some(Parameter::Location(_) | Parameter::Product(_))
+                    ) {
+                        parameter.parameter = Some(Parameter::Text("Ana".into()));
+                    }
+                }
+            }
+            Some(Component::Button(button)) => match &mut button.sub_type {
+                Some(SubType::Flow(_) | SubType::Mpm(_)) => {
+                    button.sub_type = Some(SubType::QuickReply(proto::TemplateQuickReplyButton {
+                        payload: "yes".into(),
+                    }));
+                }
+                Some(SubType::Catalog(catalog))
+                    if catalog.thumbnail_product_retailer_id.is_empty() =>
+                {
+                    catalog.thumbnail_product_retailer_id = "sku-1".into();
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+/// Adds `offer` unless the template already has an offer or a carousel, so that it always holds a
+/// shape only the Cloud API takes.
+fn with_a_cloud_shape(template: &mut proto::Template, offer: proto::TemplateComponent) {
+    let has_one = template.components.iter().any(|c| {
+        matches!(
+            c.component,
+            Some(Component::LimitedTimeOffer(_) | Component::Carousel(_))
+        )
+    });
+    if !has_one {
+        template.components.push(offer);
+    }
 }
 
 fn template(g: G) -> S<proto::Template> {
@@ -810,18 +1077,45 @@ fn template(g: G) -> S<proto::Template> {
     let language = (enumeration(g, &[0, 1]), code)
         .prop_map(|(policy, code)| proto::TemplateLanguage { policy, code })
         .boxed();
+    // Named parameters: none, all (named after their position, so unique in their component), or
+    // when a rule may break, names of any shape on some of them.
+    let naming = choose(
+        g,
+        vec![(3, just(0u8)), (1, just(1u8))],
+        vec![(1, just(2u8))],
+    );
+    let bad_name = one_of_values(&["", "Name", "1st", "a b", "ok_name", "é", "_x"]);
     (
         namespace,
         string(g, free()),
         required(g, language),
         template_components(g),
+        (naming, vec(bad_name, 4)),
     )
-        .prop_map(|(namespace, name, language, components)| proto::Template {
-            namespace,
-            name,
-            language,
-            components,
-        })
+        .prop_map(
+            |(namespace, name, language, mut components, (naming, bad_names))| {
+                match naming {
+                    0 => {}
+                    1 => {
+                        for (i, parameter) in template_variables(&mut components).enumerate() {
+                            parameter.parameter_name = format!("var_{i}");
+                        }
+                    }
+                    _ => {
+                        for (parameter, name) in template_variables(&mut components).zip(bad_names)
+                        {
+                            parameter.parameter_name = name.into();
+                        }
+                    }
+                }
+                proto::Template {
+                    namespace,
+                    name,
+                    language,
+                    components,
+                }
+            },
+        )
         .boxed()
 }
 
@@ -1036,7 +1330,8 @@ fn product(g: G) -> S<Kind> {
         .boxed()
 }
 
-fn product_list(g: G) -> S<Kind> {
+/// The sections of a multi-product message or button: up to 10, about 30 products in all.
+fn product_sections(g: G) -> S<Vec<proto::InteractiveProductSection>> {
     let item = string(g, req(100))
         .prop_map(|product_retailer_id| proto::InteractiveProductItem {
             product_retailer_id,
@@ -1066,33 +1361,38 @@ fn product_list(g: G) -> S<Kind> {
             vec(section(many(g, item, 25..=30, 29..=35)), 1..=2).boxed(),
         ),
     ]);
+    (sections, breaks(g))
+        .prop_map(move |(mut sections, overflow)| {
+            if g.fix && !overflow {
+                fit_sections(
+                    &mut sections,
+                    30,
+                    |s| &mut s.product_items,
+                    |s| &mut s.title,
+                );
+            }
+            sections
+        })
+        .boxed()
+}
+
+fn product_list(g: G) -> S<Kind> {
     (
         required(g, text_header(g)),
         body(g),
         footer(g),
         string(g, free()),
-        sections,
-        breaks(g),
+        product_sections(g),
     )
-        .prop_map(
-            move |(header, body, footer, catalog_id, mut sections, overflow)| {
-                if g.fix && !overflow {
-                    fit_sections(
-                        &mut sections,
-                        30,
-                        |s| &mut s.product_items,
-                        |s| &mut s.title,
-                    );
-                }
-                Kind::ProductList(proto::InteractiveProductList {
-                    header,
-                    body,
-                    footer,
-                    catalog_id,
-                    sections,
-                })
-            },
-        )
+        .prop_map(|(header, body, footer, catalog_id, sections)| {
+            Kind::ProductList(proto::InteractiveProductList {
+                header,
+                body,
+                footer,
+                catalog_id,
+                sections,
+            })
+        })
         .boxed()
 }
 
@@ -1212,6 +1512,115 @@ fn flow_data(g: G) -> S<prost_types::Struct> {
     .boxed()
 }
 
+fn media_carousel(g: G) -> S<Kind> {
+    use proto::interactive_carousel_card::{Action, Header};
+    let header = pick(vec![
+        (
+            1,
+            image(g, Place::Inner)
+                .prop_map(|image| Some(Header::Image(image)))
+                .boxed(),
+        ),
+        (
+            1,
+            video(g, Place::Inner)
+                .prop_map(|video| Some(Header::Video(video)))
+                .boxed(),
+        ),
+    ]);
+    let header = choose(g, vec![(1, header)], vec![(1, just(None))]);
+    let button = (string(g, req(20)), url(g))
+        .prop_map(|(display_text, url)| {
+            Some(Action::CtaUrl(proto::InteractiveCarouselUrlButton {
+                display_text,
+                url,
+            }))
+        })
+        .boxed();
+    let card_body = optional(
+        string(g, req(160))
+            .prop_map(|text| proto::InteractiveBody { text })
+            .boxed(),
+    );
+    let card = (
+        header,
+        card_body,
+        choose(g, vec![(1, button)], vec![(1, just(None))]),
+    )
+        .prop_map(|(header, body, action)| proto::InteractiveCarouselCard {
+            card_index: 0,
+            header,
+            body,
+            action,
+        })
+        .boxed();
+    (body(g), many(g, card, 2..=4, 0..=12), breaks(g))
+        .prop_map(move |(body, mut cards, mismatch)| {
+            for (i, card) in cards.iter_mut().enumerate() {
+                card.card_index = if g.fix && !mismatch {
+                    i as u32
+                } else {
+                    (i % 3) as u32
+                };
+            }
+            // Every card's header of the first card's type, unless this case breaks that rule.
+            if g.fix && !mismatch {
+                let first_is_image = matches!(
+                    cards.first().and_then(|c| c.header.as_ref()),
+                    Some(Header::Image(_))
+                );
+                for card in &mut cards {
+                    card.header = card
+                        .header
+                        .take()
+                        .map(|header| match (header, first_is_image) {
+                            (Header::Video(video), true) => Header::Image(proto::Image {
+                                source: video.source.map(|s| match s {
+                                    proto::video::Source::Id(id) => proto::image::Source::Id(id),
+                                    proto::video::Source::Link(l) => proto::image::Source::Link(l),
+                                }),
+                                caption: video.caption,
+                                provider: video.provider,
+                            }),
+                            (Header::Image(image), false) => Header::Video(proto::Video {
+                                source: image.source.map(|s| match s {
+                                    proto::image::Source::Id(id) => proto::video::Source::Id(id),
+                                    proto::image::Source::Link(l) => proto::video::Source::Link(l),
+                                }),
+                                caption: image.caption,
+                                provider: image.provider,
+                            }),
+                            (header, _) => header,
+                        });
+                }
+            }
+            Kind::Carousel(proto::InteractiveCarousel { body, cards })
+        })
+        .boxed()
+}
+
+fn voice_call(g: G) -> S<Kind> {
+    let ttl = choose(
+        g,
+        vec![
+            (2, just(None)),
+            (2, (1..=43_200u32).prop_map(Some).boxed()),
+            (1, one_of_values(&[Some(1), Some(43_200)])),
+        ],
+        vec![(1, one_of_values(&[Some(0), Some(43_201), Some(u32::MAX)]))],
+    );
+    (body(g), string(g, opt(20)), ttl, string(g, opt(512)))
+        .prop_map(|(body, display_text, ttl_minutes, payload)| {
+            Kind::VoiceCall(proto::InteractiveVoiceCall {
+                body,
+                display_text,
+                ttl_minutes,
+                payload,
+            })
+        })
+        .boxed()
+}
+
 fn flow(g: G) -> S<Kind> {
     let version = choose(
         g,
@@ -1259,6 +1668,7 @@ fn flow(g: G) -> S<Kind> {
                     flow_cta,
                     flow_action,
                     flow_action_payload,
+                    ..Default::default()
                 })
             },
         )
@@ -1350,6 +1760,17 @@ fn content_kinds(g: G) -> Vec<(&'static str, S<Content>)> {
         ),
         ("audio", audio(g).prop_map(Content::Audio).boxed()),
         (
+            "audio (voice note)",
+            audio(g)
+                .prop_map(|audio| {
+                    Content::Audio(proto::Audio {
+                        voice: true,
+                        ..audio
+                    })
+                })
+                .boxed(),
+        ),
+        (
             "document",
             document(g, Place::Message)
                 .prop_map(Content::Document)
@@ -1362,7 +1783,24 @@ fn content_kinds(g: G) -> Vec<(&'static str, S<Content>)> {
         ("sticker", sticker(g).prop_map(Content::Sticker).boxed()),
         ("contacts", contacts(g).prop_map(Content::Contacts).boxed()),
         ("location", location(g)),
-        ("template", template(g).prop_map(Content::Template).boxed()),
+        (
+            "template",
+            template(g)
+                .prop_map(|mut template| {
+                    without_cloud_shapes(&mut template);
+                    Content::Template(template)
+                })
+                .boxed(),
+        ),
+        (
+            "template (Cloud shapes)",
+            (template(g), limited_time_offer(g))
+                .prop_map(|(mut template, offer)| {
+                    with_a_cloud_shape(&mut template, offer);
+                    Content::Template(template)
+                })
+                .boxed(),
+        ),
         ("interactive/list", interactive(list(g))),
         ("interactive/button", interactive(button(g))),
         ("interactive/product", interactive(product(g))),
@@ -1372,6 +1810,34 @@ fn content_kinds(g: G) -> Vec<(&'static str, S<Content>)> {
             interactive(catalog_message(g)),
         ),
         ("interactive/flow", interactive(flow(g))),
+        (
+            "interactive/flow (by name)",
+            interactive(
+                flow(g)
+                    .prop_map(|kind| match kind {
+                        Kind::Flow(mut flow) => {
+                            flow.flow_name = std::mem::take(&mut flow.flow_id);
+                            Kind::Flow(flow)
+                        }
+                        other => other,
+                    })
+                    .boxed(),
+            ),
+        ),
+        ("interactive/voice_call", interactive(voice_call(g))),
+        ("interactive/carousel", interactive(media_carousel(g))),
+        (
+            "interactive/call_permission_request",
+            interactive(
+                body(g)
+                    .prop_map(|body| {
+                        Kind::CallPermissionRequest(proto::InteractiveCallPermissionRequest {
+                            body,
+                        })
+                    })
+                    .boxed(),
+            ),
+        ),
         ("interactive/cta_url", interactive(cta_url(g))),
         (
             "interactive/location_request_message",
@@ -1402,7 +1868,38 @@ fn content(g: G) -> S<Option<Content>> {
 }
 
 fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
-    let recipient_type = enumeration(g, &[0, 1]);
+    // Now and then one Cloud-only recipient or endpoint: a group, a business-scoped user ID (with
+    // or without `to`), or the Marketing Messages API (templates only).
+    type Extras = (i32, String, Option<proto::MarketingMessages>);
+    let extras: S<Extras> = pick(vec![
+        (
+            24,
+            enumeration(g, &[0, 1])
+                .prop_map(|recipient_type| (recipient_type, String::new(), None))
+                .boxed(),
+        ),
+        (
+            1,
+            just((proto::RecipientType::Group as i32, String::new(), None)),
+        ),
+        (
+            1,
+            string(g, free().no_pad())
+                .prop_map(|recipient| (0, recipient, None))
+                .boxed(),
+        ),
+        (
+            1,
+            proptest::option::of(any::<bool>())
+                .prop_map(|message_activity_sharing| {
+                    let marketing = proto::MarketingMessages {
+                        message_activity_sharing,
+                    };
+                    (0, String::new(), Some(marketing))
+                })
+                .boxed(),
+        ),
+    ]);
     let context = pick(vec![
         (3, just(None)),
         (
@@ -1439,17 +1936,30 @@ fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
         )],
     );
     (
-        string(g, free().no_pad()),
-        recipient_type,
+        (
+            pick(vec![
+                (11, string(g, free().no_pad())),
+                (1, just(String::new())),
+            ]),
+            extras,
+        ),
         content,
         context,
         callback_data,
         request_id,
     )
         .prop_map(
-            |(to, recipient_type, content, context, biz_opaque_callback_data, request_id)| {
+            |(
+                (to, (recipient_type, recipient, marketing_messages)),
+                content,
+                context,
+                biz_opaque_callback_data,
+                request_id,
+            )| {
                 proto::SendMessageRequest {
                     to,
+                    recipient,
+                    marketing_messages,
                     recipient_type,
                     content,
                     context,
@@ -1627,7 +2137,9 @@ fn no_empties(value: &Value, path: &str) -> Check {
         Value::Object(map) => {
             ensure!(!map.is_empty(), "{path} is an empty object");
             for (key, child) in map {
-                if key == "data" && path.ends_with("flow_action_payload") {
+                if (key == "data" && path.ends_with("flow_action_payload"))
+                    || key == "flow_action_data"
+                {
                     continue;
                 }
                 let child_path = if path.is_empty() {
@@ -1666,7 +2178,15 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
     let cloud = flavor == Flavor::Cloud;
     let mut allowed = vec!["recipient_type", "to", "type", kind];
     if cloud {
-        allowed.extend(["messaging_product", "context", "biz_opaque_callback_data"]);
+        allowed.extend([
+            "messaging_product",
+            "context",
+            "biz_opaque_callback_data",
+            "recipient",
+        ]);
+        if kind == "template" {
+            allowed.push("message_activity_sharing");
+        }
         ensure!(
             !top.contains_key("preview_url"),
             "Cloud bodies have no top-level preview_url"
@@ -1674,7 +2194,12 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
         equals(top, "messaging_product", "whatsapp", "")?;
     } else {
         allowed.push("preview_url");
-        for cloud_only in ["messaging_product", "context", "biz_opaque_callback_data"] {
+        for cloud_only in [
+            "messaging_product",
+            "context",
+            "biz_opaque_callback_data",
+            "recipient",
+        ] {
             ensure!(
                 !top.contains_key(cloud_only),
                 "On-Premises bodies have no {cloud_only}"
@@ -1683,14 +2208,41 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
         ensure!(kind != "reaction", "On-Premises has no reactions");
     }
     only_keys(top, &allowed, "")?;
-    equals(top, "recipient_type", "individual", "")?;
-    text_field(top, "to", 1, usize::MAX, "")?;
+    // An individual (by `to`, or on the Cloud API by a business-scoped user ID), or on the Cloud
+    // API a group by its id, which takes text, media and templates only.
+    match top.get("recipient_type").and_then(Value::as_str) {
+        Some("individual") => {}
+        Some("group") => {
+            ensure!(cloud, "groups are Cloud API only");
+            ensure!(!top.contains_key("recipient"), "a group is named by to");
+            ensure!(
+                matches!(
+                    kind,
+                    "text" | "image" | "audio" | "document" | "video" | "sticker" | "template"
+                ),
+                "groups take no {kind} messages"
+            );
+        }
+        other => return Err(format!("recipient_type is {other:?}")),
+    }
+    if top.contains_key("recipient") {
+        text_field(top, "recipient", 1, usize::MAX, "")?;
+        optional_text_field(top, "to", 1, usize::MAX, "")?;
+    } else {
+        text_field(top, "to", 1, usize::MAX, "")?;
+    }
     if let Some(context) = top.get("context") {
         let context = object(context, "context")?;
         only_keys(context, &["message_id"], "context")?;
         text_field(context, "message_id", 1, usize::MAX, "context")?;
     }
     optional_text_field(top, "biz_opaque_callback_data", 1, 512, "")?;
+    if let Some(sharing) = top.get("message_activity_sharing") {
+        ensure!(
+            sharing.is_boolean(),
+            "message_activity_sharing is {sharing}"
+        );
+    }
     if let Some(preview_url) = top.get("preview_url") {
         ensure!(
             preview_url.is_boolean() && kind == "text",
@@ -1737,9 +2289,15 @@ fn check_media(
     let media = object(media, path)?;
     only_keys(
         media,
-        &["id", "link", "caption", "filename", "provider"],
+        &["id", "link", "caption", "filename", "provider", "voice"],
         path,
     )?;
+    if let Some(voice) = media.get("voice") {
+        ensure!(
+            kind == "audio" && flavor == Flavor::Cloud && voice == &Value::Bool(true),
+            "{path}.voice is {voice}: only a Cloud API audio is a voice note"
+        );
+    }
     match (media.get("id"), media.get("link")) {
         (Some(_), None) => {
             text_field(media, "id", 1, usize::MAX, path)?;
@@ -1888,19 +2446,96 @@ fn check_template(flavor: Flavor, template: &Value) -> Check {
     let Some(components) = template.get("components") else {
         return Ok(());
     };
-    let (mut headers, mut bodies, mut indexes) = (0, 0, Vec::new());
-    for (i, component) in array(components, "template.components")?.iter().enumerate() {
-        let path = format!("template.components[{i}]");
+    let mut named = HashSet::new();
+    check_template_components(
+        flavor,
+        array(components, "template.components")?,
+        "template.components",
+        false,
+        &mut named,
+    )?;
+    ensure!(
+        named.len() <= 1,
+        "a template mixes named and positional parameters"
+    );
+    Ok(())
+}
+
+/// The components of a template (or, with `card`, of a carousel card). `named` collects, for every
+/// variable, whether it is named.
+fn check_template_components(
+    flavor: Flavor,
+    components: &[Value],
+    list: &str,
+    card: bool,
+    named: &mut HashSet<bool>,
+) -> Check {
+    let (mut headers, mut bodies, mut offers, mut carousels, mut indexes) =
+        (0, 0, 0, 0, Vec::new());
+    let max_index = if card { 1 } else { 9 };
+    for (i, component) in components.iter().enumerate() {
+        let path = format!("{list}[{i}]");
         let component = object(component, &path)?;
         let kind = component.get("type").and_then(Value::as_str);
-        let parameters = array(
-            component
-                .get("parameters")
-                .ok_or_else(|| format!("{path}.parameters is missing"))?,
-            &path,
-        )?;
+        if kind == Some("carousel") {
+            ensure!(!card, "{path}: a card holds no carousel");
+            ensure!(
+                flavor == Flavor::Cloud,
+                "{path}: carousels are Cloud API only"
+            );
+            carousels += 1;
+            only_keys(component, &["type", "cards"], &path)?;
+            let cards = array(
+                component
+                    .get("cards")
+                    .ok_or_else(|| format!("{path}.cards is missing"))?,
+                &path,
+            )?;
+            ensure!(
+                (1..=10).contains(&cards.len()),
+                "{path} has {} cards",
+                cards.len()
+            );
+            let mut card_indexes = HashSet::new();
+            for (j, one) in cards.iter().enumerate() {
+                let path = format!("{path}.cards[{j}]");
+                let one = object(one, &path)?;
+                only_keys(one, &["card_index", "components"], &path)?;
+                let index = one.get("card_index").and_then(Value::as_u64);
+                ensure!(
+                    index.is_some_and(|index| index <= 9 && card_indexes.insert(index)),
+                    "{path}.card_index is {index:?}: not 0 to 9, or repeated"
+                );
+                let inner = array(
+                    one.get("components")
+                        .ok_or_else(|| format!("{path}.components is missing"))?,
+                    &path,
+                )?;
+                ensure!(
+                    inner
+                        .first()
+                        .and_then(|c| c.get("type"))
+                        .and_then(Value::as_str)
+                        == Some("header"),
+                    "{path}: a card starts with its header"
+                );
+                check_template_components(
+                    flavor,
+                    inner,
+                    &format!("{path}.components"),
+                    true,
+                    named,
+                )?;
+            }
+            continue;
+        }
+        let parameters = component
+            .get("parameters")
+            .ok_or_else(|| format!("{path}.parameters is missing"))
+            .and_then(|parameters| array(parameters, &path));
         match kind {
             Some(kind @ ("header" | "body")) => {
+                let parameters = parameters?;
                 only_keys(component, &["type", "parameters"], &path)?;
                 let header = kind == "header";
                 if header {
@@ -1909,15 +2544,48 @@ fn check_template(flavor: Flavor, template: &Value) -> Check {
                 } else {
                     bodies += 1;
                     ensure!(!parameters.is_empty(), "{path}: a body has parameters");
+                    if card {
+                        ensure!(parameters.len() <= 10, "{path}: a card body has at most 10");
+                    }
                 }
+                let names: Vec<&str> = parameters
+                    .iter()
+                    .filter_map(|p| p.get("parameter_name").and_then(Value::as_str))
+                    .collect();
+                ensure!(all_unique(names), "{path}: parameter names repeat");
                 for (j, parameter) in parameters.iter().enumerate() {
                     check_template_parameter(
                         flavor,
                         parameter,
                         &format!("{path}.parameters[{j}]"),
-                        header,
+                        match (header, card) {
+                            (true, false) => Slot::Header,
+                            (true, true) => Slot::CardHeader,
+                            (false, _) => Slot::Body,
+                        },
+                        named,
                     )?;
                 }
+            }
+            Some("limited_time_offer") => {
+                let parameters = parameters?;
+                ensure!(!card, "{path}: a card holds no offer");
+                ensure!(flavor == Flavor::Cloud, "{path}: offers are Cloud API only");
+                offers += 1;
+                only_keys(component, &["type", "parameters"], &path)?;
+                ensure!(parameters.len() == 1, "{path}: an offer has one parameter");
+                let parameter = object(&parameters[0], &path)?;
+                only_keys(parameter, &["type", "limited_time_offer"], &path)?;
+                equals(parameter, "type", "limited_time_offer", &path)?;
+                let offer = object(&parameter["limited_time_offer"], &path)?;
+                only_keys(offer, &["expiration_time_ms"], &path)?;
+                ensure!(
+                    offer
+                        .get("expiration_time_ms")
+                        .and_then(Value::as_i64)
+                        .is_some_and(|ms| ms > 0),
+                    "{path}: the expiration is not a positive integer"
+                );
             }
             Some("button") => {
                 only_keys(
@@ -1927,59 +2595,146 @@ fn check_template(flavor: Flavor, template: &Value) -> Check {
                 )?;
                 let index = component.get("index").and_then(Value::as_u64);
                 ensure!(
-                    index.is_some_and(|index| index <= 9),
-                    "{path}.index is {:?}, not 0 to 9",
+                    index.is_some_and(|index| index <= max_index),
+                    "{path}.index is {:?}, not 0 to {max_index}",
                     component.get("index")
                 );
                 indexes.push(index);
+                let sub_type = component.get("sub_type").and_then(Value::as_str);
+                if card {
+                    ensure!(
+                        matches!(sub_type, Some("quick_reply" | "url")),
+                        "{path}: a card's buttons are quick reply or URL"
+                    );
+                }
+                if sub_type == Some("catalog") && !component.contains_key("parameters") {
+                    ensure!(
+                        flavor == Flavor::Cloud,
+                        "{path}: a catalog button without thumbnail is Cloud API only"
+                    );
+                    continue;
+                }
+                let parameters = parameters?;
                 ensure!(parameters.len() == 1, "{path}: a button has one parameter");
                 let parameter = object(&parameters[0], &path)?;
-                let (parameter_type, key) = match component.get("sub_type").and_then(Value::as_str)
-                {
+                let (parameter_type, key) = match sub_type {
                     Some("quick_reply") => ("payload", "payload"),
                     Some("url") => ("text", "text"),
                     Some("copy_code") => ("coupon_code", "coupon_code"),
-                    Some("catalog") => ("action", "action"),
+                    Some("catalog" | "flow" | "mpm") => ("action", "action"),
                     other => return Err(format!("{path}.sub_type is {other:?}")),
                 };
+                ensure!(
+                    flavor == Flavor::Cloud || !matches!(sub_type, Some("flow" | "mpm")),
+                    "{path}: {sub_type:?} buttons are Cloud API only"
+                );
                 only_keys(parameter, &["type", key], &path)?;
                 equals(parameter, "type", parameter_type, &path)?;
-                if key == "action" {
-                    let action = object(&parameter["action"], &path)?;
-                    only_keys(action, &["thumbnail_product_retailer_id"], &path)?;
-                    text_field(action, "thumbnail_product_retailer_id", 1, 100, &path)?;
-                } else {
+                if key != "action" {
                     text_field(parameter, key, 1, usize::MAX, &path)?;
+                    continue;
+                }
+                let action = object(&parameter["action"], &path)?;
+                match sub_type {
+                    Some("catalog") => {
+                        only_keys(action, &["thumbnail_product_retailer_id"], &path)?;
+                        text_field(action, "thumbnail_product_retailer_id", 1, 100, &path)?;
+                    }
+                    Some("flow") => {
+                        only_keys(action, &["flow_token", "flow_action_data"], &path)?;
+                        if action.contains_key("flow_token") {
+                            text_field(action, "flow_token", 1, usize::MAX, &path)?;
+                        }
+                        if let Some(data) = action.get("flow_action_data") {
+                            ensure!(
+                                data.as_object().is_some_and(|data| !data.is_empty()),
+                                "{path}.flow_action_data is {data}, not a non-empty object"
+                            );
+                        }
+                    }
+                    _ => {
+                        only_keys(
+                            action,
+                            &["thumbnail_product_retailer_id", "sections"],
+                            &path,
+                        )?;
+                        text_field(action, "thumbnail_product_retailer_id", 1, 100, &path)?;
+                        check_product_sections(action, &format!("{path}.action"))?;
+                    }
                 }
             }
             other => return Err(format!("{path}.type is {other:?}")),
         }
     }
-    ensure!(headers <= 1, "template has {headers} header components");
-    ensure!(bodies <= 1, "template has {bodies} body components");
+    ensure!(headers <= 1, "{list} has {headers} header components");
+    ensure!(bodies <= 1, "{list} has {bodies} body components");
+    ensure!(offers <= 1, "{list} has {offers} offers");
+    ensure!(carousels <= 1, "{list} has {carousels} carousels");
+    if card {
+        ensure!(headers == 1, "{list}: a card has a header");
+        ensure!(indexes.len() <= 2, "{list}: a card has at most 2 buttons");
+    }
     ensure!(
         indexes.iter().collect::<HashSet<_>>().len() == indexes.len(),
-        "template button indexes repeat: {indexes:?}"
+        "{list}: button indexes repeat: {indexes:?}"
     );
     Ok(())
 }
 
-fn check_template_parameter(flavor: Flavor, parameter: &Value, path: &str, header: bool) -> Check {
+/// Where a template parameter is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Header,
+    CardHeader,
+    Body,
+}
+
+fn check_template_parameter(
+    flavor: Flavor,
+    parameter: &Value,
+    path: &str,
+    slot: Slot,
+    named: &mut HashSet<bool>,
+) -> Check {
     let parameter = object(parameter, path)?;
     let kind = parameter
         .get("type")
         .and_then(Value::as_str)
         .ok_or_else(|| format!("{path}.type is missing"))?;
-    only_keys(parameter, &["type", kind], path)?;
+    only_keys(parameter, &["type", "parameter_name", kind], path)?;
     let value = parameter
         .get(kind)
         .ok_or_else(|| format!("{path}.{kind} is missing"))?;
     let inner = format!("{path}.{kind}");
+    if matches!(kind, "text" | "currency" | "date_time") {
+        named.insert(parameter.contains_key("parameter_name"));
+    }
+    if let Some(name) = parameter.get("parameter_name") {
+        ensure!(
+            flavor == Flavor::Cloud,
+            "{path}: named parameters are Cloud API only"
+        );
+        ensure!(
+            matches!(kind, "text" | "currency" | "date_time"),
+            "{path}: a {kind} parameter has no name"
+        );
+        let name = name.as_str().unwrap_or_default();
+        ensure!(
+            name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && length(name) <= 256,
+            "{path}.parameter_name {name:?} is not a variable name"
+        );
+    }
     match kind {
         "text" => {
+            ensure!(slot != Slot::CardHeader, "{path}: a card header is media");
             text_field(parameter, "text", 1, usize::MAX, path)?;
         }
         "currency" => {
+            ensure!(slot != Slot::CardHeader, "{path}: a card header is media");
             let currency = object(value, &inner)?;
             only_keys(currency, &["fallback_value", "code", "amount_1000"], &inner)?;
             text_field(currency, "fallback_value", 1, usize::MAX, &inner)?;
@@ -1994,13 +2749,76 @@ fn check_template_parameter(flavor: Flavor, parameter: &Value, path: &str, heade
             );
         }
         "date_time" => {
+            ensure!(slot != Slot::CardHeader, "{path}: a card header is media");
             let date_time = object(value, &inner)?;
-            only_keys(date_time, &["fallback_value"], &inner)?;
+            // The localizable components are the On-Premises API's; the Cloud API takes the
+            // fallback value only.
+            let components: &[&str] = match flavor {
+                Flavor::Cloud => &["fallback_value"],
+                Flavor::OnPremises => &[
+                    "fallback_value",
+                    "day_of_week",
+                    "year",
+                    "month",
+                    "day_of_month",
+                    "hour",
+                    "minute",
+                    "calendar",
+                ],
+            };
+            only_keys(date_time, components, &inner)?;
             text_field(date_time, "fallback_value", 1, usize::MAX, &inner)?;
+            for (key, min, max) in [
+                ("day_of_week", 1, 7),
+                ("year", 1, 9999),
+                ("month", 1, 12),
+                ("day_of_month", 1, 31),
+                ("hour", 0, 23),
+                ("minute", 0, 59),
+            ] {
+                if let Some(value) = date_time.get(key) {
+                    ensure!(
+                        value.as_u64().is_some_and(|v| (min..=max).contains(&v)),
+                        "{inner}.{key} is {value}, not {min} to {max}"
+                    );
+                }
+            }
+            if date_time.contains_key("calendar") {
+                let calendar = text_field(date_time, "calendar", 1, usize::MAX, &inner)?;
+                ensure!(
+                    matches!(calendar, "GREGORIAN" | "SOLAR_HIJRI"),
+                    "{inner}.calendar is {calendar:?}"
+                );
+            }
         }
         "image" | "document" | "video" => {
-            ensure!(header, "{path}: media parameters belong in the header");
+            ensure!(
+                slot != Slot::Body,
+                "{path}: media parameters belong in the header"
+            );
+            ensure!(
+                slot != Slot::CardHeader || kind != "document",
+                "{path}: a card header is an image or a video"
+            );
             check_media(flavor, kind, value, &inner, false)?;
+        }
+        "location" | "product" => {
+            ensure!(
+                slot == Slot::Header,
+                "{path}: a {kind} is a template header"
+            );
+            ensure!(
+                flavor == Flavor::Cloud,
+                "{path}: {kind} headers are Cloud API only"
+            );
+            if kind == "location" {
+                check_location(value)?;
+            } else {
+                let product = object(value, &inner)?;
+                only_keys(product, &["product_retailer_id", "catalog_id"], &inner)?;
+                text_field(product, "product_retailer_id", 1, 100, &inner)?;
+                text_field(product, "catalog_id", 1, usize::MAX, &inner)?;
+            }
         }
         other => return Err(format!("{path}.type is {other:?}")),
     }
@@ -2016,6 +2834,9 @@ const INTERACTIVE_TYPES: &[&str] = &[
     "flow",
     "cta_url",
     "location_request_message",
+    "voice_call",
+    "call_permission_request",
+    "carousel",
 ];
 
 fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
@@ -2031,13 +2852,29 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
         "unknown interactive type {kind:?}"
     );
     ensure!(
-        flavor == Flavor::Cloud || !matches!(kind, "cta_url" | "location_request_message"),
+        flavor == Flavor::Cloud
+            || !matches!(
+                kind,
+                "cta_url"
+                    | "location_request_message"
+                    | "voice_call"
+                    | "call_permission_request"
+                    | "carousel"
+            ),
         "{kind} is Cloud API only"
     );
 
     // Header.
     match (kind, i.get("header")) {
-        ("product" | "catalog_message" | "location_request_message", Some(_)) => {
+        (
+            "product"
+            | "catalog_message"
+            | "location_request_message"
+            | "voice_call"
+            | "call_permission_request"
+            | "carousel",
+            Some(_),
+        ) => {
             return Err(format!("a {kind} message has no header"));
         }
         ("product_list", None) => return Err("a product_list message needs a header".into()),
@@ -2075,8 +2912,11 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
     }
     if let Some(footer) = i.get("footer") {
         ensure!(
-            kind != "location_request_message",
-            "a location request has no footer"
+            !matches!(
+                kind,
+                "location_request_message" | "voice_call" | "call_permission_request" | "carousel"
+            ),
+            "a {kind} message has no footer"
         );
         let footer = object(footer, "interactive.footer")?;
         only_keys(footer, &["text"], "interactive.footer")?;
@@ -2108,7 +2948,7 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
             }
             Ok(())
         }
-        "flow" => check_flow_action(action),
+        "flow" => check_flow_action(flavor, action),
         "cta_url" => {
             only_keys(action, &["name", "parameters"], path)?;
             equals(action, "name", "cta_url", path)?;
@@ -2131,8 +2971,114 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
             only_keys(action, &["name"], path)?;
             equals(action, "name", "send_location", path)
         }
+        "voice_call" => {
+            only_keys(action, &["name", "parameters"], path)?;
+            equals(action, "name", "voice_call", path)?;
+            if let Some(parameters) = action.get("parameters") {
+                let parameters = object(parameters, path)?;
+                only_keys(
+                    parameters,
+                    &["display_text", "ttl_minutes", "payload"],
+                    path,
+                )?;
+                if parameters.contains_key("display_text") {
+                    text_field(parameters, "display_text", 1, 20, path)?;
+                }
+                if parameters.contains_key("payload") {
+                    text_field(parameters, "payload", 1, 512, path)?;
+                }
+                if let Some(ttl) = parameters.get("ttl_minutes") {
+                    ensure!(
+                        ttl.as_u64().is_some_and(|ttl| (1..=43_200).contains(&ttl)),
+                        "{path}.ttl_minutes is {ttl}, not 1 to 43200"
+                    );
+                }
+            }
+            Ok(())
+        }
+        "call_permission_request" => {
+            only_keys(action, &["name"], path)?;
+            equals(action, "name", "call_permission_request", path)
+        }
+        "carousel" => check_carousel_action(flavor, action),
         _ => unreachable!("checked above"),
     }
+}
+
+/// A media carousel's cards: 2 to 10 at distinct indexes 0–9, all with the same header type, each
+/// an image or video header, an optional body of at most 160 characters and a URL button.
+fn check_carousel_action(flavor: Flavor, action: &Map<String, Value>) -> Check {
+    let path = "interactive.action";
+    only_keys(action, &["cards"], path)?;
+    let cards = array(action.get("cards").ok_or("carousel cards missing")?, path)?;
+    ensure!(
+        (2..=10).contains(&cards.len()),
+        "a carousel has {} cards",
+        cards.len()
+    );
+    let (mut indexes, mut header_types) = (HashSet::new(), HashSet::new());
+    for (i, card) in cards.iter().enumerate() {
+        let path = format!("interactive.action.cards[{i}]");
+        let card = object(card, &path)?;
+        only_keys(
+            card,
+            &["card_index", "type", "header", "body", "action"],
+            &path,
+        )?;
+        let index = card.get("card_index").and_then(Value::as_u64);
+        ensure!(
+            index.is_some_and(|index| index <= 9 && indexes.insert(index)),
+            "{path}.card_index is {index:?}: not 0 to 9, or repeated"
+        );
+        equals(card, "type", "cta_url", &path)?;
+        let header = object(
+            card.get("header")
+                .ok_or_else(|| format!("{path}.header is missing"))?,
+            &path,
+        )?;
+        let media = header
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        ensure!(
+            matches!(media, "image" | "video"),
+            "{path}.header is a {media:?}"
+        );
+        header_types.insert(media);
+        only_keys(header, &["type", media], &path)?;
+        check_media(
+            flavor,
+            media,
+            &header[media],
+            &format!("{path}.header"),
+            false,
+        )?;
+        if let Some(body) = card.get("body") {
+            let body = object(body, &path)?;
+            only_keys(body, &["text"], &path)?;
+            text_field(body, "text", 1, 160, &path)?;
+        }
+        let action = object(
+            card.get("action")
+                .ok_or_else(|| format!("{path}.action is missing"))?,
+            &path,
+        )?;
+        only_keys(action, &["name", "parameters"], &path)?;
+        equals(action, "name", "cta_url", &path)?;
+        let parameters = object(
+            action.get("parameters").ok_or("card parameters missing")?,
+            &path,
+        )?;
+        only_keys(parameters, &["display_text", "url"], &path)?;
+        text_field(parameters, "display_text", 1, 20, &path)?;
+        let url = text_field(parameters, "url", 1, usize::MAX, &path)?;
+        ensure!(is_http_url(url), "{path} url {url:?} is not an http(s) URL");
+    }
+    ensure!(
+        header_types.len() == 1,
+        "carousel cards mix header types: {header_types:?}"
+    );
+    Ok(())
 }
 
 /// The title of a section: at most 24 characters, required when there are several sections.
@@ -2224,6 +3170,11 @@ fn check_product_list_action(action: &Map<String, Value>) -> Check {
     let path = "interactive.action";
     only_keys(action, &["catalog_id", "sections"], path)?;
     text_field(action, "catalog_id", 1, usize::MAX, path)?;
+    check_product_sections(action, path)
+}
+
+/// The `sections` of a multi-product message or button.
+fn check_product_sections(action: &Map<String, Value>, path: &str) -> Check {
     let sections = array(
         action.get("sections").ok_or("product sections missing")?,
         path,
@@ -2235,7 +3186,7 @@ fn check_product_list_action(action: &Map<String, Value>) -> Check {
     );
     let mut products = 0;
     for (i, section) in sections.iter().enumerate() {
-        let path = format!("interactive.action.sections[{i}]");
+        let path = format!("{path}.sections[{i}]");
         let section = object(section, &path)?;
         only_keys(section, &["title", "product_items"], &path)?;
         check_section_title(section, sections.len() > 1, &path)?;
@@ -2261,7 +3212,7 @@ fn check_product_list_action(action: &Map<String, Value>) -> Check {
     Ok(())
 }
 
-fn check_flow_action(action: &Map<String, Value>) -> Check {
+fn check_flow_action(flavor: Flavor, action: &Map<String, Value>) -> Check {
     let path = "interactive.action";
     only_keys(action, &["name", "parameters"], path)?;
     equals(action, "name", "flow", path)?;
@@ -2277,6 +3228,7 @@ fn check_flow_action(action: &Map<String, Value>) -> Check {
             "flow_message_version",
             "flow_token",
             "flow_id",
+            "flow_name",
             "flow_cta",
             "flow_action",
             "flow_action_payload",
@@ -2285,7 +3237,23 @@ fn check_flow_action(action: &Map<String, Value>) -> Check {
     )?;
     equals(parameters, "flow_message_version", "3", path)?;
     text_field(parameters, "flow_token", 1, usize::MAX, path)?;
-    text_field(parameters, "flow_id", 1, usize::MAX, path)?;
+    // The Flow by its id, or on the Cloud API by its name: exactly one.
+    match (
+        parameters.contains_key("flow_id"),
+        parameters.contains_key("flow_name"),
+    ) {
+        (true, false) => {
+            text_field(parameters, "flow_id", 1, usize::MAX, path)?;
+        }
+        (false, true) => {
+            ensure!(
+                flavor == Flavor::Cloud,
+                "{path}.flow_name is Cloud API only"
+            );
+            text_field(parameters, "flow_name", 1, usize::MAX, path)?;
+        }
+        _ => return Err(format!("{path} needs exactly one of flow_id and flow_name")),
+    }
     text_field(parameters, "flow_cta", 1, 20, path)?;
     if let Some(mode) = parameters.get("mode") {
         ensure!(
@@ -2472,6 +3440,12 @@ proptest! {
 /// Cloud-only content kinds, which the On-Premises flavor must refuse.
 const CLOUD_ONLY: &[&str] = &[
     "reaction",
+    "audio (voice note)",
+    "interactive/flow (by name)",
+    "interactive/voice_call",
+    "interactive/call_permission_request",
+    "interactive/carousel",
+    "template (Cloud shapes)",
     "interactive/cta_url",
     "interactive/location_request_message",
 ];
@@ -2552,6 +3526,152 @@ fn checker_accepts_every_conformance_fixture() {
             assert_eq!(verdict, Ok(()), "{dir}/{name}");
         }
     }
+}
+
+/// The checker takes every body built from the Cloud API's current docs, for its flavor, and
+/// refuses the Cloud-only ones on On-Premises and each edited to break one rule.
+#[test]
+fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
+    let flavor_of = |fixture: &Value| match fixture["flavor"].as_str() {
+        Some("cloud") => Flavor::Cloud,
+        _ => Flavor::OnPremises,
+    };
+    let dir = common::doc_fixtures_dir();
+    for name in common::json_names(&dir) {
+        let fixture = common::doc_fixture(&name);
+        let flavor = flavor_of(&fixture);
+        assert_eq!(check_send(flavor, &fixture["body"]), Ok(()), "{name}");
+    }
+    let on_premises = |name: &str| {
+        let mut body = common::doc_fixture(name)["body"].clone();
+        body.as_object_mut().unwrap().remove("messaging_product");
+        check_send(Flavor::OnPremises, &body)
+    };
+    for name in [
+        "audio_voice_note",
+        "marketing_messages_template",
+        "group_text",
+        "recipient_bsuid",
+        "interactive_media_carousel",
+        "interactive_call_permission_request",
+        "interactive_flow_by_name",
+        "interactive_voice_call",
+        "interactive_voice_call_defaults",
+        "template_carousel",
+        "template_flow_button",
+        "template_limited_time_offer",
+        "template_location_header",
+        "template_mpm_button",
+        "template_named_parameters",
+        "template_product_header",
+        "template_catalog_button_no_thumbnail",
+    ] {
+        assert!(on_premises(name).is_err(), "{name} passed on On-Premises");
+    }
+    type Edit = fn(&mut Value);
+    let cases: &[(&str, Edit)] = &[
+        ("interactive_voice_call", |b| {
+            b["interactive"]["action"]["parameters"]["ttl_minutes"] = Value::from(0);
+        }),
+        ("interactive_voice_call", |b| {
+            b["interactive"]["action"]["parameters"]["display_text"] = Value::from("ж".repeat(21));
+        }),
+        ("interactive_voice_call", |b| {
+            b["interactive"]["footer"] = serde_json::json!({"text": "f"});
+        }),
+        ("interactive_media_carousel", |b| {
+            b["interactive"]["action"]["cards"][1]["card_index"] = Value::from(0);
+        }),
+        ("interactive_media_carousel", |b| {
+            b["interactive"]["action"]["cards"][1]["header"] = serde_json::json!({"type": "video", "video": {"link": "https://example.com/v.mp4"}});
+        }),
+        ("interactive_media_carousel", |b| {
+            b["interactive"]["action"]["cards"][0]["body"]["text"] = Value::from("ж".repeat(161));
+        }),
+        ("interactive_media_carousel", |b| {
+            let cards = b["interactive"]["action"]["cards"].as_array_mut().unwrap();
+            cards.truncate(1);
+        }),
+        ("group_text", |b| {
+            b["recipient"] = Value::from("US.13491208655302741918");
+        }),
+        ("group_text", |b| {
+            b["type"] = Value::from("location");
+            b.as_object_mut().unwrap().remove("text");
+            b["location"] = serde_json::json!({"latitude": 1.0, "longitude": 2.0});
+        }),
+        ("recipient_bsuid", |b| {
+            b.as_object_mut().unwrap().remove("recipient");
+        }),
+        ("interactive_flow_by_name", |b| {
+            b["interactive"]["action"]["parameters"]["flow_id"] = Value::from("1234");
+        }),
+        ("interactive_call_permission_request", |b| {
+            b["interactive"].as_object_mut().unwrap().remove("body");
+        }),
+        ("audio_voice_note", |b| {
+            b["audio"]["voice"] = Value::from(false);
+        }),
+        ("template_named_parameters", |b| {
+            b["template"]["components"][1]["parameters"][1]["parameter_name"] =
+                Value::from("customer_name");
+        }),
+        ("template_named_parameters", |b| {
+            b["template"]["components"][1]["parameters"][1]
+                .as_object_mut()
+                .unwrap()
+                .remove("parameter_name");
+        }),
+        ("template_named_parameters", |b| {
+            b["template"]["components"][0]["parameters"][0]["parameter_name"] =
+                Value::from("Order-Id");
+        }),
+        ("template_carousel", |b| {
+            b["template"]["components"][1]["cards"][1]["card_index"] = Value::from(0);
+        }),
+        ("template_carousel", |b| {
+            b["template"]["components"][1]["cards"][0]["components"][0]["parameters"][0] =
+                serde_json::json!({"type": "document", "document": {"id": "d"}});
+        }),
+        ("template_carousel", |b| {
+            b["template"]["components"][1]["cards"][0]["components"][2]["index"] = Value::from(2);
+        }),
+        ("template_limited_time_offer", |b| {
+            b["template"]["components"][2]["parameters"][0]["limited_time_offer"]["expiration_time_ms"] =
+                Value::from(0);
+        }),
+        ("template_mpm_button", |b| {
+            b["template"]["components"][2]["parameters"][0]["action"]["sections"][1]
+                .as_object_mut()
+                .unwrap()
+                .remove("title");
+        }),
+        ("template_location_header", |b| {
+            b["template"]["components"][0]["parameters"][0]["location"]["latitude"] =
+                Value::from(91.0);
+        }),
+        ("template_product_header", |b| {
+            b["template"]["components"][1]["parameters"][0] = serde_json::json!(
+                {"type": "product", "product": {"product_retailer_id": "p", "catalog_id": "c"}}
+            );
+        }),
+        ("on_premises_template_date_time_components", |b| {
+            b["template"]["components"][0]["parameters"][0]["date_time"]["month"] = Value::from(13);
+        }),
+    ];
+    for (name, edit) in cases {
+        let fixture = common::doc_fixture(name);
+        let mut body = fixture["body"].clone();
+        edit(&mut body);
+        assert!(
+            check_send(flavor_of(&fixture), &body).is_err(),
+            "the checker took a broken {name}: {body:#}"
+        );
+    }
+    // The Cloud API takes the date's fallback value only.
+    let mut body = common::doc_fixture("on_premises_template_date_time_components")["body"].clone();
+    body["messaging_product"] = Value::from("whatsapp");
+    assert!(check_send(Flavor::Cloud, &body).is_err());
 }
 
 #[test]

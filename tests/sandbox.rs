@@ -515,6 +515,87 @@ async fn on_premises_send_answers_201_with_unique_ids() {
     }
 }
 
+/// Every body built from the Cloud API's current docs (`tests/fixtures_cloud_docs/`) is taken by the
+/// Cloud endpoint; the On-Premises endpoint refuses the Cloud-only shapes among them as a parameter
+/// error naming the shape, and takes the rest.
+#[tokio::test]
+async fn cloud_only_shapes_are_taken_on_cloud_and_refused_on_premises() {
+    // The doc bodies both flavors take; every other Cloud one holds a Cloud-only shape.
+    const BOTH_FLAVORS: &[&str] = &[
+        "template_authentication_copy_code",
+        "template_catalog_button",
+    ];
+    // Bodies for another Cloud endpoint than the messages endpoint.
+    const OTHER_ENDPOINT: &[&str] = &["marketing_messages_template"];
+    let sandbox = Running::start(config()).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_cloud_docs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned();
+        let fixture: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+        if fixture["flavor"] != "cloud" || OTHER_ENDPOINT.contains(&name.as_str()) {
+            continue;
+        }
+        let body = &fixture["body"];
+        let answer = sandbox.call(Method::POST, CLOUD_MESSAGES, body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{name}: {}", answer.text);
+
+        let mut on_premises = body.clone();
+        on_premises
+            .as_object_mut()
+            .expect("object")
+            .remove("messaging_product");
+        let answer = sandbox
+            .call(Method::POST, ON_PREMISES_MESSAGES, &on_premises)
+            .await;
+        if BOTH_FLAVORS.contains(&name.as_str()) {
+            assert_eq!(
+                answer.status,
+                StatusCode::CREATED,
+                "{name}: {}",
+                answer.text
+            );
+        } else {
+            assert_on_premises_error(
+                &answer,
+                StatusCode::BAD_REQUEST,
+                1009,
+                "Parameter value is not valid",
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} doc fixtures");
+}
+
+/// The Marketing Messages API takes template messages, and refuses anything else as a parameter
+/// error.
+#[tokio::test]
+async fn the_marketing_messages_api_takes_templates_only() {
+    let sandbox = Running::start(config()).await;
+    let path = "/v23.0/106540352242922/marketing_messages";
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_cloud_docs");
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("marketing_messages_template.json")).expect("read"),
+    )
+    .expect("JSON");
+    let answer = sandbox.call(Method::POST, path, &fixture["body"]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert!(
+        answer.json()["messages"][0]["id"].is_string(),
+        "{}",
+        answer.text
+    );
+    let answer = sandbox.call(Method::POST, path, &text_to(TO)).await;
+    assert_cloud_error(&answer, StatusCode::BAD_REQUEST, 100, "Invalid parameter");
+}
+
 #[tokio::test]
 async fn cloud_send_answers_contacts_and_unique_wamids() {
     let sandbox = Running::start(config()).await;

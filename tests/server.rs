@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::cases::{Case, cloud_cases, on_premises_cases};
+use common::doc_cases;
 use common::stack::{Options, Stack, closed_port_url, fixture_path};
 use common::*;
 use serde_json::Value;
@@ -17,10 +18,20 @@ use whatsapp_grpc::health::MESSAGING as SERVICE;
 use whatsapp_grpc::proto::{self, MessageStatus, send_message_request::Content};
 
 async fn send_all(flavor: Flavor, dir: &str, cases: Vec<(&'static str, Case)>) {
+    send_all_of(flavor, dir, cases, |name| fixture(dir, name)).await;
+}
+
+/// Sends every case through the service and checks the upstream received its fixture's body.
+async fn send_all_of(
+    flavor: Flavor,
+    dir: &str,
+    cases: Vec<(&'static str, Case)>,
+    fixture: impl Fn(&str) -> Value,
+) {
     let mut stack = Stack::start(flavor).await;
     for (name, case) in cases {
         stack.clear_received().await;
-        let fixture = fixture(dir, name);
+        let fixture = fixture(name);
         let message_id = match case {
             Case::Send(request) => {
                 let response = stack
@@ -76,6 +87,19 @@ async fn every_on_premises_fixture_reaches_the_upstream_exactly() {
 #[tokio::test]
 async fn every_cloud_fixture_reaches_the_upstream_exactly() {
     send_all(Flavor::Cloud, "cloud", cloud_cases()).await;
+}
+
+/// The bodies built from the Cloud API's current docs, each sent to the flavor it is for.
+#[tokio::test]
+async fn every_cloud_docs_fixture_reaches_the_upstream_exactly() {
+    for flavor in [Flavor::Cloud, Flavor::OnPremises] {
+        let cases = doc_cases::doc_cases()
+            .into_iter()
+            .filter(|(_, of, _)| *of == flavor)
+            .map(|(name, _, case)| (name, case))
+            .collect();
+        send_all_of(flavor, doc_cases::DIR, cases, doc_fixture).await;
+    }
 }
 
 #[tokio::test]

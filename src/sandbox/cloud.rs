@@ -64,7 +64,11 @@ pub(crate) async fn messages(
         tracing::debug!("cloud mark read: accepted");
         return (StatusCode::OK, Json(json!({"success": true}))).into_response();
     }
-    let Some(to) = body.get("to").and_then(Value::as_str) else {
+    // A business-scoped user ID (`recipient`) may stand for `to`, which wins when both are set.
+    let Some(to) = ["to", "recipient"]
+        .into_iter()
+        .find_map(|key| body.get(key).and_then(Value::as_str))
+    else {
         tracing::debug!("cloud send: no recipient");
         return FLAVOR.missing_parameter("The parameter to is required.");
     };
@@ -82,6 +86,27 @@ pub(crate) async fn messages(
         "messages": [{"id": ids::cloud_message_id(), "message_status": "accepted"}],
     });
     (StatusCode::OK, Json(body)).into_response()
+}
+
+/// `POST /{version}/{phone_number_id}/marketing_messages`: the Marketing Messages API, which takes
+/// template messages only; otherwise answered like the messages endpoint.
+pub(crate) async fn marketing_messages(
+    State(sandbox): State<Arc<Sandbox>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let is_template = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .is_some_and(|json| json.get("type").and_then(Value::as_str) == Some("template"));
+    if !is_template {
+        tracing::debug!("cloud marketing messages: not a template");
+        return FLAVOR
+            .missing_parameter("The Marketing Messages API sends template messages only.");
+    }
+    messages(State(sandbox), path, method, uri, headers, body).await
 }
 
 /// `GET /{version}/{phone_number_id}`: the phone number's details, or 503 when the sandbox is

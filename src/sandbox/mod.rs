@@ -12,6 +12,7 @@
 //! | `GET /v1/health`                             | On-Premises | `on_premises` |
 //! | `/installations/{installation}/v1/…`         | On-Premises | `on_premises` |
 //! | `POST /{version}/{phone_number_id}/messages` | Cloud       | `cloud`       |
+//! | `POST /{version}/{phone_number_id}/marketing_messages` | Cloud | `cloud` |
 //! | `GET /{version}/{phone_number_id}`           | Cloud       | `cloud`       |
 //! | `/sandbox/…`                                 | neither     | `control`     |
 //!
@@ -22,13 +23,15 @@
 //!
 //! Authentication is in `auth`, the special recipients that trigger the API's errors in
 //! `scenarios` (their numbers are [`recipients`]), the error shapes in `answers`, the received
-//! log and stats in `state`, the installations in `installations`, made-up identifiers in `ids` and UTC dates in `clock`.
+//! log and stats in `state`, the installations in `installations`, made-up identifiers in `ids` and UTC dates in `clock`; the Cloud-only shapes the On-Premises
+//! endpoint refuses are recognized in `cloud_only`.
 //! The sandbox logs at debug level only, and never tokens, phone numbers or message text.
 
 mod answers;
 mod auth;
 mod clock;
 mod cloud;
+mod cloud_only;
 mod control;
 mod ids;
 mod installations;
@@ -122,6 +125,10 @@ fn router(config: SandboxConfig) -> Router {
         .route(
             "/installations/{installation}/v1/health",
             get(on_premises::health),
+        )
+        .route(
+            "/{version}/{phone_number_id}/marketing_messages",
+            post(cloud::marketing_messages),
         )
         .route(
             "/{version}/{phone_number_id}/messages",

@@ -6,16 +6,21 @@ use prost_types::value::Kind as JsonKind;
 use crate::flavor::Flavor;
 use crate::proto;
 use crate::proto::interactive::Kind;
+use crate::proto::interactive_carousel_card::{
+    Action as ProtoCardAction, Header as ProtoCardHeader,
+};
 use crate::proto::interactive_media_header::Kind as ProtoHeader;
 use crate::proto::interactive_reply_button::Button as ProtoButton;
 use crate::validate::{Path, Rule, Validator, duplicates, limits};
 use crate::wire::interactive::{
-    Body, ButtonAction, CatalogMessageAction, CatalogMessageName, CatalogMessageParameters,
-    CtaUrlAction, CtaUrlName, CtaUrlParameters, FlowAction, FlowActionKind, FlowActionPayload,
-    FlowMode, FlowName, FlowParameters, Footer, Header, Interactive, ListAction, ListSection,
-    LocationRequestAction, LocationRequestName, ProductAction, ProductItem, ProductListAction,
-    ProductSection, Reply, ReplyButton, Row,
+    Body, ButtonAction, CallPermissionRequestAction, CallPermissionRequestName,
+    CatalogMessageAction, CatalogMessageName, CatalogMessageParameters, CtaUrlAction, CtaUrlName,
+    CtaUrlParameters, FlowAction, FlowActionKind, FlowActionPayload, FlowMode, FlowName,
+    FlowParameters, Footer, Header, Interactive, ListAction, ListSection, LocationRequestAction,
+    LocationRequestName, ProductAction, ProductItem, ProductListAction, ProductSection, Reply,
+    ReplyButton, Row, VoiceCallAction, VoiceCallName, VoiceCallParameters,
 };
+use crate::wire::interactive::{CarouselAction, CarouselCard, CarouselCardType};
 use crate::wire::json::JsonObject;
 
 use super::media::{self, Place};
@@ -29,7 +34,7 @@ pub(super) fn interactive<'a>(
     let kind = v.one_of(
         path.field("kind"),
         interactive.kind.as_ref(),
-        "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message",
+        "list, button, product, product_list, catalog_message, flow, cta_url, location_request_message, voice_call, call_permission_request, carousel",
     )?;
     match kind {
         Kind::List(list) => self::list(v, path.field("list"), list),
@@ -56,7 +61,183 @@ pub(super) fn interactive<'a>(
                 },
             })
         }
+        Kind::VoiceCall(call) => {
+            let path = path.field("voice_call");
+            v.only_on(path, Flavor::Cloud);
+            self::voice_call(v, path, call)
+        }
+        Kind::Carousel(carousel) => {
+            let path = path.field("carousel");
+            v.only_on(path, Flavor::Cloud);
+            self::carousel(v, path, carousel)
+        }
+        Kind::CallPermissionRequest(request) => {
+            let path = path.field("call_permission_request");
+            v.only_on(path, Flavor::Cloud);
+            let body = body(v, path.field("body"), request.body.as_ref());
+            Some(Interactive::CallPermissionRequest {
+                body: body?,
+                action: CallPermissionRequestAction {
+                    name: CallPermissionRequestName::CallPermissionRequest,
+                },
+            })
+        }
     }
+}
+
+/// A media carousel: a body and 2 to 10 cards at distinct indexes, all with the same header type.
+fn carousel<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    carousel: &'a proto::InteractiveCarousel,
+) -> Option<Interactive<'a>> {
+    let body = body(v, path.field("body"), carousel.body.as_ref());
+    let cards_path = path.field("cards");
+    let walked = v.bounded(
+        cards_path,
+        &carousel.cards,
+        limits::CAROUSEL_CARDS_MIN,
+        limits::CAROUSEL_CARDS_MAX,
+    );
+    let mut indexes: Vec<(u32, usize)> = Vec::with_capacity(walked.len());
+    // Whether the first card's header is an image: every other card's must be of its type.
+    let mut first_is_image: Option<bool> = None;
+    let mut cards = Vec::with_capacity(walked.len());
+    for (i, card) in walked.iter().enumerate() {
+        let path = cards_path.index(i);
+        let index_path = path.field("card_index");
+        if card.card_index > limits::CAROUSEL_CARD_INDEX_MAX {
+            v.violation(
+                index_path,
+                Rule::OutOfRange {
+                    min: "0".into(),
+                    max: limits::CAROUSEL_CARD_INDEX_MAX.to_string(),
+                },
+            );
+        }
+        match indexes.iter().find(|(index, _)| *index == card.card_index) {
+            Some((_, first)) => v.violation(
+                index_path,
+                Rule::Duplicate {
+                    first: format!("cards[{first}].card_index"),
+                },
+            ),
+            None => indexes.push((card.card_index, i)),
+        }
+        let header = v
+            .one_of(path.field("header"), card.header.as_ref(), "image, video")
+            .and_then(|header| {
+                let image = matches!(header, ProtoCardHeader::Image(_));
+                match first_is_image {
+                    None => first_is_image = Some(image),
+                    Some(first) if first != image => v.violation(
+                        path.field(if image { "image" } else { "video" }),
+                        Rule::NotAllowed(
+                            "every card's header is of the same type as the first card's",
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+                Some(match header {
+                    ProtoCardHeader::Image(image) => Header::Image {
+                        image: media::image(v, path.field("image"), image, Place::Header)?,
+                    },
+                    ProtoCardHeader::Video(video) => Header::Video {
+                        video: media::video(v, path.field("video"), video, Place::Header)?,
+                    },
+                })
+            });
+        let card_body = card.body.as_ref().map(|body| {
+            v.required_max_chars(
+                path.field("body").field("text"),
+                &body.text,
+                limits::CAROUSEL_CARD_BODY_MAX,
+            );
+            Body { text: &body.text }
+        });
+        let action = v
+            .one_of(path.field("action"), card.action.as_ref(), "cta_url")
+            .map(|ProtoCardAction::CtaUrl(button)| {
+                let path = path.field("cta_url");
+                v.required_max_chars(
+                    path.field("display_text"),
+                    &button.display_text,
+                    limits::CTA_URL_DISPLAY_TEXT_MAX,
+                );
+                let url = path.field("url");
+                if v.required(url, &button.url) {
+                    v.http_url(url, &button.url);
+                    v.max_chars(url, &button.url, limits::URL_MAX);
+                }
+                CtaUrlAction {
+                    name: CtaUrlName::CtaUrl,
+                    parameters: CtaUrlParameters {
+                        display_text: &button.display_text,
+                        url: &button.url,
+                    },
+                }
+            });
+        if let (Some(header), Some(action)) = (header, action) {
+            cards.push(CarouselCard {
+                card_index: card.card_index,
+                kind: CarouselCardType::CtaUrl,
+                header,
+                body: card_body,
+                action,
+            });
+        }
+    }
+    Some(Interactive::Carousel {
+        body: body?,
+        action: CarouselAction { cards },
+    })
+}
+
+/// A call button: a body, and the button's optional text, time to live and payload.
+fn voice_call<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    call: &'a proto::InteractiveVoiceCall,
+) -> Option<Interactive<'a>> {
+    let body = body(v, path.field("body"), call.body.as_ref());
+    let display_text = non_empty(&call.display_text).inspect(|text| {
+        v.max_chars(
+            path.field("display_text"),
+            text,
+            limits::VOICE_CALL_DISPLAY_TEXT_MAX,
+        );
+    });
+    if let Some(ttl) = call.ttl_minutes
+        && !(1..=limits::VOICE_CALL_TTL_MINUTES_MAX).contains(&ttl)
+    {
+        v.violation(
+            path.field("ttl_minutes"),
+            Rule::OutOfRange {
+                min: "1".into(),
+                max: limits::VOICE_CALL_TTL_MINUTES_MAX.to_string(),
+            },
+        );
+    }
+    let payload = non_empty(&call.payload).inspect(|payload| {
+        v.max_chars(
+            path.field("payload"),
+            payload,
+            limits::VOICE_CALL_PAYLOAD_MAX,
+        );
+    });
+    let parameters = (display_text.is_some() || call.ttl_minutes.is_some() || payload.is_some())
+        .then_some(VoiceCallParameters {
+            display_text,
+            ttl_minutes: call.ttl_minutes,
+            payload,
+        });
+    Some(Interactive::VoiceCall {
+        body: body?,
+        action: VoiceCallAction {
+            name: VoiceCallName::VoiceCall,
+            parameters,
+        },
+    })
 }
 
 fn list<'a>(
@@ -233,10 +414,29 @@ fn product_list<'a>(
     let footer = footer(v, path.field("footer"), list.footer.as_ref());
     v.required_text(path.field("catalog_id"), &list.catalog_id);
 
-    let sections = sections(
+    let sections = product_sections(v, path.field("sections"), &list.sections);
+
+    Some(Interactive::ProductList {
+        header: header?,
+        body: body?,
+        footer,
+        action: ProductListAction {
+            catalog_id: &list.catalog_id,
+            sections,
+        },
+    })
+}
+
+/// The product sections of a multi-product message (or a multi-product template button).
+pub(super) fn product_sections<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    sections: &'a [proto::InteractiveProductSection],
+) -> Vec<ProductSection<'a>> {
+    self::sections(
         v,
-        path.field("sections"),
-        &list.sections,
+        path,
+        sections,
         Items {
             field: "product_items",
             what: "products",
@@ -259,17 +459,7 @@ fn product_list<'a>(
         title,
         product_items,
     })
-    .collect();
-
-    Some(Interactive::ProductList {
-        header: header?,
-        body: body?,
-        footer,
-        action: ProductListAction {
-            catalog_id: &list.catalog_id,
-            sections,
-        },
-    })
+    .collect()
 }
 
 fn catalog_message<'a>(
@@ -332,7 +522,21 @@ fn flow<'a>(
         &flow.flow_token,
         limits::OPAQUE_TEXT_MAX,
     );
-    v.required_text(path.field("flow_id"), &flow.flow_id);
+    // The Flow by its id or (Cloud) by its name: exactly one.
+    let flow_name = non_empty(&flow.flow_name).inspect(|name| {
+        let name_path = path.field("flow_name");
+        v.only_on(name_path, Flavor::Cloud);
+        v.text(name_path, name);
+        if !flow.flow_id.is_empty() {
+            v.violation(
+                name_path,
+                Rule::NotAllowed("a Flow is named by flow_id or flow_name, not both"),
+            );
+        }
+    });
+    if flow_name.is_none() {
+        v.required_text(path.field("flow_id"), &flow.flow_id);
+    }
     let cta = path.field("flow_cta");
     if v.required(cta, &flow.flow_cta) {
         v.max_chars(cta, &flow.flow_cta, limits::FLOW_CTA_MAX);
@@ -375,7 +579,8 @@ fn flow<'a>(
                 mode: mode?,
                 flow_message_version,
                 flow_token: &flow.flow_token,
-                flow_id: &flow.flow_id,
+                flow_id: non_empty(&flow.flow_id),
+                flow_name,
                 flow_cta: &flow.flow_cta,
                 flow_action: flow_action?,
                 flow_action_payload,
@@ -390,30 +595,40 @@ fn flow_action_payload<'a>(
     payload: &'a proto::InteractiveFlowActionPayload,
 ) -> FlowActionPayload<'a> {
     v.required_text(path.field("screen"), &payload.screen);
-    let data = payload.data.as_ref().map(|data| {
-        let data_path = path.field("data");
-        if data.fields.is_empty() {
-            v.violation(data_path, Rule::Empty);
-        }
-        let size = prost::Message::encoded_len(data);
-        if size > limits::FLOW_DATA_MAX_BYTES {
-            v.violation(
-                data_path,
-                Rule::TooLarge {
-                    max_bytes: limits::FLOW_DATA_MAX_BYTES,
-                    actual: size,
-                },
-            );
-        }
-        if !all_numbers_finite(data) {
-            v.violation(data_path, Rule::Format("JSON: numbers must be finite"));
-        }
-        JsonObject(data)
-    });
+    let data = payload
+        .data
+        .as_ref()
+        .map(|data| flow_data(v, path.field("data"), data));
     FlowActionPayload {
         screen: &payload.screen,
         data,
     }
+}
+
+/// Data for a Flow's first screen: not empty, at most [`limits::FLOW_DATA_MAX_BYTES`] encoded,
+/// numbers finite.
+pub(super) fn flow_data<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    data: &'a prost_types::Struct,
+) -> JsonObject<'a> {
+    if data.fields.is_empty() {
+        v.violation(path, Rule::Empty);
+    }
+    let size = prost::Message::encoded_len(data);
+    if size > limits::FLOW_DATA_MAX_BYTES {
+        v.violation(
+            path,
+            Rule::TooLarge {
+                max_bytes: limits::FLOW_DATA_MAX_BYTES,
+                actual: size,
+            },
+        );
+    }
+    if !all_numbers_finite(data) {
+        v.violation(path, Rule::Format("JSON: numbers must be finite"));
+    }
+    JsonObject(data)
 }
 
 /// Whether every number in `object`, however deep, is finite (JSON has no NaN or infinity).

@@ -63,7 +63,12 @@ pub(super) fn audio<'a>(
         filename: "",
         provider: audio.provider.as_ref(),
     };
-    media(v, path, parts, Place::Message, Kind::Other)
+    if audio.voice {
+        v.only_on(path.field("voice"), Flavor::Cloud);
+    }
+    let mut media = media(v, path, parts, Place::Message, Kind::Other)?;
+    media.voice = audio.voice.then_some(true);
+    Some(media)
 }
 
 pub(super) fn document<'a>(
@@ -175,5 +180,6 @@ fn media<'a>(
         caption,
         filename: non_empty(parts.filename),
         provider,
+        voice: None,
     })
 }

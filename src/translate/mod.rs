@@ -25,8 +25,43 @@ pub fn send_message(
     let mut v = Validator::new(flavor);
     let root = Path::ROOT;
 
-    v.required_text(root.field("to"), &request.to);
+    let recipient = non_empty(&request.recipient).inspect(|recipient| {
+        let path = root.field("recipient");
+        v.only_on(path, Flavor::Cloud);
+        v.text(path, recipient);
+    });
+    // `to` may be left out when a business-scoped user ID names the customer.
+    if recipient.is_none() {
+        v.required_text(root.field("to"), &request.to);
+    } else {
+        v.text(root.field("to"), &request.to);
+    }
     let recipient_type = recipient_type(&mut v, root.field("recipient_type"), request);
+    if recipient_type == Some(msg::RecipientType::Group) {
+        if recipient.is_some() {
+            v.violation(
+                root.field("recipient"),
+                crate::validate::Rule::NotAllowed("a group is named by its id in to"),
+            );
+        }
+        if let Some(content) = &request.content
+            && !matches!(
+                content,
+                Content::Text(_)
+                    | Content::Image(_)
+                    | Content::Audio(_)
+                    | Content::Document(_)
+                    | Content::Video(_)
+                    | Content::Sticker(_)
+                    | Content::Template(_)
+            )
+        {
+            v.violation(
+                root.field("content"),
+                crate::validate::Rule::NotAllowed("groups take text, media and template messages"),
+            );
+        }
+    }
     let content = v.one_of(
         root.field("content"),
         request.content.as_ref(),
@@ -51,15 +86,45 @@ pub fn send_message(
     if !request.request_id.is_empty() {
         v.uuid(root.field("request_id"), &request.request_id);
     }
+    let (endpoint, message_activity_sharing) = match &request.marketing_messages {
+        None => (msg::Endpoint::Messages, None),
+        Some(marketing) => {
+            let path = root.field("marketing_messages");
+            v.only_on(path, Flavor::Cloud);
+            if recipient_type == Some(msg::RecipientType::Group) {
+                v.violation(
+                    path,
+                    crate::validate::Rule::NotAllowed(
+                        "the Marketing Messages API sends to individuals only",
+                    ),
+                );
+            }
+            if !matches!(request.content, Some(Content::Template(_)) | None) {
+                v.violation(
+                    path,
+                    crate::validate::Rule::NotAllowed(
+                        "the Marketing Messages API sends template messages only",
+                    ),
+                );
+            }
+            (
+                msg::Endpoint::MarketingMessages,
+                marketing.message_activity_sharing,
+            )
+        }
+    };
 
     let body = match (content, recipient_type) {
         (Some(content), Some(recipient_type)) => Some(SendMessage {
             messaging_product: messaging_product(flavor),
             recipient_type,
-            to: &request.to,
+            to: non_empty(&request.to),
+            recipient,
             context,
             biz_opaque_callback_data,
             preview_url,
+            message_activity_sharing,
+            endpoint,
             content,
         }),
         _ => None,
@@ -116,6 +181,10 @@ fn recipient_type(
         .map(|known| match known {
             proto::RecipientType::Unspecified | proto::RecipientType::Individual => {
                 msg::RecipientType::Individual
+            }
+            proto::RecipientType::Group => {
+                v.only_on(path, Flavor::Cloud);
+                msg::RecipientType::Group
             }
         })
 }

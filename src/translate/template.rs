@@ -1,17 +1,21 @@
-//! Message templates: language, one header and one body at most, buttons at distinct indexes 0–9,
-//! media parameters in the header only.
+//! Message templates: language, one header, one body, one limited-time offer and one carousel at
+//! most, buttons at distinct indexes 0–9, media parameters in the header only, and parameters all
+//! named or all positional.
 
 use crate::flavor::Flavor;
 use crate::proto;
 use crate::proto::template_button::SubType;
 use crate::proto::template_component::Component as ProtoComponent;
 use crate::proto::template_parameter::Parameter as ProtoParameter;
-use crate::validate::{Path, Rule, Validator, limits};
+use crate::validate::{Path, Rule, Validator, duplicates, limits};
 use crate::wire::template::{
-    Button, CatalogAction, CatalogParameter, Component, CopyCodeParameter, Currency, DateTime,
-    Language, LanguagePolicy, Parameter, QuickReplyParameter, Template, UrlParameter,
+    Button, Calendar, Card, CatalogAction, CatalogParameter, Component, CopyCodeParameter,
+    Currency, DateTime, FlowAction, FlowParameter, Language, LanguagePolicy, LimitedTimeOffer,
+    LimitedTimeOfferParameter, MpmAction, MpmParameter, Parameter, Product, QuickReplyParameter,
+    Template, UrlParameter, Value,
 };
 
+use super::interactive::{flow_data, product_sections};
 use super::media::{self, Place};
 use super::non_empty;
 
@@ -32,7 +36,10 @@ pub(super) fn template<'a>(
     let list = path.field("components");
     let mut header_at = None;
     let mut body_at = None;
+    let mut offer_at = None;
+    let mut carousel_at = None;
     let mut button_indexes: Vec<(u32, usize)> = Vec::new();
+    let mut naming = Naming::default();
     let walked = v.bounded(
         list,
         &template.components,
@@ -49,89 +56,96 @@ pub(super) fn template<'a>(
     } else {
         limits::TEMPLATE_BODY_TEXT_PARAMETER_MAX
     };
+    // The data of all the Flow buttons together is bounded, like one Flow's (one button over the
+    // bound is reported at its own field).
+    let (flow_data_in_all, flow_data_largest) = walked
+        .iter()
+        .filter_map(|c| match &c.component {
+            Some(ProtoComponent::Button(proto::TemplateButton {
+                sub_type: Some(SubType::Flow(flow)),
+                ..
+            })) => flow
+                .flow_action_data
+                .as_ref()
+                .map(prost::Message::encoded_len),
+            _ => None,
+        })
+        .fold((0, 0), |(sum, largest), size| {
+            (sum + size, size.max(largest))
+        });
+    if flow_data_in_all > limits::FLOW_DATA_MAX_BYTES
+        && flow_data_largest <= limits::FLOW_DATA_MAX_BYTES
+    {
+        v.violation(
+            list,
+            Rule::TooLarge {
+                max_bytes: limits::FLOW_DATA_MAX_BYTES,
+                actual: flow_data_in_all,
+            },
+        );
+    }
     let mut components = Vec::with_capacity(walked.len());
     for (i, component) in walked.iter().enumerate() {
         let path = list.index(i);
         let Some(component) = v.one_of(
             path.field("component"),
             component.component.as_ref(),
-            "header, body, button",
+            "header, body, button, limited_time_offer, carousel",
         ) else {
             continue;
         };
         let translated = match component {
             ProtoComponent::Header(header) => {
                 once(v, path, &mut header_at, i);
-                let header_path = path.field("header");
-                let parameters_path = header_path.field("parameters");
-                let walked = v.bounded(
-                    parameters_path,
-                    &header.parameters,
-                    limits::TEMPLATE_HEADER_PARAMETERS,
-                    limits::TEMPLATE_HEADER_PARAMETERS,
-                );
-                let slot = Slot::Header {
-                    text_max: limits::TEMPLATE_HEADER_TEXT_PARAMETER_MAX,
-                };
-                parameters(v, parameters_path, walked, slot)
-                    .map(|parameters| Component::Header { parameters })
+                self::header(v, path.field("header"), header, Slot::Header, &mut naming)
             }
             ProtoComponent::Body(body) => {
                 once(v, path, &mut body_at, i);
-                let body_path = path.field("body");
-                let parameters_path = body_path.field("parameters");
-                let walked = v.bounded(
-                    parameters_path,
-                    &body.parameters,
-                    1,
-                    limits::TEMPLATE_BODY_PARAMETERS_MAX,
-                );
-                let in_all: usize = walked
-                    .iter()
-                    .map(|p| match &p.parameter {
-                        Some(ProtoParameter::Text(text)) => text.chars().count(),
-                        _ => 0,
-                    })
-                    .sum();
-                if in_all > limits::TEMPLATE_BODY_TEXT_IN_ALL_MAX {
-                    v.violation(
-                        parameters_path,
-                        Rule::TooLong {
-                            max: limits::TEMPLATE_BODY_TEXT_IN_ALL_MAX,
-                            actual: in_all,
-                        },
-                    );
-                }
                 let slot = Slot::Body {
                     text_max: body_text_max,
                 };
-                parameters(v, parameters_path, walked, slot)
-                    .map(|parameters| Component::Body { parameters })
+                self::body(v, path.field("body"), body, slot, &mut naming)
             }
             ProtoComponent::Button(button) => {
                 let button_path = path.field("button");
-                if button.index > limits::TEMPLATE_BUTTON_INDEX_MAX {
+                index(
+                    v,
+                    button_path,
+                    button.index,
+                    limits::TEMPLATE_BUTTON_INDEX_MAX,
+                    &mut button_indexes,
+                    i,
+                    "components",
+                );
+                self::button(v, button_path, button).map(Component::Button)
+            }
+            ProtoComponent::LimitedTimeOffer(offer) => {
+                let path = path.field("limited_time_offer");
+                v.only_on(path, Flavor::Cloud);
+                once(v, list.index(i), &mut offer_at, i);
+                let expiration = offer.expiration_time_ms;
+                if !(1..=limits::TEMPLATE_EXPIRATION_TIME_MS_MAX).contains(&expiration) {
                     v.violation(
-                        button_path.field("index"),
+                        path.field("expiration_time_ms"),
                         Rule::OutOfRange {
-                            min: "0".into(),
-                            max: limits::TEMPLATE_BUTTON_INDEX_MAX.to_string(),
+                            min: "1".into(),
+                            max: limits::TEMPLATE_EXPIRATION_TIME_MS_MAX.to_string(),
                         },
                     );
                 }
-                match button_indexes
-                    .iter()
-                    .find(|(index, _)| *index == button.index)
-                {
-                    Some((_, first)) => v.violation(
-                        button_path.field("index"),
-                        Rule::Duplicate {
-                            first: format!("components[{first}].button.index"),
+                Some(Component::LimitedTimeOffer {
+                    parameters: [LimitedTimeOfferParameter::LimitedTimeOffer {
+                        limited_time_offer: LimitedTimeOffer {
+                            expiration_time_ms: expiration,
                         },
-                    ),
-                    None => button_indexes.push((button.index, i)),
-                }
-                self::button(v, button_path, button).map(Component::Button)
+                    }],
+                })
+            }
+            ProtoComponent::Carousel(carousel) => {
+                let path = path.field("carousel");
+                v.only_on(path, Flavor::Cloud);
+                once(v, list.index(i), &mut carousel_at, i);
+                self::carousel(v, path, carousel, &mut naming)
             }
         };
         components.extend(translated);
@@ -145,7 +159,7 @@ pub(super) fn template<'a>(
     })
 }
 
-/// Records a second header (or body) component as a duplicate of the first.
+/// Records a second header (or body, offer, carousel) component as a duplicate of the first.
 fn once(v: &mut Validator, path: Path<'_>, first: &mut Option<usize>, i: usize) {
     match first {
         Some(first) => v.violation(
@@ -155,6 +169,37 @@ fn once(v: &mut Validator, path: Path<'_>, first: &mut Option<usize>, i: usize) 
             },
         ),
         None => *first = Some(i),
+    }
+}
+
+/// Checks a button's `index` (0 to `max`, distinct among the buttons of `list`, the repeated field
+/// holding the button at position `i`).
+fn index(
+    v: &mut Validator,
+    button_path: Path<'_>,
+    index: u32,
+    max: u32,
+    seen: &mut Vec<(u32, usize)>,
+    i: usize,
+    list: &str,
+) {
+    if index > max {
+        v.violation(
+            button_path.field("index"),
+            Rule::OutOfRange {
+                min: "0".into(),
+                max: max.to_string(),
+            },
+        );
+    }
+    match seen.iter().find(|(seen, _)| *seen == index) {
+        Some((_, first)) => v.violation(
+            button_path.field("index"),
+            Rule::Duplicate {
+                first: format!("{list}[{first}].button.index"),
+            },
+        ),
+        None => seen.push((index, i)),
     }
 }
 
@@ -195,12 +240,91 @@ fn is_language_code(code: &str) -> bool {
         })
 }
 
-/// The component a parameter belongs to: media is allowed in the header only, and each limits its
-/// text parameters to `text_max` characters.
+/// Where a parameter is: it decides which kinds of value it may hold and how long its text may be.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Slot {
-    Header { text_max: usize },
+    /// The template's header: text, media, a location or a product.
+    Header,
+    /// The template's body: text, currency, date and time, each text at most `text_max`.
     Body { text_max: usize },
+    /// A carousel card's header: an image or a video.
+    CardHeader,
+    /// A carousel card's body: like the template's body, with the card's limits.
+    CardBody,
+}
+
+impl Slot {
+    fn text_max(self) -> usize {
+        match self {
+            Slot::Header | Slot::CardHeader => limits::TEMPLATE_HEADER_TEXT_PARAMETER_MAX,
+            Slot::Body { text_max } => text_max,
+            Slot::CardBody => limits::TEMPLATE_CARD_BODY_TEXT_MAX,
+        }
+    }
+}
+
+/// Whether the template's variables are named (`parameter_name`) or positional: the first variable
+/// decides, and every other must follow it.
+#[derive(Default)]
+struct Naming {
+    named: Option<bool>,
+}
+
+fn header<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    header: &'a proto::TemplateHeader,
+    slot: Slot,
+    naming: &mut Naming,
+) -> Option<Component<'a>> {
+    let parameters_path = path.field("parameters");
+    let walked = v.bounded(
+        parameters_path,
+        &header.parameters,
+        limits::TEMPLATE_HEADER_PARAMETERS,
+        limits::TEMPLATE_HEADER_PARAMETERS,
+    );
+    parameters(v, parameters_path, walked, slot, naming)
+        .map(|parameters| Component::Header { parameters })
+}
+
+fn body<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    body: &'a proto::TemplateBody,
+    slot: Slot,
+    naming: &mut Naming,
+) -> Option<Component<'a>> {
+    let parameters_path = path.field("parameters");
+    let (max, in_all_max) = match slot {
+        Slot::CardBody => (
+            limits::TEMPLATE_CARD_BODY_PARAMETERS_MAX,
+            limits::TEMPLATE_CARD_BODY_TEXT_MAX,
+        ),
+        _ => (
+            limits::TEMPLATE_BODY_PARAMETERS_MAX,
+            limits::TEMPLATE_BODY_TEXT_IN_ALL_MAX,
+        ),
+    };
+    let walked = v.bounded(parameters_path, &body.parameters, 1, max);
+    let in_all: usize = walked
+        .iter()
+        .map(|p| match &p.parameter {
+            Some(ProtoParameter::Text(text)) => text.chars().count(),
+            _ => 0,
+        })
+        .sum();
+    if in_all > in_all_max {
+        v.violation(
+            parameters_path,
+            Rule::TooLong {
+                max: in_all_max,
+                actual: in_all,
+            },
+        );
+    }
+    parameters(v, parameters_path, walked, slot, naming)
+        .map(|parameters| Component::Body { parameters })
 }
 
 fn parameters<'a>(
@@ -208,13 +332,33 @@ fn parameters<'a>(
     path: Path<'_>,
     parameters: &'a [proto::TemplateParameter],
     slot: Slot,
+    naming: &mut Naming,
 ) -> Option<Vec<Parameter<'a>>> {
+    // Names are unique within a component (`{{name}}` has one value).
+    if parameters.iter().any(|p| !p.parameter_name.is_empty()) {
+        for (repeat, first) in duplicates(parameters.iter().map(|p| p.parameter_name.as_str())) {
+            v.violation(
+                path.index(repeat).field("parameter_name"),
+                Rule::Duplicate {
+                    first: format!("parameters[{first}].parameter_name"),
+                },
+            );
+        }
+    }
     let translated: Vec<Option<Parameter<'a>>> = parameters
         .iter()
         .enumerate()
-        .map(|(i, parameter)| self::parameter(v, path.index(i), parameter, slot))
+        .map(|(i, parameter)| self::parameter(v, path.index(i), parameter, slot, naming))
         .collect();
     translated.into_iter().collect()
+}
+
+/// Whether `name` can be a named parameter: a lowercase letter, then lowercase letters, digits and
+/// underscores.
+fn is_parameter_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// One header or body parameter.
@@ -223,28 +367,82 @@ fn parameter<'a>(
     path: Path<'_>,
     parameter: &'a proto::TemplateParameter,
     slot: Slot,
+    naming: &mut Naming,
 ) -> Option<Parameter<'a>> {
-    let parameter = v.one_of(
+    let name = &parameter.parameter_name;
+    let name_path = path.field("parameter_name");
+    let value = v.one_of(
         path.field("parameter"),
         parameter.parameter.as_ref(),
-        "text, currency, date_time, image, document, video",
-    )?;
-    let media_in_body = |v: &mut Validator, path: Path<'_>| {
-        if !matches!(slot, Slot::Header { .. }) {
+        "text, currency, date_time, image, document, video, location, product",
+    );
+    // Only variables (text, currency, date and time) have a name; media, locations and products
+    // fill the header's slot.
+    let variable = matches!(
+        value,
+        Some(ProtoParameter::Text(_) | ProtoParameter::Currency(_) | ProtoParameter::DateTime(_))
+    );
+    if variable {
+        let named = !name.is_empty();
+        match naming.named {
+            None => naming.named = Some(named),
+            Some(first) if first != named => v.violation(
+                name_path,
+                Rule::NotAllowed(
+                    "a template's parameters are either all named or all positional, as the template was created",
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    if !name.is_empty() {
+        v.only_on(name_path, Flavor::Cloud);
+        v.max_chars(name_path, name, limits::TEMPLATE_PARAMETER_NAME_MAX);
+        if !is_parameter_name(name) {
             v.violation(
-                path,
-                Rule::NotAllowed("media parameters belong in the header component"),
+                name_path,
+                Rule::Format("lowercase letters, digits and underscores, starting with a letter"),
             );
         }
+        if value.is_some() && !variable {
+            v.violation(
+                name_path,
+                Rule::NotAllowed("only text, currency and date_time parameters are named"),
+            );
+        }
+    }
+    let value = value?;
+    let media = |v: &mut Validator, path: Path<'_>, video_or_image: bool| match slot {
+        Slot::Header => {}
+        Slot::CardHeader if video_or_image => {}
+        Slot::CardHeader => v.violation(
+            path,
+            Rule::NotAllowed("a carousel card's header is an image or a video"),
+        ),
+        Slot::Body { .. } | Slot::CardBody => v.violation(
+            path,
+            Rule::NotAllowed("media parameters belong in the header component"),
+        ),
     };
-    Some(match parameter {
+    let value = match value {
         ProtoParameter::Text(text) => {
-            let (Slot::Header { text_max } | Slot::Body { text_max }) = slot;
-            v.required_max_chars(path.field("text"), text, text_max);
-            Parameter::Text { text }
+            if slot == Slot::CardHeader {
+                v.violation(
+                    path.field("text"),
+                    Rule::NotAllowed("a carousel card's header is an image or a video"),
+                );
+            }
+            v.required_max_chars(path.field("text"), text, slot.text_max());
+            Value::Text { text }
         }
         ProtoParameter::Currency(currency) => {
             let path = path.field("currency");
+            if slot == Slot::CardHeader {
+                v.violation(
+                    path,
+                    Rule::NotAllowed("a carousel card's header is an image or a video"),
+                );
+            }
             v.required_text(path.field("fallback_value"), &currency.fallback_value);
             let code = path.field("code");
             if v.required(code, &currency.code)
@@ -256,7 +454,7 @@ fn parameter<'a>(
                     Rule::Format("an ISO 4217 code of three uppercase letters such as USD"),
                 );
             }
-            Parameter::Currency {
+            Value::Currency {
                 currency: Currency {
                     fallback_value: &currency.fallback_value,
                     code: &currency.code,
@@ -265,38 +463,233 @@ fn parameter<'a>(
             }
         }
         ProtoParameter::DateTime(date_time) => {
-            v.required_text(
-                path.field("date_time").field("fallback_value"),
-                &date_time.fallback_value,
-            );
-            Parameter::DateTime {
-                date_time: DateTime {
-                    fallback_value: &date_time.fallback_value,
-                },
+            let path = path.field("date_time");
+            if slot == Slot::CardHeader {
+                v.violation(
+                    path,
+                    Rule::NotAllowed("a carousel card's header is an image or a video"),
+                );
+            }
+            Value::DateTime {
+                date_time: self::date_time(v, path, date_time)?,
             }
         }
         ProtoParameter::Image(image) => {
             let path = path.field("image");
-            media_in_body(v, path);
-            Parameter::Image {
+            media(v, path, true);
+            Value::Image {
                 image: media::image(v, path, image, Place::TemplateParameter)?,
             }
         }
         ProtoParameter::Document(document) => {
             let path = path.field("document");
-            media_in_body(v, path);
-            Parameter::Document {
+            media(v, path, false);
+            Value::Document {
                 document: media::document(v, path, document, Place::TemplateParameter)?,
             }
         }
         ProtoParameter::Video(video) => {
             let path = path.field("video");
-            media_in_body(v, path);
-            Parameter::Video {
+            media(v, path, true);
+            Value::Video {
                 video: media::video(v, path, video, Place::TemplateParameter)?,
             }
         }
+        ProtoParameter::Location(location) => {
+            let path = path.field("location");
+            v.only_on(path, Flavor::Cloud);
+            media(v, path, false);
+            Value::Location {
+                location: super::location(v, path, location),
+            }
+        }
+        ProtoParameter::Product(product) => {
+            let path = path.field("product");
+            v.only_on(path, Flavor::Cloud);
+            media(v, path, false);
+            v.required_max_chars(
+                path.field("product_retailer_id"),
+                &product.product_retailer_id,
+                limits::PRODUCT_RETAILER_ID_MAX,
+            );
+            v.required_text(path.field("catalog_id"), &product.catalog_id);
+            Value::Product {
+                product: Product {
+                    product_retailer_id: &product.product_retailer_id,
+                    catalog_id: &product.catalog_id,
+                },
+            }
+        }
+    };
+    Some(Parameter {
+        parameter_name: non_empty(name),
+        value,
     })
+}
+
+/// A localizable date and time: its components go to the On-Premises API only, since the Cloud
+/// API renders `fallback_value` as given.
+fn date_time<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    date_time: &'a proto::TemplateDateTime,
+) -> Option<DateTime<'a>> {
+    v.required_text(path.field("fallback_value"), &date_time.fallback_value);
+    let mut in_range = |field: &'static str, value: Option<u32>, min: u32, max: u32| {
+        if let Some(value) = value
+            && !(min..=max).contains(&value)
+        {
+            v.violation(
+                path.field(field),
+                Rule::OutOfRange {
+                    min: min.to_string(),
+                    max: max.to_string(),
+                },
+            );
+        }
+        value
+    };
+    let year = in_range("year", date_time.year, 1, limits::DATE_TIME_YEAR_MAX);
+    let month = in_range("month", date_time.month, 1, 12);
+    let day_of_month = in_range("day_of_month", date_time.day_of_month, 1, 31);
+    let hour = in_range("hour", date_time.hour, 0, 23);
+    let minute = in_range("minute", date_time.minute, 0, 59);
+    let day_of_week = v
+        .known_enum::<proto::TemplateDayOfWeek>(path.field("day_of_week"), date_time.day_of_week)
+        .map(|day| match day {
+            proto::TemplateDayOfWeek::Unspecified => None,
+            day => Some(day as u32),
+        });
+    let calendar = v
+        .known_enum::<proto::TemplateCalendar>(path.field("calendar"), date_time.calendar)
+        .map(|calendar| match calendar {
+            proto::TemplateCalendar::Unspecified => None,
+            proto::TemplateCalendar::Gregorian => Some(Calendar::Gregorian),
+            proto::TemplateCalendar::SolarHijri => Some(Calendar::SolarHijri),
+        });
+    let (day_of_week, calendar) = (day_of_week?, calendar?);
+    let on_premises = v.flavor() == Flavor::OnPremises;
+    let keep = |value: Option<u32>| value.filter(|_| on_premises);
+    Some(DateTime {
+        fallback_value: &date_time.fallback_value,
+        day_of_week: keep(day_of_week),
+        year: keep(year),
+        month: keep(month),
+        day_of_month: keep(day_of_month),
+        hour: keep(hour),
+        minute: keep(minute),
+        calendar: calendar.filter(|_| on_premises),
+    })
+}
+
+/// A carousel's cards: 1 to 10 at distinct indexes 0–9, each an image or video header, an
+/// optional body and at most two quick reply or URL buttons.
+fn carousel<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    carousel: &'a proto::TemplateCarousel,
+    naming: &mut Naming,
+) -> Option<Component<'a>> {
+    let cards_path = path.field("cards");
+    let walked = v.bounded(cards_path, &carousel.cards, 1, limits::TEMPLATE_CARDS_MAX);
+    let mut indexes: Vec<(u32, usize)> = Vec::with_capacity(walked.len());
+    let mut cards = Vec::with_capacity(walked.len());
+    for (i, card) in walked.iter().enumerate() {
+        let path = cards_path.index(i);
+        let index_path = path.field("card_index");
+        if card.card_index > limits::TEMPLATE_CARD_INDEX_MAX {
+            v.violation(
+                index_path,
+                Rule::OutOfRange {
+                    min: "0".into(),
+                    max: limits::TEMPLATE_CARD_INDEX_MAX.to_string(),
+                },
+            );
+        }
+        match indexes.iter().find(|(index, _)| *index == card.card_index) {
+            Some((_, first)) => v.violation(
+                index_path,
+                Rule::Duplicate {
+                    first: format!("cards[{first}].card_index"),
+                },
+            ),
+            None => indexes.push((card.card_index, i)),
+        }
+        let header_path = path.field("header");
+        let header = v
+            .present(header_path, card.header.as_ref())
+            .and_then(|header| self::header(v, header_path, header, Slot::CardHeader, naming));
+        let body = card
+            .body
+            .as_ref()
+            .map(|body| self::body(v, path.field("body"), body, Slot::CardBody, naming));
+        let buttons_path = path.field("buttons");
+        let walked = v.bounded(
+            buttons_path,
+            &card.buttons,
+            0,
+            limits::TEMPLATE_CARD_BUTTONS_MAX,
+        );
+        let mut button_indexes = Vec::with_capacity(walked.len());
+        let mut components = Vec::with_capacity(2 + walked.len());
+        let mut buttons_ok = true;
+        for (j, button) in walked.iter().enumerate() {
+            let button_path = buttons_path.index(j);
+            // `index` reports a repeat as `buttons[j].button.index`; a card's buttons are the
+            // buttons themselves, so the path is built here.
+            if button.index > (limits::TEMPLATE_CARD_BUTTONS_MAX - 1) as u32 {
+                v.violation(
+                    button_path.field("index"),
+                    Rule::OutOfRange {
+                        min: "0".into(),
+                        max: (limits::TEMPLATE_CARD_BUTTONS_MAX - 1).to_string(),
+                    },
+                );
+            }
+            match button_indexes
+                .iter()
+                .find(|(index, _)| *index == button.index)
+            {
+                Some((_, first)) => v.violation(
+                    button_path.field("index"),
+                    Rule::Duplicate {
+                        first: format!("buttons[{first}].index"),
+                    },
+                ),
+                None => button_indexes.push((button.index, j)),
+            }
+            if let Some(sub_type) = &button.sub_type
+                && !matches!(sub_type, SubType::QuickReply(_) | SubType::Url(_))
+            {
+                v.violation(
+                    button_path.field("sub_type"),
+                    Rule::NotAllowed("a carousel card's buttons are quick reply or URL buttons"),
+                );
+            }
+            match self::button(v, button_path, button) {
+                Some(button) => components.push(Component::Button(button)),
+                None => buttons_ok = false,
+            }
+        }
+        let Some(header) = header else { continue };
+        let body = match body {
+            Some(Some(body)) => Some(body),
+            Some(None) => continue,
+            None => None,
+        };
+        if !buttons_ok {
+            continue;
+        }
+        let mut all = Vec::with_capacity(2 + components.len());
+        all.push(header);
+        all.extend(body);
+        all.append(&mut components);
+        cards.push(Card {
+            card_index: card.card_index,
+            components: all,
+        });
+    }
+    Some(Component::Carousel { cards })
 }
 
 fn button<'a>(
@@ -307,7 +700,7 @@ fn button<'a>(
     let sub_type = v.one_of(
         path.field("sub_type"),
         button.sub_type.as_ref(),
-        "quick_reply, url, copy_code, catalog",
+        "quick_reply, url, copy_code, catalog, flow, mpm",
     )?;
     let index = button.index;
     Some(match sub_type {
@@ -348,16 +741,69 @@ fn button<'a>(
             }
         }
         SubType::Catalog(catalog) => {
-            v.required_max_chars(
-                path.field("catalog").field("thumbnail_product_retailer_id"),
-                &catalog.thumbnail_product_retailer_id,
-                limits::PRODUCT_RETAILER_ID_MAX,
-            );
+            let catalog_path = path.field("catalog");
+            let thumbnail_path = catalog_path.field("thumbnail_product_retailer_id");
+            let thumbnail = &catalog.thumbnail_product_retailer_id;
+            // The Cloud API shows the catalog's first item when no thumbnail is named.
+            match v.flavor() {
+                Flavor::OnPremises => {
+                    v.required_max_chars(thumbnail_path, thumbnail, limits::PRODUCT_RETAILER_ID_MAX)
+                }
+                Flavor::Cloud => {
+                    v.max_chars(thumbnail_path, thumbnail, limits::PRODUCT_RETAILER_ID_MAX)
+                }
+            }
             Button::Catalog {
                 index,
-                parameters: [CatalogParameter::Action {
-                    action: CatalogAction {
-                        thumbnail_product_retailer_id: &catalog.thumbnail_product_retailer_id,
+                parameters: non_empty(thumbnail).map(|thumbnail| {
+                    [CatalogParameter::Action {
+                        action: CatalogAction {
+                            thumbnail_product_retailer_id: thumbnail,
+                        },
+                    }]
+                }),
+            }
+        }
+        SubType::Flow(flow) => {
+            let path = path.field("flow");
+            v.only_on(path, Flavor::Cloud);
+            // An empty `action` says nothing: without either, the component is left out and the
+            // API's defaults apply.
+            if flow.flow_token.is_empty() && flow.flow_action_data.is_none() {
+                v.violation(path, Rule::Empty);
+            }
+            let flow_token = non_empty(&flow.flow_token).inspect(|token| {
+                v.max_chars(path.field("flow_token"), token, limits::OPAQUE_TEXT_MAX);
+            });
+            let flow_action_data = flow
+                .flow_action_data
+                .as_ref()
+                .map(|data| flow_data(v, path.field("flow_action_data"), data));
+            Button::Flow {
+                index,
+                parameters: [FlowParameter::Action {
+                    action: FlowAction {
+                        flow_token,
+                        flow_action_data,
+                    },
+                }],
+            }
+        }
+        SubType::Mpm(mpm) => {
+            let path = path.field("mpm");
+            v.only_on(path, Flavor::Cloud);
+            v.required_max_chars(
+                path.field("thumbnail_product_retailer_id"),
+                &mpm.thumbnail_product_retailer_id,
+                limits::PRODUCT_RETAILER_ID_MAX,
+            );
+            let sections = product_sections(v, path.field("sections"), &mpm.sections);
+            Button::Mpm {
+                index,
+                parameters: [MpmParameter::Action {
+                    action: MpmAction {
+                        thumbnail_product_retailer_id: &mpm.thumbnail_product_retailer_id,
+                        sections,
                     },
                 }],
             }

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use crate::wire::message::Endpoint;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
@@ -97,6 +98,9 @@ pub struct Upstream {
     /// The send endpoint (and the Cloud read-receipt endpoint; On-Premises read receipts go to
     /// this path followed by the message id). An http(s) URL, so it always has path segments.
     messages_url: Url,
+    /// The Cloud API's Marketing Messages API, `/{version}/{phone-number-id}/marketing_messages`;
+    /// none on On-Premises (translation refuses marketing messages there).
+    marketing_messages_url: Option<Url>,
     /// On-Premises `GET /v1/health`; Cloud `GET /{version}/{phone-number-id}`, a cheap probe.
     health_url: Url,
     auth: Auth,
@@ -408,6 +412,13 @@ impl Upstream {
                 .map_err(|e| format!("the upstream URL {:?} is not a URL: {e}", display_url(&url)))
         };
         let (messages_url, health_url) = (parse(messages_url)?, parse(health_url)?);
+        let marketing_messages_url = match config.flavor {
+            Flavor::Cloud => Some(parse(format!(
+                "{base}/{}/{}/marketing_messages",
+                config.api_version, config.phone_number_id
+            ))?),
+            Flavor::OnPremises => None,
+        };
         let url_secrets = messages_url
             .password()
             .map(|password| password.to_owned())
@@ -442,6 +453,7 @@ impl Upstream {
             client,
             flavor: config.flavor,
             messages_url,
+            marketing_messages_url,
             health_url,
             auth: Auth::new(&config.credentials, format!("{base}/v1/users/login"))?,
             request_timeout: config.request_timeout,
@@ -476,14 +488,26 @@ impl Upstream {
         trace: &TraceContext,
         deadline: Option<Instant>,
     ) -> Result<SendAnswer, UpstreamFailure> {
+        self.send_message_to(Endpoint::Messages, body, trace, deadline)
+            .await
+    }
+
+    /// [`Upstream::send_message`] to `endpoint`: the messages endpoint, or the Cloud API's
+    /// Marketing Messages API.
+    pub async fn send_message_to(
+        &self,
+        endpoint: Endpoint,
+        body: Vec<u8>,
+        trace: &TraceContext,
+        deadline: Option<Instant>,
+    ) -> Result<SendAnswer, UpstreamFailure> {
+        let url = match (endpoint, &self.marketing_messages_url) {
+            (Endpoint::MarketingMessages, Some(url)) => url,
+            // No Marketing Messages API on On-Premises: translation refuses such a message there.
+            (Endpoint::MarketingMessages, None) | (Endpoint::Messages, _) => &self.messages_url,
+        };
         let (answer, attempts) = self
-            .message_call(
-                Method::POST,
-                self.messages_url.clone(),
-                body.into(),
-                trace,
-                deadline,
-            )
+            .message_call(Method::POST, url.clone(), body.into(), trace, deadline)
             .await?;
         // A success without a message id may still have sent the message: the outcome is unknown.
         let unexpected = |what: &str| UpstreamFailure {

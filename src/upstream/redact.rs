@@ -29,6 +29,7 @@ const MAX_SEPARATORS: usize = 3;
 const OWN_WORDS: &[&str] = &[
     "whatsapp",
     "individual",
+    "group",
     "text",
     "image",
     "audio",

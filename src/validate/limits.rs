@@ -12,6 +12,27 @@ pub const BIZ_OPAQUE_CALLBACK_DATA_MAX: usize = 512;
 pub const TEMPLATE_BUTTON_INDEX_MAX: u32 = 9;
 /// Template header: a header has a single variable, text or media.
 pub const TEMPLATE_HEADER_PARAMETERS: usize = 1;
+/// Carousel template `cards`: "up to 10 cards" (the Cloud API's carousel template guide); the
+/// number sent must match the approved template, which the API checks.
+pub const TEMPLATE_CARDS_MAX: usize = 10;
+/// Carousel card `card_index`: zero-based, so 0 to 9 for ten cards.
+pub const TEMPLATE_CARD_INDEX_MAX: u32 = 9;
+/// Carousel card buttons: "up to 2 buttons" (quick reply or URL), at indexes 0 and 1.
+pub const TEMPLATE_CARD_BUTTONS_MAX: usize = 2;
+/// Carousel card body parameters: the card body's text is at most 160 characters, so 10 variables
+/// is this service's bound, far above what a real card holds.
+pub const TEMPLATE_CARD_BODY_PARAMETERS_MAX: usize = 10;
+/// Carousel card body text parameters, each and all together: this service's bound, the per
+/// parameter limit of a body beside other components ([`TEMPLATE_BODY_TEXT_PARAMETER_MAX`]).
+pub const TEMPLATE_CARD_BODY_TEXT_MAX: usize = 1024;
+/// Limited-time offer `expiration_time_ms`: a Unix time in milliseconds. The docs give no bound;
+/// the end of year 9999 (253402300799999) is this service's.
+pub const TEMPLATE_EXPIRATION_TIME_MS_MAX: i64 = 253_402_300_799_999;
+/// Named template parameters (`parameter_name`): the docs give no length; 256 characters is this
+/// service's bound ([`OTHER_TEXT_MAX`]).
+pub const TEMPLATE_PARAMETER_NAME_MAX: usize = 256;
+/// `date_time.year`: the docs give no range; 1 to 9999 is this service's bound.
+pub const DATE_TIME_YEAR_MAX: u32 = 9999;
 
 /// Interactive `header.text`: "Maximum length: 60 characters."
 pub const INTERACTIVE_HEADER_TEXT_MAX: usize = 60;
@@ -55,6 +76,22 @@ pub const FLOW_CTA_MAX: usize = 20;
 /// Cloud `cta_url` `display_text`: at most 20 characters.
 pub const CTA_URL_DISPLAY_TEXT_MAX: usize = 20;
 
+/// Media carousel `cards`: "Messages must include between 2 and 10 cards."
+pub const CAROUSEL_CARDS_MIN: usize = 2;
+/// See [`CAROUSEL_CARDS_MIN`].
+pub const CAROUSEL_CARDS_MAX: usize = 10;
+/// Media carousel `card_index`: "Zero-index card index", 0 to 9 for ten cards.
+pub const CAROUSEL_CARD_INDEX_MAX: u32 = 9;
+/// Media carousel card `body.text`: "Max 160 characters".
+pub const CAROUSEL_CARD_BODY_MAX: usize = 160;
+
+/// `voice_call` `display_text`: "Max length: 20 characters".
+pub const VOICE_CALL_DISPLAY_TEXT_MAX: usize = 20;
+/// `voice_call` `ttl_minutes`: "Must be between 1 and 43200 (30 days)".
+pub const VOICE_CALL_TTL_MINUTES_MAX: u32 = 43_200;
+/// `voice_call` `payload`: "Maximum 512 characters."
+pub const VOICE_CALL_PAYLOAD_MAX: usize = 512;
+
 // Repeated fields the reference gives no maximum for. Each still needs one, so that a request cannot
 // make the service walk (and answer about) an unbounded number of elements; these are generous
 // choices of this service, far above what a real message holds, and each proto field says its bound.
@@ -66,10 +103,10 @@ pub const CONTACTS_MAX: usize = 10;
 /// A contact's `addresses`, `emails`, `phones` and `urls`: the reference sets no maximum. 5 of each
 /// is this service's bound, more than an address-book card usually holds.
 pub const CONTACT_ITEMS_MAX: usize = 5;
-/// Template `components`: at most one header and one body, and one button component for each of the
-/// ten indexes 0–9 ([`TEMPLATE_BUTTON_INDEX_MAX`]) that must be distinct: 12 is the most a valid
-/// request can hold.
-pub const TEMPLATE_COMPONENTS_MAX: usize = 12;
+/// Template `components`: at most one header, one body, one limited-time offer and one carousel, and
+/// one button component for each of the ten indexes 0–9 ([`TEMPLATE_BUTTON_INDEX_MAX`]) that must
+/// be distinct: 14 is the most a valid request can hold.
+pub const TEMPLATE_COMPONENTS_MAX: usize = 14;
 /// Template body `parameters`: the reference sets no maximum number of body variables. 100 is this
 /// service's bound, far above the variables of a real template body (its text is at most 1024
 /// characters).
@@ -114,9 +151,12 @@ pub const FLOW_DATA_MAX_BYTES: usize = 64 * 1024;
 /// `max_decoding_message_size`: above the largest valid request of any kind, so that limit never
 /// refuses a valid request. `tests/largest_requests.rs` builds the largest valid request of each kind
 /// on each flavor (every text at its limit in 4-byte characters, every repeated field at its
-/// maximum, every optional part set) and measures it encoded: contacts 968,503 bytes (Cloud; ten
-/// full cards), a template 299,063 (header document, 100 body parameters, ten URL buttons), a Flow
-/// 84,632 (64 KiB of data), every other kind under 26,000. 1.25 MiB leaves a margin of a third.
+/// maximum, every optional part set) and measures it encoded: contacts 968,569 bytes (Cloud; ten
+/// full cards), a template of the Cloud-only shapes 846,231 (named variables, ten full carousel
+/// cards, a limited-time offer, a Flow button with the 64 KiB all Flow buttons may hold together and
+/// nine multi-product buttons), a template of the shapes both flavors take 299,129 (header document,
+/// 100 body parameters, ten URL buttons), a media carousel 179,143 (ten cards), a Flow 84,698 (64 KiB
+/// of data), every other kind under 26,100. 1.25 MiB leaves a margin of a quarter.
 /// (Unknown fields are skipped by the decoder and carry nothing: a request padded with them is not
 /// a larger valid request.)
 pub const MAX_REQUEST_BYTES: usize = 1_310_720;

@@ -66,6 +66,18 @@ pub enum Interactive<'a> {
         body: Body<'a>,
         action: LocationRequestAction,
     },
+    VoiceCall {
+        body: Body<'a>,
+        action: VoiceCallAction<'a>,
+    },
+    CallPermissionRequest {
+        body: Body<'a>,
+        action: CallPermissionRequestAction,
+    },
+    Carousel {
+        body: Body<'a>,
+        action: CarouselAction<'a>,
+    },
 }
 
 /// `header`, by `type`.
@@ -204,7 +216,11 @@ pub struct FlowParameters<'a> {
     pub mode: Option<FlowMode>,
     pub flow_message_version: &'a str,
     pub flow_token: &'a str,
-    pub flow_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<&'a str>,
+    /// Cloud only; instead of `flow_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_name: Option<&'a str>,
     pub flow_cta: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow_action: Option<FlowActionKind>,
@@ -268,4 +284,68 @@ pub struct LocationRequestAction {
 #[serde(rename_all = "snake_case")]
 pub enum LocationRequestName {
     SendLocation,
+}
+
+/// A call button's `action`: `name` is always `voice_call`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct VoiceCallAction<'a> {
+    pub name: VoiceCallName,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<VoiceCallParameters<'a>>,
+}
+
+/// The fixed `name` of a call button's action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoiceCallName {
+    VoiceCall,
+}
+
+/// A call button's `action.parameters`, each optional.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct VoiceCallParameters<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_minutes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<&'a str>,
+}
+
+/// A call permission request's `action`: `name` is always `call_permission_request`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct CallPermissionRequestAction {
+    pub name: CallPermissionRequestName,
+}
+
+/// The fixed `name` of a call permission request's action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallPermissionRequestName {
+    CallPermissionRequest,
+}
+
+/// A media carousel's `action`: its cards.
+#[derive(Clone, Debug, Serialize)]
+pub struct CarouselAction<'a> {
+    pub cards: Vec<CarouselCard<'a>>,
+}
+
+/// A media carousel's `cards[]`: an image or video header, an optional body and a URL button.
+#[derive(Clone, Debug, Serialize)]
+pub struct CarouselCard<'a> {
+    pub card_index: u32,
+    #[serde(rename = "type")]
+    pub kind: CarouselCardType,
+    pub header: Header<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body<'a>>,
+    pub action: CtaUrlAction<'a>,
+}
+
+/// A carousel card's `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CarouselCardType {
+    CtaUrl,
 }

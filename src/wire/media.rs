@@ -15,6 +15,9 @@ pub struct Media<'a> {
     /// On-Premises only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<Provider<'a>>,
+    /// Audio only, Cloud only: a voice note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice: Option<bool>,
 }
 
 /// Where the media comes from: exactly one of `id` and `link`.

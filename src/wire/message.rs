@@ -15,7 +15,12 @@ pub struct SendMessage<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub messaging_product: Option<MessagingProduct>,
     pub recipient_type: RecipientType,
-    pub to: &'a str,
+    /// Absent only when `recipient` names the customer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<&'a str>,
+    /// Cloud only: a business-scoped user ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<&'a str>,
     /// Cloud only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<Context<'a>>,
@@ -25,8 +30,24 @@ pub struct SendMessage<'a> {
     /// On-Premises only: the text preview flag sits at the top level there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview_url: Option<bool>,
+    /// Cloud only, Marketing Messages API only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_activity_sharing: Option<bool>,
+    /// Where the body goes; not part of the body.
+    #[serde(skip)]
+    pub endpoint: Endpoint,
     #[serde(flatten)]
     pub content: Content<'a>,
+}
+
+/// The endpoint a message is sent to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The messages endpoint.
+    #[default]
+    Messages,
+    /// The Cloud API's Marketing Messages API (`/{phone-number-id}/marketing_messages`).
+    MarketingMessages,
 }
 
 /// `messaging_product` (Cloud only).
@@ -41,6 +62,8 @@ pub enum MessagingProduct {
 #[serde(rename_all = "snake_case")]
 pub enum RecipientType {
     Individual,
+    /// Cloud only.
+    Group,
 }
 
 /// `context`: the message this one replies to (Cloud only).

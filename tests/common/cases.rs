@@ -24,6 +24,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
             Send(request(Content::Audio(proto::Audio {
                 source: Some(proto::audio::Source::Id("your-media-id".into())),
                 provider: None,
+                ..Default::default()
             }))),
         ),
         ("contacts_full", Send(request(contacts_full()))),
@@ -159,6 +160,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
                     screen: "WELCOME_SCREEN".into(),
                     data: Some(json_struct(json!({"user_name": "name", "user_age": 25}))),
                 }),
+                ..Default::default()
             })))),
         ),
         (
@@ -175,6 +177,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
                 flow_cta: "Book".into(),
                 flow_action: proto::InteractiveFlowAction::DataExchange as i32,
                 flow_action_payload: None,
+                ..Default::default()
             })))),
         ),
         (
@@ -304,6 +307,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
                                 )),
                                 ..Default::default()
                             })),
+                            ..Default::default()
                         }],
                     })),
                     template_body(vec![template_text("Ana"), template_text("#12345")]),
@@ -348,6 +352,7 @@ pub fn on_premises_cases() -> Vec<(&'static str, Case)> {
                                 filename: "doc_name".into(),
                                 ..Default::default()
                             })),
+                            ..Default::default()
                         }],
                     })),
                     template_button(
@@ -520,11 +525,14 @@ pub fn cloud_cases() -> Vec<(&'static str, Case)> {
                             code: "USD".into(),
                             amount_1000: 100990,
                         })),
+                        ..Default::default()
                     },
                     proto::TemplateParameter {
                         parameter: Some(Parameter::DateTime(proto::TemplateDateTime {
                             fallback_value: "February 25, 1977".into(),
+                            ..Default::default()
                         })),
+                        ..Default::default()
                     },
                 ])],
                 ..Default::default()
@@ -542,6 +550,7 @@ pub fn cloud_cases() -> Vec<(&'static str, Case)> {
                                 source: Some(proto::video::Source::Id("1166846181421424".into())),
                                 ..Default::default()
                             })),
+                            ..Default::default()
                         }],
                     })),
                     template_button(0, quick_reply("notify-me")),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod doc_cases;
 pub mod logs;
 pub mod process;
 pub mod redis_server;
@@ -99,6 +100,7 @@ pub fn product_item(id: &str) -> proto::InteractiveProductItem {
 pub fn template_text(text: &str) -> proto::TemplateParameter {
     proto::TemplateParameter {
         parameter: Some(proto::template_parameter::Parameter::Text(text.into())),
+        ..Default::default()
     }
 }
 
@@ -157,6 +159,37 @@ pub fn fixture(flavor: &str, name: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
     serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("fixture {} is not JSON: {e}", path.display()))
+}
+
+/// A fixture of `tests/fixtures_cloud_docs/` (flat: the flavor is in the file), parsed.
+pub fn doc_fixture(name: &str) -> serde_json::Value {
+    let path = doc_fixtures_dir().join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("fixture {} is not JSON: {e}", path.display()))
+}
+
+/// The fixtures built from the Cloud API's current docs.
+pub fn doc_fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(doc_cases::DIR)
+}
+
+/// The names of every fixture in `dir`.
+pub fn json_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("fixture directory")
+        .map(|entry| entry.expect("fixture entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .map(|path| {
+            path.file_stem()
+                .expect("stem")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// The names of every fixture of a flavor.
