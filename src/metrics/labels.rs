@@ -113,11 +113,14 @@ pub enum MessageType {
     InteractiveFlow,
     InteractiveCtaUrl,
     InteractiveLocationRequest,
+    InteractiveVoiceCall,
+    InteractiveCallPermissionRequest,
+    InteractiveCarousel,
     ReadReceipt,
 }
 
 impl MessageType {
-    const ALL: [MessageType; 22] = [
+    const ALL: [MessageType; 25] = [
         MessageType::Unknown,
         MessageType::None,
         MessageType::Text,
@@ -139,6 +142,9 @@ impl MessageType {
         MessageType::InteractiveFlow,
         MessageType::InteractiveCtaUrl,
         MessageType::InteractiveLocationRequest,
+        MessageType::InteractiveVoiceCall,
+        MessageType::InteractiveCallPermissionRequest,
+        MessageType::InteractiveCarousel,
         MessageType::ReadReceipt,
     ];
 
@@ -166,6 +172,11 @@ impl MessageType {
                 Some(Kind::Flow(_)) => MessageType::InteractiveFlow,
                 Some(Kind::CtaUrl(_)) => MessageType::InteractiveCtaUrl,
                 Some(Kind::LocationRequestMessage(_)) => MessageType::InteractiveLocationRequest,
+                Some(Kind::VoiceCall(_)) => MessageType::InteractiveVoiceCall,
+                Some(Kind::CallPermissionRequest(_)) => {
+                    MessageType::InteractiveCallPermissionRequest
+                }
+                Some(Kind::Carousel(_)) => MessageType::InteractiveCarousel,
             },
         }
     }
@@ -198,6 +209,9 @@ impl MessageType {
             MessageType::InteractiveFlow => "interactive_flow",
             MessageType::InteractiveCtaUrl => "interactive_cta_url",
             MessageType::InteractiveLocationRequest => "interactive_location_request",
+            MessageType::InteractiveVoiceCall => "interactive_voice_call",
+            MessageType::InteractiveCallPermissionRequest => "interactive_call_permission_request",
+            MessageType::InteractiveCarousel => "interactive_carousel",
             MessageType::ReadReceipt => "read_receipt",
         }
     }
