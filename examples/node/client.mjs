@@ -1,0 +1,199 @@
+// Calling whatsapp-grpc from Node: @grpc/grpc-js, @grpc/proto-loader (the .proto files loaded at
+// run time, no generated code), and protobufjs (already proto-loader's) for the google.rpc details.
+// example.mjs runs each function against a running service; examples.test.mjs asserts them.
+
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
+
+const PROTO = fileURLToPath(new URL('../../proto', import.meta.url));
+
+// Every call carries a deadline: without one a call to a stuck upstream waits forever. The service
+// reads it (`grpc-timeout`) and stops its own work a little before, so the caller gets its answer.
+export const TIMEOUT_MS = 10_000;
+
+const definition = protoLoader.loadSync('whatsapp/v1/messaging_service.proto', {
+  includeDirs: [PROTO],
+  // Fields in lowerCamelCase (`messageId`, `requestId`), enums as their names, 64-bit integers as
+  // strings, unset scalars as their defaults, and `content`/`kind` oneofs say which member is set.
+  keepCase: false,
+  enums: String,
+  longs: String,
+  defaults: true,
+  oneofs: true,
+});
+const { MessagingService } = grpc.loadPackageDefinition(definition).whatsapp.v1;
+
+/** A client. Plaintext, as `serve --sandbox` listens; grpc.credentials.createSsl(ca) for TLS. */
+export function connect(address) {
+  return new MessagingService(address, grpc.credentials.createInsecure());
+}
+
+/**
+ * One unary call as a promise of `{ response, metadata }` (the answer's headers), rejected with the
+ * grpc-js error (`code`, `details`, `metadata`) on failure.
+ */
+export function call(client, method, request, { timeoutMs = TIMEOUT_MS } = {}) {
+  return new Promise((resolve, reject) => {
+    let headers = new grpc.Metadata();
+    const pending = client[method](
+      request,
+      new grpc.Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (error, response) => (error ? reject(error) : resolve({ response, metadata: headers })),
+    );
+    pending.on('metadata', (metadata) => {
+      headers = metadata;
+    });
+  });
+}
+
+/** A text message; resolves to the SendMessageResponse (`messageId` is `wamid.…`). */
+export async function sendText(client, to, body, options) {
+  return (await call(client, 'SendMessage', { to, text: { body } }, options)).response;
+}
+
+/** An approved template, its body's variables filled in order ({{1}}, {{2}}, …). */
+export async function sendTemplate(client, to, name, language, bodyParameters, options) {
+  const template = {
+    name,
+    language: { code: language },
+    components: [{ body: { parameters: bodyParameters.map((text) => ({ text })) } }],
+  };
+  return (await call(client, 'SendMessage', { to, template }, options)).response;
+}
+
+/** An interactive list: a button that opens a menu of rows in sections. */
+export async function sendList(client, to, options) {
+  const list = {
+    header: { text: 'Delivery' },
+    body: { text: 'When should we deliver your order?' },
+    footer: { text: 'You can change it later' },
+    button: 'Choose a slot',
+    sections: [
+      {
+        title: 'Tomorrow',
+        rows: [
+          { id: 'tomorrow-am', title: 'Morning', description: '8:00-12:00' },
+          { id: 'tomorrow-pm', title: 'Afternoon', description: '12:00-18:00' },
+        ],
+      },
+    ],
+  };
+  return (await call(client, 'SendMessage', { to, interactive: { list } }, options)).response;
+}
+
+/** Marks a received message as read (with a typing indicator on the Cloud API if asked). */
+export async function markRead(client, messageId, { typing = false, ...options } = {}) {
+  const request = { messageId };
+  if (typing) request.typingIndicator = { type: 'TYPING_INDICATOR_TYPE_TEXT' };
+  return (await call(client, 'MarkMessageRead', request, options)).response;
+}
+
+/**
+ * SendMessage and whether the answer was replayed: an answer the service gives again for a known
+ * `requestId` carries the header `replayed: true` (the message was not sent again).
+ */
+export async function sendOnce(client, request, options) {
+  const { response, metadata } = await call(client, 'SendMessage', request, options);
+  return { response, replayed: metadata.get('replayed').includes('true') };
+}
+
+// Worth retrying with the same requestId: the service answers these when the message was not sent
+// or when it cannot know (the same requestId makes the retry safe: it is never sent twice).
+const RETRYABLE = new Set([
+  grpc.status.UNAVAILABLE,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.ABORTED,
+  grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.UNKNOWN,
+]);
+
+/**
+ * Sends with retries: one requestId (a UUID) for every attempt, so the service sends the message at
+ * most once and answers a retry of a sent message with the first answer. Waits what the service's
+ * RetryInfo says (at most maxDelayMs), else a short backoff.
+ */
+export async function sendReliably(client, request, { attempts = 3, maxDelayMs = 30_000, ...options } = {}) {
+  request.requestId ||= randomUUID();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sendOnce(client, request, options);
+    } catch (error) {
+      if (!RETRYABLE.has(error.code) || attempt >= attempts) throw error;
+      const { retryDelayMs } = errorDetails(error);
+      const delay = retryDelayMs ?? 200 * 2 ** attempt;
+      if (delay > maxDelayMs) throw error;
+      await sleep(delay);
+    }
+  }
+}
+
+// The google.rpc messages this service puts in its statuses, defined with protobufjs (which
+// proto-loader already uses): their googleapis .proto files are not in proto/, and these few lines
+// spare a package of every Google API's protos. Field numbers as in google/rpc/status.proto and
+// google/rpc/error_details.proto; Any and Duration are protobufjs's bundled well-known types.
+const GOOGLE_RPC = protobuf.parse(`
+  syntax = "proto3";
+  package google.rpc;
+  message Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
+  message BadRequest {
+    message FieldViolation { string field = 1; string description = 2; string reason = 3; }
+    repeated FieldViolation field_violations = 1;
+  }
+  message ErrorInfo { string reason = 1; string domain = 2; map<string, string> metadata = 3; }
+  message RetryInfo { google.protobuf.Duration retry_delay = 1; }
+`, { keepCase: true }).root; // field names as in the .proto, like the bundled Any's `type_url`
+GOOGLE_RPC.addJSON(protobuf.common.get('google/protobuf/any.proto').nested);
+GOOGLE_RPC.addJSON(protobuf.common.get('google/protobuf/duration.proto').nested);
+const Status = GOOGLE_RPC.lookupType('google.rpc.Status');
+
+/**
+ * grpc-js passes the status message on as it reads it from `grpc-message`, where a few characters
+ * may stay percent-encoded (`(%23130429) Rate limit hit` for `(#130429) …`): it decodes with
+ * decodeURI, which leaves the escapes of `#$&+,/:;=?@`. Those are decoded here. The message inside
+ * `grpc-status-details-bin` is binary and exact: errorDetails prefers it.
+ */
+export function readableMessage(message) {
+  return message.replace(/%(2[346BCF]|3[ABDF]|40)/gi, (escape) => decodeURIComponent(escape));
+}
+
+/**
+ * The google.rpc details of a failed call: the `google.rpc.Status` in the trailer
+ * `grpc-status-details-bin`, its BadRequest, ErrorInfo and RetryInfo read into plain fields.
+ */
+export function errorDetails(error) {
+  const details = {
+    code: error.code,
+    message: readableMessage(error.details ?? ''),
+    violations: [], // { field, reason, description } of each BadRequest field violation
+    reason: '', // ErrorInfo: the API's error code or the service's own reason
+    domain: '',
+    metadata: {}, // ErrorInfo metadata: `outcome` (`not_sent` or `unknown`), …
+    retryDelayMs: undefined, // RetryInfo.retry_delay, when the service says when to retry
+  };
+  const [bytes] = error.metadata?.get('grpc-status-details-bin') ?? [];
+  if (!bytes) return details; // a status without details, e.g. the client's own deadline
+  const status = Status.decode(bytes);
+  details.message = status.message;
+  for (const { type_url: typeUrl, value } of status.details) {
+    const name = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+    if (name === 'google.rpc.BadRequest') {
+      const badRequest = GOOGLE_RPC.lookupType(name).decode(value);
+      details.violations.push(
+        ...badRequest.field_violations.map(({ field, reason, description }) => ({ field, reason, description })),
+      );
+    } else if (name === 'google.rpc.ErrorInfo') {
+      const { reason, domain, metadata } = GOOGLE_RPC.lookupType(name).decode(value);
+      Object.assign(details, { reason, domain, metadata: { ...metadata } });
+    } else if (name === 'google.rpc.RetryInfo') {
+      const { retry_delay: delay } = GOOGLE_RPC.lookupType(name).decode(value);
+      details.retryDelayMs = Number(delay?.seconds ?? 0) * 1000 + Math.round((delay?.nanos ?? 0) / 1e6);
+    }
+  }
+  return details;
+}

@@ -1,0 +1,172 @@
+// The Node examples against the real binary: `whatsapp-grpc serve --sandbox` on a port the OS
+// picks, read from its JSON "serving" log line.
+// Run: WHATSAPP_GRPC_BINARY=../../target/debug/whatsapp-grpc node --test examples.test.mjs
+// (the binary defaults to target/debug/whatsapp-grpc of this repository).
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import grpc from '@grpc/grpc-js';
+
+import {
+  connect,
+  errorDetails,
+  markRead,
+  readableMessage,
+  sendList,
+  sendOnce,
+  sendReliably,
+  sendTemplate,
+  sendText,
+} from './client.mjs';
+
+const BINARY =
+  process.env.WHATSAPP_GRPC_BINARY || fileURLToPath(new URL('../../target/debug/whatsapp-grpc', import.meta.url));
+const CUSTOMER = '15550001111';
+const STARTUP_MS = 30_000;
+
+let service;
+let client;
+
+/** Starts the binary and resolves to the fields of its "whatsapp-grpc serving" log line. */
+function serve() {
+  accessSync(BINARY, constants.X_OK); // a missing binary fails here, naming the path
+  service = spawn(BINARY, ['serve', '--sandbox', '--listen', '127.0.0.1:0', '--log-format', 'json'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, RUST_LOG: 'info' },
+  });
+  const seen = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no 'whatsapp-grpc serving' line within ${STARTUP_MS} ms:\n${seen.join('\n')}`)),
+      STARTUP_MS,
+    );
+    service.on('error', reject);
+    service.on('exit', (code) => reject(new Error(`the service exited with ${code}:\n${seen.join('\n')}`)));
+    // Reads stderr for the process's whole life, so its logging never blocks on a full pipe.
+    createInterface({ input: service.stderr }).on('line', (line) => {
+      seen.push(line);
+      let record;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        return;
+      }
+      const fields = record.fields ?? record;
+      if (fields.message === 'whatsapp-grpc serving') {
+        clearTimeout(timer);
+        resolve(fields);
+      }
+    });
+  });
+}
+
+before(async () => {
+  const serving = await serve();
+  client = connect(serving.listen);
+});
+
+after(async () => {
+  client?.close();
+  if (service && service.exitCode === null && service.signalCode === null) {
+    const exited = new Promise((resolve) => service.once('exit', resolve));
+    service.kill('SIGTERM');
+    const timer = setTimeout(() => service.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+});
+
+/** The call's error; fails the test if the call succeeded. */
+function failed(promise) {
+  return promise.then(
+    (response) => assert.fail(`the call succeeded: ${JSON.stringify(response)}`),
+    (error) => error,
+  );
+}
+
+/** The errorDetails of the call's failure. */
+async function failure(promise) {
+  return errorDetails(await failed(promise));
+}
+
+test('sends a text', async () => {
+  const sent = await sendText(client, CUSTOMER, 'Your order has shipped');
+  assert.match(sent.messageId, /^wamid\./);
+  assert.equal(sent.waId, CUSTOMER);
+  assert.equal(sent.sender, 'default');
+});
+
+test('sends a template with parameters', async () => {
+  const sent = await sendTemplate(client, CUSTOMER, 'order_update', 'en_US', ['Ana', '#1234']);
+  assert.match(sent.messageId, /^wamid\./);
+});
+
+test('sends an interactive list', async () => {
+  const sent = await sendList(client, CUSTOMER);
+  assert.match(sent.messageId, /^wamid\./);
+});
+
+test('marks a message read', async () => {
+  const sent = await sendText(client, CUSTOMER, 'hello');
+  assert.deepEqual(await markRead(client, sent.messageId, { typing: true }), {});
+});
+
+test('a retry with the same requestId is replayed', async () => {
+  const request = { to: CUSTOMER, text: { body: 'Sent once' }, requestId: randomUUID() };
+  const first = await sendOnce(client, request);
+  const retry = await sendOnce(client, request);
+  assert.match(first.response.messageId, /^wamid\./);
+  assert.equal(first.replayed, false);
+  assert.equal(retry.replayed, true);
+  assert.equal(retry.response.messageId, first.response.messageId);
+});
+
+test('sendReliably gives every attempt one requestId', async () => {
+  const request = { to: CUSTOMER, text: { body: 'hello' } };
+  const first = await sendReliably(client, request);
+  assert.match(request.requestId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  const again = await sendReliably(client, request);
+  assert.equal(again.replayed, true);
+  assert.equal(again.response.messageId, first.response.messageId);
+});
+
+test('a deadline the answer cannot meet', async () => {
+  // The sandbox's slow recipient answers after 30 s.
+  const details = await failure(sendText(client, '15550000408', 'hello', { timeoutMs: 1000 }));
+  assert.equal(details.code, grpc.status.DEADLINE_EXCEEDED);
+});
+
+test('an empty text reads BadRequest details', async () => {
+  const details = await failure(sendText(client, CUSTOMER, ''));
+  assert.equal(details.code, grpc.status.INVALID_ARGUMENT);
+  assert.deepEqual(
+    details.violations.map(({ field, reason }) => ({ field, reason })),
+    [{ field: 'text.body', reason: 'REQUIRED' }],
+  );
+  assert.ok(details.violations[0].description, 'each violation has a description');
+});
+
+test('a rate-limited recipient reads ErrorInfo and RetryInfo', async () => {
+  // With less time left than the API's Retry-After (7 s), the service answers at once; with more,
+  // it waits and tries again first.
+  const error = await failed(sendText(client, '15550000429', 'hello', { timeoutMs: 5000 }));
+  const details = errorDetails(error);
+  assert.equal(details.code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.equal(details.reason, '130429');
+  assert.equal(details.metadata.outcome, 'not_sent');
+  assert.equal(details.retryDelayMs, 7000);
+  assert.match(details.message, /\(#130429\) Rate limit hit/);
+  // grpc-js's own copy of the message, with the escapes decodeURI left, made readable.
+  assert.equal(readableMessage(error.details), details.message);
+});
+
+test('status messages are readable whatever grpc-js left encoded', () => {
+  assert.equal(readableMessage('(%23130429) Rate limit hit'), '(#130429) Rate limit hit');
+  assert.equal(readableMessage('a%2Fb%3Fc%40d 100%'), 'a/b?c@d 100%');
+});
