@@ -175,8 +175,12 @@ async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), Str
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("--listen {}: {e}", args.listen))?;
+    // The bound address: with `--listen 127.0.0.1:0` the port the OS chose.
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("--listen {}: {e}", args.listen))?;
     tracing::warn!(
-        listen = %args.listen,
+        listen = %address,
         "SANDBOX: an emulator of the WhatsApp Business API; nothing is delivered"
     );
     sandbox::serve(listener, args.sandbox_config(), shutdown_signal()?)

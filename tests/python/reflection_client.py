@@ -13,9 +13,10 @@ Prints "N passed, N failed" and exits non-zero if anything failed.
 
 import json
 import os
-import socket
+import queue
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import urllib.request
@@ -32,23 +33,34 @@ from grpc_status import rpc_status
 SERVICE = "whatsapp.v1.MessagingService"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def start_listening(command, env, message, seconds=30):
+    """Starts `command` with `--listen 127.0.0.1:0 --log-format json` (in `env`) and returns the
+    process and the address it logged in the JSON line whose message starts with `message`. The OS
+    picks the port: nothing can take it between a guess and the bind. The rest of the log is drained
+    on a thread, so the process never blocks on a full pipe."""
+    process = subprocess.Popen(
+        command + ["--listen", "127.0.0.1:0", "--log-format", "json"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    found = queue.Queue()
 
+    def read():
+        for line in process.stderr:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if str(event.get("message", "")).startswith(message) and "listen" in event:
+                found.put(event["listen"])
 
-def wait_for_port(port, process, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        return process, found.get(timeout=seconds)
+    except queue.Empty:
+        process.kill()
+        raise RuntimeError(f"{command[0]} never logged {message!r} (exit {process.poll()})")
 
 
 def http_json(url, method="GET"):
@@ -173,31 +185,26 @@ def check_health(client, _sandbox):
 
 def main():
     binary = sys.argv[1]
-    sandbox_port, grpc_port = free_port(), free_port()
-    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    env = dict(os.environ, RUST_LOG="warn")
+    env = dict(os.environ, RUST_LOG="info")
     processes = []
     passed = failed = 0
     try:
-        sandbox = subprocess.Popen(
-            [binary, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}"], env=env
-        )
+        sandbox, sandbox_address = start_listening([binary, "sandbox"], env, "SANDBOX")
         processes.append(sandbox)
-        wait_for_port(sandbox_port, sandbox)
+        sandbox_url = f"http://{sandbox_address}"
         service_env = dict(
             env,
             WHATSAPP_ACCESS_TOKEN="sandbox-token",
             WHATSAPP_PHONE_NUMBER_ID="100000000000001",
             WHATSAPP_GRPC_UPSTREAM_URL=sandbox_url,
-            WHATSAPP_GRPC_LISTEN=f"127.0.0.1:{grpc_port}",
             WHATSAPP_GRPC_HEALTH_INTERVAL="200ms",
-            WHATSAPP_GRPC_LOG_FORMAT="json",
         )
-        service = subprocess.Popen([binary, "serve"], env=service_env)
+        service, grpc_address = start_listening(
+            [binary, "serve"], service_env, "whatsapp-grpc serving"
+        )
         processes.append(service)
-        wait_for_port(grpc_port, service)
 
-        client = Client(f"127.0.0.1:{grpc_port}")
+        client = Client(grpc_address)
         for check in (
             check_health,
             check_sends_a_text,
