@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 
 use prost_reflect::{DescriptorPool, DynamicMessage};
+use tonic::Status;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::config::{ConnectArgs, SendArgs, SendersArgs};
@@ -109,7 +109,12 @@ pub async fn senders(args: SendersArgs) -> Result<String, String> {
 type Client = MessagingServiceClient<InterceptedService<Channel, ApiKey>>;
 
 async fn connect(args: &ConnectArgs, timeout: std::time::Duration) -> Result<Client, String> {
-    let server = &args.server;
+    // `host:port` as well as a URL.
+    let server = &if args.server.contains("://") {
+        args.server.clone()
+    } else {
+        format!("http://{}", args.server)
+    };
     let mut endpoint = Endpoint::from_shared(server.clone())
         .map_err(|e| format!("--server {server:?} is not a URL: {e}"))?
         .timeout(timeout);
@@ -140,10 +145,13 @@ async fn connect(args: &ConnectArgs, timeout: std::time::Duration) -> Result<Cli
         ),
         None => None,
     };
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| format!("cannot connect to {server}: {e}"))?;
+    // Connected now, so that "no service there" is told apart from what a service answers.
+    let channel = endpoint.connect().await.map_err(|e| {
+        let cause = std::error::Error::source(&e).map_or(e.to_string(), |cause| cause.to_string());
+        format!(
+            "no service at {server} ({cause}): is it running? start one with: cargo run --release -- serve --sandbox"
+        )
+    })?;
     Ok(MessagingServiceClient::with_interceptor(
         channel,
         ApiKey(api_key),
@@ -191,11 +199,6 @@ pub fn request_from_json(text: &str) -> Result<SendMessageRequest, String> {
 /// A status as lines a person can act on: code, message, and each detail.
 pub fn describe(status: &tonic::Status) -> String {
     let mut text = format!("{:?}: {}", status.code(), status.message());
-    if status.code() == Code::Unavailable && status.message().contains("tcp connect") {
-        text.push_str(
-            "\n  is the service running? start it with: cargo run --release -- serve --sandbox",
-        );
-    }
     let details = status.get_error_details();
     if let Some(bad_request) = details.bad_request() {
         for violation in &bad_request.field_violations {

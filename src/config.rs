@@ -155,7 +155,8 @@ pub struct ServeArgs {
 
     /// Send to a sandbox started in-process instead of a real API: needs no other flag or
     /// credential, and delivers nothing.
-    #[arg(long, env = "WHATSAPP_GRPC_SANDBOX")]
+    /// (The variable takes true/false, 1/0, yes/no, on/off.)
+    #[arg(long, env = "WHATSAPP_GRPC_SANDBOX", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub sandbox: bool,
 
     /// Requests to the API in flight at once (and so its connections): a message call holds one

@@ -279,3 +279,59 @@ async fn serve_with_a_senders_file_sends_from_each_and_reloads_on_sighup() {
         "the refused reload is logged: {stderr}"
     );
 }
+
+/// `send --server host:port` works without a scheme; with no service there it says so (not an
+/// answer of the service), and names how to start one.
+#[tokio::test]
+async fn send_takes_host_and_port_and_tells_no_service_from_an_answer() {
+    let stack = Stack::start(Flavor::Cloud).await;
+    let (ok, stdout, stderr) = run(args(&[
+        "send",
+        "--server",
+        &stack.grpc_address.to_string(),
+        "--to",
+        "15550001111",
+        "--text",
+        "hello",
+    ]))
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("wamid."), "{stdout}");
+
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let (ok, _, stderr) = run(args(&[
+        "send",
+        "--server",
+        &closed,
+        "--to",
+        "15550001111",
+        "--text",
+        "hello",
+    ]))
+    .await;
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("no service at http://{closed}"))
+            && stderr.contains("serve --sandbox"),
+        "{stderr}"
+    );
+}
+
+/// `WHATSAPP_GRPC_SANDBOX=1`, as people write booleans in the environment, turns the sandbox on.
+#[tokio::test]
+async fn the_sandbox_variable_takes_1() {
+    let mut command = Command::new(BINARY);
+    command
+        .arg("serve")
+        .env("WHATSAPP_GRPC_SANDBOX", "1")
+        .env_remove("WHATSAPP_ACCESS_TOKEN")
+        .env_remove("WHATSAPP_PHONE_NUMBER_ID")
+        .env_remove("WHATSAPP_GRPC_UPSTREAM_URL");
+    let service = Service::launch(command).await;
+    let (status, log) = service.terminate().await;
+    assert!(status.success(), "{log}");
+    assert!(log.contains("SANDBOX MODE"), "{log}");
+}
