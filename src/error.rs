@@ -76,6 +76,10 @@ impl From<Error> for Status {
 
 /// The status the caller gets for `error`.
 pub fn status(error: &Error) -> Status {
+    readable_everywhere(status_of(error))
+}
+
+fn status_of(error: &Error) -> Status {
     // One exhaustive match: a new variant cannot be forgotten.
     match error {
         Error::InvalidArgument(invalid) => invalid_argument(invalid),
@@ -289,6 +293,34 @@ pub fn status(error: &Error) -> Status {
     }
 }
 
+/// `status` with a message every gRPC client reads as written. tonic percent-encodes `grpc-message`
+/// as the gRPC spec says, `#` and `?` included, but grpc-js decodes it with JavaScript's `decodeURI`,
+/// which leaves `%23` and `%3F` as they are: a Node caller read the Graph API's `(#130429) Rate
+/// limit hit` as `(%23130429) Rate limit hit`. So `#` before a digit (an API error code) becomes
+/// `code `, and any other `#` or `?` its full-width form, which every client decodes. The details
+/// (`ErrorInfo.metadata["title"]`) keep the API's text as it is. Error path only.
+fn readable_everywhere(status: Status) -> Status {
+    if !status.message().contains(['#', '?']) {
+        return status;
+    }
+    let mut message = String::with_capacity(status.message().len() + 8);
+    let mut chars = status.message().chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '#' if chars.peek().is_some_and(char::is_ascii_digit) => message.push_str("code "),
+            '#' => message.push('\u{ff03}'),
+            '?' => message.push('\u{ff1f}'),
+            c => message.push(c),
+        }
+    }
+    Status::with_details_and_metadata(
+        status.code(),
+        message,
+        bytes::Bytes::copy_from_slice(status.details()),
+        status.metadata().clone(),
+    )
+}
+
 /// What became of the message, as `status`'s `ErrorInfo` says (`None` if it says nothing).
 pub fn outcome_of(status: &Status) -> Option<Outcome> {
     match status
@@ -489,6 +521,10 @@ pub fn malformed_request_status(full_name: &str, why: &str) -> Status {
 
 /// The status of a call a layer answered itself.
 pub fn rejection_status(rejection: Rejection) -> Status {
+    readable_everywhere(rejection_status_of(rejection))
+}
+
+fn rejection_status_of(rejection: Rejection) -> Status {
     let message = rejection.to_string();
     // One exhaustive match: a new rejection cannot be forgotten.
     match rejection {
@@ -550,6 +586,42 @@ mod tests {
             fbtrace_id: None,
             retry_after: None,
         }
+    }
+
+    #[test]
+    fn messages_need_no_decoding_grpc_js_skips() {
+        let mut error = api(Flavor::Cloud, 429, Some(130429));
+        error.title = "(#130429) Rate limit hit? see #help".into();
+        let status = status(&upstream(UpstreamError::Api(Box::new(error))));
+        assert!(
+            status
+                .message()
+                .ends_with("(code 130429) Rate limit hit\u{ff1f} see \u{ff03}help"),
+            "{status:?}"
+        );
+        // The details and their ErrorInfo title are the API's, untouched.
+        let info = status.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(
+            info.metadata["title"],
+            "(#130429) Rate limit hit? see #help"
+        );
+        let http = status.into_http::<()>();
+        let header = http.headers()["grpc-message"].to_str().expect("ASCII");
+        assert!(
+            !header.contains("%23") && !header.contains("%3F"),
+            "{header}"
+        );
+
+        // A message without either character is left as it is.
+        let plain = status_of(&upstream(UpstreamError::Api(Box::new(api(
+            Flavor::Cloud,
+            429,
+            Some(4),
+        )))));
+        assert_eq!(
+            readable_everywhere(plain.clone()).message(),
+            plain.message()
+        );
     }
 
     /// Every row of the README's error table.

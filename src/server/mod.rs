@@ -187,11 +187,13 @@ pub async fn serve_on(
     let _watching = tls.as_ref().map(tls::Tls::watch);
     let store = config.idempotency.build().map_err(ServeError::Config)?;
 
-    // Both reflection versions, so grpcurl and older clients can list and describe the services.
+    // Both reflection versions, so grpcurl and older clients can list and describe the services,
+    // and decode the google.rpc details (BadRequest, ErrorInfo, RetryInfo, ...) of a failed call.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
     };
     let limits = config.limits;
     let messaging = MessagingServiceServer::new(Messaging::new(senders, store))
