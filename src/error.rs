@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use prost::Message as _;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
@@ -313,12 +314,16 @@ fn readable_everywhere(status: Status) -> Status {
             c => message.push(c),
         }
     }
-    Status::with_details_and_metadata(
-        status.code(),
-        message,
-        bytes::Bytes::copy_from_slice(status.details()),
-        status.metadata().clone(),
-    )
+    // The details are a google.rpc.Status that repeats the message: clients (grpcio-status)
+    // check that both agree, so the details carry the new message too.
+    let details = match tonic_types::pb::Status::decode(status.details()) {
+        Ok(mut rpc) if !status.details().is_empty() => {
+            rpc.message.clone_from(&message);
+            bytes::Bytes::from(rpc.encode_to_vec())
+        }
+        _ => bytes::Bytes::copy_from_slice(status.details()),
+    };
+    Status::with_details_and_metadata(status.code(), message, details, status.metadata().clone())
 }
 
 /// What became of the message, as `status`'s `ErrorInfo` says (`None` if it says nothing).
