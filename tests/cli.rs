@@ -335,3 +335,39 @@ async fn the_sandbox_variable_takes_1() {
     assert!(status.success(), "{log}");
     assert!(log.contains("SANDBOX MODE"), "{log}");
 }
+
+/// The sample requests of `examples/requests/` (the README's `send --json`) are valid and sent as
+/// the message kind their file names.
+#[tokio::test]
+async fn the_sample_request_files_are_sent() {
+    let stack = Stack::start(Flavor::Cloud).await;
+    let server = format!("http://{}", stack.grpc_address);
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/requests");
+    let mut names: Vec<_> = std::fs::read_dir(&samples)
+        .expect("examples/requests")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 3, "{names:?}");
+    for (index, path) in names.iter().enumerate() {
+        let (ok, stdout, stderr) = run(args(&[
+            "send",
+            "--server",
+            &server,
+            "--json",
+            path.to_str().expect("UTF-8"),
+        ]))
+        .await;
+        assert!(ok, "{}: {stderr}", path.display());
+        assert!(stdout.starts_with("wamid."), "{stdout}");
+        let received = stack.received().await;
+        let kind = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .expect("a name");
+        let body = &received[index]["body"];
+        let expected = kind.split('_').next().expect("a kind");
+        assert_eq!(body["type"], expected, "{}: {body}", path.display());
+    }
+}
