@@ -24,7 +24,7 @@ use crate::wire::interactive::{CarouselAction, CarouselCard, CarouselCardType};
 use crate::wire::json::JsonObject;
 
 use super::media::{self, Place};
-use super::non_empty;
+use super::{card_index, non_empty};
 
 pub(super) fn interactive<'a>(
     v: &mut Validator,
@@ -105,25 +105,14 @@ fn carousel<'a>(
     let mut cards = Vec::with_capacity(walked.len());
     for (i, card) in walked.iter().enumerate() {
         let path = cards_path.index(i);
-        let index_path = path.field("card_index");
-        if card.card_index > limits::CAROUSEL_CARD_INDEX_MAX {
-            v.violation(
-                index_path,
-                Rule::OutOfRange {
-                    min: "0".into(),
-                    max: limits::CAROUSEL_CARD_INDEX_MAX.to_string(),
-                },
-            );
-        }
-        match indexes.iter().find(|(index, _)| *index == card.card_index) {
-            Some((_, first)) => v.violation(
-                index_path,
-                Rule::Duplicate {
-                    first: format!("cards[{first}].card_index"),
-                },
-            ),
-            None => indexes.push((card.card_index, i)),
-        }
+        card_index(
+            v,
+            path.field("card_index"),
+            card.card_index,
+            limits::CAROUSEL_CARD_INDEX_MAX,
+            i,
+            &mut indexes,
+        );
         let header = v
             .one_of(path.field("header"), card.header.as_ref(), "image, video")
             .and_then(|header| {

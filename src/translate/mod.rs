@@ -13,7 +13,7 @@ mod template;
 use crate::flavor::Flavor;
 use crate::proto;
 use crate::proto::send_message_request::Content;
-use crate::validate::{InvalidRequest, Path, Validator, limits};
+use crate::validate::{InvalidRequest, Path, Rule, Validator, limits};
 use crate::wire::mark_read::{MarkRead, ReadStatus, TypingIndicator, TypingIndicatorType};
 use crate::wire::message::{self as msg, MessagingProduct, SendMessage};
 
@@ -290,6 +290,36 @@ fn in_range(v: &mut Validator, path: Path<'_>, value: f64, limit: f64) {
 
 /// `Some` for a non-empty string: proto3 has no absent strings, and the API takes an absent field
 /// where the caller left one empty.
+/// Checks the `card_index` of a carousel's card at `position`: at most `max`, and not the index of
+/// an earlier card (`seen` holds each earlier index with its card's position; at most 10 cards).
+fn card_index(
+    v: &mut Validator,
+    path: Path<'_>,
+    index: u32,
+    max: u32,
+    position: usize,
+    seen: &mut Vec<(u32, usize)>,
+) {
+    if index > max {
+        v.violation(
+            path,
+            Rule::OutOfRange {
+                min: "0".into(),
+                max: max.to_string(),
+            },
+        );
+    }
+    match seen.iter().find(|(earlier, _)| *earlier == index) {
+        Some((_, first)) => v.violation(
+            path,
+            Rule::Duplicate {
+                first: format!("cards[{first}].card_index"),
+            },
+        ),
+        None => seen.push((index, position)),
+    }
+}
+
 fn non_empty(value: &str) -> Option<&str> {
     (!value.is_empty()).then_some(value)
 }

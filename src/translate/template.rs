@@ -17,7 +17,7 @@ use crate::wire::template::{
 
 use super::interactive::{flow_data, product_sections};
 use super::media::{self, Place};
-use super::non_empty;
+use super::{card_index, non_empty};
 
 pub(super) fn template<'a>(
     v: &mut Validator,
@@ -596,25 +596,14 @@ fn carousel<'a>(
     let mut cards = Vec::with_capacity(walked.len());
     for (i, card) in walked.iter().enumerate() {
         let path = cards_path.index(i);
-        let index_path = path.field("card_index");
-        if card.card_index > limits::TEMPLATE_CARD_INDEX_MAX {
-            v.violation(
-                index_path,
-                Rule::OutOfRange {
-                    min: "0".into(),
-                    max: limits::TEMPLATE_CARD_INDEX_MAX.to_string(),
-                },
-            );
-        }
-        match indexes.iter().find(|(index, _)| *index == card.card_index) {
-            Some((_, first)) => v.violation(
-                index_path,
-                Rule::Duplicate {
-                    first: format!("cards[{first}].card_index"),
-                },
-            ),
-            None => indexes.push((card.card_index, i)),
-        }
+        card_index(
+            v,
+            path.field("card_index"),
+            card.card_index,
+            limits::TEMPLATE_CARD_INDEX_MAX,
+            i,
+            &mut indexes,
+        );
         let header_path = path.field("header");
         let header = v
             .present(header_path, card.header.as_ref())
