@@ -343,14 +343,10 @@ async fn the_sample_request_files_are_sent() {
     let stack = Stack::start(Flavor::Cloud).await;
     let server = format!("http://{}", stack.grpc_address);
     let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/requests");
-    let mut names: Vec<_> = std::fs::read_dir(&samples)
-        .expect("examples/requests")
-        .map(|entry| entry.expect("an entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    names.sort();
+    let names = common::json_names(&samples);
     assert!(names.len() >= 3, "{names:?}");
-    for (index, path) in names.iter().enumerate() {
+    for (index, kind) in names.iter().enumerate() {
+        let path = samples.join(format!("{kind}.json"));
         let (ok, stdout, stderr) = run(args(&[
             "send",
             "--server",
@@ -362,10 +358,6 @@ async fn the_sample_request_files_are_sent() {
         assert!(ok, "{}: {stderr}", path.display());
         assert!(stdout.starts_with("wamid."), "{stdout}");
         let received = stack.received().await;
-        let kind = path
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .expect("a name");
         let body = &received[index]["body"];
         let expected = kind.split('_').next().expect("a kind");
         assert_eq!(body["type"], expected, "{}: {body}", path.display());

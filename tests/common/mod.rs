@@ -154,17 +154,17 @@ pub fn fixtures_dir() -> PathBuf {
 
 /// A fixture file, parsed.
 pub fn fixture(flavor: &str, name: &str) -> serde_json::Value {
-    let path = fixtures_dir().join(flavor).join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("fixture {} is not JSON: {e}", path.display()))
+    read_json(&fixtures_dir().join(flavor).join(format!("{name}.json")))
 }
 
 /// A fixture of `tests/fixtures_cloud_docs/` (flat: the flavor is in the file), parsed.
 pub fn doc_fixture(name: &str) -> serde_json::Value {
-    let path = doc_fixtures_dir().join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path)
+    read_json(&doc_fixtures_dir().join(format!("{name}.json")))
+}
+
+/// The fixture file at `path`, parsed.
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
     serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("fixture {} is not JSON: {e}", path.display()))
@@ -194,19 +194,7 @@ pub fn json_names(dir: &Path) -> Vec<String> {
 
 /// The names of every fixture of a flavor.
 pub fn fixture_names(flavor: &str) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir().join(flavor))
-        .expect("fixture directory")
-        .map(|entry| entry.expect("fixture entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .map(|path| {
-            path.file_stem()
-                .expect("stem")
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    names.sort();
-    names
+    json_names(&fixtures_dir().join(flavor))
 }
 
 /// The smallest metadata limit of common gRPC clients (grpc-go; grpcio allows 16 KiB): a status
