@@ -9,6 +9,16 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 /// How long one command (connecting included) may take.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// What `command` answers, or why not: its error, or that Redis did not answer within
+/// [`COMMAND_TIMEOUT`].
+pub async fn bounded<T>(command: impl Future<Output = redis::RedisResult<T>>) -> Result<T, String> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, command).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("Redis did not answer within {COMMAND_TIMEOUT:?}")),
+    }
+}
+
 /// A connection to `url` (`redis://host:port/db`), made on first use; `flag` names the setting in
 /// problems.
 pub fn connect(url: &str, flag: &str) -> Result<ConnectionManager, String> {

@@ -10,7 +10,6 @@ use prost::Message;
 
 use super::{Claim, Fingerprint, Key, Recorded, Store, StoreError, StoredEntry};
 
-pub use crate::redis_connection::COMMAND_TIMEOUT;
 /// The prefix of every key this service writes.
 const PREFIX: &str = "whatsapp-grpc:idempotency:";
 /// Takes the key if it is free (for the TTL), else returns what it holds.
@@ -38,19 +37,15 @@ impl RedisStore {
         (self.ttl.as_millis() as u64).max(1)
     }
 
-    /// Runs `command`, bounded by [`COMMAND_TIMEOUT`].
+    /// Runs `command`, bounded by [`crate::redis_connection::COMMAND_TIMEOUT`].
     async fn query<T: ::redis::FromRedisValue>(
         &self,
         command: ::redis::Cmd,
     ) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
-        match tokio::time::timeout(COMMAND_TIMEOUT, command.query_async(&mut connection)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(StoreError(error.to_string())),
-            Err(_) => Err(StoreError(format!(
-                "Redis did not answer within {COMMAND_TIMEOUT:?}"
-            ))),
-        }
+        crate::redis_connection::bounded(command.query_async(&mut connection))
+            .await
+            .map_err(StoreError)
     }
 
     async fn read(&self, key: &Key) -> Result<Option<StoredEntry>, StoreError> {

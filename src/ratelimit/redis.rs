@@ -7,7 +7,7 @@ use std::time::Duration;
 use ::redis::aio::ConnectionManager;
 
 use super::{Limiter, LimiterError, Rate, Reservation, micros};
-use crate::redis_connection::COMMAND_TIMEOUT;
+use crate::redis_connection::bounded;
 
 /// The prefix of every key this limiter writes.
 const PREFIX: &str = "whatsapp-grpc:rate:";
@@ -61,22 +61,16 @@ impl Limiter for RedisLimiter {
             .arg(micros(rate.interval()))
             .arg(micros(rate.burst_tolerance()))
             .arg(micros(max_wait));
-        let answer = tokio::time::timeout(
-            COMMAND_TIMEOUT,
-            invocation.invoke_async::<(u8, u64)>(&mut connection),
-        )
-        .await;
-        match answer {
-            Ok(Ok((1, wait))) => Ok(Reservation::Granted {
+        let answer = bounded(invocation.invoke_async::<(u8, u64)>(&mut connection))
+            .await
+            .map_err(LimiterError)?;
+        Ok(match answer {
+            (1, wait) => Reservation::Granted {
                 wait: Duration::from_micros(wait),
-            }),
-            Ok(Ok((_, retry_after))) => Ok(Reservation::Refused {
+            },
+            (_, retry_after) => Reservation::Refused {
                 retry_after: Duration::from_micros(retry_after),
-            }),
-            Ok(Err(error)) => Err(LimiterError(error.to_string())),
-            Err(_) => Err(LimiterError(format!(
-                "Redis did not answer within {COMMAND_TIMEOUT:?}"
-            ))),
-        }
+            },
+        })
     }
 }
