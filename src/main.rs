@@ -1,5 +1,6 @@
 //! The `whatsapp-grpc` binary: `serve`, `sandbox`, `send`, `senders` and `hash-key`.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -81,40 +82,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_err(|e| format!("--listen {}: {e}", config.listen))?;
-    // Bound before the server reports SERVING, so a scraper finds it as soon as the pod is ready.
-    let metrics_listener = match config.metrics_listen {
-        Some(metrics) => Some(
-            TcpListener::bind(metrics)
-                .await
-                .map_err(|e| format!("--metrics-listen {metrics}: {e}"))?,
-        ),
-        None => None,
-    };
-    let metrics_address = match &metrics_listener {
-        Some(listener) => Some(
-            listener
-                .local_addr()
-                .map_err(|e| format!("--metrics-listen {:?}: {e}", config.metrics_listen))?,
-        ),
-        None => None,
-    };
-    // Bound before the server reports SERVING too, so the first probe finds it.
-    let health_listener = match config.health_listen {
-        Some(health) => Some(
-            TcpListener::bind(health)
-                .await
-                .map_err(|e| format!("--health-listen {health}: {e}"))?,
-        ),
-        None => None,
-    };
-    let health_address = match &health_listener {
-        Some(listener) => Some(
-            listener
-                .local_addr()
-                .map_err(|e| format!("--health-listen {:?}: {e}", config.health_listen))?,
-        ),
-        None => None,
-    };
+    // Bound before the server reports SERVING, so a scraper or the first probe finds them.
+    let (metrics_listener, metrics_address) =
+        bind_optional(config.metrics_listen, "--metrics-listen").await?;
+    let (health_listener, health_address) =
+        bind_optional(config.health_listen, "--health-listen").await?;
     tracing::info!(
         listen = %address,
         metrics_listen = metrics_address.map(tracing::field::display),
@@ -169,6 +141,24 @@ fn hash_key() -> Result<String, String> {
         .read_to_end(&mut key)
         .map_err(|e| format!("cannot read the key from standard input: {e}"))?;
     api_keys::hash_key(&key)
+}
+
+/// A listener on `address` if one is configured, and the address it bound (with port 0, the one
+/// the OS chose); `flag` names it in problems.
+async fn bind_optional(
+    address: Option<SocketAddr>,
+    flag: &str,
+) -> Result<(Option<TcpListener>, Option<SocketAddr>), String> {
+    let Some(address) = address else {
+        return Ok((None, None));
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("{flag} {address}: {e}"))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("{flag} {address}: {e}"))?;
+    Ok((Some(listener), Some(bound)))
 }
 
 async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), String> {
