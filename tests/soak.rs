@@ -33,6 +33,8 @@ const MESSAGES: usize = 300;
 const PER_SECOND: u32 = 80;
 /// Each call's deadline: short enough that some callers find no slot before it.
 const DEADLINE: Duration = Duration::from_secs(3);
+/// How long a failure that sent nothing stays answered for its request_id (the service's 1 s).
+const NOT_SENT_REMEMBERED: Duration = Duration::from_secs(1);
 /// A caller gives up retrying `not_sent` after this many calls (it never should have to).
 const TRIES: usize = 40;
 
@@ -209,7 +211,14 @@ async fn send_copy(
                 if info.reason == "SEND_RATE_LIMITED" {
                     seen.rate_limited += 1;
                 }
-                status.get_details_retry_info().and_then(|r| r.retry_delay)
+                let retry = status.get_details_retry_info().and_then(|r| r.retry_delay);
+                // A replayed `not_sent` means the request_id still holds that failure (for a
+                // second, the README says): coming back sooner only replays it again.
+                if status.metadata().get("replayed").is_some() {
+                    Some(retry.unwrap_or_default().max(NOT_SENT_REMEMBERED))
+                } else {
+                    retry
+                }
             }
             (_, "unknown") => return End::Unknown,
             (_, outcome) => panic!("outcome {outcome:?}: {status:?}"),
