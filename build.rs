@@ -7,22 +7,22 @@ use std::{env, fs, path::PathBuf};
 use prost::Message as _;
 
 const PROTO_ROOT: &str = "proto";
-const PROTO_FILES: &[&str] = &[
-    "whatsapp/v1/messaging_service.proto",
-    "whatsapp/v1/contacts.proto",
-    "whatsapp/v1/interactive.proto",
-    "whatsapp/v1/location.proto",
-    "whatsapp/v1/media.proto",
-    "whatsapp/v1/reaction.proto",
-    "whatsapp/v1/senders.proto",
-    "whatsapp/v1/template.proto",
-    "whatsapp/v1/text.proto",
-];
+/// The package's folder: every `.proto` file in it is compiled, so a new file needs no edit here.
+const PROTO_PACKAGE: &str = "whatsapp/v1";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={PROTO_ROOT}");
 
-    let descriptors = protox::compile(PROTO_FILES, [PROTO_ROOT])?;
+    let mut files = Vec::new();
+    for entry in fs::read_dir(PathBuf::from(PROTO_ROOT).join(PROTO_PACKAGE))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".proto") {
+            files.push(format!("{PROTO_PACKAGE}/{name}"));
+        }
+    }
+    // Sorted, so the descriptor set (and reflection) is the same on every machine.
+    files.sort();
+    let descriptors = protox::compile(&files, [PROTO_ROOT])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(
         out_dir.join("whatsapp_v1_descriptor.bin"),

@@ -15,6 +15,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod flavor;
 pub mod health;
 pub mod idempotency;
