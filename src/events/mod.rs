@@ -3,4 +3,5 @@
 //!
 //! [`Event`]: crate::proto::Event
 
+pub mod memory;
 pub mod store;
