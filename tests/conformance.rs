@@ -105,6 +105,10 @@ fn cloud_docs_templates_are_refused_on_premises() {
         ("marketing_messages_template", &["marketing_messages"]),
         ("recipient_bsuid", &["recipient"]),
         ("interactive_media_carousel", &["interactive.carousel"]),
+        (
+            "interactive_media_carousel_quick_replies",
+            &["interactive.carousel"],
+        ),
         ("interactive_voice_call", &["interactive.voice_call"]),
         (
             "interactive_voice_call_defaults",
@@ -137,7 +141,15 @@ fn cloud_docs_templates_are_refused_on_premises() {
         ),
         (
             "template_product_header",
-            &["template.components[0].header.parameters[0].product"],
+            &[
+                "template.components[0].header.parameters[0].product",
+                "template.components[1].body.parameters[0].parameter_name",
+                "template.components[1].body.parameters[1].parameter_name",
+            ],
+        ),
+        (
+            "template_tap_target_configuration",
+            &["template.components[2].tap_target_configuration"],
         ),
         (
             "template_catalog_button_no_thumbnail",

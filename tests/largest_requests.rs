@@ -267,6 +267,12 @@ fn cloud_template() -> proto::Template {
             },
         )),
         component(Component::Carousel(proto::TemplateCarousel { cards })),
+        component(Component::TapTargetConfiguration(
+            proto::TemplateTapTargetConfiguration {
+                url: url(),
+                title: s(limits::TAP_TARGET_TITLE_MAX),
+            },
+        )),
         component(Component::Button(proto::TemplateButton {
             index: 0,
             sub_type: Some(SubType::Flow(proto::TemplateFlowButton {
@@ -505,6 +511,42 @@ fn contents(flavor: Flavor) -> Vec<(&'static str, Content)> {
                             proto::InteractiveCarouselUrlButton {
                                 display_text: s(limits::CTA_URL_DISPLAY_TEXT_MAX),
                                 url: url(),
+                            },
+                        )),
+                    })
+                    .collect(),
+            })),
+        ));
+        contents.push((
+            "interactive carousel (quick replies)",
+            interactive(Kind::Carousel(proto::InteractiveCarousel {
+                body: body(),
+                cards: (0..limits::CAROUSEL_CARDS_MAX as u32)
+                    .map(|card_index| proto::InteractiveCarouselCard {
+                        card_index,
+                        header: Some(proto::interactive_carousel_card::Header::Image(
+                            proto::Image {
+                                source: Some(proto::image::Source::Link(url())),
+                                ..Default::default()
+                            },
+                        )),
+                        body: Some(proto::InteractiveBody {
+                            text: s(limits::CAROUSEL_CARD_BODY_MAX),
+                        }),
+                        action: Some(proto::interactive_carousel_card::Action::QuickReplies(
+                            proto::InteractiveCarouselQuickReplies {
+                                buttons: (0..limits::CAROUSEL_QUICK_REPLIES_MAX)
+                                    .map(|j| {
+                                        let i = card_index as usize * 3 + j;
+                                        proto::InteractiveCarouselQuickReply {
+                                            id: unique(i, limits::CAROUSEL_QUICK_REPLY_ID_MAX),
+                                            title: unique(
+                                                j,
+                                                limits::CAROUSEL_QUICK_REPLY_TITLE_MAX,
+                                            ),
+                                        }
+                                    })
+                                    .collect(),
                             },
                         )),
                     })

@@ -1463,7 +1463,9 @@ fn template_component_and_button_kind_are_required() {
     assert_violation_both(
         &template_request(|t| t.components = vec![proto::TemplateComponent { component: None }]),
         "template.components[0].component",
-        Rule::OneOfRequired("header, body, button, limited_time_offer, carousel"),
+        Rule::OneOfRequired(
+            "header, body, button, limited_time_offer, carousel, tap_target_configuration",
+        ),
     );
     assert_violation_both(
         &template_request(|t| {
@@ -3305,7 +3307,7 @@ fn limited_time_offer_expires_within_year_9999_and_appears_once() {
 }
 
 #[test]
-fn template_holds_at_most_14_components() {
+fn template_holds_at_most_15_components() {
     let full = |extra: bool| {
         template_request(|t| {
             t.components = vec![
@@ -3313,6 +3315,7 @@ fn template_holds_at_most_14_components() {
                 template_body(vec![template_text("Ana")]),
                 offer(1),
                 carousel(vec![card(0)]),
+                tap_target("https://example.com/offer", "Offer Details"),
             ];
             t.components
                 .extend((0..10).map(|index| template_button(index, quick_reply("yes"))));
@@ -3322,13 +3325,14 @@ fn template_holds_at_most_14_components() {
         })
     };
     assert_ok(Flavor::Cloud, &full(false));
-    // A fifteenth component is refused as one too many, not walked (its duplicate index would
-    // otherwise be reported too). On-Premises also refuses the Cloud-only offer and carousel.
+    // A sixteenth component is refused as one too many, not walked (its duplicate index would
+    // otherwise be reported too). On-Premises also refuses the Cloud-only offer, carousel and tap
+    // target.
     for flavor in BOTH {
-        let violations = check(flavor, &full(true)).expect_err("15 components");
+        let violations = check(flavor, &full(true)).expect_err("16 components");
         assert_eq!(
             violations[0],
-            fv("template.components", too_many(14, 15)),
+            fv("template.components", too_many(15, 16)),
             "{violations:#?}"
         );
         assert!(
@@ -3336,6 +3340,73 @@ fn template_holds_at_most_14_components() {
             "{violations:#?}"
         );
     }
+}
+
+fn tap_target(url: &str, title: &str) -> proto::TemplateComponent {
+    template_component(Component::TapTargetConfiguration(
+        proto::TemplateTapTargetConfiguration {
+            url: url.into(),
+            title: title.into(),
+        },
+    ))
+}
+
+#[test]
+fn tap_target_has_an_http_url_and_a_title_of_256_characters_once_on_the_cloud_api_only() {
+    let with = |components: Vec<proto::TemplateComponent>| {
+        template_request(|t| {
+            t.components = vec![template_body(vec![template_text("Andy")])];
+            t.components.extend(components);
+        })
+    };
+    let url = format!("https://example.com/{}", rep("a", 2048 - 20));
+    assert_ok(Flavor::Cloud, &with(vec![tap_target(&url, &rep("é", 256))]));
+    assert_violation(
+        Flavor::Cloud,
+        &with(vec![tap_target(&format!("{url}a"), "Offer")]),
+        "template.components[1].tap_target_configuration.url",
+        too_long(2048, 2049),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with(vec![tap_target("https://example.com", &rep("é", 257))]),
+        "template.components[1].tap_target_configuration.title",
+        too_long(256, 257),
+    );
+    assert_violations(
+        Flavor::Cloud,
+        &with(vec![tap_target("", "")]),
+        vec![
+            fv(
+                "template.components[1].tap_target_configuration.url",
+                Rule::Required,
+            ),
+            fv(
+                "template.components[1].tap_target_configuration.title",
+                Rule::Required,
+            ),
+        ],
+    );
+    assert_format(
+        Flavor::Cloud,
+        &with(vec![tap_target("javascript:alert(1)", "Offer")]),
+        "template.components[1].tap_target_configuration.url",
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with(vec![
+            tap_target("https://example.com/a", "A"),
+            tap_target("https://example.com/b", "B"),
+        ]),
+        "template.components[2]",
+        duplicate("components[1]"),
+    );
+    assert_violation(
+        Flavor::OnPremises,
+        &with(vec![tap_target("https://example.com", "Offer")]),
+        "template.components[1].tap_target_configuration",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
 }
 
 #[test]
@@ -3826,14 +3897,26 @@ fn voice_call_text_is_at_most_20_characters_ttl_1_to_43200_minutes_payload_512()
 }
 
 #[test]
-fn call_permission_request_needs_its_body() {
+fn call_permission_request_body_is_optional_and_1_to_1024_characters() {
+    let with = |body: Option<proto::InteractiveBody>| {
+        request(interactive(Kind::CallPermissionRequest(
+            proto::InteractiveCallPermissionRequest { body },
+        )))
+    };
+    // "Although a text body will be optional, you should send one."
+    assert_ok(Flavor::Cloud, &with(None));
+    assert_ok(Flavor::Cloud, &with(body(&rep("é", 1024))));
     assert_violation(
         Flavor::Cloud,
-        &request(interactive(Kind::CallPermissionRequest(
-            proto::InteractiveCallPermissionRequest { body: None },
-        ))),
-        "interactive.call_permission_request.body",
+        &with(body("")),
+        "interactive.call_permission_request.body.text",
         Rule::Required,
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with(body(&rep("é", 1025))),
+        "interactive.call_permission_request.body.text",
+        too_long(1024, 1025),
     );
 }
 
@@ -3979,7 +4062,7 @@ fn media_carousel_cards_share_their_header_type_and_need_header_and_button() {
             },
         ]),
         "interactive.carousel.cards[1].action",
-        Rule::OneOfRequired("cta_url"),
+        Rule::OneOfRequired("cta_url, quick_replies"),
     );
     assert_violation(
         Flavor::Cloud,
@@ -4068,43 +4151,135 @@ fn to_group(content: Content) -> proto::SendMessageRequest {
     }
 }
 
+const GROUPS_TAKE: &str = "groups take text, media (image, audio, document, video, sticker) and text- or media-based template messages";
+const GROUPS_TAKE_NO_COMMERCE: &str =
+    "groups take text-based and media-based templates, not commerce messages";
+
 #[test]
 fn groups_take_text_media_and_templates_on_the_cloud_api_only() {
-    let template = Content::Template(proto::Template {
-        name: "order_update".into(),
-        language: language("en_US"),
-        ..Default::default()
-    });
+    let template = |components: Vec<proto::TemplateComponent>| {
+        Content::Template(proto::Template {
+            name: "order_update".into(),
+            language: language("en_US"),
+            components,
+            ..Default::default()
+        })
+    };
     for content in [
         text("Hi all"),
         Content::Image(image_link()),
+        Content::Audio(proto::Audio {
+            source: Some(proto::audio::Source::Id("audio-id".into())),
+            voice: true,
+            ..Default::default()
+        }),
         Content::Document(document_link()),
-        template,
+        Content::Video(proto::Video {
+            source: Some(proto::video::Source::Id("video-id".into())),
+            ..Default::default()
+        }),
+        Content::Sticker(proto::Sticker {
+            source: Some(proto::sticker::Source::Id("sticker-id".into())),
+            ..Default::default()
+        }),
+        template(vec![]),
+        template(vec![
+            template_header(vec![image_parameter()]),
+            template_body(vec![template_text("Ana")]),
+            template_button(0, quick_reply("yes")),
+            template_button(
+                1,
+                SubType::Url(proto::TemplateUrlButton {
+                    text: "order/42".into(),
+                }),
+            ),
+        ]),
     ] {
         let request = to_group(content);
         assert_ok(Flavor::Cloud, &request);
-        assert_violation(
-            Flavor::OnPremises,
-            &request,
-            "recipient_type",
-            Rule::FlavorOnly(Flavor::Cloud),
+        let refused = check(Flavor::OnPremises, &request).expect_err("On-Premises");
+        assert!(
+            refused.contains(&fv("recipient_type", Rule::FlavorOnly(Flavor::Cloud))),
+            "{refused:#?}"
         );
     }
-    for content in [
-        Content::Location(proto::Location::default()),
-        Content::Reaction(proto::Reaction {
-            message_id: WAMID.into(),
-            emoji: "👍".into(),
-        }),
-        voice_call_request(|_| {}).content.expect("content"),
+    // Each kind groups do not take is refused at its own field.
+    for (content, field) in [
+        (
+            contact_request(|_| {}).content.expect("content"),
+            "contacts",
+        ),
+        (Content::Location(proto::Location::default()), "location"),
+        (
+            Content::Reaction(proto::Reaction {
+                message_id: WAMID.into(),
+                emoji: "👍".into(),
+            }),
+            "reaction",
+        ),
+        (
+            voice_call_request(|_| {}).content.expect("content"),
+            "interactive",
+        ),
+        (
+            media_carousel((0..2).map(carousel_card_image).collect())
+                .content
+                .expect("content"),
+            "interactive",
+        ),
     ] {
         assert_violation(
             Flavor::Cloud,
             &to_group(content),
-            "content",
-            Rule::NotAllowed("groups take text, media and template messages"),
+            field,
+            Rule::NotAllowed(GROUPS_TAKE),
         );
     }
+    // Commerce templates: catalog and multi-product buttons, product headers.
+    let product = proto::TemplateParameter {
+        parameter: Some(Parameter::Product(proto::TemplateProduct {
+            product_retailer_id: "2lc20305pt".into(),
+            catalog_id: "194836987003835".into(),
+        })),
+        ..Default::default()
+    };
+    assert_violations(
+        Flavor::Cloud,
+        &to_group(template(vec![
+            template_header(vec![product]),
+            template_body(vec![template_text("Ana")]),
+            template_button(
+                0,
+                SubType::Catalog(proto::TemplateCatalogButton {
+                    thumbnail_product_retailer_id: "2lc20305pt".into(),
+                }),
+            ),
+            template_button(
+                1,
+                SubType::Mpm(proto::TemplateMultiProductButton {
+                    thumbnail_product_retailer_id: "2lc20305pt".into(),
+                    sections: vec![proto::InteractiveProductSection {
+                        title: String::new(),
+                        product_items: vec![product_item("2lc20305pt")],
+                    }],
+                }),
+            ),
+        ])),
+        vec![
+            fv(
+                "template.components[0].header.parameters[0].product",
+                Rule::NotAllowed(GROUPS_TAKE_NO_COMMERCE),
+            ),
+            fv(
+                "template.components[2].button.catalog",
+                Rule::NotAllowed(GROUPS_TAKE_NO_COMMERCE),
+            ),
+            fv(
+                "template.components[3].button.mpm",
+                Rule::NotAllowed(GROUPS_TAKE_NO_COMMERCE),
+            ),
+        ],
+    );
     assert_violation(
         Flavor::Cloud,
         &proto::SendMessageRequest {
@@ -4176,5 +4351,159 @@ fn marketing_messages_send_templates_on_the_cloud_api_only() {
         },
         "marketing_messages",
         Rule::NotAllowed("the Marketing Messages API sends to individuals only"),
+    );
+}
+
+fn quick_replies(card_index: u32, ids: &[&str]) -> proto::InteractiveCarouselCard {
+    proto::InteractiveCarouselCard {
+        action: Some(proto::interactive_carousel_card::Action::QuickReplies(
+            proto::InteractiveCarouselQuickReplies {
+                buttons: ids
+                    .iter()
+                    .enumerate()
+                    .map(|(j, id)| proto::InteractiveCarouselQuickReply {
+                        id: (*id).into(),
+                        title: format!("Choice {j}"),
+                    })
+                    .collect(),
+            },
+        )),
+        ..carousel_card_image(card_index)
+    }
+}
+
+#[test]
+fn media_carousel_quick_replies_are_1_to_3_and_as_many_on_every_card() {
+    let path = "interactive.carousel.cards[1].quick_replies.buttons";
+    assert_ok(
+        Flavor::Cloud,
+        &media_carousel(vec![
+            quick_replies(0, &["a0", "b0", "c0"]),
+            quick_replies(1, &["a1", "b1", "c1"]),
+        ]),
+    );
+    assert_ok(
+        Flavor::Cloud,
+        &media_carousel(
+            (0..10)
+                .map(|i| quick_replies(i, &[&format!("card-{i}")]))
+                .collect(),
+        ),
+    );
+    assert_violations(
+        Flavor::Cloud,
+        &media_carousel(vec![quick_replies(0, &[]), quick_replies(1, &[])]),
+        vec![
+            fv(
+                "interactive.carousel.cards[0].quick_replies.buttons",
+                too_few(1, 0),
+            ),
+            fv(path, too_few(1, 0)),
+        ],
+    );
+    let four = |card: u32| {
+        let ids: Vec<String> = (0..4).map(|j| format!("{card}-{j}")).collect();
+        quick_replies(card, &ids.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert_violations(
+        Flavor::Cloud,
+        &media_carousel(vec![four(0), four(1)]),
+        vec![
+            fv(
+                "interactive.carousel.cards[0].quick_replies.buttons",
+                too_many(3, 4),
+            ),
+            fv(path, too_many(3, 4)),
+        ],
+    );
+    // "Button types and numbers must match across all cards."
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![
+            quick_replies(0, &["a0", "b0"]),
+            quick_replies(1, &["a1"]),
+        ]),
+        path,
+        Rule::NotAllowed("every card has as many quick-reply buttons as the first card"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![quick_replies(0, &["a0"]), carousel_card_image(1)]),
+        "interactive.carousel.cards[1].cta_url",
+        Rule::NotAllowed("every card's buttons are of the same kind as the first card's"),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &media_carousel(vec![carousel_card_image(0), quick_replies(1, &["a1"])]),
+        "interactive.carousel.cards[1].quick_replies",
+        Rule::NotAllowed("every card's buttons are of the same kind as the first card's"),
+    );
+    assert_violation(
+        Flavor::OnPremises,
+        &media_carousel(vec![quick_replies(0, &["a0"]), quick_replies(1, &["a1"])]),
+        "interactive.carousel",
+        Rule::FlavorOnly(Flavor::Cloud),
+    );
+}
+
+#[test]
+fn media_carousel_quick_reply_ids_are_256_characters_unique_in_the_message_and_titles_20_unique_in_the_card()
+ {
+    let with = |edit: fn(&mut proto::InteractiveCarouselQuickReply)| {
+        let mut card = quick_replies(1, &["a1", "b1"]);
+        if let Some(proto::interactive_carousel_card::Action::QuickReplies(replies)) =
+            card.action.as_mut()
+        {
+            edit(&mut replies.buttons[1]);
+        }
+        media_carousel(vec![quick_replies(0, &["a0", "b0"]), card])
+    };
+    let button = "interactive.carousel.cards[1].quick_replies.buttons[1]";
+    assert_ok(Flavor::Cloud, &with(|b| b.id = rep("é", 256)));
+    assert_ok(Flavor::Cloud, &with(|b| b.title = rep("é", 20)));
+    assert_violation(
+        Flavor::Cloud,
+        &with(|b| b.id = rep("é", 257)),
+        &format!("{button}.id"),
+        too_long(256, 257),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with(|b| b.title = rep("é", 21)),
+        &format!("{button}.title"),
+        too_long(20, 21),
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with(|b| b.id.clear()),
+        &format!("{button}.id"),
+        Rule::Required,
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with(|b| b.title.clear()),
+        &format!("{button}.title"),
+        Rule::Required,
+    );
+    assert_violation(
+        Flavor::Cloud,
+        &with(|b| b.id = " b1".into()),
+        &format!("{button}.id"),
+        Rule::Padded,
+    );
+    // The webhook names a tapped button by its id only: ids are unique across all the cards.
+    assert_violation(
+        Flavor::Cloud,
+        &with(|b| b.id = "a0".into()),
+        &format!("{button}.id"),
+        duplicate("cards[0].quick_replies.buttons[0].id"),
+    );
+    // Labels repeat from card to card ("Learn more" on each), but not within a card.
+    assert_ok(Flavor::Cloud, &with(|b| b.title = "Choice 1".into()));
+    assert_violation(
+        Flavor::Cloud,
+        &with(|b| b.title = "Choice 0".into()),
+        &format!("{button}.title"),
+        duplicate("quick_replies.buttons[0].title"),
     );
 }

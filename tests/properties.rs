@@ -856,6 +856,16 @@ fn limited_time_offer(g: G) -> S<proto::TemplateComponent> {
     .boxed()
 }
 
+fn tap_target(g: G) -> S<proto::TemplateComponent> {
+    (url(g), string(g, req(256)))
+        .prop_map(|(url, title)| proto::TemplateComponent {
+            component: Some(Component::TapTargetConfiguration(
+                proto::TemplateTapTargetConfiguration { url, title },
+            )),
+        })
+        .boxed()
+}
+
 fn carousel_card(g: G) -> S<proto::TemplateCarouselCard> {
     let header = many(g, template_parameter(g, At::CardHeader), 1..=1, 0..=2)
         .prop_map(|parameters| proto::TemplateHeader { parameters })
@@ -918,32 +928,36 @@ fn carousel(g: G) -> S<proto::TemplateComponent> {
 }
 
 fn template_components(g: G) -> S<Vec<proto::TemplateComponent>> {
-    // At most one header, body, offer and carousel, and buttons at distinct indexes 0–9, in any
-    // order.
+    // At most one header, body, offer, carousel and tap target, and buttons at distinct indexes
+    // 0–9, in any order.
     let shaped = (
         (optional(template_header(g)), optional(template_body(g))),
         (
             proptest::option::weighted(0.15, limited_time_offer(g)),
             proptest::option::weighted(0.15, carousel(g)),
+            proptest::option::weighted(0.15, tap_target(g)),
         ),
         subsequence((0..=9).collect::<Vec<u32>>(), 0..=4),
         vec(template_sub_type(g), 4),
     )
-        .prop_map(|((header, body), (offer, carousel), indexes, sub_types)| {
-            let mut components: Vec<proto::TemplateComponent> = header
-                .into_iter()
-                .chain(body)
-                .chain(offer)
-                .chain(carousel)
-                .collect();
-            components.extend(
-                indexes
+        .prop_map(
+            |((header, body), (offer, carousel, tap_target), indexes, sub_types)| {
+                let mut components: Vec<proto::TemplateComponent> = header
                     .into_iter()
-                    .zip(sub_types)
-                    .map(|(index, sub_type)| template_button(index, sub_type)),
-            );
-            components
-        })
+                    .chain(body)
+                    .chain(offer)
+                    .chain(carousel)
+                    .chain(tap_target)
+                    .collect();
+                components.extend(
+                    indexes
+                        .into_iter()
+                        .zip(sub_types)
+                        .map(|(index, sub_type)| template_button(index, sub_type)),
+                );
+                components
+            },
+        )
         .prop_shuffle()
         .boxed();
     let index = pick(vec![
@@ -959,6 +973,7 @@ fn template_components(g: G) -> S<Vec<proto::TemplateComponent>> {
         (4, button),
         (1, limited_time_offer(g)),
         (1, carousel(g)),
+        (1, tap_target(g)),
         (1, just(proto::TemplateComponent { component: None })),
     ]);
     choose(
@@ -1008,7 +1023,11 @@ fn without_cloud_shapes(template: &mut proto::Template) {
     template.components.retain(|c| {
         !matches!(
             c.component,
-            Some(Component::LimitedTimeOffer(_) | Component::Carousel(_))
+            Some(
+                Component::LimitedTimeOffer(_)
+                    | Component::Carousel(_)
+                    | Component::TapTargetConfiguration(_)
+            )
         )
     });
     for component in &mut template.components {
@@ -1049,7 +1068,11 @@ fn with_a_cloud_shape(template: &mut proto::Template, offer: proto::TemplateComp
     let has_one = template.components.iter().any(|c| {
         matches!(
             c.component,
-            Some(Component::LimitedTimeOffer(_) | Component::Carousel(_))
+            Some(
+                Component::LimitedTimeOffer(_)
+                    | Component::Carousel(_)
+                    | Component::TapTargetConfiguration(_)
+            )
         )
     });
     if !has_one {
@@ -1529,7 +1552,7 @@ fn media_carousel(g: G) -> S<Kind> {
         ),
     ]);
     let header = choose(g, vec![(1, header)], vec![(1, just(None))]);
-    let button = (string(g, req(20)), url(g))
+    let url_button = (string(g, req(20)), url(g))
         .prop_map(|(display_text, url)| {
             Some(Action::CtaUrl(proto::InteractiveCarouselUrlButton {
                 display_text,
@@ -1537,6 +1560,17 @@ fn media_carousel(g: G) -> S<Kind> {
             }))
         })
         .boxed();
+    let quick_reply = (string(g, req(256).no_pad()), string(g, req(20)))
+        .prop_map(|(id, title)| proto::InteractiveCarouselQuickReply { id, title })
+        .boxed();
+    let quick_replies = many(g, quick_reply, 1..=3, 0..=5)
+        .prop_map(|buttons| {
+            Some(Action::QuickReplies(
+                proto::InteractiveCarouselQuickReplies { buttons },
+            ))
+        })
+        .boxed();
+    let button = pick(vec![(1, url_button), (1, quick_replies)]);
     let card_body = optional(
         string(g, req(160))
             .prop_map(|text| proto::InteractiveBody { text })
@@ -1592,6 +1626,42 @@ fn media_carousel(g: G) -> S<Kind> {
                             }),
                             (header, _) => header,
                         });
+                }
+            }
+            // Every card's buttons of the first card's kind and number, quick-reply ids unique
+            // in the message and labels within their card, unless this case breaks those rules.
+            if g.fix && !mismatch {
+                let first = cards.first().and_then(|c| c.action.clone());
+                for card in &mut cards {
+                    match (&first, &mut card.action) {
+                        (Some(Action::QuickReplies(first)), Some(Action::QuickReplies(this))) => {
+                            let n = first.buttons.len();
+                            while this.buttons.len() < n {
+                                let copy = first.buttons[this.buttons.len()].clone();
+                                this.buttons.push(copy);
+                            }
+                            this.buttons.truncate(n);
+                        }
+                        (Some(Action::CtaUrl(_)), Some(Action::CtaUrl(_)))
+                        | (None, _)
+                        | (_, None) => {}
+                        (Some(first), this) => *this = Some(first.clone()),
+                    }
+                }
+                uniquify(
+                    cards
+                        .iter_mut()
+                        .filter_map(|c| match c.action.as_mut() {
+                            Some(Action::QuickReplies(r)) => Some(r.buttons.iter_mut()),
+                            _ => None,
+                        })
+                        .flatten()
+                        .map(|b| &mut b.id),
+                );
+                for card in &mut cards {
+                    if let Some(Action::QuickReplies(r)) = card.action.as_mut() {
+                        uniquify(r.buttons.iter_mut().map(|b| &mut b.title));
+                    }
                 }
             }
             Kind::Carousel(proto::InteractiveCarousel { body, cards })
@@ -1829,7 +1899,7 @@ fn content_kinds(g: G) -> Vec<(&'static str, S<Content>)> {
         (
             "interactive/call_permission_request",
             interactive(
-                body(g)
+                optional(body_message(g))
                     .prop_map(|body| {
                         Kind::CallPermissionRequest(proto::InteractiveCallPermissionRequest {
                             body,
@@ -2222,6 +2292,28 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
                 ),
                 "groups take no {kind} messages"
             );
+            // Text- and media-based templates: no commerce (catalog, multi-product, product).
+            if let Some(components) = top
+                .get("template")
+                .and_then(|t| t.get("components"))
+                .and_then(Value::as_array)
+            {
+                for component in components {
+                    let sub_type = component.get("sub_type").and_then(Value::as_str);
+                    ensure!(
+                        !matches!(sub_type, Some("catalog" | "mpm")),
+                        "groups take no {sub_type:?} template buttons"
+                    );
+                    let product = component
+                        .get("parameters")
+                        .and_then(Value::as_array)
+                        .is_some_and(|p| {
+                            p.iter()
+                                .any(|p| p.get("type") == Some(&Value::from("product")))
+                        });
+                    ensure!(!product, "groups take no product templates");
+                }
+            }
         }
         other => return Err(format!("recipient_type is {other:?}")),
     }
@@ -2472,6 +2564,7 @@ fn check_template_components(
 ) -> Check {
     let (mut headers, mut bodies, mut offers, mut carousels, mut indexes) =
         (0, 0, 0, 0, Vec::new());
+    let mut tap_targets = 0;
     let max_index = if card { 1 } else { 9 };
     for (i, component) in components.iter().enumerate() {
         let path = format!("{list}[{i}]");
@@ -2587,6 +2680,33 @@ fn check_template_components(
                     "{path}: the expiration is not a positive integer"
                 );
             }
+            Some("tap_target_configuration") => {
+                let parameters = parameters?;
+                ensure!(!card, "{path}: a card holds no tap target");
+                ensure!(
+                    flavor == Flavor::Cloud,
+                    "{path}: tap targets are Cloud API only"
+                );
+                tap_targets += 1;
+                only_keys(component, &["type", "parameters"], &path)?;
+                ensure!(
+                    parameters.len() == 1,
+                    "{path}: a tap target has one parameter"
+                );
+                let parameter = object(&parameters[0], &path)?;
+                only_keys(parameter, &["type", "tap_target_configuration"], &path)?;
+                equals(parameter, "type", "tap_target_configuration", &path)?;
+                let targets = array(&parameter["tap_target_configuration"], &path)?;
+                ensure!(targets.len() == 1, "{path}: one tap target");
+                let target = object(&targets[0], &path)?;
+                only_keys(target, &["url", "title"], &path)?;
+                text_field(target, "title", 1, usize::MAX, &path)?;
+                let url = text_field(target, "url", 1, usize::MAX, &path)?;
+                ensure!(
+                    is_http_url(url),
+                    "{path}: tap target url {url:?} is not http(s)"
+                );
+            }
             Some("button") => {
                 only_keys(
                     component,
@@ -2670,6 +2790,7 @@ fn check_template_components(
     ensure!(bodies <= 1, "{list} has {bodies} body components");
     ensure!(offers <= 1, "{list} has {offers} offers");
     ensure!(carousels <= 1, "{list} has {carousels} carousels");
+    ensure!(tap_targets <= 1, "{list} has {tap_targets} tap targets");
     if card {
         ensure!(headers == 1, "{list}: a card has a header");
         ensure!(indexes.len() <= 2, "{list}: a card has at most 2 buttons");
@@ -2908,7 +3029,10 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
             only_keys(body, &["text"], "interactive.body")?;
             text_field(body, "text", 1, 1024, "interactive.body")?;
         }
-        None => ensure!(kind == "product", "a {kind} message needs a body"),
+        None => ensure!(
+            matches!(kind, "product" | "call_permission_request"),
+            "a {kind} message needs a body"
+        ),
     }
     if let Some(footer) = i.get("footer") {
         ensure!(
@@ -3006,7 +3130,8 @@ fn check_interactive(flavor: Flavor, interactive: &Value) -> Check {
 }
 
 /// A media carousel's cards: 2 to 10 at distinct indexes 0–9, all with the same header type, each
-/// an image or video header, an optional body of at most 160 characters and a URL button.
+/// an image or video header, an optional body of at most 160 characters and a URL button or 1 to 3
+/// quick-reply buttons (as many on every card, ids unique in the message, labels in the card).
 fn check_carousel_action(flavor: Flavor, action: &Map<String, Value>) -> Check {
     let path = "interactive.action";
     only_keys(action, &["cards"], path)?;
@@ -3017,6 +3142,9 @@ fn check_carousel_action(flavor: Flavor, action: &Map<String, Value>) -> Check {
         cards.len()
     );
     let (mut indexes, mut header_types) = (HashSet::new(), HashSet::new());
+    // Each card's buttons: `None` for a URL button, the number of its quick-reply buttons.
+    let mut button_kinds: HashSet<Option<usize>> = HashSet::new();
+    let mut ids = Vec::new();
     for (i, card) in cards.iter().enumerate() {
         let path = format!("interactive.action.cards[{i}]");
         let card = object(card, &path)?;
@@ -3063,20 +3191,64 @@ fn check_carousel_action(flavor: Flavor, action: &Map<String, Value>) -> Check {
                 .ok_or_else(|| format!("{path}.action is missing"))?,
             &path,
         )?;
-        only_keys(action, &["name", "parameters"], &path)?;
-        equals(action, "name", "cta_url", &path)?;
-        let parameters = object(
-            action.get("parameters").ok_or("card parameters missing")?,
-            &path,
-        )?;
-        only_keys(parameters, &["display_text", "url"], &path)?;
-        text_field(parameters, "display_text", 1, 20, &path)?;
-        let url = text_field(parameters, "url", 1, usize::MAX, &path)?;
-        ensure!(is_http_url(url), "{path} url {url:?} is not an http(s) URL");
+        // One URL button, or one or more quick-reply buttons ("Button types and numbers must
+        // match across all cards").
+        if let Some(buttons) = action.get("buttons") {
+            only_keys(action, &["buttons"], &path)?;
+            let buttons = array(buttons, &path)?;
+            ensure!(
+                (1..=3).contains(&buttons.len()),
+                "{path} has {} quick-reply buttons, not 1 to 3",
+                buttons.len()
+            );
+            button_kinds.insert(Some(buttons.len()));
+            let mut titles = Vec::new();
+            for (j, button) in buttons.iter().enumerate() {
+                let path = format!("{path}.action.buttons[{j}]");
+                let button = object(button, &path)?;
+                only_keys(button, &["type", "quick_reply"], &path)?;
+                equals(button, "type", "quick_reply", &path)?;
+                let reply = object(
+                    button
+                        .get("quick_reply")
+                        .ok_or_else(|| format!("{path}.quick_reply is missing"))?,
+                    &path,
+                )?;
+                only_keys(reply, &["id", "title"], &path)?;
+                let id = text_field(reply, "id", 1, 256, &path)?;
+                ensure!(id.trim() == id, "{path}.quick_reply.id {id:?} is padded");
+                ids.push(id);
+                titles.push(text_field(reply, "title", 1, 20, &path)?);
+            }
+            ensure!(
+                all_unique(titles.iter().copied()),
+                "{path} quick-reply titles repeat: {titles:?}"
+            );
+        } else {
+            button_kinds.insert(None);
+            only_keys(action, &["name", "parameters"], &path)?;
+            equals(action, "name", "cta_url", &path)?;
+            let parameters = object(
+                action.get("parameters").ok_or("card parameters missing")?,
+                &path,
+            )?;
+            only_keys(parameters, &["display_text", "url"], &path)?;
+            text_field(parameters, "display_text", 1, 20, &path)?;
+            let url = text_field(parameters, "url", 1, usize::MAX, &path)?;
+            ensure!(is_http_url(url), "{path} url {url:?} is not an http(s) URL");
+        }
     }
     ensure!(
         header_types.len() == 1,
         "carousel cards mix header types: {header_types:?}"
+    );
+    ensure!(
+        button_kinds.len() == 1,
+        "carousel cards differ in their buttons: {button_kinds:?}"
+    );
+    ensure!(
+        all_unique(ids.iter().copied()),
+        "carousel quick-reply ids repeat: {ids:?}"
     );
     Ok(())
 }
@@ -3553,6 +3725,7 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
         "group_text",
         "recipient_bsuid",
         "interactive_media_carousel",
+        "interactive_media_carousel_quick_replies",
         "interactive_call_permission_request",
         "interactive_flow_by_name",
         "interactive_voice_call",
@@ -3564,6 +3737,7 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
         "template_mpm_button",
         "template_named_parameters",
         "template_product_header",
+        "template_tap_target_configuration",
         "template_catalog_button_no_thumbnail",
     ] {
         assert!(on_premises(name).is_err(), "{name} passed on On-Premises");
@@ -3607,7 +3781,46 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
             b["interactive"]["action"]["parameters"]["flow_id"] = Value::from("1234");
         }),
         ("interactive_call_permission_request", |b| {
-            b["interactive"].as_object_mut().unwrap().remove("body");
+            b["interactive"]["body"]["text"] = Value::from("ж".repeat(1025));
+        }),
+        ("interactive_media_carousel_quick_replies", |b| {
+            let buttons = b["interactive"]["action"]["cards"][2]["action"]["buttons"]
+                .as_array_mut()
+                .unwrap();
+            buttons.truncate(1);
+        }),
+        ("interactive_media_carousel_quick_replies", |b| {
+            b["interactive"]["action"]["cards"][1]["action"]["buttons"][0]["quick_reply"]["id"] =
+                Value::from("learn-blue-echeveria");
+        }),
+        ("interactive_media_carousel_quick_replies", |b| {
+            b["interactive"]["action"]["cards"][0]["action"]["buttons"][1]["quick_reply"]["title"] =
+                Value::from("Learn more");
+        }),
+        ("interactive_media_carousel_quick_replies", |b| {
+            b["interactive"]["action"]["cards"][1]["action"] = serde_json::json!({
+                "name": "cta_url",
+                "parameters": {"display_text": "Buy now", "url": "https://example.com"}
+            });
+        }),
+        ("template_tap_target_configuration", |b| {
+            b["template"]["components"][2]["parameters"][0]["tap_target_configuration"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("title");
+        }),
+        ("template_tap_target_configuration", |b| {
+            b["template"]["components"][2]["parameters"][0]["tap_target_configuration"][0]["url"] =
+                Value::from("ftp://example.com");
+        }),
+        ("group_text", |b| {
+            b["type"] = Value::from("template");
+            b.as_object_mut().unwrap().remove("text");
+            b["template"] = serde_json::json!({
+                "name": "intro_catalog_offer",
+                "language": {"code": "en_US", "policy": "deterministic"},
+                "components": [{"type": "button", "sub_type": "catalog", "index": 0}]
+            });
         }),
         ("audio_voice_note", |b| {
             b["audio"]["voice"] = Value::from(false);

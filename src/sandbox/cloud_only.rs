@@ -42,6 +42,9 @@ fn component(component: &Value) -> Option<&'static str> {
     match component.get("type").and_then(Value::as_str) {
         Some("limited_time_offer") => return Some("Unknown component type limited_time_offer"),
         Some("carousel") => return Some("Unknown component type carousel"),
+        Some("tap_target_configuration") => {
+            return Some("Unknown component type tap_target_configuration");
+        }
         _ => {}
     }
     match component.get("sub_type").and_then(Value::as_str) {
@@ -84,6 +87,10 @@ mod tests {
                 "limited_time_offer",
             ),
             (json!([{"type": "carousel", "cards": []}]), "carousel"),
+            (
+                json!([{"type": "tap_target_configuration", "parameters": []}]),
+                "tap_target_configuration",
+            ),
             (
                 json!([{"type": "button", "sub_type": "flow", "index": 0}]),
                 "flow",

@@ -20,7 +20,9 @@ use crate::wire::interactive::{
     LocationRequestName, ProductAction, ProductItem, ProductListAction, ProductSection, Reply,
     ReplyButton, Row, VoiceCallAction, VoiceCallName, VoiceCallParameters,
 };
-use crate::wire::interactive::{CarouselAction, CarouselCard, CarouselCardType};
+use crate::wire::interactive::{
+    CarouselAction, CarouselButton, CarouselCard, CarouselCardAction, CarouselCardType,
+};
 use crate::wire::json::JsonObject;
 
 use super::media::{self, Place};
@@ -74,9 +76,13 @@ pub(super) fn interactive<'a>(
         Kind::CallPermissionRequest(request) => {
             let path = path.field("call_permission_request");
             v.only_on(path, Flavor::Cloud);
-            let body = body(v, path.field("body"), request.body.as_ref());
+            // "Although a text body will be optional, you should send one."
+            let body = request
+                .body
+                .as_ref()
+                .map(|body| body_text(v, path.field("body"), body));
             Some(Interactive::CallPermissionRequest {
-                body: body?,
+                body,
                 action: CallPermissionRequestAction {
                     name: CallPermissionRequestName::CallPermissionRequest,
                 },
@@ -102,6 +108,10 @@ fn carousel<'a>(
     let mut indexes: Vec<(u32, usize)> = Vec::with_capacity(walked.len());
     // Whether the first card's header is an image: every other card's must be of its type.
     let mut first_is_image: Option<bool> = None;
+    // The first card's buttons: every other card's must be of their kind and number.
+    let mut first_buttons: Option<CardButtons> = None;
+    // Each quick-reply id walked, with its card and button: ids are unique within the message.
+    let mut quick_reply_ids: Vec<(&'a str, usize, usize)> = Vec::new();
     let mut cards = Vec::with_capacity(walked.len());
     for (i, card) in walked.iter().enumerate() {
         let path = cards_path.index(i);
@@ -145,26 +155,18 @@ fn carousel<'a>(
             Body { text: &body.text }
         });
         let action = v
-            .one_of(path.field("action"), card.action.as_ref(), "cta_url")
-            .map(|ProtoCardAction::CtaUrl(button)| {
-                let path = path.field("cta_url");
-                v.required_max_chars(
-                    path.field("display_text"),
-                    &button.display_text,
-                    limits::CTA_URL_DISPLAY_TEXT_MAX,
-                );
-                let url = path.field("url");
-                if v.required(url, &button.url) {
-                    v.http_url(url, &button.url);
-                    v.max_chars(url, &button.url, limits::URL_MAX);
+            .one_of(
+                path.field("action"),
+                card.action.as_ref(),
+                "cta_url, quick_replies",
+            )
+            .and_then(|action| {
+                let kind = CardButtons::of(action);
+                match first_buttons {
+                    None => first_buttons = Some(kind),
+                    Some(first) => first.check(v, path, kind),
                 }
-                CtaUrlAction {
-                    name: CtaUrlName::CtaUrl,
-                    parameters: CtaUrlParameters {
-                        display_text: &button.display_text,
-                        url: &button.url,
-                    },
-                }
+                card_action(v, path, i, action, &mut quick_reply_ids)
             });
         if let (Some(header), Some(action)) = (header, action) {
             cards.push(CarouselCard {
@@ -176,10 +178,149 @@ fn carousel<'a>(
             });
         }
     }
+    // The webhook names a tapped quick reply by its id only: two equal ids could not be told apart.
+    for (repeat, first) in duplicates(quick_reply_ids.iter().map(|(id, ..)| *id)) {
+        let (_, card, button) = quick_reply_ids[repeat];
+        let (_, first_card, first_button) = quick_reply_ids[first];
+        v.violation(
+            cards_path
+                .index(card)
+                .field("quick_replies")
+                .field("buttons")
+                .index(button)
+                .field("id"),
+            Rule::Duplicate {
+                first: format!("cards[{first_card}].quick_replies.buttons[{first_button}].id"),
+            },
+        );
+    }
     Some(Interactive::Carousel {
         body: body?,
         action: CarouselAction { cards },
     })
+}
+
+/// The kind and number of a carousel card's buttons, which every card repeats: "Button types and
+/// numbers must match across all cards".
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CardButtons {
+    Url,
+    QuickReplies(usize),
+}
+
+impl CardButtons {
+    fn of(action: &ProtoCardAction) -> Self {
+        match action {
+            ProtoCardAction::CtaUrl(_) => CardButtons::Url,
+            ProtoCardAction::QuickReplies(replies) => {
+                CardButtons::QuickReplies(replies.buttons.len())
+            }
+        }
+    }
+
+    /// Records a violation at the card at `path` when its buttons (`kind`) differ from the first
+    /// card's (`self`).
+    fn check(self, v: &mut Validator, path: Path<'_>, kind: CardButtons) {
+        match (self, kind) {
+            (CardButtons::Url, CardButtons::Url) => {}
+            (CardButtons::QuickReplies(first), CardButtons::QuickReplies(this)) => {
+                if first != this {
+                    v.violation(
+                        path.field("quick_replies").field("buttons"),
+                        Rule::NotAllowed(
+                            "every card has as many quick-reply buttons as the first card",
+                        ),
+                    );
+                }
+            }
+            (_, CardButtons::Url) => v.violation(
+                path.field("cta_url"),
+                Rule::NotAllowed("every card's buttons are of the same kind as the first card's"),
+            ),
+            (_, CardButtons::QuickReplies(_)) => v.violation(
+                path.field("quick_replies"),
+                Rule::NotAllowed("every card's buttons are of the same kind as the first card's"),
+            ),
+        }
+    }
+}
+
+/// The URL button or quick-reply buttons of the carousel card at `path`, the `card`th (its
+/// quick-reply ids recorded in `ids`, with the card's position and each button's).
+fn card_action<'a>(
+    v: &mut Validator,
+    path: Path<'_>,
+    card: usize,
+    action: &'a ProtoCardAction,
+    ids: &mut Vec<(&'a str, usize, usize)>,
+) -> Option<CarouselCardAction<'a>> {
+    match action {
+        ProtoCardAction::CtaUrl(button) => {
+            let path = path.field("cta_url");
+            v.required_max_chars(
+                path.field("display_text"),
+                &button.display_text,
+                limits::CTA_URL_DISPLAY_TEXT_MAX,
+            );
+            let url = path.field("url");
+            if v.required(url, &button.url) {
+                v.http_url(url, &button.url);
+                v.max_chars(url, &button.url, limits::URL_MAX);
+            }
+            Some(CarouselCardAction::CtaUrl(CtaUrlAction {
+                name: CtaUrlName::CtaUrl,
+                parameters: CtaUrlParameters {
+                    display_text: &button.display_text,
+                    url: &button.url,
+                },
+            }))
+        }
+        ProtoCardAction::QuickReplies(replies) => {
+            let quick_replies = path.field("quick_replies");
+            let buttons_path = quick_replies.field("buttons");
+            let walked = v.bounded(
+                buttons_path,
+                &replies.buttons,
+                1,
+                limits::CAROUSEL_QUICK_REPLIES_MAX,
+            );
+            let mut buttons = Vec::with_capacity(walked.len());
+            for (j, reply) in walked.iter().enumerate() {
+                let path = buttons_path.index(j);
+                let id = path.field("id");
+                if v.required(id, &reply.id) {
+                    v.max_chars(id, &reply.id, limits::CAROUSEL_QUICK_REPLY_ID_MAX);
+                    v.not_padded(id, &reply.id);
+                    ids.push((&reply.id, card, j));
+                }
+                v.required_max_chars(
+                    path.field("title"),
+                    &reply.title,
+                    limits::CAROUSEL_QUICK_REPLY_TITLE_MAX,
+                );
+                buttons.push(CarouselButton::QuickReply {
+                    quick_reply: Reply {
+                        id: &reply.id,
+                        title: &reply.title,
+                    },
+                });
+            }
+            // Labels are what the customer taps: two equal labels on a card could not be told
+            // apart.
+            for (repeat, first) in duplicates(walked.iter().map(|r| r.title.as_str())) {
+                if walked[repeat].title.is_empty() {
+                    continue;
+                }
+                v.violation(
+                    buttons_path.index(repeat).field("title"),
+                    Rule::Duplicate {
+                        first: format!("quick_replies.buttons[{first}].title"),
+                    },
+                );
+            }
+            Some(CarouselCardAction::QuickReplies { buttons })
+        }
+    }
 }
 
 /// A call button: a body, and the button's optional text, time to live and payload.

@@ -44,22 +44,8 @@ pub fn send_message(
                 crate::validate::Rule::NotAllowed("a group is named by its id in to"),
             );
         }
-        if let Some(content) = &request.content
-            && !matches!(
-                content,
-                Content::Text(_)
-                    | Content::Image(_)
-                    | Content::Audio(_)
-                    | Content::Document(_)
-                    | Content::Video(_)
-                    | Content::Sticker(_)
-                    | Content::Template(_)
-            )
-        {
-            v.violation(
-                root.field("content"),
-                crate::validate::Rule::NotAllowed("groups take text, media and template messages"),
-            );
+        if let Some(content) = &request.content {
+            group_content(&mut v, root, content);
         }
     }
     let content = v.one_of(
@@ -162,6 +148,30 @@ pub fn mark_message_read(
         },
     };
     v.finish(Some(body))
+}
+
+/// Refuses what a group does not take, at the member's path. Meta's Groups API takes "text, media,
+/// text-based templates, and media-based templates"; it lists calling, authentication templates,
+/// commerce and interactive messages as not supported, and contacts, locations and reactions are
+/// not among the types it takes.
+fn group_content(v: &mut Validator, root: Path<'_>, content: &Content) {
+    const WHY: &str = "groups take text, media (image, audio, document, video, sticker) and text- or media-based template messages";
+    let member = match content {
+        Content::Text(_)
+        | Content::Image(_)
+        | Content::Audio(_)
+        | Content::Document(_)
+        | Content::Video(_)
+        | Content::Sticker(_) => return,
+        Content::Template(template) => {
+            return template::refuse_commerce_in_group(v, root.field("template"), template);
+        }
+        Content::Contacts(_) => "contacts",
+        Content::Location(_) => "location",
+        Content::Interactive(_) => "interactive",
+        Content::Reaction(_) => "reaction",
+    };
+    v.violation(root.field(member), Rule::NotAllowed(WHY));
 }
 
 /// `messaging_product`, which only the Cloud API takes.

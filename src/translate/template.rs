@@ -1,6 +1,6 @@
-//! Message templates: language, one header, one body, one limited-time offer and one carousel at
-//! most, buttons at distinct indexes 0–9, media parameters in the header only, and parameters all
-//! named or all positional.
+//! Message templates: language, one header, one body, one limited-time offer, one carousel and one
+//! tap-target configuration at most, buttons at distinct indexes 0–9, media parameters in the
+//! header only, and parameters all named or all positional.
 
 use crate::flavor::Flavor;
 use crate::proto;
@@ -12,7 +12,7 @@ use crate::wire::template::{
     Button, Calendar, Card, CatalogAction, CatalogParameter, Component, CopyCodeParameter,
     Currency, DateTime, FlowAction, FlowParameter, Language, LanguagePolicy, LimitedTimeOffer,
     LimitedTimeOfferParameter, MpmAction, MpmParameter, Parameter, Product, QuickReplyParameter,
-    Template, UrlParameter, Value,
+    TapTarget, TapTargetParameter, Template, UrlParameter, Value,
 };
 
 use super::interactive::{flow_data, product_sections};
@@ -38,6 +38,7 @@ pub(super) fn template<'a>(
     let mut body_at = None;
     let mut offer_at = None;
     let mut carousel_at = None;
+    let mut tap_target_at = None;
     let mut button_indexes: Vec<(u32, usize)> = Vec::new();
     let mut naming = Naming::default();
     let walked = v.bounded(
@@ -90,7 +91,7 @@ pub(super) fn template<'a>(
         let Some(component) = v.one_of(
             path.field("component"),
             component.component.as_ref(),
-            "header, body, button, limited_time_offer, carousel",
+            "header, body, button, limited_time_offer, carousel, tap_target_configuration",
         ) else {
             continue;
         };
@@ -147,6 +148,29 @@ pub(super) fn template<'a>(
                 once(v, list.index(i), &mut carousel_at, i);
                 self::carousel(v, path, carousel, &mut naming)
             }
+            ProtoComponent::TapTargetConfiguration(tap_target) => {
+                let path = path.field("tap_target_configuration");
+                v.only_on(path, Flavor::Cloud);
+                once(v, list.index(i), &mut tap_target_at, i);
+                let url = path.field("url");
+                if v.required(url, &tap_target.url) {
+                    v.http_url(url, &tap_target.url);
+                    v.max_chars(url, &tap_target.url, limits::URL_MAX);
+                }
+                v.required_max_chars(
+                    path.field("title"),
+                    &tap_target.title,
+                    limits::TAP_TARGET_TITLE_MAX,
+                );
+                Some(Component::TapTargetConfiguration {
+                    parameters: [TapTargetParameter::TapTargetConfiguration {
+                        tap_target_configuration: [TapTarget {
+                            url: &tap_target.url,
+                            title: &tap_target.title,
+                        }],
+                    }],
+                })
+            }
         };
         components.extend(translated);
     }
@@ -159,7 +183,8 @@ pub(super) fn template<'a>(
     })
 }
 
-/// Records a second header (or body, offer, carousel) component as a duplicate of the first.
+/// Records a second header (or body, offer, carousel, tap target) component as a duplicate of the
+/// first.
 fn once(v: &mut Validator, path: Path<'_>, first: &mut Option<usize>, i: usize) {
     match first {
         Some(first) => v.violation(
@@ -798,4 +823,49 @@ fn button<'a>(
             }
         }
     })
+}
+
+/// Refuses the parts of a template that a group does not take: Meta's Groups API takes text-based
+/// and media-based templates, not commerce messages (catalog and multi-product buttons, product
+/// headers). Authentication templates are refused by the API too, but nothing in the request tells
+/// them apart (their code goes in a URL button like any other).
+pub(super) fn refuse_commerce_in_group(
+    v: &mut Validator,
+    path: Path<'_>,
+    template: &proto::Template,
+) {
+    const WHY: &str = "groups take text-based and media-based templates, not commerce messages";
+    let list = path.field("components");
+    // Only the components validation walks (at most its bound).
+    let walked = template
+        .components
+        .iter()
+        .take(limits::TEMPLATE_COMPONENTS_MAX);
+    for (i, component) in walked.enumerate() {
+        let path = list.index(i);
+        match &component.component {
+            Some(ProtoComponent::Button(proto::TemplateButton {
+                sub_type: Some(SubType::Catalog(_)),
+                ..
+            })) => v.violation(path.field("button").field("catalog"), Rule::NotAllowed(WHY)),
+            Some(ProtoComponent::Button(proto::TemplateButton {
+                sub_type: Some(SubType::Mpm(_)),
+                ..
+            })) => v.violation(path.field("button").field("mpm"), Rule::NotAllowed(WHY)),
+            Some(ProtoComponent::Header(header)) => {
+                let header_path = path.field("header");
+                let parameters = header_path.field("parameters");
+                let walked = header
+                    .parameters
+                    .iter()
+                    .take(limits::TEMPLATE_HEADER_PARAMETERS);
+                for (j, parameter) in walked.enumerate() {
+                    if let Some(ProtoParameter::Product(_)) = parameter.parameter {
+                        v.violation(parameters.index(j).field("product"), Rule::NotAllowed(WHY));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }

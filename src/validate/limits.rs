@@ -84,6 +84,19 @@ pub const CAROUSEL_CARDS_MAX: usize = 10;
 pub const CAROUSEL_CARD_INDEX_MAX: u32 = 9;
 /// Media carousel card `body.text`: "Max 160 characters".
 pub const CAROUSEL_CARD_BODY_MAX: usize = 160;
+/// Media carousel card quick-reply buttons: "one or more quick-reply buttons"; the docs give no
+/// maximum. 3, the most reply buttons an interactive message takes ([`REPLY_BUTTONS_MAX`]), is this
+/// service's bound. Every card has as many as the first: "Button types and numbers must match
+/// across all cards".
+pub const CAROUSEL_QUICK_REPLIES_MAX: usize = 3;
+/// Media carousel quick-reply button `id`: "Maximum 256 characters."
+pub const CAROUSEL_QUICK_REPLY_ID_MAX: usize = 256;
+/// Media carousel quick-reply button label (`title`): "Maximum 20 characters."
+pub const CAROUSEL_QUICK_REPLY_TITLE_MAX: usize = 20;
+
+/// Template `tap_target_configuration` `title`: the docs give no limit; 256 characters
+/// ([`OTHER_TEXT_MAX`]) is this service's bound. Its `url` takes [`URL_MAX`].
+pub const TAP_TARGET_TITLE_MAX: usize = 256;
 
 /// `voice_call` `display_text`: "Max length: 20 characters".
 pub const VOICE_CALL_DISPLAY_TEXT_MAX: usize = 20;
@@ -103,10 +116,10 @@ pub const CONTACTS_MAX: usize = 10;
 /// A contact's `addresses`, `emails`, `phones` and `urls`: the reference sets no maximum. 5 of each
 /// is this service's bound, more than an address-book card usually holds.
 pub const CONTACT_ITEMS_MAX: usize = 5;
-/// Template `components`: at most one header, one body, one limited-time offer and one carousel, and
-/// one button component for each of the ten indexes 0–9 ([`TEMPLATE_BUTTON_INDEX_MAX`]) that must
-/// be distinct: 14 is the most a valid request can hold.
-pub const TEMPLATE_COMPONENTS_MAX: usize = 14;
+/// Template `components`: at most one header, one body, one limited-time offer, one carousel and one
+/// tap-target configuration, and one button component for each of the ten indexes 0–9
+/// ([`TEMPLATE_BUTTON_INDEX_MAX`]) that must be distinct: 15 is the most a valid request can hold.
+pub const TEMPLATE_COMPONENTS_MAX: usize = 15;
 /// Template body `parameters`: the reference sets no maximum number of body variables. 100 is this
 /// service's bound, far above the variables of a real template body (its text is at most 1024
 /// characters).

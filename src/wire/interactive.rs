@@ -71,7 +71,8 @@ pub enum Interactive<'a> {
         action: VoiceCallAction<'a>,
     },
     CallPermissionRequest {
-        body: Body<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<Body<'a>>,
         action: CallPermissionRequestAction,
     },
     Carousel {
@@ -331,7 +332,8 @@ pub struct CarouselAction<'a> {
     pub cards: Vec<CarouselCard<'a>>,
 }
 
-/// A media carousel's `cards[]`: an image or video header, an optional body and a URL button.
+/// A media carousel's `cards[]`: an image or video header, an optional body and a URL button or
+/// quick-reply buttons.
 #[derive(Clone, Debug, Serialize)]
 pub struct CarouselCard<'a> {
     pub card_index: u32,
@@ -340,12 +342,27 @@ pub struct CarouselCard<'a> {
     pub header: Header<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<Body<'a>>,
-    pub action: CtaUrlAction<'a>,
+    pub action: CarouselCardAction<'a>,
 }
 
-/// A carousel card's `type`.
+/// A carousel card's `type`: Meta's docs write `cta_url` for quick-reply cards too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CarouselCardType {
     CtaUrl,
+}
+
+/// A carousel card's `action`: a URL button (`name` and `parameters`) or quick-reply `buttons`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum CarouselCardAction<'a> {
+    CtaUrl(CtaUrlAction<'a>),
+    QuickReplies { buttons: Vec<CarouselButton<'a>> },
+}
+
+/// A carousel card's `buttons[]`, by `type`.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CarouselButton<'a> {
+    QuickReply { quick_reply: Reply<'a> },
 }

@@ -52,6 +52,27 @@ pub enum Component<'a> {
     Carousel {
         cards: Vec<Card<'a>>,
     },
+    /// Cloud only: `{"type": "tap_target_configuration", "parameters": [{"type":
+    /// "tap_target_configuration", "tap_target_configuration": [{"url": ..., "title": ...}]}]}`.
+    TapTargetConfiguration {
+        parameters: [TapTargetParameter<'a>; 1],
+    },
+}
+
+/// A `tap_target_configuration` component's parameter.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TapTargetParameter<'a> {
+    TapTargetConfiguration {
+        tap_target_configuration: [TapTarget<'a>; 1],
+    },
+}
+
+/// A tap target's `url` and `title`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TapTarget<'a> {
+    pub url: &'a str,
+    pub title: &'a str,
 }
 
 /// A `limited_time_offer` component's parameter.

@@ -92,8 +92,29 @@ pub fn card(
     }
 }
 
-/// A media carousel card: the plant's image, its text and a "Buy now" button to its page.
-fn carousel_card(card_index: u32, plant: &str, text: &str) -> proto::InteractiveCarouselCard {
+/// The three plants of the media carousel example: each one's name in its URLs and its card text.
+const PLANTS: [(&str, &str); 3] = [
+    (
+        "blue-echeveria",
+        "*Blue Echeveria*\n\nA rosette-shaped succulent with powdery blue leaves, perfect for brightening up any space.",
+    ),
+    (
+        "zebra-haworthia",
+        "*Zebra Haworthia*\n\nStriking white stripes on deep green leaves give this compact succulent a bold, modern look.",
+    ),
+    (
+        "panda-plant",
+        "*Panda Plant*\n\nSoft, fuzzy leaves with chocolate-brown edges\u{2014}adorable and easy to care for.",
+    ),
+];
+
+/// A media carousel card: the plant's image, its text and its button or buttons.
+fn carousel_card(
+    card_index: u32,
+    plant: &str,
+    text: &str,
+    action: proto::interactive_carousel_card::Action,
+) -> proto::InteractiveCarouselCard {
     proto::InteractiveCarouselCard {
         card_index,
         header: Some(proto::interactive_carousel_card::Header::Image(
@@ -105,13 +126,21 @@ fn carousel_card(card_index: u32, plant: &str, text: &str) -> proto::Interactive
             },
         )),
         body: body(text),
-        action: Some(proto::interactive_carousel_card::Action::CtaUrl(
-            proto::InteractiveCarouselUrlButton {
-                display_text: "Buy now".into(),
-                url: format!("https://www.luckyshrub.com/rare-succulents/{plant}"),
-            },
-        )),
+        action: Some(action),
     }
+}
+
+/// The media carousel example, each plant's card given its button or buttons by `action`.
+fn media_carousel(action: impl Fn(&str) -> proto::interactive_carousel_card::Action) -> Case {
+    Case::Send(Box::new(request(interactive(Kind::Carousel(
+        proto::InteractiveCarousel {
+            body: body("Of course! Here are three of our latest arrivals, each under $25:"),
+            cards: (0..)
+                .zip(PLANTS)
+                .map(|(i, (plant, text))| carousel_card(i, plant, text, action(plant)))
+                .collect(),
+        },
+    )))))
 }
 
 /// Every fixture's name, the flavor it is for, and its request.
@@ -200,7 +229,7 @@ pub fn doc_cases() -> Vec<(&'static str, Flavor, Case)> {
                     body: body("Flow message body"),
                     footer: footer("Flow message footer"),
                     flow_message_version: "3".into(),
-                    flow_token: "AQAAAAACS5FpgQ_cAAAAAD0QI3s".into(),
+                    flow_token: "AQAAAAACS5FpgQ_cAAAAAD0QI3s.".into(),
                     flow_name: "appointment_booking_v1".into(),
                     flow_cta: "Book!".into(),
                     flow_action: proto::InteractiveFlowAction::Navigate as i32,
@@ -218,23 +247,31 @@ pub fn doc_cases() -> Vec<(&'static str, Flavor, Case)> {
         ),
         cloud(
             "interactive_media_carousel",
-            Case::Send(Box::new(request(interactive(Kind::Carousel(
-                proto::InteractiveCarousel {
-                    body: body("Of course! Here are three of our latest arrivals, each under $25:"),
-                    cards: vec![
-                        carousel_card(
-                            0,
-                            "blue-echeveria",
-                            "*Blue Echeveria*\n\nA rosette-shaped succulent with powdery blue leaves.",
-                        ),
-                        carousel_card(
-                            1,
-                            "jade-plant",
-                            "*Jade Plant*\n\nA hardy succulent with glossy green leaves.",
-                        ),
-                    ],
-                },
-            ))))),
+            media_carousel(|plant| {
+                proto::interactive_carousel_card::Action::CtaUrl(
+                    proto::InteractiveCarouselUrlButton {
+                        display_text: "Buy now".into(),
+                        url: format!("https://shop.luckyshrub.com/latest/{plant}"),
+                    },
+                )
+            }),
+        ),
+        cloud(
+            "interactive_media_carousel_quick_replies",
+            media_carousel(|plant| {
+                let reply = |id: String, title: &str| proto::InteractiveCarouselQuickReply {
+                    id,
+                    title: title.into(),
+                };
+                proto::interactive_carousel_card::Action::QuickReplies(
+                    proto::InteractiveCarouselQuickReplies {
+                        buttons: vec![
+                            reply(format!("learn-{plant}"), "Learn more"),
+                            reply(format!("fav-{plant}"), "Add to favorites"),
+                        ],
+                    },
+                )
+            }),
         ),
         cloud(
             "interactive_voice_call",
@@ -344,7 +381,7 @@ pub fn doc_cases() -> Vec<(&'static str, Flavor, Case)> {
                 vec![template_button(
                     0,
                     SubType::Flow(proto::TemplateFlowButton {
-                        flow_token: "AQAAAAACS5FpgQ_cAAAAAD0QI3s".into(),
+                        flow_token: "FLOW_TOKEN".into(),
                         flow_action_data: Some(json_struct(serde_json::json!({
                             "product_name": "name",
                             "product_description": "description",
@@ -425,15 +462,39 @@ pub fn doc_cases() -> Vec<(&'static str, Flavor, Case)> {
             )),
         ),
         cloud(
+            "template_tap_target_configuration",
+            send(proto::Template {
+                language: language("en"),
+                ..template(
+                    "august_promotion",
+                    vec![
+                        header(parameter(Parameter::Image(proto::Image {
+                            source: Some(proto::image::Source::Link(
+                                "https://www.luckyshrubs.com".into(),
+                            )),
+                            ..Default::default()
+                        }))),
+                        template_body(vec![template_text("Hello Andy...")]),
+                        template_component(Component::TapTargetConfiguration(
+                            proto::TemplateTapTargetConfiguration {
+                                url: "https://www.luckyshrubs.com/".into(),
+                                title: "Offer Details".into(),
+                            },
+                        )),
+                    ],
+                )
+            }),
+        ),
+        cloud(
             "template_product_header",
             send(template(
-                "product_card_offer",
+                "spm_template_named_params",
                 vec![
                     header(parameter(Parameter::Product(proto::TemplateProduct {
-                        product_retailer_id: "2lc20305pt".into(),
+                        product_retailer_id: "nqryix03ez".into(),
                         catalog_id: "194836987003835".into(),
                     }))),
-                    template_body(vec![template_text("Pablo")]),
+                    template_body(vec![named("code", "25OFF"), named("percent", "25%")]),
                 ],
             )),
         ),
