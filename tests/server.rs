@@ -209,6 +209,59 @@ async fn invalid_requests_never_reach_the_upstream() {
     }
 }
 
+/// Over a real socket: a group is refused what Meta's Groups API does not take, each part named by
+/// its field, and nothing reaches the upstream.
+#[tokio::test]
+async fn groups_are_refused_what_the_groups_api_does_not_take() {
+    let mut stack = Stack::start(Flavor::Cloud).await;
+    let to_group = |content: Content| proto::SendMessageRequest {
+        to: "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD".into(),
+        recipient_type: proto::RecipientType::Group as i32,
+        content: Some(content),
+        ..Default::default()
+    };
+    let catalog = Content::Template(proto::Template {
+        name: "intro_catalog_offer".into(),
+        language: language("en_US"),
+        components: vec![template_button(
+            0,
+            proto::template_button::SubType::Catalog(proto::TemplateCatalogButton::default()),
+        )],
+        ..Default::default()
+    });
+    let reaction = Content::Reaction(proto::Reaction {
+        message_id: WAMID.into(),
+        emoji: "👍".into(),
+    });
+    for (content, field) in [
+        (catalog, "template.components[0].button.catalog"),
+        (reaction, "reaction"),
+    ] {
+        let status = stack
+            .client
+            .send_message(to_group(content))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        let bad_request = status
+            .get_details_bad_request()
+            .expect("BadRequest details");
+        let fields: Vec<_> = bad_request
+            .field_violations
+            .iter()
+            .map(|v| (v.field.as_str(), v.reason.as_str()))
+            .collect();
+        assert_eq!(fields, [(field, "NOT_ALLOWED")]);
+    }
+    assert_eq!(stack.received().await.len(), 0, "nothing upstream");
+    stack
+        .client
+        .send_message(to_group(text("Hi all")))
+        .await
+        .expect("a group takes text");
+    assert_eq!(stack.received().await.len(), 1);
+}
+
 /// One row of the error table: what the caller gets for one of the sandbox's special numbers.
 struct Row {
     to: &'static str,

@@ -165,11 +165,12 @@ pub const FLOW_DATA_MAX_BYTES: usize = 64 * 1024;
 /// refuses a valid request. `tests/largest_requests.rs` builds the largest valid request of each kind
 /// on each flavor (every text at its limit in 4-byte characters, every repeated field at its
 /// maximum, every optional part set) and measures it encoded: contacts 968,569 bytes (Cloud; ten
-/// full cards), a template of the Cloud-only shapes 846,231 (named variables, ten full carousel
-/// cards, a limited-time offer, a Flow button with the 64 KiB all Flow buttons may hold together and
-/// nine multi-product buttons), a template of the shapes both flavors take 299,129 (header document,
-/// 100 body parameters, ten URL buttons), a media carousel 179,143 (ten cards), a Flow 84,698 (64 KiB
-/// of data), every other kind under 26,100. 1.25 MiB leaves a margin of a quarter.
+/// full cards), a template of the Cloud-only shapes 855,435 (named variables, ten full carousel
+/// cards, a limited-time offer, a tap target, a Flow button with the 64 KiB all Flow buttons may
+/// hold together and nine multi-product buttons), a template of the shapes both flavors take
+/// 299,129 (header document, 100 body parameters, ten URL buttons), a media carousel 179,143 (ten
+/// cards with URL buttons; 129,963 with quick-reply buttons), a Flow 84,698 (64 KiB of data), every
+/// other kind under 26,100. 1.25 MiB leaves a margin of a quarter.
 /// (Unknown fields are skipped by the decoder and carry nothing: a request padded with them is not
 /// a larger valid request.)
 pub const MAX_REQUEST_BYTES: usize = 1_310_720;
