@@ -908,27 +908,17 @@ impl SandboxArgs {
     }
 }
 
-/// A duration written `500ms`, `30s`, `5m`, `2h` or `7d`.
+/// A duration written `500ms`, `30s`, `5m`, `2h`, `7d` or combined, `1h30m` (humantime's
+/// syntax: a number and a unit, repeated).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m, h or d (e.g. 30s)"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 30s"))?;
-    let seconds = |factor: u64| Duration::from_secs(number.saturating_mul(factor));
-    match unit {
-        "ms" => Ok(Duration::from_millis(number)),
-        "s" => Ok(seconds(1)),
-        "m" => Ok(seconds(60)),
-        "h" => Ok(seconds(3600)),
-        "d" => Ok(seconds(86_400)),
-        _ => Err(format!(
-            "{text:?} has an unknown unit: use ms, s, m, h or d"
-        )),
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?} needs a unit: ms, s, m, h or d (e.g. 30s)"
+        ));
     }
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{text:?} is not a duration such as 30s, 5m or 1h30m ({error})"))
 }
 
 #[cfg(test)]
@@ -958,7 +948,8 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
         assert!(parse_duration("30").is_err());
         assert!(parse_duration("s").is_err());
-        assert!(parse_duration("3w").is_err());
+        assert!(parse_duration("3x").is_err());
+        assert_eq!(parse_duration(" 1h30m "), Ok(Duration::from_secs(5400)));
     }
 
     #[test]

@@ -238,7 +238,12 @@ async fn api() -> Api {
 }
 
 /// A start-up case: its name, the flags, the variables set, and the words of the line expected.
-type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], &'a [&'a str]);
+type Case<'a> = (
+    &'a str,
+    &'a [&'a str],
+    &'a [(&'a str, &'a str)],
+    &'a [&'a str],
+);
 
 /// With a wrong password, a wrong token or an API that cannot be reached, the service still
 /// starts, and its log says, per sender, what is wrong: one `WARN` line naming the sender, with
