@@ -339,3 +339,75 @@ async fn old_variable_names_are_read_with_a_warning() {
         assert!(log.contains(expected), "{expected:?} in:\n{log}");
     }
 }
+
+/// Every variable the command line reads is a `WHATSAPP_GRPC_*` one, and what an operator reads
+/// (README, chart, examples, Dockerfile, CI) names no other `WHATSAPP_*` variable except in a
+/// paragraph about old names.
+#[test]
+fn every_variable_is_named_whatsapp_grpc() {
+    use clap::CommandFactory;
+    let command = whatsapp_grpc::config::Cli::command();
+    let mut variables = 0;
+    for sub in command.get_subcommands() {
+        for arg in sub.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                variables += 1;
+                let env = env.to_str().expect("ASCII");
+                assert!(
+                    env.starts_with("WHATSAPP_GRPC_"),
+                    "{} --{}: {env}",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+    }
+    assert!(variables > 40, "{variables} variables");
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![
+        root.join("README.md"),
+        root.join("Dockerfile"),
+        root.join(".ci/run"),
+    ];
+    let mut folders = vec![root.join("helm"), root.join("examples")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("a folder") {
+            let path = entry.expect("an entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                // Installed packages and generated stubs are not ours.
+                if !["node_modules", ".venv", "whatsapp", "__pycache__"].contains(&name) {
+                    folders.push(path);
+                }
+            } else if !name.ends_with(".json") || name == "values.schema.json" {
+                files.push(path);
+            }
+        }
+    }
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("UTF-8 text");
+        for paragraph in text.split("\n\n") {
+            if paragraph.contains("old name") {
+                continue;
+            }
+            if let Some(name) = old_variable_in(paragraph) {
+                panic!(
+                    "{}: {name} is not a WHATSAPP_GRPC_ variable",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+/// The first `WHATSAPP_X…` word of `text` that is not `WHATSAPP_GRPC_…`.
+fn old_variable_in(text: &str) -> Option<String> {
+    text.match_indices("WHATSAPP_").find_map(|(at, _)| {
+        let word: String = text[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        (!word.starts_with("WHATSAPP_GRPC_") && word.len() > "WHATSAPP_".len()).then_some(word)
+    })
+}
