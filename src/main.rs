@@ -33,10 +33,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // One problem a line (a configuration may have several), each its own `error:`.
-            for line in error.lines() {
-                eprintln!("error: {line}");
-            }
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }
@@ -50,7 +47,10 @@ fn warn_old_names(old_names: &[OldName]) {
 }
 
 async fn serve(args: ServeArgs, old_names: &[OldName]) -> Result<(), String> {
-    let mut config = args.into_config(EnvCredentials::from_env())?;
+    // Every problem of the configuration, one `error:` line each.
+    let mut config = args
+        .into_config(EnvCredentials::from_env())
+        .map_err(|problems| problems.lines().collect::<Vec<_>>().join("\nerror: "))?;
     let telemetry = telemetry::init(config.log_format)?;
     warn_old_names(old_names);
     // Listen for SIGTERM before anything else: one arriving during start-up drains too.
