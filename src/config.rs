@@ -1387,6 +1387,52 @@ mod tests {
     }
 
     #[test]
+    fn an_old_variable_name_stands_in_for_the_new_one_below_the_flag() {
+        let env = |name: &str| match name {
+            "WHATSAPP_API_VERSION" => Some("v21.0".to_owned()),
+            "WHATSAPP_ACCESS_TOKEN" => Some("old-token".to_owned()),
+            _ => None,
+        };
+        let parse = |argv: &[&str]| match Cli::parse_with_old_names(
+            argv.iter().map(std::ffi::OsString::from),
+            &env,
+        )
+        .command
+        {
+            Command::Serve(args) => args,
+            other => panic!("serve: {other:?}"),
+        };
+        assert_eq!(parse(&["whatsapp-grpc", "serve"]).api_version, "v21.0");
+        assert_eq!(
+            parse(&["whatsapp-grpc", "serve", "--api-version", "v22.0"]).api_version,
+            "v22.0"
+        );
+        assert_eq!(
+            EnvCredentials::read(&env).access_token.as_deref(),
+            Some("old-token")
+        );
+        let names = old_names_in_use(&env);
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.iter().all(|name| !name.ignored));
+        assert!(
+            names[0]
+                .to_string()
+                .contains("WHATSAPP_ACCESS_TOKEN is the old name of WHATSAPP_GRPC_ACCESS_TOKEN")
+        );
+        // Both names set: the new one is read, the old one said to be ignored.
+        let both = |name: &str| match name {
+            "WHATSAPP_ACCESS_TOKEN" => Some("old-token".to_owned()),
+            "WHATSAPP_GRPC_ACCESS_TOKEN" => Some("new-token".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            EnvCredentials::read(&both).access_token.as_deref(),
+            Some("new-token")
+        );
+        assert!(old_names_in_use(&both)[0].ignored);
+    }
+
+    #[test]
     fn without_senders_there_is_no_reload() {
         let config = args(&["--sandbox"])
             .into_config(EnvCredentials::default())
