@@ -14,7 +14,7 @@ use crate::flavor::Flavor;
 use crate::idempotency::{DEFAULT_MEMORY_ENTRIES, IdempotencyConfig, StoreConfig};
 use crate::ratelimit::{LimiterConfig, MAX_PER_SECOND};
 use crate::sandbox::SandboxConfig;
-use crate::senders::file::{Fallback, SendersFile, process_env};
+use crate::senders::file::{CA_FILE_MAX_BYTES, Fallback, SendersFile, process_env, read_bounded};
 use crate::senders::{
     BaseUrlProblem, Reload, SenderConfig, check_base_url, valid_api_version, valid_phone_number_id,
 };
@@ -23,7 +23,7 @@ use crate::server::{ConnectionLimits, SecurityConfig, ServerConfig, ServerLimits
 use crate::telemetry::LogFormat;
 use crate::upstream::{
     Credentials, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, MAX_ATTEMPTS,
-    Secret, UpstreamConfig, display_url,
+    Secret, UpstreamConfig, check, display_url,
 };
 
 /// The Graph API's public base URL, the Cloud API's default upstream.
@@ -78,8 +78,8 @@ impl From<FlavorArg> for Flavor {
 
 #[derive(Debug, Args)]
 #[command(after_help = "Credentials come from the environment only:\n  \
-    WHATSAPP_ACCESS_TOKEN                   a static bearer token (Cloud system-user token, or On-Premises)\n  \
-    WHATSAPP_USERNAME, WHATSAPP_PASSWORD    On-Premises: the service logs in and renews its token\n\n\
+    WHATSAPP_GRPC_ACCESS_TOKEN                        a static bearer token (Cloud system-user token, or On-Premises)\n  \
+    WHATSAPP_GRPC_USERNAME, WHATSAPP_GRPC_PASSWORD    On-Premises: the service logs in and renews its token\n\n\
     With --senders, each sender of the file names its own credentials (token_env or token_file;\n\
     On-Premises: username with password_env or password_file).")]
 pub struct ServeArgs {
@@ -121,11 +121,11 @@ pub struct ServeArgs {
     pub flavor: FlavorArg,
 
     /// Cloud: the business phone number's id (the `{phone-number-id}` of the messages path).
-    #[arg(long, env = "WHATSAPP_PHONE_NUMBER_ID")]
+    #[arg(long, env = "WHATSAPP_GRPC_PHONE_NUMBER_ID")]
     pub phone_number_id: Option<String>,
 
     /// Cloud: the Graph API version.
-    #[arg(long, env = "WHATSAPP_API_VERSION", default_value = DEFAULT_API_VERSION)]
+    #[arg(long, env = "WHATSAPP_GRPC_API_VERSION", default_value = DEFAULT_API_VERSION)]
     pub api_version: String,
 
     /// A PEM file of extra CA certificates to trust for the upstream (private On-Premises certificates).
@@ -267,17 +267,17 @@ pub struct SandboxArgs {
     /// Address the emulator listens on.
     #[arg(
         long,
-        env = "WHATSAPP_SANDBOX_LISTEN",
+        env = "WHATSAPP_GRPC_SANDBOX_LISTEN",
         default_value = "127.0.0.1:8080"
     )]
     pub listen: SocketAddr,
 
     /// How long the "slow answer" number makes the emulator wait.
-    #[arg(long, env = "WHATSAPP_SANDBOX_SLOW_ANSWER", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "WHATSAPP_GRPC_SANDBOX_SLOW_ANSWER", default_value = "30s", value_parser = parse_duration)]
     pub slow_answer: Duration,
 
     /// How long an On-Premises login token stays valid.
-    #[arg(long, env = "WHATSAPP_SANDBOX_TOKEN_LIFETIME", default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, env = "WHATSAPP_GRPC_SANDBOX_TOKEN_LIFETIME", default_value = "7d", value_parser = parse_duration)]
     pub token_lifetime: Duration,
 
     /// How log lines are written.
@@ -381,6 +381,102 @@ pub struct ServeConfig {
     pub upstream: Upstream,
 }
 
+/// Environment variables renamed to the `WHATSAPP_GRPC_` prefix, as (old name, new name). An old
+/// name is still read when the new one is unset, and `serve` warns about it at start.
+pub const RENAMED_VARIABLES: [(&str, &str); 8] = [
+    ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_GRPC_ACCESS_TOKEN"),
+    ("WHATSAPP_USERNAME", "WHATSAPP_GRPC_USERNAME"),
+    ("WHATSAPP_PASSWORD", "WHATSAPP_GRPC_PASSWORD"),
+    ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_GRPC_PHONE_NUMBER_ID"),
+    ("WHATSAPP_API_VERSION", "WHATSAPP_GRPC_API_VERSION"),
+    (
+        "WHATSAPP_GRPC_SANDBOX_LISTEN",
+        "WHATSAPP_GRPC_SANDBOX_LISTEN",
+    ),
+    (
+        "WHATSAPP_SANDBOX_SLOW_ANSWER",
+        "WHATSAPP_GRPC_SANDBOX_SLOW_ANSWER",
+    ),
+    (
+        "WHATSAPP_SANDBOX_TOKEN_LIFETIME",
+        "WHATSAPP_GRPC_SANDBOX_TOKEN_LIFETIME",
+    ),
+];
+
+/// A variable of [`RENAMED_VARIABLES`] set under its old name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OldName {
+    pub old: &'static str,
+    pub new: &'static str,
+    /// The new name is set too, so the old one is ignored.
+    pub ignored: bool,
+}
+
+impl std::fmt::Display for OldName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.ignored {
+            write!(
+                f,
+                "{} is ignored: {} is set too; unset {}",
+                self.old, self.new, self.old
+            )
+        } else {
+            write!(
+                f,
+                "{} is the old name of {}: rename it (the old name is still read, for now)",
+                self.old, self.new
+            )
+        }
+    }
+}
+
+/// The renamed variables that `env` holds under their old names (empty means unset).
+pub fn old_names_in_use(env: &dyn Fn(&str) -> Option<String>) -> Vec<OldName> {
+    RENAMED_VARIABLES
+        .iter()
+        .filter(|(old, _)| env(old).is_some_and(|value| !value.is_empty()))
+        .map(|&(old, new)| OldName {
+            old,
+            new,
+            ignored: env(new).is_some_and(|value| !value.is_empty()),
+        })
+        .collect()
+}
+
+impl Cli {
+    /// Parses `args` as [`Cli::parse`] does, a renamed variable that `env` holds only under its
+    /// old name standing in for the new one (as the flag's default, so a flag or the new name
+    /// still wins). Exits with clap's message on a bad command line.
+    pub fn parse_with_old_names(
+        args: impl IntoIterator<Item = std::ffi::OsString>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        for name in old_names_in_use(env) {
+            let Some(value) = env(name.old).filter(|_| !name.ignored) else {
+                continue;
+            };
+            let places: Vec<(String, String)> = command
+                .get_subcommands()
+                .flat_map(|sub| {
+                    sub.get_arguments()
+                        .filter(|arg| arg.get_env() == Some(std::ffi::OsStr::new(name.new)))
+                        .map(|arg| (sub.get_name().to_owned(), arg.get_id().to_string()))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for (sub, id) in places {
+                let value = value.clone();
+                command = command
+                    .mut_subcommand(sub, |sub| sub.mut_arg(id, |arg| arg.default_value(value)));
+            }
+        }
+        let matches = command.get_matches_from(args);
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
+}
+
 /// The credentials found in the environment.
 #[derive(Clone, Debug, Default)]
 pub struct EnvCredentials {
@@ -390,24 +486,36 @@ pub struct EnvCredentials {
 }
 
 impl EnvCredentials {
-    /// Reads `WHATSAPP_ACCESS_TOKEN`, `WHATSAPP_USERNAME` and `WHATSAPP_PASSWORD`; empty means unset.
+    /// Reads `WHATSAPP_GRPC_ACCESS_TOKEN`, `WHATSAPP_GRPC_USERNAME` and `WHATSAPP_GRPC_PASSWORD`
+    /// (or, unset, their old names without `GRPC_`); empty means unset.
     pub fn from_env() -> EnvCredentials {
-        let var = |name| {
-            std::env::var(name)
-                .ok()
-                .filter(|value: &String| !value.is_empty())
+        EnvCredentials::read(&process_env)
+    }
+
+    /// As [`EnvCredentials::from_env`], from `env`.
+    pub fn read(env: &dyn Fn(&str) -> Option<String>) -> EnvCredentials {
+        let var = |new: &str| {
+            let set = |name: &str| env(name).filter(|value| !value.is_empty());
+            set(new).or_else(|| {
+                RENAMED_VARIABLES
+                    .iter()
+                    .find(|(_, renamed)| *renamed == new)
+                    .and_then(|(old, _)| set(old))
+            })
         };
         EnvCredentials {
-            access_token: var("WHATSAPP_ACCESS_TOKEN"),
-            username: var("WHATSAPP_USERNAME"),
-            password: var("WHATSAPP_PASSWORD"),
+            access_token: var("WHATSAPP_GRPC_ACCESS_TOKEN"),
+            username: var("WHATSAPP_GRPC_USERNAME"),
+            password: var("WHATSAPP_GRPC_PASSWORD"),
         }
     }
 }
 
 impl ServeArgs {
-    /// The validated config, or one line saying what to fix.
+    /// The validated config, or every problem found, one line each, each naming its flag or
+    /// variable and what to do. Nothing has been bound or connected to yet.
     pub fn into_config(self, env: EnvCredentials) -> Result<ServeConfig, String> {
+        let mut problems: Vec<String> = Vec::new();
         let flavor = Flavor::from(self.flavor);
         for (flag, value) in [
             ("--upstream-timeout", self.upstream_timeout),
@@ -422,7 +530,7 @@ impl ServeArgs {
             ("--tls-reload-interval", self.tls_reload_interval),
         ] {
             if value.is_zero() {
-                return Err(format!("{flag} must be longer than zero, e.g. 5s"));
+                problems.push(format!("{flag} must be longer than zero, e.g. 5s"));
             }
         }
         for (flag, value) in [
@@ -435,21 +543,21 @@ impl ServeArgs {
             ("--upstream-max-in-flight", self.upstream_max_in_flight),
         ] {
             if value == 0 {
-                return Err(format!("{flag} must be at least 1"));
+                problems.push(format!("{flag} must be at least 1"));
             }
         }
         if !(1..=MAX_ATTEMPTS).contains(&self.upstream_max_attempts) {
-            return Err(format!(
+            problems.push(format!(
                 "--upstream-max-attempts must be between 1 and {MAX_ATTEMPTS} (1 = no retry)"
             ));
         }
         if self.max_messages_per_second > MAX_PER_SECOND {
-            return Err(format!(
+            problems.push(format!(
                 "--max-messages-per-second must be at most {MAX_PER_SECOND} (0 = no limit; the Cloud API allows 80 by default, up to 1,000 when upgraded)"
             ));
         }
         if self.idle_timeout <= self.keepalive_interval {
-            return Err(format!(
+            problems.push(format!(
                 "--idle-timeout ({:?}) must be longer than --keepalive-interval ({:?}), or live idle clients are cut off",
                 self.idle_timeout, self.keepalive_interval
             ));
@@ -464,15 +572,15 @@ impl ServeArgs {
                 if let (Some(address), Some(other)) = (address, other)
                     && same_port(*address, *other)
                 {
-                    return Err(format!(
+                    problems.push(format!(
                         "{flag} {address} takes the port of {other_flag} {other}: give each listener a port of its own (e.g. --metrics-listen 0.0.0.0:9090, --health-listen 0.0.0.0:8086)"
                     ));
                 }
             }
         }
         if !valid_api_version(&self.api_version) {
-            return Err(format!(
-                "--api-version {:?} is not a Graph API version: write it like {DEFAULT_API_VERSION}",
+            problems.push(format!(
+                "--api-version {:?} (WHATSAPP_GRPC_API_VERSION) is not a Graph API version: write it like {DEFAULT_API_VERSION}",
                 self.api_version
             ));
         }
@@ -498,12 +606,21 @@ impl ServeArgs {
                     },
                     sandbox: self.sandbox,
                 };
-                let senders = file.read(&process_env)?;
+                let senders = file.read(&process_env).unwrap_or_else(|lines| {
+                    problems.extend(lines.lines().map(str::to_owned));
+                    Vec::new()
+                });
                 // On SIGHUP: the file again, with the environment as it is then.
                 let reload = Reload(Arc::new(move || file.read(&process_env)));
                 (senders, Some(reload))
             }
-            None => (vec![self.default_sender(flavor, env)?], None),
+            None => match self.default_sender(flavor, env) {
+                Ok(sender) => (vec![sender], None),
+                Err(found) => {
+                    problems.extend(found);
+                    (Vec::new(), None)
+                }
+            },
         };
 
         let store = match &self.idempotency_store {
@@ -512,10 +629,13 @@ impl ServeArgs {
             },
             Some(url) if url.starts_with("redis://") => StoreConfig::Redis { url: url.clone() },
             Some(_) => {
-                return Err(
+                problems.push(
                     "--idempotency-store must be a Redis URL such as redis://127.0.0.1:6379/0"
                         .into(),
                 );
+                StoreConfig::Memory {
+                    max_entries: DEFAULT_MEMORY_ENTRIES,
+                }
             }
         };
         let rate_limit = match (self.rate_limit_store.as_deref(), &store) {
@@ -524,10 +644,11 @@ impl ServeArgs {
                 LimiterConfig::Redis { url: url.into() }
             }
             (Some(_), _) => {
-                return Err(
+                problems.push(
                     "--rate-limit-store must be `memory` or a Redis URL such as redis://127.0.0.1:6379/0"
                         .into(),
                 );
+                LimiterConfig::Memory
             }
             (None, StoreConfig::Redis { url }) => LimiterConfig::Redis { url: url.clone() },
             (None, StoreConfig::Memory { .. }) => LimiterConfig::Memory,
@@ -536,7 +657,24 @@ impl ServeArgs {
             store,
             ttl: self.idempotency_ttl,
         };
-        let security = self.security()?;
+        let security = self.security().unwrap_or_else(|problem| {
+            problems.push(problem);
+            SecurityConfig::default()
+        });
+
+        if problems.is_empty() {
+            // The clients themselves, built and dropped: whatever the checks above missed is
+            // found now rather than after the service says it is serving. (A sandbox sender's
+            // address is known once the sandbox listens.)
+            for sender in senders.iter().filter(|s| !s.upstream.base_url.is_empty()) {
+                if let Err(problem) = crate::upstream::Upstream::new(&sender.upstream) {
+                    problems.push(format!("sender {:?}: {problem}", sender.name));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems.join("\n"));
+        }
 
         Ok(ServeConfig {
             listen: self.listen,
@@ -602,20 +740,28 @@ impl ServeArgs {
         Ok(SecurityConfig { tls, api_keys })
     }
 
-    /// The one sender the single-sender flags and the environment's credentials configure.
-    fn default_sender(&self, flavor: Flavor, env: EnvCredentials) -> Result<SenderConfig, String> {
-        let extra_ca_pem = match &self.upstream_ca_file {
-            Some(path) => Some(std::fs::read(path).map_err(|e| {
-                format!(
-                    "--upstream-ca-file {}: cannot be read ({e}); point it at a PEM file of CA certificates",
+    /// The one sender the single-sender flags and the environment's credentials configure, or
+    /// every problem with them.
+    fn default_sender(
+        &self,
+        flavor: Flavor,
+        env: EnvCredentials,
+    ) -> Result<SenderConfig, Vec<String>> {
+        let mut problems = Vec::new();
+        let extra_ca_pem = self.upstream_ca_file.as_ref().and_then(|path| {
+            let pem = read_bounded(path, CA_FILE_MAX_BYTES)
+                .and_then(|pem| check::ca_certificates(&pem).map(|()| pem));
+            pem.map_err(|problem| {
+                problems.push(format!(
+                    "--upstream-ca-file {}: {problem}; point it at a PEM file of CA certificates",
                     path.display()
-                )
-            })?),
-            None => None,
-        };
+                ));
+            })
+            .ok()
+        });
         let (base_url, phone_number_id, credentials) = if self.sandbox {
             if self.upstream_url.is_some() {
-                return Err("--sandbox runs its own upstream: drop --upstream-url (or WHATSAPP_GRPC_UPSTREAM_URL)".into());
+                problems.push("--sandbox runs its own upstream: drop --upstream-url (or WHATSAPP_GRPC_UPSTREAM_URL)".into());
             }
             let sandbox = SandboxConfig::default();
             let credentials = match flavor {
@@ -633,61 +779,85 @@ impl ServeArgs {
                 .clone()
                 .unwrap_or_else(|| SANDBOX_PHONE_NUMBER_ID.to_owned());
             // The sandbox's address is known once it listens; `main` fills it in.
-            (String::new(), phone_number_id, credentials)
+            (String::new(), phone_number_id, Some(credentials))
         } else {
             let base_url = match (flavor, self.upstream_url.clone()) {
                 (_, Some(url)) => url,
                 (Flavor::Cloud, None) => CLOUD_BASE_URL.to_owned(),
                 (Flavor::OnPremises, None) => {
-                    return Err("--upstream-url (WHATSAPP_GRPC_UPSTREAM_URL) is required with --flavor on-premises: set it to your On-Premises client's base URL, e.g. https://wa.example.internal:9090".into());
+                    problems.push("--upstream-url (WHATSAPP_GRPC_UPSTREAM_URL) is required with --flavor on-premises: set it to your On-Premises client's base URL, e.g. https://wa.example.internal:9090".into());
+                    String::new()
                 }
             };
-            if let Err(problem) = check_base_url(&base_url) {
-                let hint = match problem {
-                    BaseUrlProblem::Scheme => "",
-                    BaseUrlProblem::Userinfo => {
-                        ": credentials come from the environment only (WHATSAPP_ACCESS_TOKEN, or WHATSAPP_USERNAME and WHATSAPP_PASSWORD)"
+            if !base_url.is_empty() {
+                let problem = match check_base_url(&base_url) {
+                    Err(problem) => {
+                        let hint = match problem {
+                            BaseUrlProblem::Scheme => "",
+                            BaseUrlProblem::Userinfo => {
+                                ": credentials come from the environment only (WHATSAPP_GRPC_ACCESS_TOKEN, or WHATSAPP_GRPC_USERNAME and WHATSAPP_GRPC_PASSWORD)"
+                            }
+                        };
+                        Some(format!("{:?} {problem}{hint}", display_url(&base_url)))
                     }
+                    Ok(()) => check::base_url(&base_url).err(),
                 };
-                return Err(format!(
-                    "--upstream-url {:?} {problem}{hint}",
-                    display_url(&base_url)
-                ));
+                if let Some(problem) = problem {
+                    problems.push(format!(
+                        "--upstream-url (WHATSAPP_GRPC_UPSTREAM_URL) {problem}"
+                    ));
+                }
             }
             let phone_number_id = match (flavor, self.phone_number_id.clone()) {
                 (Flavor::Cloud, Some(id)) if valid_phone_number_id(&id) => id,
                 (Flavor::Cloud, Some(id)) => {
-                    return Err(format!(
-                        "--phone-number-id {id:?} must be the numeric id of your business phone number (WhatsApp Manager > Phone numbers)"
+                    problems.push(format!(
+                        "--phone-number-id {id:?} (WHATSAPP_GRPC_PHONE_NUMBER_ID) must be the numeric id of your business phone number (WhatsApp Manager > Phone numbers)"
                     ));
+                    id
                 }
                 (Flavor::Cloud, None) => {
-                    return Err("--phone-number-id (WHATSAPP_PHONE_NUMBER_ID) is required with --flavor cloud: set it to your business phone number's id, or try --sandbox".into());
+                    problems.push("--phone-number-id (WHATSAPP_GRPC_PHONE_NUMBER_ID) is required with --flavor cloud: set it to your business phone number's id, or try --sandbox".into());
+                    String::new()
                 }
                 (Flavor::OnPremises, id) => id.unwrap_or_default(),
             };
-            let credentials = credentials(flavor, env)?;
+            let credentials = credentials(flavor, env)
+                .and_then(|credentials| {
+                    let variable = match credentials {
+                        Credentials::AccessToken(_) => "WHATSAPP_GRPC_ACCESS_TOKEN",
+                        Credentials::Login { .. } => "WHATSAPP_GRPC_USERNAME",
+                    };
+                    check::credentials(&credentials)
+                        .map(|()| credentials)
+                        .map_err(|problem| format!("{variable}: {problem}"))
+                })
+                .map_err(|problem| problems.push(problem))
+                .ok();
             (base_url, phone_number_id, credentials)
         };
 
-        Ok(SenderConfig {
-            name: DEFAULT_SENDER.to_owned(),
-            display_phone_number: String::new(),
-            max_messages_per_second: self.max_messages_per_second,
-            upstream: UpstreamConfig {
-                flavor,
-                base_url,
-                api_version: self.api_version.clone(),
-                phone_number_id,
-                credentials,
-                extra_ca_pem,
-                connect_timeout: self.upstream_connect_timeout,
-                request_timeout: self.upstream_timeout,
-                max_in_flight: self.upstream_max_in_flight,
-                max_queued: self.upstream_max_queued,
-                max_attempts: self.upstream_max_attempts,
-            },
-        })
+        match credentials {
+            Some(credentials) if problems.is_empty() => Ok(SenderConfig {
+                name: DEFAULT_SENDER.to_owned(),
+                display_phone_number: String::new(),
+                max_messages_per_second: self.max_messages_per_second,
+                upstream: UpstreamConfig {
+                    flavor,
+                    base_url,
+                    api_version: self.api_version.clone(),
+                    phone_number_id,
+                    credentials,
+                    extra_ca_pem,
+                    connect_timeout: self.upstream_connect_timeout,
+                    request_timeout: self.upstream_timeout,
+                    max_in_flight: self.upstream_max_in_flight,
+                    max_queued: self.upstream_max_queued,
+                    max_attempts: self.upstream_max_attempts,
+                },
+            }),
+            _ => Err(problems),
+        }
     }
 }
 
@@ -701,27 +871,29 @@ fn same_port(a: SocketAddr, b: SocketAddr) -> bool {
 fn credentials(flavor: Flavor, env: EnvCredentials) -> Result<Credentials, String> {
     match (flavor, env.access_token, env.username, env.password) {
         (_, Some(_), Some(_), _) | (_, Some(_), _, Some(_)) => Err(
-            "set either WHATSAPP_ACCESS_TOKEN or WHATSAPP_USERNAME/WHATSAPP_PASSWORD, not both".into(),
+            "set either WHATSAPP_GRPC_ACCESS_TOKEN or WHATSAPP_GRPC_USERNAME/WHATSAPP_GRPC_PASSWORD, not both: unset the ones you do not use".into(),
         ),
         (_, Some(token), None, None) => Ok(Credentials::AccessToken(Secret::new(token))),
         (Flavor::OnPremises, None, Some(username), Some(password)) => Ok(Credentials::Login {
             username,
             password: Secret::new(password),
         }),
-        (Flavor::OnPremises, None, Some(_), None) => {
-            Err("WHATSAPP_USERNAME is set but WHATSAPP_PASSWORD is not: set both to log in".into())
-        }
-        (Flavor::OnPremises, None, None, Some(_)) => {
-            Err("WHATSAPP_PASSWORD is set but WHATSAPP_USERNAME is not: set both to log in".into())
-        }
+        (Flavor::OnPremises, None, Some(_), None) => Err(
+            "WHATSAPP_GRPC_USERNAME is set but WHATSAPP_GRPC_PASSWORD is not: set both to log in"
+                .into(),
+        ),
+        (Flavor::OnPremises, None, None, Some(_)) => Err(
+            "WHATSAPP_GRPC_PASSWORD is set but WHATSAPP_GRPC_USERNAME is not: set both to log in"
+                .into(),
+        ),
         (Flavor::Cloud, None, Some(_), _) | (Flavor::Cloud, None, None, Some(_)) => Err(
-            "the Cloud API takes no username or password: set WHATSAPP_ACCESS_TOKEN to a system-user access token".into(),
+            "the Cloud API takes no username or password: set WHATSAPP_GRPC_ACCESS_TOKEN to a system-user access token instead".into(),
         ),
         (Flavor::Cloud, None, None, None) => Err(
-            "WHATSAPP_ACCESS_TOKEN is required with --flavor cloud: set it to a system-user access token, or try --sandbox".into(),
+            "WHATSAPP_GRPC_ACCESS_TOKEN is required with --flavor cloud: set it to a system-user access token, or try --sandbox".into(),
         ),
         (Flavor::OnPremises, None, None, None) => Err(
-            "credentials are required with --flavor on-premises: set WHATSAPP_USERNAME and WHATSAPP_PASSWORD (or WHATSAPP_ACCESS_TOKEN)".into(),
+            "credentials are required with --flavor on-premises: set WHATSAPP_GRPC_USERNAME and WHATSAPP_GRPC_PASSWORD (or WHATSAPP_GRPC_ACCESS_TOKEN)".into(),
         ),
     }
 }
@@ -736,27 +908,17 @@ impl SandboxArgs {
     }
 }
 
-/// A duration written `500ms`, `30s`, `5m`, `2h` or `7d`.
+/// A duration written `500ms`, `30s`, `5m`, `2h`, `7d` or combined, `1h30m` (humantime's
+/// syntax: a number and a unit, repeated).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m, h or d (e.g. 30s)"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 30s"))?;
-    let seconds = |factor: u64| Duration::from_secs(number.saturating_mul(factor));
-    match unit {
-        "ms" => Ok(Duration::from_millis(number)),
-        "s" => Ok(seconds(1)),
-        "m" => Ok(seconds(60)),
-        "h" => Ok(seconds(3600)),
-        "d" => Ok(seconds(86_400)),
-        _ => Err(format!(
-            "{text:?} has an unknown unit: use ms, s, m, h or d"
-        )),
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?} needs a unit: ms, s, m, h or d (e.g. 30s)"
+        ));
     }
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{text:?} is not a duration such as 30s, 5m or 1h30m ({error})"))
 }
 
 #[cfg(test)]
@@ -786,7 +948,8 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
         assert!(parse_duration("30").is_err());
         assert!(parse_duration("s").is_err());
-        assert!(parse_duration("3w").is_err());
+        assert!(parse_duration("3x").is_err());
+        assert_eq!(parse_duration(" 1h30m "), Ok(Duration::from_secs(5400)));
     }
 
     #[test]
@@ -835,7 +998,7 @@ mod tests {
         let error = args(&["--phone-number-id", "123"])
             .into_config(EnvCredentials::default())
             .unwrap_err();
-        assert!(error.contains("WHATSAPP_ACCESS_TOKEN"), "{error}");
+        assert!(error.contains("WHATSAPP_GRPC_ACCESS_TOKEN"), "{error}");
         let config = args(&["--phone-number-id", "123"])
             .into_config(token())
             .expect("valid");
@@ -862,7 +1025,7 @@ mod tests {
             ])
         };
         let error = on_prem().into_config(login(Some("u"), None)).unwrap_err();
-        assert!(error.contains("WHATSAPP_PASSWORD"), "{error}");
+        assert!(error.contains("WHATSAPP_GRPC_PASSWORD"), "{error}");
         let config = on_prem()
             .into_config(login(Some("u"), Some("p")))
             .expect("valid");
@@ -1221,6 +1384,52 @@ mod tests {
                 .unwrap_err();
             assert!(error.starts_with(flag), "{error}");
         }
+    }
+
+    #[test]
+    fn an_old_variable_name_stands_in_for_the_new_one_below_the_flag() {
+        let env = |name: &str| match name {
+            "WHATSAPP_API_VERSION" => Some("v21.0".to_owned()),
+            "WHATSAPP_ACCESS_TOKEN" => Some("old-token".to_owned()),
+            _ => None,
+        };
+        let parse = |argv: &[&str]| match Cli::parse_with_old_names(
+            argv.iter().map(std::ffi::OsString::from),
+            &env,
+        )
+        .command
+        {
+            Command::Serve(args) => args,
+            other => panic!("serve: {other:?}"),
+        };
+        assert_eq!(parse(&["whatsapp-grpc", "serve"]).api_version, "v21.0");
+        assert_eq!(
+            parse(&["whatsapp-grpc", "serve", "--api-version", "v22.0"]).api_version,
+            "v22.0"
+        );
+        assert_eq!(
+            EnvCredentials::read(&env).access_token.as_deref(),
+            Some("old-token")
+        );
+        let names = old_names_in_use(&env);
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.iter().all(|name| !name.ignored));
+        assert!(
+            names[0]
+                .to_string()
+                .contains("WHATSAPP_ACCESS_TOKEN is the old name of WHATSAPP_GRPC_ACCESS_TOKEN")
+        );
+        // Both names set: the new one is read, the old one said to be ignored.
+        let both = |name: &str| match name {
+            "WHATSAPP_ACCESS_TOKEN" => Some("old-token".to_owned()),
+            "WHATSAPP_GRPC_ACCESS_TOKEN" => Some("new-token".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            EnvCredentials::read(&both).access_token.as_deref(),
+            Some("new-token")
+        );
+        assert!(old_names_in_use(&both)[0].ignored);
     }
 
     #[test]

@@ -3,23 +3,27 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use clap::Parser;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use whatsapp_grpc::Flavor;
-use whatsapp_grpc::config::{Cli, Command, DEFAULT_SENDER, EnvCredentials, ServeArgs, Upstream};
+use whatsapp_grpc::config::{
+    Cli, Command, DEFAULT_SENDER, EnvCredentials, OldName, ServeArgs, Upstream, old_names_in_use,
+};
+use whatsapp_grpc::senders::file::process_env;
 use whatsapp_grpc::senders::{Reload, SenderConfig};
 use whatsapp_grpc::upstream::display_url;
 use whatsapp_grpc::{api_keys, client, sandbox, server, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with_old_names(std::env::args_os(), &process_env);
+    let old_names = old_names_in_use(&process_env);
     let result = match cli.command {
-        Command::Serve(args) => serve(*args).await,
+        Command::Serve(args) => serve(*args, &old_names).await,
         Command::Sandbox(args) => {
             telemetry::init_logs(args.log_format);
+            warn_old_names(&old_names);
             run_sandbox(args).await
         }
         Command::Send(args) => client::send(args).await.map(|line| println!("{line}")),
@@ -35,9 +39,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
-    let mut config = args.into_config(EnvCredentials::from_env())?;
+/// One warning per renamed variable still set under its old name.
+fn warn_old_names(old_names: &[OldName]) {
+    for name in old_names {
+        tracing::warn!(old = name.old, new = name.new, "{name}");
+    }
+}
+
+async fn serve(args: ServeArgs, old_names: &[OldName]) -> Result<(), String> {
+    // Every problem of the configuration, one `error:` line each.
+    let mut config = args
+        .into_config(EnvCredentials::from_env())
+        .map_err(|problems| problems.lines().collect::<Vec<_>>().join("\nerror: "))?;
     let telemetry = telemetry::init(config.log_format)?;
+    warn_old_names(old_names);
     // Listen for SIGTERM before anything else: one arriving during start-up drains too.
     let shutdown = shutdown_signal()?;
 

@@ -1,5 +1,5 @@
 //! The binary as a person uses it: `send` against a running service, and `serve` refusing a bad
-//! configuration with one line that says what to fix.
+//! configuration with a line per problem that says what to fix.
 
 mod common;
 
@@ -16,6 +16,8 @@ async fn run(args: Vec<String>) -> (bool, String, String) {
             .args(&args)
             .env_remove("WHATSAPP_ACCESS_TOKEN")
             .env_remove("WHATSAPP_PHONE_NUMBER_ID")
+            .env_remove("WHATSAPP_GRPC_ACCESS_TOKEN")
+            .env_remove("WHATSAPP_GRPC_PHONE_NUMBER_ID")
             .output()
             .expect("the binary runs");
         (
@@ -145,12 +147,16 @@ async fn send_prints_the_status_and_its_details_on_failure() {
 }
 
 #[tokio::test]
-async fn serve_refuses_a_bad_configuration_in_one_line() {
+async fn serve_refuses_a_bad_configuration_one_line_a_problem() {
     let (ok, _, stderr) = run(args(&["serve", "--listen", "127.0.0.1:0"])).await;
     assert!(!ok);
     let lines: Vec<_> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{stderr}");
+    assert_eq!(lines.len(), 2, "{stderr}");
     assert!(lines[0].starts_with("error: --phone-number-id"), "{stderr}");
+    assert!(
+        lines[1].starts_with("error: WHATSAPP_GRPC_ACCESS_TOKEN is required"),
+        "{stderr}"
+    );
 }
 
 /// `serve --sandbox` needs no other flag or credential on either flavor, serves what `send` sends,
@@ -327,6 +333,8 @@ async fn the_sandbox_variable_takes_1() {
     command
         .arg("serve")
         .env("WHATSAPP_GRPC_SANDBOX", "1")
+        .env_remove("WHATSAPP_GRPC_ACCESS_TOKEN")
+        .env_remove("WHATSAPP_GRPC_PHONE_NUMBER_ID")
         .env_remove("WHATSAPP_ACCESS_TOKEN")
         .env_remove("WHATSAPP_PHONE_NUMBER_ID")
         .env_remove("WHATSAPP_GRPC_UPSTREAM_URL");

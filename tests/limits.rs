@@ -1004,6 +1004,60 @@ fn contact_address_needs_more_than_a_type() {
     }));
 }
 
+/// A contact's address, email, phone and URL `type` is one of the reference's standard values
+/// (or none); any other number is refused, never sent as a label of its own.
+#[test]
+fn contact_types_are_the_standard_values() {
+    let with = |address: i32, email: i32, phone: i32, url: i32| {
+        contact_request(|c| {
+            c.addresses = vec![proto::ContactAddress {
+                city: "Menlo Park".into(),
+                r#type: address,
+                ..Default::default()
+            }];
+            c.emails = vec![proto::ContactEmail {
+                email: "ana@example.com".into(),
+                r#type: email,
+            }];
+            c.phones = vec![proto::ContactPhone {
+                phone: "+1 555 000 1111".into(),
+                r#type: phone,
+                ..Default::default()
+            }];
+            c.urls = vec![proto::ContactUrl {
+                url: "https://example.com".into(),
+                r#type: url,
+            }];
+        })
+    };
+    for phone in 0..=5 {
+        for other in 0..=2 {
+            assert_ok_both(&with(other, other, phone, other));
+        }
+    }
+    let contact = "contacts.contacts[0]";
+    assert_violation_both(
+        &with(3, 0, 0, 0),
+        &format!("{contact}.addresses[0].type"),
+        Rule::UnknownEnumValue(3),
+    );
+    assert_violation_both(
+        &with(0, 3, 0, 0),
+        &format!("{contact}.emails[0].type"),
+        Rule::UnknownEnumValue(3),
+    );
+    assert_violation_both(
+        &with(0, 0, 6, 0),
+        &format!("{contact}.phones[0].type"),
+        Rule::UnknownEnumValue(6),
+    );
+    assert_violation_both(
+        &with(0, 0, 0, -1),
+        &format!("{contact}.urls[0].type"),
+        Rule::UnknownEnumValue(-1),
+    );
+}
+
 #[test]
 fn contact_email_and_url_need_their_value() {
     assert_violation_both(

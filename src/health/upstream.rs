@@ -68,6 +68,8 @@ struct Probes {
     failed: u32,
     good: u32,
     ever_up: bool,
+    /// A probe has been recorded: the first one's outcome is always logged at `info` or `warn`.
+    ever_probed: bool,
 }
 
 impl UpstreamHealth {
@@ -109,6 +111,7 @@ impl UpstreamHealth {
             Err(poisoned) => poisoned.into_inner(),
         };
         let serving = self.board.status(&self.name) == Some(ServingStatus::Serving);
+        let first = !std::mem::replace(&mut probes.ever_probed, true);
         match evidence {
             Evidence::Up => {
                 probes.failed = 0;
@@ -146,6 +149,15 @@ impl UpstreamHealth {
                         "the API is down: health NOT_SERVING"
                     );
                 }
+            }
+            // At start, a refusal (a wrong password or token, a missing permission) is what an
+            // operator most needs to hear of; it says nothing of the API's health.
+            Evidence::Neutral if first => {
+                tracing::warn!(
+                    service = %self.name,
+                    reason,
+                    "the first health probe of the API did not succeed: calls will likely fail the same way"
+                );
             }
             Evidence::Neutral => {
                 tracing::debug!(service = %self.name, reason, "health probe inconclusive");

@@ -1,12 +1,12 @@
 //! Identifiers the sandbox makes up: login tokens, message ids and trace ids.
 //!
 //! They only have to look like the real API's and never repeat within one process; they are not
-//! secrets. Randomness comes from the standard library's randomly keyed hasher, so the sandbox
-//! needs no random-number crate.
+//! secrets, so `fastrand` is random enough, and a process-wide sequence makes them unique.
 
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 /// Counts every identifier made in this process; part of each one, so none repeats.
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -16,23 +16,10 @@ fn next_sequence() -> u64 {
     SEQUENCE.fetch_add(1, Ordering::Relaxed)
 }
 
-/// 64 unpredictable-looking bits: a freshly keyed SipHash of a sequence number and the clock.
-fn random_u64() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(next_sequence());
-    if let Ok(since_epoch) = SystemTime::now().duration_since(UNIX_EPOCH) {
-        hasher.write_u128(since_epoch.as_nanos());
-    }
-    hasher.finish()
-}
-
-/// `len` random-looking bytes.
+/// `len` random bytes.
 fn random_bytes(len: usize) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(len + 8);
-    while bytes.len() < len {
-        bytes.extend_from_slice(&random_u64().to_be_bytes());
-    }
-    bytes.truncate(len);
+    let mut bytes = vec![0; len];
+    fastrand::fill(&mut bytes);
     bytes
 }
 
@@ -87,63 +74,21 @@ pub(crate) fn login_token(username: &str, issued_at: u64, expires_at: u64) -> St
     format!("{header}.{payload}.{signature}")
 }
 
-const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Base64 of `bytes` with `alphabet`, padded with `=` if `pad`.
-fn encode(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
-        // A chunk of k bytes yields k + 1 significant characters.
-        for (i, sextet) in sextets.iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(alphabet[*sextet as usize]));
-            } else if pad {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Unpadded base64url (RFC 4648 §5), as in JWTs.
 pub(crate) fn base64_url(bytes: &[u8]) -> String {
-    encode(bytes, URL_SAFE, false)
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Padded standard base64 (RFC 4648 §4).
 pub(crate) fn base64_standard(bytes: &[u8]) -> String {
-    encode(bytes, STANDARD, true)
+    STANDARD.encode(bytes)
 }
 
 /// Decodes standard base64, padded or not; `None` if `text` is not base64.
 pub(crate) fn decode_base64_standard(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for byte in text.bytes() {
-        let value = STANDARD.iter().position(|&c| c == byte)?;
-        acc = (acc << 6) | value as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // A single leftover character (6 bits) cannot end valid base64.
-    if bits == 6 {
-        return None;
-    }
-    Some(out)
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .ok()
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use crate::config::parse_duration;
 use crate::flavor::Flavor;
 use crate::ratelimit::MAX_PER_SECOND;
 use crate::sandbox::SandboxConfig;
-use crate::upstream::{Credentials, MAX_ATTEMPTS, Secret, UpstreamConfig, display_url};
+use crate::upstream::{Credentials, MAX_ATTEMPTS, Secret, UpstreamConfig, check, display_url};
 
 use super::config::{
     BaseUrlProblem, NAME_MAX, SenderConfig, check_base_url, valid_api_version, valid_name,
@@ -568,6 +568,8 @@ fn sender(
                     place,
                     format!("base_url {:?} {problem}{hint}", display_url(&url)),
                 );
+            } else if let Err(problem) = check::base_url(&url) {
+                problems.add(place, format!("base_url {problem}"));
             }
             url
         }
@@ -602,33 +604,43 @@ fn sender(
         env,
         place,
         problems,
-    );
-
-    let extra_ca_pem = entry.ca_file.and_then(|path| {
-        match read_bounded(&path, CA_FILE_MAX_BYTES) {
-            Ok(pem) if contains(&pem, b"-----BEGIN CERTIFICATE-----") => Some(pem),
-            Ok(_) => {
-                problems.add(
-                    place,
-                    format!(
-                        "ca_file {}: holds no PEM certificate (-----BEGIN CERTIFICATE-----); point it at a PEM file of CA certificates",
-                        path.display()
-                    ),
-                );
-                None
-            }
-            Err(problem) => {
-                problems.add(
-                    place,
-                    format!(
-                        "ca_file {}: {problem}; point it at a PEM file of CA certificates",
-                        path.display()
-                    ),
-                );
-                None
-            }
+    )
+    .filter(|credentials| match check::credentials(credentials) {
+        Ok(()) => true,
+        Err(problem) => {
+            problems.add(place, problem);
+            false
         }
     });
+
+    let extra_ca_pem =
+        entry
+            .ca_file
+            .and_then(|path| match read_bounded(&path, CA_FILE_MAX_BYTES) {
+                Ok(pem) => match check::ca_certificates(&pem) {
+                    Ok(()) => Some(pem),
+                    Err(problem) => {
+                        problems.add(
+                            place,
+                            format!(
+                                "ca_file {}: {problem}; point it at a PEM file of CA certificates",
+                                path.display()
+                            ),
+                        );
+                        None
+                    }
+                },
+                Err(problem) => {
+                    problems.add(
+                        place,
+                        format!(
+                            "ca_file {}: {problem}; point it at a PEM file of CA certificates",
+                            path.display()
+                        ),
+                    );
+                    None
+                }
+            });
 
     let request_timeout = duration(
         entry.upstream_timeout.as_deref(),
@@ -691,12 +703,6 @@ fn sender(
             max_attempts,
         },
     })
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
 }
 
 /// Where a sender's credentials are to be found.
@@ -925,11 +931,20 @@ mod tests {
         }
     }
 
-    const CA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    /// A CA certificate in PEM, readable as one.
+    fn ca_pem() -> String {
+        let key = rcgen::KeyPair::generate().expect("a key");
+        rcgen::CertificateParams::new(vec!["wa.example.internal".to_owned()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("a certificate")
+            .pem()
+    }
 
     #[test]
     fn a_complete_file_gives_every_sender() {
-        let ca = TempFile::new("ca.pem", CA_PEM);
+        let ca_pem = ca_pem();
+        let ca = TempFile::new("ca.pem", &ca_pem);
         let text = format!(
             r#"
             [defaults]
@@ -1009,7 +1024,7 @@ mod tests {
         );
         assert_eq!(
             legacy.upstream.extra_ca_pem.as_deref(),
-            Some(CA_PEM.as_bytes())
+            Some(ca_pem.as_bytes())
         );
         assert_eq!(legacy.upstream.request_timeout, Duration::from_secs(10));
         assert_eq!(legacy.upstream.max_in_flight, 8);

@@ -6,27 +6,41 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
 
 use super::error::UpstreamError;
 use super::redact::Redactor;
 use super::{BodyError, Budget, Observer, read_body};
 use crate::wire::response::LoginAnswer;
 
-/// A secret string that never shows in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A secret string that never shows in `Debug` output or logs, and is zeroed when dropped
+/// (`secrecy`). Unlike `secrecy`'s own types it compares equal to the same secret, so that a
+/// sender whose configuration did not change is kept on reload (and one whose password did is
+/// restarted).
+#[derive(Clone)]
+pub struct Secret(SecretString);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        Secret(SecretString::from(value.into()))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -37,9 +51,10 @@ impl fmt::Debug for Secret {
 /// How the service authenticates to the API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credentials {
-    /// A static bearer token (`WHATSAPP_ACCESS_TOKEN`).
+    /// A static bearer token (`WHATSAPP_GRPC_ACCESS_TOKEN`).
     AccessToken(Secret),
-    /// On-Premises user and password (`WHATSAPP_USERNAME`, `WHATSAPP_PASSWORD`): the service logs in.
+    /// On-Premises user and password (`WHATSAPP_GRPC_USERNAME`, `WHATSAPP_GRPC_PASSWORD`): the
+    /// service logs in.
     Login { username: String, password: Secret },
 }
 
@@ -81,7 +96,7 @@ impl Auth {
             Credentials::AccessToken(token) => Ok(Auth::Static(bearer_header(token.expose())?)),
             Credentials::Login { username, password } => {
                 let pair = format!("{username}:{}", password.expose());
-                let encoded = base64(pair.as_bytes());
+                let encoded = BASE64.encode(pair.as_bytes());
                 let mut basic = HeaderValue::from_str(&format!("Basic {encoded}"))
                     .map_err(|_| "the username or password has characters a header cannot carry")?;
                 basic.set_sensitive(true);
@@ -348,62 +363,20 @@ fn bearer_header(token: &str) -> Result<HeaderValue, String> {
     Ok(header)
 }
 
-/// `YYYY-MM-DD HH:MM:SS+00:00` (the On-Premises `expires_after`, in UTC) as a time.
+/// `YYYY-MM-DD HH:MM:SS+00:00` (the On-Premises `expires_after`, in UTC; `T` and `Z` accepted
+/// too) as a time. Another offset is refused, as the API never sends one.
 pub(crate) fn parse_expires_after(value: &str) -> Option<SystemTime> {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
     let value = value.trim();
-    let (date_time, offset) = value
-        .strip_suffix("+00:00")
-        .map(|rest| (rest, 0))
-        .or_else(|| value.strip_suffix('Z').map(|rest| (rest, 0)))?;
-    let (date, time) = date_time.split_once([' ', 'T'])?;
-    let mut date = date.splitn(3, '-').map(|n| n.parse::<i64>().ok());
-    let mut time = time.splitn(3, ':').map(|n| n.parse::<i64>().ok());
-    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
-    let (hour, minute, second) = (time.next()??, time.next()??, time.next()??);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    if !(value.ends_with("+00:00") || value.ends_with('Z')) {
         return None;
     }
-    let seconds =
-        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).ok()?))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// Standard base64 with padding, for the basic-auth header.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> shift) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    // RFC 3339 with a space for the `T`, as its section 5.6 allows and the API writes it.
+    let rfc3339 = value.replacen(' ', "T", 1);
+    let at = OffsetDateTime::parse(&rfc3339, &Rfc3339).ok()?;
+    let seconds = u64::try_from(at.unix_timestamp()).ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
 #[cfg(test)]
@@ -422,7 +395,7 @@ mod tests {
             ("foobar", "Zm9vYmFy"),
             ("admin:sandbox-password", "YWRtaW46c2FuZGJveC1wYXNzd29yZA=="),
         ] {
-            assert_eq!(base64(input.as_bytes()), expected, "{input}");
+            assert_eq!(BASE64.encode(input.as_bytes()), expected, "{input}");
         }
     }
 

@@ -10,6 +10,7 @@
 //! status or a log line.
 
 mod auth;
+pub mod check;
 mod error;
 mod redact;
 mod retry;
@@ -381,6 +382,8 @@ impl Upstream {
                 display_url(base)
             ));
         }
+        check::base_url(base).map_err(|problem| format!("the upstream URL {problem}"))?;
+        check::credentials(&config.credentials)?;
         if !(1..=Semaphore::MAX_PERMITS).contains(&config.max_in_flight) {
             return Err(format!(
                 "the number of calls in flight to the upstream must be between 1 and {} (is {})",
@@ -439,6 +442,8 @@ impl Upstream {
             .tcp_nodelay(true)
             .user_agent(concat!("whatsapp-grpc/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &config.extra_ca_pem {
+            check::ca_certificates(pem)
+                .map_err(|problem| format!("the upstream CA file {problem}"))?;
             let certificates = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| format!("the upstream CA file is not PEM certificates: {e}"))?;
             if certificates.is_empty() {

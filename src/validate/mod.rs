@@ -532,25 +532,25 @@ pub fn is_date(value: &str) -> bool {
     let (Some(year), Some(month), Some(day)) = (number(0..4), number(5..7), number(8..10)) else {
         return false;
     };
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
+    // The calendar (month lengths, leap years) is `time`'s.
+    let (Ok(year), Ok(month), Ok(day)) = (
+        i32::try_from(year),
+        u8::try_from(month).map(time::Month::try_from),
+        u8::try_from(day),
+    ) else {
+        return false;
     };
-    year >= 1 && (1..=days_in_month).contains(&day)
+    year >= 1
+        && month
+            .ok()
+            .is_some_and(|month| time::Date::from_calendar_date(year, month, day).is_ok())
 }
 
 /// Whether `value` is a UUID in canonical 8-4-4-4-12 hexadecimal form.
 pub fn is_uuid(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    bytes.len() == 36
-        && bytes.iter().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => *b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
+    // The hyphenated form is the only one 36 characters long (`uuid` also reads the simple,
+    // braced and URN forms, which a request_id does not take).
+    value.len() == 36 && uuid::Uuid::try_parse(value).is_ok()
 }
 
 /// Whether `text` shows an emoji: a character with the Unicode `Emoji_Presentation` property (such as

@@ -25,7 +25,10 @@ impl Service {
         command
             .arg("serve")
             .args(args)
-            .env("WHATSAPP_ACCESS_TOKEN", "test-token")
+            .env("WHATSAPP_GRPC_ACCESS_TOKEN", "test-token")
+            .env_remove("WHATSAPP_GRPC_USERNAME")
+            .env_remove("WHATSAPP_GRPC_PASSWORD")
+            .env_remove("WHATSAPP_ACCESS_TOKEN")
             .env_remove("WHATSAPP_USERNAME")
             .env_remove("WHATSAPP_PASSWORD");
         Service::launch(command).await
@@ -99,6 +102,25 @@ impl Service {
     /// so tests can look for the words an operator would read.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Waits (at most `limit`) until the log holds a line with every one of `words`, and returns
+    /// that line; panics with the whole log if none comes.
+    pub async fn wait_for_log_line(&self, words: &[&str], limit: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let log = self.log();
+            if let Some(line) = log
+                .lines()
+                .find(|line| words.iter().all(|word| line.contains(word)))
+            {
+                return line.to_owned();
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("no log line with {words:?} within {limit:?}; the log:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Sends `signal` (`TERM`, `HUP`) to the process.

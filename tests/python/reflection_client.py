@@ -194,8 +194,8 @@ def main():
         sandbox_url = f"http://{sandbox_address}"
         service_env = dict(
             env,
-            WHATSAPP_ACCESS_TOKEN="sandbox-token",
-            WHATSAPP_PHONE_NUMBER_ID="100000000000001",
+            WHATSAPP_GRPC_ACCESS_TOKEN="sandbox-token",
+            WHATSAPP_GRPC_PHONE_NUMBER_ID="100000000000001",
             WHATSAPP_GRPC_UPSTREAM_URL=sandbox_url,
             WHATSAPP_GRPC_HEALTH_INTERVAL="200ms",
         )
