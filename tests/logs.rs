@@ -68,7 +68,7 @@ async fn log_of_a_refused_call(format: &str) -> String {
     let mut child = Command::new(common::process::BINARY)
         .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
         .args(["--log-format", format, "--pre-stop-delay", "0s"])
-        .env("WHATSAPP_ACCESS_TOKEN", "test-token")
+        .env("WHATSAPP_GRPC_ACCESS_TOKEN", "test-token")
         .env("RUST_LOG", "whatsapp_grpc=info")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")

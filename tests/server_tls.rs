@@ -662,7 +662,7 @@ async fn run(args: Vec<String>, stdin: &'static str) -> (bool, String, String) {
         use std::io::Write as _;
         let mut child = Command::new(BINARY)
             .args(&args)
-            .env("WHATSAPP_ACCESS_TOKEN", "test-token")
+            .env("WHATSAPP_GRPC_ACCESS_TOKEN", "test-token")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

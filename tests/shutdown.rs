@@ -37,7 +37,8 @@ async fn sigterm_ends_watch_streams_and_exits_zero_within_the_grace_period() {
     command
         .args(["serve", "--sandbox"])
         .args(["--health-interval", "100ms", "--shutdown-grace", "2s"])
-        .env_remove("WHATSAPP_ACCESS_TOKEN");
+        .env_remove("WHATSAPP_ACCESS_TOKEN")
+        .env_remove("WHATSAPP_GRPC_ACCESS_TOKEN");
     let mut service = Service::launch(command).await;
     let channel = service.channel().await;
 

@@ -131,7 +131,7 @@ async fn launch(endpoint: Option<&str>, env: &[(&str, &str)]) -> Service {
     command
         .args(["serve", "--sandbox"])
         .args(["--pre-stop-delay", "0s"])
-        .env("WHATSAPP_ACCESS_TOKEN", "test-token");
+        .env("WHATSAPP_GRPC_ACCESS_TOKEN", "test-token");
     for name in [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -361,7 +361,7 @@ async fn without_an_endpoint_nothing_is_exported_and_the_api_still_joins_the_tra
 async fn a_protocol_other_than_grpc_is_refused_at_start() {
     let mut child = Command::new(BINARY)
         .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
-        .env("WHATSAPP_ACCESS_TOKEN", "test-token")
+        .env("WHATSAPP_GRPC_ACCESS_TOKEN", "test-token")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
