@@ -10,10 +10,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::api_keys::ApiKeysConfig;
+use crate::events::WebhookConfig;
 use crate::flavor::Flavor;
 use crate::idempotency::{DEFAULT_MEMORY_ENTRIES, IdempotencyConfig, StoreConfig};
 use crate::ratelimit::{LimiterConfig, MAX_PER_SECOND};
-use crate::sandbox::SandboxConfig;
+use crate::sandbox::{SandboxConfig, SandboxWebhook};
 use crate::senders::file::{Fallback, SendersFile, process_env};
 use crate::senders::{
     BaseUrlProblem, Reload, SenderConfig, check_base_url, valid_api_version, valid_phone_number_id,
@@ -96,6 +97,25 @@ pub struct ServeArgs {
     /// probes when --tls-cert is on (the kubelet's probe cannot do TLS), e.g. 0.0.0.0:8086.
     #[arg(long, env = "WHATSAPP_GRPC_HEALTH_LISTEN", value_name = "ADDR")]
     pub health_listen: Option<SocketAddr>,
+
+    /// Address of a separate HTTP listener receiving the API's webhooks (Cloud at
+    /// /webhooks/cloud, On-Premises at /webhooks/on-premises/{sender}/{secret}), e.g.
+    /// 0.0.0.0:8443 behind a TLS Ingress; unset, no webhook is received. Needs
+    /// WHATSAPP_GRPC_APP_SECRET and WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN for Cloud senders,
+    /// WHATSAPP_GRPC_WEBHOOK_SECRET for On-Premises ones.
+    #[arg(long, env = "WHATSAPP_GRPC_WEBHOOK_LISTEN", value_name = "ADDR")]
+    pub webhook_listen: Option<SocketAddr>,
+
+    /// With --sandbox: where the sandbox posts the status webhooks of the messages it accepts (a
+    /// Cloud callback URL, signed with WHATSAPP_GRPC_APP_SECRET). Defaults to this process's own
+    /// --webhook-listen; unset without it, the sandbox sends no webhook.
+    #[arg(
+        long,
+        env = "WHATSAPP_GRPC_SANDBOX_WEBHOOK_URL",
+        value_name = "URL",
+        requires = "sandbox"
+    )]
+    pub sandbox_webhook_url: Option<String>,
 
     /// A TOML file listing the senders (several business numbers), read again on SIGHUP. Then
     /// --flavor, --api-version and the --upstream-* limits are the senders' defaults (a sender's
@@ -263,7 +283,17 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SandboxArgs {
+    /// Talk to a running sandbox instead of running one.
+    #[command(subcommand)]
+    pub action: Option<SandboxAction>,
+
+    /// Where the sandbox posts the Cloud webhooks a real API would (each accepted send's
+    /// statuses, injected customer messages), signed with WHATSAPP_GRPC_APP_SECRET; unset, none.
+    #[arg(long, env = "WHATSAPP_SANDBOX_WEBHOOK_URL", value_name = "URL")]
+    pub webhook_url: Option<String>,
+
     /// Address the emulator listens on.
     #[arg(
         long,
@@ -376,6 +406,10 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Where health alone is served in plaintext, if anywhere.
     pub health_listen: Option<SocketAddr>,
+    /// Where webhooks are received, if anywhere.
+    pub webhook_listen: Option<SocketAddr>,
+    /// With --sandbox: where the sandbox posts its webhooks, when not to `webhook_listen`.
+    pub sandbox_webhook_url: Option<String>,
     pub log_format: LogFormat,
     pub server: ServerConfig,
     pub upstream: Upstream,
@@ -387,6 +421,12 @@ pub struct EnvCredentials {
     pub access_token: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// WHATSAPP_GRPC_APP_SECRET: the key of the Cloud webhooks' signatures.
+    pub app_secret: Option<String>,
+    /// WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN: the Cloud webhook verification's token.
+    pub webhook_verify_token: Option<String>,
+    /// WHATSAPP_GRPC_WEBHOOK_SECRET: the On-Premises webhooks' shared secret.
+    pub webhook_secret: Option<String>,
 }
 
 impl EnvCredentials {
@@ -401,6 +441,9 @@ impl EnvCredentials {
             access_token: var("WHATSAPP_ACCESS_TOKEN"),
             username: var("WHATSAPP_USERNAME"),
             password: var("WHATSAPP_PASSWORD"),
+            app_secret: var("WHATSAPP_GRPC_APP_SECRET"),
+            webhook_verify_token: var("WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN"),
+            webhook_secret: var("WHATSAPP_GRPC_WEBHOOK_SECRET"),
         }
     }
 }
@@ -458,6 +501,7 @@ impl ServeArgs {
             ("--listen", Some(self.listen)),
             ("--metrics-listen", self.metrics_listen),
             ("--health-listen", self.health_listen),
+            ("--webhook-listen", self.webhook_listen),
         ];
         for (i, (flag, address)) in listeners.iter().enumerate() {
             for (other_flag, other) in &listeners[..i] {
@@ -503,8 +547,17 @@ impl ServeArgs {
                 let reload = Reload(Arc::new(move || file.read(&process_env)));
                 (senders, Some(reload))
             }
-            None => (vec![self.default_sender(flavor, env)?], None),
+            None => (vec![self.default_sender(flavor, env.clone())?], None),
         };
+        let webhooks = webhook_config(self.webhook_listen.is_some(), &senders, &env)?;
+        if let Some(url) = &self.sandbox_webhook_url {
+            check_base_url(url).map_err(|problem| {
+                format!("--sandbox-webhook-url {:?} {problem}", display_url(url))
+            })?;
+            if webhooks.app_secret.is_none() && env.app_secret.is_none() {
+                return Err("--sandbox-webhook-url needs WHATSAPP_GRPC_APP_SECRET: the sandbox signs its webhooks with it".into());
+            }
+        }
 
         let store = match &self.idempotency_store {
             None => StoreConfig::Memory {
@@ -542,6 +595,8 @@ impl ServeArgs {
             listen: self.listen,
             metrics_listen: self.metrics_listen,
             health_listen: self.health_listen,
+            webhook_listen: self.webhook_listen,
+            sandbox_webhook_url: self.sandbox_webhook_url.clone(),
             log_format: self.log_format,
             upstream,
             server: ServerConfig {
@@ -567,6 +622,8 @@ impl ServeArgs {
                 idempotency,
                 rate_limit,
                 security,
+                webhooks,
+                event_store: None,
             },
         })
     }
@@ -691,6 +748,47 @@ impl ServeArgs {
     }
 }
 
+/// The webhook receiver's secrets from the environment; with `listening`, those its senders need
+/// must be set (Cloud: the app secret and the verify token; On-Premises: the shared secret).
+fn webhook_config(
+    listening: bool,
+    senders: &[SenderConfig],
+    env: &EnvCredentials,
+) -> Result<WebhookConfig, String> {
+    let secret = |value: &Option<String>| value.clone().map(Secret::new);
+    let config = WebhookConfig {
+        verify_token: secret(&env.webhook_verify_token),
+        app_secret: secret(&env.app_secret),
+        on_premises_secret: secret(&env.webhook_secret),
+    };
+    if !listening {
+        return Ok(config);
+    }
+    let has = |flavor| {
+        senders
+            .iter()
+            .any(|sender| sender.upstream.flavor == flavor)
+    };
+    if has(Flavor::Cloud) {
+        if config.app_secret.is_none() {
+            return Err("--webhook-listen with a Cloud sender needs WHATSAPP_GRPC_APP_SECRET: set it to the app secret (App Dashboard > App settings > Basic), which signs the webhooks".into());
+        }
+        if config.verify_token.is_none() {
+            return Err("--webhook-listen with a Cloud sender needs WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN: set it to the verify token entered with the callback URL in the App Dashboard".into());
+        }
+    }
+    if has(Flavor::OnPremises) {
+        match &env.webhook_secret {
+            None => return Err("--webhook-listen with an On-Premises sender needs WHATSAPP_GRPC_WEBHOOK_SECRET: set it to a random string of at least 16 characters, and the client's webhook URL to .../webhooks/on-premises/{sender}/{secret}".into()),
+            Some(secret) if secret.len() < 16 || !secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+                return Err("WHATSAPP_GRPC_WEBHOOK_SECRET must be at least 16 letters, digits, '-' or '_' (it is part of the webhook URL's path)".into());
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(config)
+}
+
 /// Whether two listeners would take one port (0 asks the OS for a free one: never shared).
 fn same_port(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() != 0
@@ -734,6 +832,83 @@ impl SandboxArgs {
             ..SandboxConfig::default()
         }
     }
+
+    /// Where the sandbox posts its webhooks (`--webhook-url`, signed with `app_secret`, which it
+    /// then needs), if anywhere.
+    pub fn webhook(&self, app_secret: Option<String>) -> Result<Option<SandboxWebhook>, String> {
+        let Some(url) = &self.webhook_url else {
+            return Ok(None);
+        };
+        check_base_url(url)
+            .map_err(|problem| format!("--webhook-url {:?} {problem}", display_url(url)))?;
+        let app_secret = app_secret.ok_or(
+            "--webhook-url needs WHATSAPP_GRPC_APP_SECRET: the sandbox signs its webhooks with it",
+        )?;
+        Ok(Some(SandboxWebhook {
+            url: url.clone(),
+            app_secret,
+        }))
+    }
+}
+
+/// What to ask a running sandbox.
+#[derive(Debug, Subcommand)]
+pub enum SandboxAction {
+    /// Make a running sandbox post the webhook of a customer's message (text, template button tap,
+    /// reply button or list row) to its webhook URL; prints the message's id.
+    InjectMessage(InjectArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("content").required(true).args(["text", "button_payload", "reply_id"]))]
+pub struct InjectArgs {
+    /// The running sandbox's address (`serve --sandbox` logs it as sandbox_url).
+    #[arg(
+        long,
+        env = "WHATSAPP_SANDBOX_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub sandbox_url: String,
+
+    /// The customer's WhatsApp ID (digits).
+    #[arg(long)]
+    pub from: String,
+
+    /// The business number's phone number id (the sandbox's default when absent).
+    #[arg(long)]
+    pub phone_number_id: Option<String>,
+
+    /// A text message.
+    #[arg(long)]
+    pub text: Option<String>,
+
+    /// A tap on a template's quick-reply button: its payload (needs --button-text).
+    #[arg(long, requires = "button_text")]
+    pub button_payload: Option<String>,
+
+    /// The tapped template button's text.
+    #[arg(long, requires = "button_payload")]
+    pub button_text: Option<String>,
+
+    /// A tap on a reply button (or, with --list, a list row): its id (needs --reply-title).
+    #[arg(long, requires = "reply_title")]
+    pub reply_id: Option<String>,
+
+    /// The tapped reply button's or list row's title.
+    #[arg(long, requires = "reply_id")]
+    pub reply_title: Option<String>,
+
+    /// The reply is a list row choice rather than a reply button tap.
+    #[arg(long, requires = "reply_id")]
+    pub list: bool,
+
+    /// The id of the message the customer replies to (`context.id`).
+    #[arg(long)]
+    pub context: Option<String>,
+
+    /// How long to wait for the sandbox's answer.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// A duration written `500ms`, `30s`, `5m`, `2h` or `7d`.
@@ -848,6 +1023,7 @@ mod tests {
             access_token: None,
             username: username.map(str::to_owned),
             password: password.map(str::to_owned),
+            ..EnvCredentials::default()
         };
         let error = args(&["--flavor", "on-premises"])
             .into_config(login(Some("u"), Some("p")))

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use whatsapp_grpc::Flavor;
-use whatsapp_grpc::config::{Cli, Command, DEFAULT_SENDER, EnvCredentials, ServeArgs, Upstream};
+use whatsapp_grpc::config::{
+    Cli, Command, DEFAULT_SENDER, EnvCredentials, SandboxAction, SandboxArgs, ServeArgs, Upstream,
+};
 use whatsapp_grpc::senders::{Reload, SenderConfig};
 use whatsapp_grpc::upstream::display_url;
 use whatsapp_grpc::{api_keys, client, sandbox, server, telemetry};
@@ -18,6 +20,12 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
+        Command::Sandbox(SandboxArgs {
+            action: Some(SandboxAction::InjectMessage(args)),
+            ..
+        }) => sandbox::inject_message(args)
+            .await
+            .map(|id| println!("{id}")),
         Command::Sandbox(args) => {
             telemetry::init_logs(args.log_format);
             run_sandbox(args).await
@@ -40,6 +48,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let telemetry = telemetry::init(config.log_format)?;
     // Listen for SIGTERM before anything else: one arriving during start-up drains too.
     let shutdown = shutdown_signal()?;
+    // Bound before the sandbox starts, which posts its webhooks to it by default.
+    let (webhook_listener, webhook_address) =
+        bind_optional(config.webhook_listen, "--webhook-listen").await?;
 
     // With --sandbox, the emulator runs in-process on a loopback port and the service sends to it.
     let _sandbox = match &config.upstream {
@@ -67,8 +78,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 "SANDBOX MODE: messages go to an emulator at sandbox_url and are NOT delivered to \
                  anyone; what it received: GET sandbox_url/sandbox/received"
             );
+            let mut sandbox_config = sandbox_config.clone();
+            sandbox_config.webhook = sandbox_webhook(&config, webhook_address);
+            if let Some(webhook) = &sandbox_config.webhook {
+                tracing::warn!(
+                    webhook_url = %whatsapp_grpc::upstream::display_url(&webhook.url),
+                    "SANDBOX MODE: the sandbox posts status webhooks to webhook_url; inject a customer message with `whatsapp-grpc sandbox inject-message --sandbox-url sandbox_url`"
+                );
+            }
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let task = tokio::spawn(sandbox::serve(listener, sandbox_config.clone(), async {
+            let task = tokio::spawn(sandbox::serve(listener, sandbox_config, async {
                 let _ = stopped.await;
             }));
             Some((stop, task))
@@ -91,6 +110,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         listen = %address,
         metrics_listen = metrics_address.map(tracing::field::display),
         health_listen = health_address.map(tracing::field::display),
+        webhook_listen = webhook_address.map(tracing::field::display),
         senders = config.server.senders.len(),
         tls = config.server.security.tls.is_some(),
         client_certificates = config
@@ -121,6 +141,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         grpc: listener,
         metrics: metrics_listener,
         health: health_listener,
+        webhook: webhook_listener,
     };
     let served = server::serve_on(listeners, config.server, shutdown)
         .await
@@ -130,6 +151,39 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where the in-process sandbox posts its webhooks: --sandbox-webhook-url, else this process's own
+/// webhook listener (on loopback when it listens on every address); signed with the app secret.
+fn sandbox_webhook(
+    config: &whatsapp_grpc::config::ServeConfig,
+    webhook_address: Option<SocketAddr>,
+) -> Option<sandbox::SandboxWebhook> {
+    let app_secret = config
+        .server
+        .webhooks
+        .app_secret
+        .as_ref()?
+        .expose()
+        .to_owned();
+    let url = match (&config.sandbox_webhook_url, webhook_address) {
+        (Some(url), _) => url.clone(),
+        (None, Some(address)) => {
+            let host = match address.ip() {
+                ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+                ip if ip.is_unspecified() => "[::1]".to_owned(),
+                ip if ip.is_ipv6() => format!("[{ip}]"),
+                ip => ip.to_string(),
+            };
+            format!(
+                "http://{host}:{}{}",
+                address.port(),
+                whatsapp_grpc::events::receiver::CLOUD_PATH
+            )
+        }
+        (None, None) => return None,
+    };
+    Some(sandbox::SandboxWebhook { url, app_secret })
 }
 
 /// The digest of the key on standard input, as the API keys file holds it.
@@ -161,7 +215,7 @@ async fn bind_optional(
     Ok((Some(listener), Some(bound)))
 }
 
-async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), String> {
+async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("--listen {}: {e}", args.listen))?;
@@ -173,7 +227,15 @@ async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), Str
         listen = %address,
         "SANDBOX: an emulator of the WhatsApp Business API; nothing is delivered"
     );
-    sandbox::serve(listener, args.sandbox_config(), shutdown_signal()?)
+    let mut config = args.sandbox_config();
+    config.webhook = args.webhook(EnvCredentials::from_env().app_secret)?;
+    if let Some(webhook) = &config.webhook {
+        tracing::warn!(
+            webhook_url = %whatsapp_grpc::upstream::display_url(&webhook.url),
+            "SANDBOX: status webhooks of accepted sends are posted to webhook_url"
+        );
+    }
+    sandbox::serve(listener, config, shutdown_signal()?)
         .await
         .map_err(|e| e.to_string())
 }
