@@ -1400,6 +1400,87 @@ mod tests {
     }
 
     #[test]
+    fn a_webhook_listener_needs_the_secrets_of_its_senders_flavors() {
+        let listen = ["--sandbox", "--webhook-listen", "127.0.0.1:0"];
+        let cloud = EnvCredentials {
+            app_secret: Some("app-secret".into()),
+            webhook_verify_token: Some("verify".into()),
+            ..EnvCredentials::default()
+        };
+        let config = args(&listen).into_config(cloud.clone()).expect("valid");
+        assert!(config.server.webhooks.app_secret.is_some());
+        assert!(config.webhook_listen.is_some());
+        for (env, expected) in [
+            (
+                EnvCredentials {
+                    app_secret: None,
+                    ..cloud.clone()
+                },
+                "WHATSAPP_GRPC_APP_SECRET",
+            ),
+            (
+                EnvCredentials {
+                    webhook_verify_token: None,
+                    ..cloud.clone()
+                },
+                "WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN",
+            ),
+        ] {
+            let error = args(&listen).into_config(env).unwrap_err();
+            assert!(error.contains(expected), "{error}");
+        }
+        // Without the listener, nothing is needed.
+        assert!(
+            args(&["--sandbox"])
+                .into_config(EnvCredentials::default())
+                .is_ok()
+        );
+
+        let on_premises = [
+            "--sandbox",
+            "--flavor",
+            "on-premises",
+            "--webhook-listen",
+            "127.0.0.1:0",
+        ];
+        let error = args(&on_premises)
+            .into_config(EnvCredentials::default())
+            .unwrap_err();
+        assert!(error.contains("WHATSAPP_GRPC_WEBHOOK_SECRET"), "{error}");
+        for bad in ["short", "sixteen-chars-but/slash"] {
+            let error = args(&on_premises)
+                .into_config(EnvCredentials {
+                    webhook_secret: Some(bad.into()),
+                    ..EnvCredentials::default()
+                })
+                .unwrap_err();
+            assert!(error.contains("at least 16"), "{error}");
+        }
+        assert!(
+            args(&on_premises)
+                .into_config(EnvCredentials {
+                    webhook_secret: Some("a-long-enough-secret".into()),
+                    ..EnvCredentials::default()
+                })
+                .is_ok()
+        );
+        let error = args(&[
+            "--sandbox",
+            "--webhook-listen",
+            "127.0.0.1:9090",
+            "--metrics-listen",
+            "127.0.0.1:9090",
+        ])
+        .into_config(cloud.clone())
+        .unwrap_err();
+        assert!(error.contains("--metrics-listen"), "{error}");
+        let error = args(&["--sandbox", "--sandbox-webhook-url", "http://127.0.0.1:1/x"])
+            .into_config(EnvCredentials::default())
+            .unwrap_err();
+        assert!(error.contains("WHATSAPP_GRPC_APP_SECRET"), "{error}");
+    }
+
+    #[test]
     fn without_senders_there_is_no_reload() {
         let config = args(&["--sandbox"])
             .into_config(EnvCredentials::default())
