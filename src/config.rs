@@ -847,6 +847,7 @@ impl SandboxArgs {
         Ok(Some(SandboxWebhook {
             url: url.clone(),
             app_secret,
+            on_premises_url: None,
         }))
     }
 }

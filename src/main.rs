@@ -159,31 +159,45 @@ fn sandbox_webhook(
     config: &whatsapp_grpc::config::ServeConfig,
     webhook_address: Option<SocketAddr>,
 ) -> Option<sandbox::SandboxWebhook> {
-    let app_secret = config
-        .server
-        .webhooks
-        .app_secret
-        .as_ref()?
-        .expose()
-        .to_owned();
-    let url = match (&config.sandbox_webhook_url, webhook_address) {
-        (Some(url), _) => url.clone(),
-        (None, Some(address)) => {
-            let host = match address.ip() {
-                ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
-                ip if ip.is_unspecified() => "[::1]".to_owned(),
-                ip if ip.is_ipv6() => format!("[{ip}]"),
-                ip => ip.to_string(),
-            };
-            format!(
-                "http://{host}:{}{}",
-                address.port(),
-                whatsapp_grpc::events::receiver::CLOUD_PATH
-            )
-        }
-        (None, None) => return None,
+    use whatsapp_grpc::events::receiver::{CLOUD_PATH, ON_PREMISES_PREFIX};
+    let webhooks = &config.server.webhooks;
+    let own = webhook_address.map(|address| {
+        let host = match address.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+            ip if ip.is_unspecified() => "[::1]".to_owned(),
+            ip if ip.is_ipv6() => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("http://{host}:{}", address.port())
+    });
+    let url = match (&config.sandbox_webhook_url, &own) {
+        (Some(url), _) => Some(url.clone()),
+        (None, Some(own)) => Some(format!("{own}{CLOUD_PATH}")),
+        (None, None) => None,
     };
-    Some(sandbox::SandboxWebhook { url, app_secret })
+    // On-Premises installations post to this process's own listener, by the sender's name.
+    let on_premises_url = own
+        .zip(webhooks.on_premises_secret.as_ref())
+        .map(|(own, secret)| {
+            format!(
+                "{own}{ON_PREMISES_PREFIX}{{installation}}/{}",
+                secret.expose()
+            )
+        });
+    let app_secret = webhooks
+        .app_secret
+        .as_ref()
+        .map(|secret| secret.expose().to_owned());
+    // A Cloud URL without the app secret is not signed: none is posted there.
+    let url = url.filter(|_| app_secret.is_some());
+    if url.is_none() && on_premises_url.is_none() {
+        return None;
+    }
+    Some(sandbox::SandboxWebhook {
+        url: url.unwrap_or_default(),
+        app_secret: app_secret.unwrap_or_default(),
+        on_premises_url,
+    })
 }
 
 /// The digest of the key on standard input, as the API keys file holds it.

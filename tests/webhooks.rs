@@ -727,3 +727,24 @@ async fn the_binary_receives_the_sandbox_statuses_and_an_injected_message() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn an_on_premises_send_through_the_sandbox_comes_back_as_its_statuses() {
+    let (mut stack, store) = stack(Flavor::OnPremises, 100).await;
+    let sent = stack
+        .client
+        .send_message(common::request(common::text("hello")))
+        .await
+        .expect("sent")
+        .into_inner();
+    let events = wait_for_events(&store, 3).await;
+    assert_eq!(
+        statuses_of(&events, &sent.message_id),
+        [
+            (DeliveryStatus::Sent as i32, vec![]),
+            (DeliveryStatus::Delivered as i32, vec![]),
+            (DeliveryStatus::Read as i32, vec![]),
+        ]
+    );
+    assert!(events.iter().all(|event| event.sender == "default"));
+}

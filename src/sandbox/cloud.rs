@@ -87,7 +87,8 @@ pub(crate) async fn messages(
             recipients::FAILS_AFTER_ACCEPTANCE => Fate::Undeliverable,
             _ => Fate::Read,
         };
-        // A full queue drops the webhooks (as an API outage would), not the send.
+        // A full queue drops the webhooks (as an API outage would), not the send; without a
+        // Cloud URL none is queued.
         let _ = webhooks.statuses(&phone_number_id, &message_id, &wa_id, fate);
     }
     let body = json!({

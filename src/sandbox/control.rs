@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::answers::neutral_error;
 use super::state::Sandbox;
+use super::webhooks::QueueError;
 
 /// `GET /sandbox/received`: every request received on the messages endpoints, oldest first.
 pub(crate) async fn received(State(sandbox): State<Arc<Sandbox>>) -> Response {
@@ -189,7 +190,11 @@ pub(crate) async fn inject_message(State(sandbox): State<Arc<Sandbox>>, body: By
             )
                 .into_response()
         }
-        Err(_) => neutral_error(
+        Err(QueueError::NoUrl) => neutral_error(
+            StatusCode::CONFLICT,
+            "the sandbox has no Cloud webhook URL: start it with one to inject messages",
+        ),
+        Err(QueueError::Full) => neutral_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the webhook queue is full: try again later",
         ),

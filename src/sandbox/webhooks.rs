@@ -1,8 +1,10 @@
-//! The webhooks a real Cloud API would send: after each accepted send, the message's `sent`,
+//! The webhooks a real API would send: after each accepted Cloud send, the message's `sent`,
 //! `delivered` and `read` statuses (or `failed` with error 131026 for
 //! [`recipients::FAILS_AFTER_ACCEPTANCE`](super::recipients::FAILS_AFTER_ACCEPTANCE)), and the
 //! customer messages injected through `POST /sandbox/inject-message`, each signed
-//! (`X-Hub-Signature-256`) with the app secret and posted to the configured callback URL.
+//! (`X-Hub-Signature-256`) with the app secret and posted to the configured callback URL; after
+//! each accepted On-Premises send, its statuses in the On-Premises shape, posted to the
+//! installation's URL ([`SandboxWebhook::on_premises_url`]), unsigned as that API's are.
 //!
 //! Bounded: at most [`QUEUE_MAX`] webhooks wait (more are dropped, and counted in the log at
 //! debug); one is posted at a time, in order (so `sent` comes before `delivered`), each within
@@ -35,10 +37,14 @@ const SANDBOX_DISPLAY_NUMBER: &str = "15550000000";
 /// Where the sandbox posts its webhooks. Its `Debug` shows no secret.
 #[derive(Clone)]
 pub struct SandboxWebhook {
-    /// The callback URL (a Cloud one: `POST`ed the `whatsapp_business_account` notifications).
+    /// The callback URL (a Cloud one: `POST`ed the `whatsapp_business_account` notifications);
+    /// empty: Cloud sends get none, and no message can be injected.
     pub url: String,
     /// The app secret the notifications are signed with.
     pub app_secret: String,
+    /// The On-Premises installations' callback URL, `{installation}` standing for the
+    /// installation's name (`default` for the root one); `None`: On-Premises sends get none.
+    pub on_premises_url: Option<String>,
 }
 
 impl fmt::Debug for SandboxWebhook {
@@ -46,6 +52,8 @@ impl fmt::Debug for SandboxWebhook {
         f.debug_struct("SandboxWebhook")
             .field("url", &crate::upstream::display_url(&self.url))
             .field("app_secret", &"<redacted>")
+            // Its path may hold a shared secret: only whether it is set.
+            .field("on_premises_url", &self.on_premises_url.is_some())
             .finish()
     }
 }
@@ -63,19 +71,76 @@ pub(crate) enum Fate {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum QueueError {
     Full,
+    /// No Cloud callback URL.
+    NoUrl,
+}
+
+/// One webhook to post.
+struct Delivery {
+    /// `None`: the Cloud callback URL, signed; else this On-Premises URL, unsigned.
+    on_premises_url: Option<String>,
+    body: Vec<u8>,
 }
 
 /// The queue of webhooks to post, and its worker (which stops once the queue is dropped).
 pub(crate) struct Outbox {
-    queue: mpsc::Sender<Vec<u8>>,
+    queue: mpsc::Sender<Delivery>,
+    on_premises_url: Option<String>,
+    /// Whether a Cloud callback URL is configured.
+    cloud: bool,
 }
 
 impl Outbox {
     /// Starts the worker posting to `webhook`. Needs a Tokio runtime.
     pub(crate) fn start(webhook: SandboxWebhook) -> Outbox {
         let (queue, waiting) = mpsc::channel(QUEUE_MAX);
+        let on_premises_url = webhook.on_premises_url.clone();
+        let cloud = !webhook.url.is_empty();
         tokio::spawn(post_all(webhook, waiting));
-        Outbox { queue }
+        Outbox {
+            queue,
+            on_premises_url,
+            cloud,
+        }
+    }
+
+    /// Queues the On-Premises status webhooks (`sent`, `delivered`, `read`) of message
+    /// `message_id` sent by `installation` (`None`: the root one) to `recipient`, if On-Premises
+    /// webhooks are configured.
+    pub(crate) fn on_premises_statuses(
+        &self,
+        installation: Option<&str>,
+        message_id: &str,
+        recipient: &str,
+    ) -> Result<(), QueueError> {
+        let Some(template) = &self.on_premises_url else {
+            // No On-Premises URL: none is sent, as an installation without webhooks.
+            return Ok(());
+        };
+        let url = template.replace("{installation}", installation.unwrap_or("default"));
+        let now = clock::unix_seconds(SystemTime::now());
+        for status in ["sent", "delivered", "read"] {
+            let mut object = json!({
+                "id": message_id,
+                "recipient_id": recipient,
+                "status": status,
+                "timestamp": now.to_string(),
+            });
+            if status != "read"
+                && let Some(object) = object.as_object_mut()
+            {
+                object.insert(
+                    "pricing".into(),
+                    json!({"billable": true, "pricing_model": "CBP", "category": "service"}),
+                );
+            }
+            let body = serde_json::to_vec(&json!({ "statuses": [object] })).unwrap_or_default();
+            self.send(Delivery {
+                on_premises_url: Some(url.clone()),
+                body,
+            })?;
+        }
+        Ok(())
     }
 
     /// Queues the status webhooks of message `message_id` sent from `phone_number_id` to
@@ -163,8 +228,18 @@ impl Outbox {
     }
 
     fn queue(&self, notification: Value) -> Result<(), QueueError> {
+        if !self.cloud {
+            return Err(QueueError::NoUrl);
+        }
         let body = serde_json::to_vec(&notification).unwrap_or_default();
-        self.queue.try_send(body).map_err(|_| {
+        self.send(Delivery {
+            on_premises_url: None,
+            body,
+        })
+    }
+
+    fn send(&self, delivery: Delivery) -> Result<(), QueueError> {
+        self.queue.try_send(delivery).map_err(|_| {
             tracing::debug!(
                 queue_max = QUEUE_MAX,
                 "sandbox webhook dropped: the queue is full"
@@ -193,7 +268,7 @@ fn notification(phone_number_id: &str, value: Value) -> Value {
 }
 
 /// Posts every queued webhook, in order, until the queue is dropped.
-async fn post_all(webhook: SandboxWebhook, mut waiting: mpsc::Receiver<Vec<u8>>) {
+async fn post_all(webhook: SandboxWebhook, mut waiting: mpsc::Receiver<Delivery>) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = match reqwest::Client::builder()
         .timeout(POST_TIMEOUT)
@@ -206,14 +281,20 @@ async fn post_all(webhook: SandboxWebhook, mut waiting: mpsc::Receiver<Vec<u8>>)
             return;
         }
     };
-    while let Some(body) = waiting.recv().await {
+    while let Some(Delivery {
+        on_premises_url,
+        body,
+    }) = waiting.recv().await
+    {
         let signed = signature::sign(webhook.app_secret.as_bytes(), &body);
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ATTEMPTS {
-            let posted = client
-                .post(&webhook.url)
+            let request = match &on_premises_url {
+                None => client.post(&webhook.url).header(signature::HEADER, &signed),
+                Some(url) => client.post(url),
+            };
+            let posted = request
                 .header("content-type", "application/json")
-                .header(signature::HEADER, &signed)
                 .body(body.clone())
                 .send()
                 .await;

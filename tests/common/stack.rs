@@ -153,6 +153,12 @@ impl Stack {
             options.sandbox.webhook = Some(sandbox::SandboxWebhook {
                 url: format!("http://{address}/webhooks/cloud"),
                 app_secret: app_secret.expose().to_owned(),
+                on_premises_url: options.webhooks.on_premises_secret.as_ref().map(|secret| {
+                    format!(
+                        "http://{address}/webhooks/on-premises/{{installation}}/{}",
+                        secret.expose()
+                    )
+                }),
             });
         }
         let sandbox_listener = TcpListener::bind("127.0.0.1:0")
