@@ -392,6 +392,8 @@ pub struct SendersArgs {
 }
 
 /// Where `serve` sends: a real API, or a sandbox to start in-process first.
+// One value per process, read once at start: boxing the sandbox's config would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Upstream {
     Real,
