@@ -612,14 +612,36 @@ async fn an_injected_reply_arrives_typed() {
             }
         ))
     );
-    // A bad request is refused, and queues nothing.
-    let bad = http()
+    // Bad requests are refused, and queue nothing.
+    for bad in [
+        json!({"from": "not digits", "text": "hi"}),
+        json!({"from": "15550001234", "text": "hi", "button": {"payload": "p", "text": "t"}}),
+        json!({"from": "15550001234"}),
+        json!({"from": "15550001234", "text": "x".repeat(4097)}),
+        json!({"from": "15550001234", "text": "hi", "unknown": 1}),
+    ] {
+        let answer = http()
+            .post(format!("{}/sandbox/inject-message", stack.sandbox_url))
+            .body(bad.to_string())
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(answer.status().as_u16(), 400, "{bad}");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(store.len(), 1, "{:?}", store.events());
+}
+
+#[tokio::test]
+async fn a_sandbox_without_a_webhook_url_refuses_to_inject() {
+    let stack = Stack::start(Flavor::Cloud).await;
+    let answer = http()
         .post(format!("{}/sandbox/inject-message", stack.sandbox_url))
-        .body(json!({"from": "not digits", "text": "hi"}).to_string())
+        .body(json!({"from": "15550001234", "text": "hi"}).to_string())
         .send()
         .await
         .expect("answers");
-    assert_eq!(bad.status().as_u16(), 400);
+    assert_eq!(answer.status().as_u16(), 409);
 }
 
 // ---------------------------------------------------------------------------------------------
