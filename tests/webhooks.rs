@@ -770,3 +770,75 @@ async fn an_on_premises_send_through_the_sandbox_comes_back_as_its_statuses() {
     );
     assert!(events.iter().all(|event| event.sender == "default"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile payloads.
+
+/// Any JSON value, a few levels deep, with the keys a webhook has (so the parser goes deep).
+fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let key = prop::sample::select(vec![
+        "entry",
+        "changes",
+        "value",
+        "field",
+        "metadata",
+        "phone_number_id",
+        "messages",
+        "statuses",
+        "errors",
+        "contacts",
+        "type",
+        "text",
+        "interactive",
+        "button_reply",
+        "context",
+        "id",
+        "timestamp",
+        "status",
+        "pricing",
+        "conversation",
+        "origin",
+        "order",
+        "product_items",
+        "referral",
+        "system",
+        "unsupported",
+        "error_data",
+        "x",
+    ])
+    .prop_map(str::to_owned);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        "[a-z0-9.]{0,12}".prop_map(Value::from),
+        Just(json!("messages")),
+        Just(json!(FIXTURE_PHONE_NUMBER_ID)),
+    ];
+    leaf.prop_recursive(6, 256, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(key.clone(), inner, 0..6)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #[test]
+    fn no_payload_makes_the_parser_panic(value in any_json(), bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+        let body = serde_json::to_vec(&value).expect("JSON");
+        let known = |id: &str| (id == FIXTURE_PHONE_NUMBER_ID).then(|| "default".to_owned());
+        if let Ok(parsed) = parse::cloud(&body, known, now()) {
+            for event in &parsed.events {
+                proptest::prop_assert!(!event.event_id.is_empty() && event.event_id.len() <= 512);
+                proptest::prop_assert!(event.raw.is_some());
+            }
+        }
+        let _ = parse::on_premises(&body, "default", now());
+        let _ = parse::cloud(&bytes, known, now());
+        let _ = parse::on_premises(&bytes, "default", now());
+    }
+}
