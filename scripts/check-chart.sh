@@ -81,6 +81,11 @@ if [ "${1:-}" = "--self-test" ]; then
   expect_refused "values with a writable root filesystem and privilege escalation" "$chart" -f "$scratch/writable.yaml"
   printf 'terminationGracePeriodSeconds: 20\n' > "$scratch/short-grace.yaml"
   expect_refused "values with a termination grace shorter than pre-stop delay + shutdown grace" "$chart" -f "$scratch/short-grace.yaml"
+  printf 'webhooks:\n  enabled: true\ncredentials:\n  env:\n    WHATSAPP_ACCESS_TOKEN: t\n' > "$scratch/webhooks-no-secrets.yaml"
+  expect_refused "webhooks on without the app secret and verify token in the credentials Secret" "$chart" -f "$scratch/webhooks-no-secrets.yaml"
+  printf 'webhooks:\n  enabled: true\ncredentials:\n  env:\n    WHATSAPP_GRPC_APP_SECRET: a\n    WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN: v\n' > "$scratch/webhooks.yaml"
+  broken 's/targetPort: webhooks/targetPort: metrics/' service.yaml
+  expect_refused "the webhooks Service port aimed at another container port" "$scratch/chart" -f "$scratch/webhooks.yaml"
   printf 'logFormat: xml\nupstream:\n  maxAttempts: 0\n' > "$scratch/schema.yaml"
   expect_refused "values values.schema.json refuses" "$chart" -f "$scratch/schema.yaml"
   echo "self-test: $refused broken charts and values files, each refused"

@@ -6,7 +6,8 @@ offline (kubernetes-validate; the oldest and newest versions it knows that the c
 and asserts what the schemas cannot see: probes on grpc.health.v1 service "" (this process, never
 the shared upstream name), the restricted security context, the senders file mounted and passed to
 --senders, each credential the senders file names wired from a Secret into the environment, the
-TLS and API-key files mounted from Secrets, ports named grpc/metrics with appProtocol, the
+TLS and API-key files mounted from Secrets, ports named grpc/metrics/webhooks with appProtocol
+(--webhook-listen on the webhooks port, with the secrets its senders' flavors need from a Secret), the
 termination grace above the pre-stop delay plus the shutdown grace, checksum annotations that
 change with the config. The ServiceMonitor (a CRD kubernetes-validate has no schema for) is
 checked field by field here.
@@ -180,6 +181,16 @@ def check_ports(render, container, service, args):
           f"{render.name}: Service port metrics targets the metrics port, appProtocol http")
     check("metrics" in ports and args.get("--metrics-listen") == f"0.0.0.0:{ports['metrics']['containerPort']}",
           f"{render.name}: --metrics-listen matches the metrics port")
+    # Webhooks: the flag, the container port and the Service port come together, or not at all.
+    webhooks = "--webhook-listen" in args
+    check(webhooks == ("webhooks" in ports) == ("webhooks" in by_name),
+          f"{render.name}: --webhook-listen, the webhooks container port and Service port come together")
+    if webhooks and "webhooks" in ports:
+        check(args["--webhook-listen"] == f"0.0.0.0:{ports['webhooks']['containerPort']}",
+              f"{render.name}: --webhook-listen matches the webhooks port")
+        service_port = by_name.get("webhooks", {})
+        check(service_port.get("targetPort") == "webhooks" and service_port.get("appProtocol") == "http",
+              f"{render.name}: Service port webhooks targets the webhooks port, appProtocol http")
 
 
 def check_shutdown(render, pod, args):
@@ -212,6 +223,24 @@ def check_senders_and_secrets(render, pod, container, args):
                 check(not isinstance(value, float), f"{render.name}: [defaults] {key} is not a float")
             for sender in senders.get("sender", []):
                 check(not any(isinstance(v, float) for v in sender.values()), f"{render.name}: sender keys are not floats")
+    if "--webhook-listen" in args:
+        # The receiver's secrets, by the senders' flavors, from a Secret by envFrom (never a flag).
+        flavors = {args.get("--flavor", "cloud")}
+        if "--senders" in args:
+            volume, file = mounted_file(render, pod, container, args["--senders"])
+            if volume is not None:
+                config_map = render.one("ConfigMap", volume.get("configMap", {}).get("name"))
+                flavors = {s.get("flavor", args.get("--flavor", "cloud"))
+                           for s in tomllib.loads(config_map["data"][file]).get("sender", [])}
+        needed = {"WHATSAPP_GRPC_APP_SECRET", "WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN"} if "cloud" in flavors else set()
+        if "on-premises" in flavors:
+            needed.add("WHATSAPP_GRPC_WEBHOOK_SECRET")
+        check(len(env_secrets) > 0, f"{render.name}: --webhook-listen with its secrets from a Secret by envFrom")
+        rendered = all(secret_data(render, secret) is not None for secret in env_secrets)
+        if rendered:
+            check(needed <= env_from.keys(), f"{render.name}: the webhook secrets {sorted(needed - env_from.keys())} come from a Secret by envFrom")
+        check(not any(flag.startswith("--") and "secret" in flag for flag in args if flag != "--webhook-listen"),
+              f"{render.name}: no webhook secret is a flag")
     if "--upstream-ca-file" in args:
         volume, file = mounted_file(render, pod, container, args["--upstream-ca-file"])
         if volume is not None:
@@ -300,7 +329,7 @@ def check_render(render):
               f"{render.name}: the PodDisruptionBudget selects the pods")
     for policy in render.all("NetworkPolicy"):
         ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
-        check(ports == {p["containerPort"] for p in container["ports"]}, f"{render.name}: the NetworkPolicy admits every container port (grpc, metrics, health)")
+        check(ports == {p["containerPort"] for p in container["ports"]}, f"{render.name}: the NetworkPolicy admits every container port (grpc, metrics, health, webhooks)")
     return template["metadata"].get("annotations", {})
 
 
@@ -333,6 +362,7 @@ def main():
     for change, annotation in (
         (["--set", "senders.defaults.upstream_timeout=9s"], "checksum/config"),
         (["--set", "credentials.env.BRAND_US_TOKEN=rotated"], "checksum/secret"),
+        (["--set", "credentials.env.WHATSAPP_GRPC_APP_SECRET=rotated"], "checksum/secret"),
         (["--set-json", 'apiKeys.keys=[{"name": "renamed", "sha256": "' + "0" * 64 + '"}]'], "checksum/secret"),
     ):
         changed = Render("changed", helm, chart, all_on + change, []).all("Deployment")

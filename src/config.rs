@@ -10,10 +10,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::api_keys::ApiKeysConfig;
+use crate::events::WebhookConfig;
 use crate::flavor::Flavor;
 use crate::idempotency::{DEFAULT_MEMORY_ENTRIES, IdempotencyConfig, StoreConfig};
 use crate::ratelimit::{LimiterConfig, MAX_PER_SECOND};
-use crate::sandbox::SandboxConfig;
+use crate::sandbox::{SandboxConfig, SandboxWebhook};
 use crate::senders::file::{CA_FILE_MAX_BYTES, Fallback, SendersFile, process_env, read_bounded};
 use crate::senders::{
     BaseUrlProblem, Reload, SenderConfig, check_base_url, valid_api_version, valid_phone_number_id,
@@ -96,6 +97,25 @@ pub struct ServeArgs {
     /// probes when --tls-cert is on (the kubelet's probe cannot do TLS), e.g. 0.0.0.0:8086.
     #[arg(long, env = "WHATSAPP_GRPC_HEALTH_LISTEN", value_name = "ADDR")]
     pub health_listen: Option<SocketAddr>,
+
+    /// Address of a separate HTTP listener receiving the API's webhooks (Cloud at
+    /// /webhooks/cloud, On-Premises at /webhooks/on-premises/{sender}/{secret}), e.g.
+    /// 0.0.0.0:8443 behind a TLS Ingress; unset, no webhook is received. Needs
+    /// WHATSAPP_GRPC_APP_SECRET and WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN for Cloud senders,
+    /// WHATSAPP_GRPC_WEBHOOK_SECRET for On-Premises ones.
+    #[arg(long, env = "WHATSAPP_GRPC_WEBHOOK_LISTEN", value_name = "ADDR")]
+    pub webhook_listen: Option<SocketAddr>,
+
+    /// With --sandbox: where the sandbox posts the status webhooks of the messages it accepts (a
+    /// Cloud callback URL, signed with WHATSAPP_GRPC_APP_SECRET). Defaults to this process's own
+    /// --webhook-listen; unset without it, the sandbox sends no webhook.
+    #[arg(
+        long,
+        env = "WHATSAPP_GRPC_SANDBOX_WEBHOOK_URL",
+        value_name = "URL",
+        requires = "sandbox"
+    )]
+    pub sandbox_webhook_url: Option<String>,
 
     /// A TOML file listing the senders (several business numbers), read again on SIGHUP. Then
     /// --flavor, --api-version and the --upstream-* limits are the senders' defaults (a sender's
@@ -263,7 +283,17 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SandboxArgs {
+    /// Talk to a running sandbox instead of running one.
+    #[command(subcommand)]
+    pub action: Option<SandboxAction>,
+
+    /// Where the sandbox posts the Cloud webhooks a real API would (each accepted send's
+    /// statuses, injected customer messages), signed with WHATSAPP_GRPC_APP_SECRET; unset, none.
+    #[arg(long, env = "WHATSAPP_GRPC_SANDBOX_WEBHOOK_URL", value_name = "URL")]
+    pub webhook_url: Option<String>,
+
     /// Address the emulator listens on.
     #[arg(
         long,
@@ -362,6 +392,8 @@ pub struct SendersArgs {
 }
 
 /// Where `serve` sends: a real API, or a sandbox to start in-process first.
+// One value per process, read once at start: boxing the sandbox's config would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Upstream {
     Real,
@@ -376,6 +408,10 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Where health alone is served in plaintext, if anywhere.
     pub health_listen: Option<SocketAddr>,
+    /// Where webhooks are received, if anywhere.
+    pub webhook_listen: Option<SocketAddr>,
+    /// With --sandbox: where the sandbox posts its webhooks, when not to `webhook_listen`.
+    pub sandbox_webhook_url: Option<String>,
     pub log_format: LogFormat,
     pub server: ServerConfig,
     pub upstream: Upstream,
@@ -483,6 +519,12 @@ pub struct EnvCredentials {
     pub access_token: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// WHATSAPP_GRPC_APP_SECRET: the key of the Cloud webhooks' signatures.
+    pub app_secret: Option<String>,
+    /// WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN: the Cloud webhook verification's token.
+    pub webhook_verify_token: Option<String>,
+    /// WHATSAPP_GRPC_WEBHOOK_SECRET: the On-Premises webhooks' shared secret.
+    pub webhook_secret: Option<String>,
 }
 
 impl EnvCredentials {
@@ -507,6 +549,9 @@ impl EnvCredentials {
             access_token: var("WHATSAPP_GRPC_ACCESS_TOKEN"),
             username: var("WHATSAPP_GRPC_USERNAME"),
             password: var("WHATSAPP_GRPC_PASSWORD"),
+            app_secret: var("WHATSAPP_GRPC_APP_SECRET"),
+            webhook_verify_token: var("WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN"),
+            webhook_secret: var("WHATSAPP_GRPC_WEBHOOK_SECRET"),
         }
     }
 }
@@ -566,6 +611,7 @@ impl ServeArgs {
             ("--listen", Some(self.listen)),
             ("--metrics-listen", self.metrics_listen),
             ("--health-listen", self.health_listen),
+            ("--webhook-listen", self.webhook_listen),
         ];
         for (i, (flag, address)) in listeners.iter().enumerate() {
             for (other_flag, other) in &listeners[..i] {
@@ -614,7 +660,7 @@ impl ServeArgs {
                 let reload = Reload(Arc::new(move || file.read(&process_env)));
                 (senders, Some(reload))
             }
-            None => match self.default_sender(flavor, env) {
+            None => match self.default_sender(flavor, env.clone()) {
                 Ok(sender) => (vec![sender], None),
                 Err(found) => {
                     problems.extend(found);
@@ -622,6 +668,22 @@ impl ServeArgs {
                 }
             },
         };
+        let webhooks = webhook_config(self.webhook_listen.is_some(), &senders, &env)
+            .unwrap_or_else(|found| {
+                problems.extend(found);
+                WebhookConfig::default()
+            });
+        if let Some(url) = &self.sandbox_webhook_url {
+            if let Err(problem) = check_base_url(url) {
+                problems.push(format!(
+                    "--sandbox-webhook-url {:?} {problem}",
+                    display_url(url)
+                ));
+            }
+            if env.app_secret.is_none() {
+                problems.push("--sandbox-webhook-url needs WHATSAPP_GRPC_APP_SECRET: the sandbox signs its webhooks with it".into());
+            }
+        }
 
         let store = match &self.idempotency_store {
             None => StoreConfig::Memory {
@@ -680,6 +742,8 @@ impl ServeArgs {
             listen: self.listen,
             metrics_listen: self.metrics_listen,
             health_listen: self.health_listen,
+            webhook_listen: self.webhook_listen,
+            sandbox_webhook_url: self.sandbox_webhook_url.clone(),
             log_format: self.log_format,
             upstream,
             server: ServerConfig {
@@ -705,6 +769,8 @@ impl ServeArgs {
                 idempotency,
                 rate_limit,
                 security,
+                webhooks,
+                event_store: None,
             },
         })
     }
@@ -861,6 +927,52 @@ impl ServeArgs {
     }
 }
 
+/// The webhook receiver's secrets from the environment; with `listening`, those its senders need
+/// must be set (Cloud: the app secret and the verify token; On-Premises: the shared secret).
+fn webhook_config(
+    listening: bool,
+    senders: &[SenderConfig],
+    env: &EnvCredentials,
+) -> Result<WebhookConfig, Vec<String>> {
+    let secret = |value: &Option<String>| value.clone().map(Secret::new);
+    let config = WebhookConfig {
+        verify_token: secret(&env.webhook_verify_token),
+        app_secret: secret(&env.app_secret),
+        on_premises_secret: secret(&env.webhook_secret),
+    };
+    if !listening {
+        return Ok(config);
+    }
+    let mut problems = Vec::new();
+    let has = |flavor| {
+        senders
+            .iter()
+            .any(|sender| sender.upstream.flavor == flavor)
+    };
+    if has(Flavor::Cloud) {
+        if config.app_secret.is_none() {
+            problems.push("--webhook-listen with a Cloud sender needs WHATSAPP_GRPC_APP_SECRET: set it to the app secret (App Dashboard > App settings > Basic), which signs the webhooks".into());
+        }
+        if config.verify_token.is_none() {
+            problems.push("--webhook-listen with a Cloud sender needs WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN: set it to the verify token entered with the callback URL in the App Dashboard".into());
+        }
+    }
+    if has(Flavor::OnPremises) {
+        match &env.webhook_secret {
+            None => problems.push("--webhook-listen with an On-Premises sender needs WHATSAPP_GRPC_WEBHOOK_SECRET: set it to a random string of at least 16 characters, and the client's webhook URL to .../webhooks/on-premises/{sender}/{secret}".into()),
+            Some(secret) if secret.len() < 16 || !secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+                problems.push("WHATSAPP_GRPC_WEBHOOK_SECRET must be at least 16 letters, digits, '-' or '_' (it is part of the webhook URL's path)".into());
+            }
+            Some(_) => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems)
+    }
+}
+
 /// Whether two listeners would take one port (0 asks the OS for a free one: never shared).
 fn same_port(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() != 0
@@ -906,6 +1018,84 @@ impl SandboxArgs {
             ..SandboxConfig::default()
         }
     }
+
+    /// Where the sandbox posts its webhooks (`--webhook-url`, signed with `app_secret`, which it
+    /// then needs), if anywhere.
+    pub fn webhook(&self, app_secret: Option<String>) -> Result<Option<SandboxWebhook>, String> {
+        let Some(url) = &self.webhook_url else {
+            return Ok(None);
+        };
+        check_base_url(url)
+            .map_err(|problem| format!("--webhook-url {:?} {problem}", display_url(url)))?;
+        let app_secret = app_secret.ok_or(
+            "--webhook-url needs WHATSAPP_GRPC_APP_SECRET: the sandbox signs its webhooks with it",
+        )?;
+        Ok(Some(SandboxWebhook {
+            url: url.clone(),
+            app_secret,
+            on_premises_url: None,
+        }))
+    }
+}
+
+/// What to ask a running sandbox.
+#[derive(Debug, Subcommand)]
+pub enum SandboxAction {
+    /// Make a running sandbox post the webhook of a customer's message (text, template button tap,
+    /// reply button or list row) to its webhook URL; prints the message's id.
+    InjectMessage(InjectArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("content").required(true).args(["text", "button_payload", "reply_id"]))]
+pub struct InjectArgs {
+    /// The running sandbox's address (`serve --sandbox` logs it as sandbox_url).
+    #[arg(
+        long,
+        env = "WHATSAPP_GRPC_SANDBOX_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub sandbox_url: String,
+
+    /// The customer's WhatsApp ID (digits).
+    #[arg(long)]
+    pub from: String,
+
+    /// The business number's phone number id (the sandbox's default when absent).
+    #[arg(long)]
+    pub phone_number_id: Option<String>,
+
+    /// A text message.
+    #[arg(long)]
+    pub text: Option<String>,
+
+    /// A tap on a template's quick-reply button: its payload (needs --button-text).
+    #[arg(long, requires = "button_text")]
+    pub button_payload: Option<String>,
+
+    /// The tapped template button's text.
+    #[arg(long, requires = "button_payload")]
+    pub button_text: Option<String>,
+
+    /// A tap on a reply button (or, with --list, a list row): its id (needs --reply-title).
+    #[arg(long, requires = "reply_title")]
+    pub reply_id: Option<String>,
+
+    /// The tapped reply button's or list row's title.
+    #[arg(long, requires = "reply_id")]
+    pub reply_title: Option<String>,
+
+    /// The reply is a list row choice rather than a reply button tap.
+    #[arg(long, requires = "reply_id")]
+    pub list: bool,
+
+    /// The id of the message the customer replies to (`context.id`).
+    #[arg(long)]
+    pub context: Option<String>,
+
+    /// How long to wait for the sandbox's answer.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// A duration written `500ms`, `30s`, `5m`, `2h`, `7d` or combined, `1h30m` (humantime's
@@ -1011,6 +1201,7 @@ mod tests {
             access_token: None,
             username: username.map(str::to_owned),
             password: password.map(str::to_owned),
+            ..EnvCredentials::default()
         };
         let error = args(&["--flavor", "on-premises"])
             .into_config(login(Some("u"), Some("p")))
@@ -1430,6 +1621,87 @@ mod tests {
             Some("new-token")
         );
         assert!(old_names_in_use(&both)[0].ignored);
+    }
+
+    #[test]
+    fn a_webhook_listener_needs_the_secrets_of_its_senders_flavors() {
+        let listen = ["--sandbox", "--webhook-listen", "127.0.0.1:0"];
+        let cloud = EnvCredentials {
+            app_secret: Some("app-secret".into()),
+            webhook_verify_token: Some("verify".into()),
+            ..EnvCredentials::default()
+        };
+        let config = args(&listen).into_config(cloud.clone()).expect("valid");
+        assert!(config.server.webhooks.app_secret.is_some());
+        assert!(config.webhook_listen.is_some());
+        for (env, expected) in [
+            (
+                EnvCredentials {
+                    app_secret: None,
+                    ..cloud.clone()
+                },
+                "WHATSAPP_GRPC_APP_SECRET",
+            ),
+            (
+                EnvCredentials {
+                    webhook_verify_token: None,
+                    ..cloud.clone()
+                },
+                "WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN",
+            ),
+        ] {
+            let error = args(&listen).into_config(env).unwrap_err();
+            assert!(error.contains(expected), "{error}");
+        }
+        // Without the listener, nothing is needed.
+        assert!(
+            args(&["--sandbox"])
+                .into_config(EnvCredentials::default())
+                .is_ok()
+        );
+
+        let on_premises = [
+            "--sandbox",
+            "--flavor",
+            "on-premises",
+            "--webhook-listen",
+            "127.0.0.1:0",
+        ];
+        let error = args(&on_premises)
+            .into_config(EnvCredentials::default())
+            .unwrap_err();
+        assert!(error.contains("WHATSAPP_GRPC_WEBHOOK_SECRET"), "{error}");
+        for bad in ["short", "sixteen-chars-but/slash"] {
+            let error = args(&on_premises)
+                .into_config(EnvCredentials {
+                    webhook_secret: Some(bad.into()),
+                    ..EnvCredentials::default()
+                })
+                .unwrap_err();
+            assert!(error.contains("at least 16"), "{error}");
+        }
+        assert!(
+            args(&on_premises)
+                .into_config(EnvCredentials {
+                    webhook_secret: Some("a-long-enough-secret".into()),
+                    ..EnvCredentials::default()
+                })
+                .is_ok()
+        );
+        let error = args(&[
+            "--sandbox",
+            "--webhook-listen",
+            "127.0.0.1:9090",
+            "--metrics-listen",
+            "127.0.0.1:9090",
+        ])
+        .into_config(cloud.clone())
+        .unwrap_err();
+        assert!(error.contains("--metrics-listen"), "{error}");
+        let error = args(&["--sandbox", "--sandbox-webhook-url", "http://127.0.0.1:1/x"])
+            .into_config(EnvCredentials::default())
+            .unwrap_err();
+        assert!(error.contains("WHATSAPP_GRPC_APP_SECRET"), "{error}");
     }
 
     #[test]

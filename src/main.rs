@@ -8,7 +8,8 @@ use tokio::net::TcpListener;
 
 use whatsapp_grpc::Flavor;
 use whatsapp_grpc::config::{
-    Cli, Command, DEFAULT_SENDER, EnvCredentials, OldName, ServeArgs, Upstream, old_names_in_use,
+    Cli, Command, DEFAULT_SENDER, EnvCredentials, OldName, SandboxAction, SandboxArgs, ServeArgs,
+    Upstream, old_names_in_use,
 };
 use whatsapp_grpc::senders::file::process_env;
 use whatsapp_grpc::senders::{Reload, SenderConfig};
@@ -21,6 +22,12 @@ async fn main() -> ExitCode {
     let old_names = old_names_in_use(&process_env);
     let result = match cli.command {
         Command::Serve(args) => serve(*args, &old_names).await,
+        Command::Sandbox(SandboxArgs {
+            action: Some(SandboxAction::InjectMessage(args)),
+            ..
+        }) => sandbox::inject_message(args)
+            .await
+            .map(|id| println!("{id}")),
         Command::Sandbox(args) => {
             telemetry::init_logs(args.log_format);
             warn_old_names(&old_names);
@@ -55,6 +62,9 @@ async fn serve(args: ServeArgs, old_names: &[OldName]) -> Result<(), String> {
     warn_old_names(old_names);
     // Listen for SIGTERM before anything else: one arriving during start-up drains too.
     let shutdown = shutdown_signal()?;
+    // Bound before the sandbox starts, which posts its webhooks to it by default.
+    let (webhook_listener, webhook_address) =
+        bind_optional(config.webhook_listen, "--webhook-listen").await?;
 
     // With --sandbox, the emulator runs in-process on a loopback port and the service sends to it.
     let _sandbox = match &config.upstream {
@@ -82,8 +92,16 @@ async fn serve(args: ServeArgs, old_names: &[OldName]) -> Result<(), String> {
                 "SANDBOX MODE: messages go to an emulator at sandbox_url and are NOT delivered to \
                  anyone; what it received: GET sandbox_url/sandbox/received"
             );
+            let mut sandbox_config = sandbox_config.clone();
+            sandbox_config.webhook = sandbox_webhook(&config, webhook_address);
+            if let Some(webhook) = &sandbox_config.webhook {
+                tracing::warn!(
+                    webhook_url = %whatsapp_grpc::upstream::display_url(&webhook.url),
+                    "SANDBOX MODE: the sandbox posts status webhooks to webhook_url; inject a customer message with `whatsapp-grpc sandbox inject-message --sandbox-url sandbox_url`"
+                );
+            }
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let task = tokio::spawn(sandbox::serve(listener, sandbox_config.clone(), async {
+            let task = tokio::spawn(sandbox::serve(listener, sandbox_config, async {
                 let _ = stopped.await;
             }));
             Some((stop, task))
@@ -106,6 +124,7 @@ async fn serve(args: ServeArgs, old_names: &[OldName]) -> Result<(), String> {
         listen = %address,
         metrics_listen = metrics_address.map(tracing::field::display),
         health_listen = health_address.map(tracing::field::display),
+        webhook_listen = webhook_address.map(tracing::field::display),
         senders = config.server.senders.len(),
         tls = config.server.security.tls.is_some(),
         client_certificates = config
@@ -136,6 +155,7 @@ async fn serve(args: ServeArgs, old_names: &[OldName]) -> Result<(), String> {
         grpc: listener,
         metrics: metrics_listener,
         health: health_listener,
+        webhook: webhook_listener,
     };
     let served = server::serve_on(listeners, config.server, shutdown)
         .await
@@ -145,6 +165,53 @@ async fn serve(args: ServeArgs, old_names: &[OldName]) -> Result<(), String> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where the in-process sandbox posts its webhooks: --sandbox-webhook-url, else this process's own
+/// webhook listener (on loopback when it listens on every address); signed with the app secret.
+fn sandbox_webhook(
+    config: &whatsapp_grpc::config::ServeConfig,
+    webhook_address: Option<SocketAddr>,
+) -> Option<sandbox::SandboxWebhook> {
+    use whatsapp_grpc::events::receiver::{CLOUD_PATH, ON_PREMISES_PREFIX};
+    let webhooks = &config.server.webhooks;
+    let own = webhook_address.map(|address| {
+        let host = match address.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+            ip if ip.is_unspecified() => "[::1]".to_owned(),
+            ip if ip.is_ipv6() => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("http://{host}:{}", address.port())
+    });
+    let url = match (&config.sandbox_webhook_url, &own) {
+        (Some(url), _) => Some(url.clone()),
+        (None, Some(own)) => Some(format!("{own}{CLOUD_PATH}")),
+        (None, None) => None,
+    };
+    // On-Premises installations post to this process's own listener, by the sender's name.
+    let on_premises_url = own
+        .zip(webhooks.on_premises_secret.as_ref())
+        .map(|(own, secret)| {
+            format!(
+                "{own}{ON_PREMISES_PREFIX}{{installation}}/{}",
+                secret.expose()
+            )
+        });
+    let app_secret = webhooks
+        .app_secret
+        .as_ref()
+        .map(|secret| secret.expose().to_owned());
+    // A Cloud URL without the app secret is not signed: none is posted there.
+    let url = url.filter(|_| app_secret.is_some());
+    if url.is_none() && on_premises_url.is_none() {
+        return None;
+    }
+    Some(sandbox::SandboxWebhook {
+        url: url.unwrap_or_default(),
+        app_secret: app_secret.unwrap_or_default(),
+        on_premises_url,
+    })
 }
 
 /// The digest of the key on standard input, as the API keys file holds it.
@@ -176,7 +243,7 @@ async fn bind_optional(
     Ok((Some(listener), Some(bound)))
 }
 
-async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), String> {
+async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("--listen {}: {e}", args.listen))?;
@@ -188,7 +255,15 @@ async fn run_sandbox(args: whatsapp_grpc::config::SandboxArgs) -> Result<(), Str
         listen = %address,
         "SANDBOX: an emulator of the WhatsApp Business API; nothing is delivered"
     );
-    sandbox::serve(listener, args.sandbox_config(), shutdown_signal()?)
+    let mut config = args.sandbox_config();
+    config.webhook = args.webhook(EnvCredentials::from_env().app_secret)?;
+    if let Some(webhook) = &config.webhook {
+        tracing::warn!(
+            webhook_url = %whatsapp_grpc::upstream::display_url(&webhook.url),
+            "SANDBOX: status webhooks of accepted sends are posted to webhook_url"
+        );
+    }
+    sandbox::serve(listener, config, shutdown_signal()?)
         .await
         .map_err(|e| e.to_string())
 }

@@ -30,6 +30,7 @@ fn config() -> SandboxConfig {
         password: PASSWORD.into(),
         token_lifetime: Duration::from_secs(3600),
         slow_answer: Duration::from_millis(300),
+        webhook: None,
     }
 }
 

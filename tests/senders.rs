@@ -166,6 +166,8 @@ async fn serve(senders: Vec<SenderConfig>, reload: Option<Reload>) -> Channel {
         idempotency: IdempotencyConfig::default(),
         rate_limit: LimiterConfig::Memory,
         security: Default::default(),
+        webhooks: Default::default(),
+        event_store: None,
     };
     tokio::spawn(async move {
         server::serve(listener, config, std::future::pending())

@@ -13,6 +13,7 @@
 
 pub mod exporter;
 pub mod labels;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +85,7 @@ struct Families {
     duplicates: Family<DuplicateLabels, Counter>,
     rate_limit_wait: Histograms<SenderLabels>,
     rate_limited: Family<SenderLabels, Counter>,
+    webhooks: webhooks::WebhookFamilies,
 }
 
 impl Metrics {
@@ -104,6 +106,7 @@ impl Metrics {
             duplicates: Family::default(),
             rate_limit_wait: Family::new_with_constructor(wait_histogram as fn() -> Histogram),
             rate_limited: Family::default(),
+            webhooks: webhooks::WebhookFamilies::new(),
         };
         // Known at start, so they read 0 rather than being absent until the first one.
         for reason in RejectReason::ALL {
@@ -204,6 +207,7 @@ impl Metrics {
             "Calls refused by the sender's send-rate limit (the wait would have passed their deadline), by sender",
             families.rate_limited.clone(),
         );
+        families.webhooks.register(&mut registry);
         Some(registry)
     }
 

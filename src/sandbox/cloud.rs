@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 use super::answers::Flavor;
 use super::ids;
 use super::not_found;
-use super::scenarios::{Failure, Outcome, Scenario};
+use super::scenarios::{Failure, Outcome, Scenario, recipients};
 use super::state::{Account, Sandbox};
+use super::webhooks::Fate;
 
 const FLAVOR: Flavor = Flavor::Cloud;
 
@@ -80,10 +81,20 @@ pub(crate) async fn messages(
     }
     let wa_id: String = to.chars().filter(char::is_ascii_digit).collect();
     tracing::debug!("cloud send: accepted");
+    let message_id = ids::cloud_message_id();
+    if let Some(webhooks) = &sandbox.webhooks {
+        let fate = match wa_id.as_str() {
+            recipients::FAILS_AFTER_ACCEPTANCE => Fate::Undeliverable,
+            _ => Fate::Read,
+        };
+        // A full queue drops the webhooks (as an API outage would), not the send; without a
+        // Cloud URL none is queued.
+        let _ = webhooks.statuses(&phone_number_id, &message_id, &wa_id, fate);
+    }
     let body = json!({
         "messaging_product": "whatsapp",
         "contacts": [{"input": to, "wa_id": wa_id}],
-        "messages": [{"id": ids::cloud_message_id(), "message_status": "accepted"}],
+        "messages": [{"id": message_id, "message_status": "accepted"}],
     });
     (StatusCode::OK, Json(body)).into_response()
 }

@@ -16,6 +16,10 @@
 //! | `GET /{version}/{phone_number_id}`           | Cloud       | `cloud`       |
 //! | `/sandbox/…`                                 | neither     | `control`     |
 //!
+//! With [`SandboxConfig::webhook`], it posts the Cloud webhooks a real API would (`webhooks`):
+//! each accepted Cloud send's statuses, and the customer messages `POST /sandbox/inject-message`
+//! makes up.
+//!
 //! Several business numbers at once: any Cloud phone number id is served (each may have its own
 //! token, [`SandboxConfig::cloud_tokens`]), and the four On-Premises endpoints are served both at
 //! the root (`/v1/…`) and under `/installations/{installation}`, each prefix a separate
@@ -34,10 +38,12 @@ mod cloud;
 mod cloud_only;
 mod control;
 mod ids;
+mod inject;
 mod installations;
 mod on_premises;
 mod scenarios;
 mod state;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -50,9 +56,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 
+pub use inject::inject_message;
 pub use installations::{MAX_INSTALLATION_NAME_LEN, MAX_INSTALLATIONS};
 pub use scenarios::{BAD_GATEWAY_PAGE, recipients};
 pub use state::{ReceivedRequest, SandboxStats};
+pub use webhooks::SandboxWebhook;
 
 /// How the sandbox behaves. Its `Debug` shows no token or password.
 #[derive(Clone)]
@@ -72,6 +80,9 @@ pub struct SandboxConfig {
     pub token_lifetime: Duration,
     /// How long the "slow answer" number makes the sandbox wait before answering.
     pub slow_answer: Duration,
+    /// Where the Cloud status webhooks of accepted sends, and injected customer messages, are
+    /// posted; `None` (the default) posts none.
+    pub webhook: Option<SandboxWebhook>,
 }
 
 impl Default for SandboxConfig {
@@ -83,6 +94,7 @@ impl Default for SandboxConfig {
             password: "sandbox-password".into(),
             token_lifetime: Duration::from_secs(7 * 24 * 3600),
             slow_answer: Duration::from_secs(30),
+            webhook: None,
         }
     }
 }
@@ -98,6 +110,7 @@ impl fmt::Debug for SandboxConfig {
             .field("password", &"<redacted>")
             .field("token_lifetime", &self.token_lifetime)
             .field("slow_answer", &self.slow_answer)
+            .field("webhook", &self.webhook)
             .finish()
     }
 }
@@ -140,6 +153,7 @@ fn router(config: SandboxConfig) -> Router {
             get(control::received).delete(control::clear_received),
         )
         .route("/sandbox/stats", get(control::stats))
+        .route("/sandbox/inject-message", post(control::inject_message))
         .route("/sandbox/revoke-tokens", post(control::revoke_tokens))
         .route("/sandbox/health", put(control::set_health))
         .route(

@@ -81,6 +81,11 @@ pub(crate) async fn send(
     }
     let id = ids::on_premises_message_id();
     tracing::debug!("on-premises send: accepted");
+    if let Some(webhooks) = &sandbox.webhooks {
+        let wa_id: String = to.chars().filter(char::is_ascii_digit).collect();
+        // A full queue drops the webhooks (as an API outage would), not the send.
+        let _ = webhooks.on_premises_statuses(installation.name.as_deref(), &id, &wa_id);
+    }
     let body = json!({"messages": [{"id": id}], "meta": on_premises_meta()});
     (StatusCode::CREATED, Json(body)).into_response()
 }

@@ -11,6 +11,7 @@
 //! | `15550000503` | upstream not ready             | 503, 131016                   | 503, 1011                   |
 //! | `15550000502` | a proxy's HTML error page      | 502 `text/html`               | 502 `text/html`             |
 //! | `15550000408` | slow answer                    | success after `slow_answer`   | same                        |
+//! | `15550000132` | undeliverable, later           | success, then a `failed` status webhook (131026) | success |
 //!
 //! The recipient is compared by its digits only, so `+1 555-000-0429` is the rate-limited number.
 
@@ -45,6 +46,9 @@ pub mod recipients {
     pub const BAD_GATEWAY: &str = "15550000502";
     /// Success, after [`SandboxConfig::slow_answer`](crate::sandbox::SandboxConfig::slow_answer).
     pub const SLOW_ANSWER: &str = "15550000408";
+    /// Cloud: accepted (200), then a `failed` status webhook with error 131026 (Message
+    /// undeliverable) instead of `sent`/`delivered`/`read`; On-Premises: accepted.
+    pub const FAILS_AFTER_ACCEPTANCE: &str = "15550000132";
 }
 
 /// What a special recipient makes the sandbox do.

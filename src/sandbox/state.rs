@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::SandboxConfig;
 use super::answers::Flavor;
 use super::installations::{Installation, Installations};
+use super::webhooks::Outbox;
 
 /// How many requests the received log keeps: the newest, so a long-running sandbox (a benchmark,
 /// a day of development) stays small. `stats.received` keeps counting past it.
@@ -86,6 +87,8 @@ pub(crate) struct Sandbox {
     unauthorized: AtomicU64,
     /// The Cloud probe's health.
     healthy: AtomicBool,
+    /// The webhooks to post, when a callback URL is configured.
+    pub webhooks: Option<Outbox>,
 }
 
 /// Locks `mutex`, carrying on with the data if a previous holder panicked: every update here
@@ -102,6 +105,7 @@ pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a 
 impl Sandbox {
     pub(crate) fn new(config: SandboxConfig) -> Sandbox {
         Sandbox {
+            webhooks: config.webhook.clone().map(Outbox::start),
             config,
             installations: Installations::new(),
             received: Mutex::new(VecDeque::new()),

@@ -24,6 +24,8 @@ use tonic_health::ServingStatus;
 use tower_layer::Layer;
 
 use crate::api_keys::{ApiKeys, ApiKeysConfig};
+use crate::events::memory::MemoryStore;
+use crate::events::{DEFAULT_MEMORY_EVENTS, SharedStore, WebhookConfig, receiver};
 use crate::health::{self, HealthBoard, HealthService};
 use crate::idempotency::IdempotencyConfig;
 use crate::layers::{Admission, AdmitLayer, AuthLayer, DeadlineLayer, MetricsLayer};
@@ -54,6 +56,10 @@ pub struct ServerConfig {
     pub rate_limit: LimiterConfig,
     /// TLS on the listener and callers' API keys; both off by default.
     pub security: SecurityConfig,
+    /// The webhook receiver's secrets (used when [`Listeners::webhook`] is set).
+    pub webhooks: WebhookConfig,
+    /// Where webhooks' events are published; `None` builds an in-memory store.
+    pub event_store: Option<SharedStore>,
 }
 
 /// Who may connect and call.
@@ -121,6 +127,8 @@ pub struct Listeners {
     pub metrics: Option<tokio::net::TcpListener>,
     /// Only `grpc.health.v1`, in plaintext, for probes beside a TLS listener (`--health-listen`).
     pub health: Option<tokio::net::TcpListener>,
+    /// The webhook receiver (`--webhook-listen`).
+    pub webhook: Option<tokio::net::TcpListener>,
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then drains (see the module's doc).
@@ -133,6 +141,7 @@ pub async fn serve(
         grpc: listener,
         metrics: None,
         health: None,
+        webhook: None,
     };
     serve_on(listeners, config, shutdown).await
 }
@@ -148,6 +157,7 @@ pub async fn serve_on(
         grpc: listener,
         metrics: metrics_listener,
         health: health_listener,
+        webhook: webhook_listener,
     } = listeners;
     // The process serves from now on; each sender's API is known after its first probe, and the
     // messaging name is SERVING while any sender's API is.
@@ -178,6 +188,22 @@ pub async fn serve_on(
         )
         .map_err(ServeError::Config)?,
     );
+    // Stops (its connections with it) when this function returns.
+    let _webhooks = webhook_listener.map(|listener| {
+        let store = match config.event_store {
+            Some(SharedStore(store)) => store,
+            None => Arc::new(MemoryStore::new(DEFAULT_MEMORY_EVENTS)),
+        };
+        receiver::start(
+            listener,
+            receiver::Receiver {
+                config: config.webhooks,
+                store,
+                senders: senders.clone(),
+                metrics: metrics.clone(),
+            },
+        )
+    });
     let api_keys = config.security.api_keys.map(ApiKeys::new);
     let _reloading = reload::on_sighup(config.reload, senders.clone(), api_keys.clone());
     let tls = match config.security.tls {

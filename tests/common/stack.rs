@@ -66,6 +66,12 @@ pub struct Options {
     pub metrics: bool,
     /// Serve health alone, in plaintext, on a listener of its own ([`Stack::health_address`]).
     pub health_listener: bool,
+    /// Receive webhooks on a listener of their own ([`Stack::webhook_address`]).
+    pub webhook_listener: bool,
+    /// The webhook receiver's secrets.
+    pub webhooks: whatsapp_grpc::events::WebhookConfig,
+    /// Where webhooks' events are published (an in-memory store of the server's own if `None`).
+    pub event_store: Option<whatsapp_grpc::events::SharedStore>,
 }
 
 impl Options {
@@ -92,6 +98,9 @@ impl Options {
             client_tls: None,
             metrics: false,
             health_listener: false,
+            webhook_listener: false,
+            webhooks: whatsapp_grpc::events::WebhookConfig::default(),
+            event_store: None,
         }
     }
 }
@@ -105,6 +114,8 @@ pub struct Stack {
     pub metrics_address: Option<SocketAddr>,
     /// Where health alone is served, with `Options::health_listener`.
     pub health_address: Option<SocketAddr>,
+    /// Where webhooks are received, with `Options::webhook_listener`.
+    pub webhook_address: Option<SocketAddr>,
     pub sandbox_url: String,
     http: reqwest::Client,
     stops: Vec<oneshot::Sender<()>>,
@@ -120,6 +131,36 @@ impl Stack {
         let mut stops = Vec::new();
         let mut tasks = Vec::new();
 
+        // Bound first: the sandbox posts its webhooks to it (signed with the app secret, if any)
+        // unless told otherwise.
+        let webhook_listener = match options.webhook_listener {
+            true => Some(
+                TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind webhooks"),
+            ),
+            false => None,
+        };
+        let webhook_address = webhook_listener
+            .as_ref()
+            .map(|listener| listener.local_addr().expect("address"));
+        let mut options = options;
+        if let (None, Some(address), Some(app_secret)) = (
+            &options.sandbox.webhook,
+            webhook_address,
+            &options.webhooks.app_secret,
+        ) {
+            options.sandbox.webhook = Some(sandbox::SandboxWebhook {
+                url: format!("http://{address}/webhooks/cloud"),
+                app_secret: app_secret.expose().to_owned(),
+                on_premises_url: options.webhooks.on_premises_secret.as_ref().map(|secret| {
+                    format!(
+                        "http://{address}/webhooks/on-premises/{{installation}}/{}",
+                        secret.expose()
+                    )
+                }),
+            });
+        }
         let sandbox_listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind sandbox");
@@ -182,6 +223,8 @@ impl Stack {
             idempotency: options.idempotency.clone(),
             rate_limit: options.rate_limit.clone(),
             security: options.security.clone(),
+            webhooks: options.webhooks.clone(),
+            event_store: options.event_store.clone(),
         };
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
         let grpc_address = grpc_listener.local_addr().expect("address");
@@ -207,6 +250,7 @@ impl Stack {
             grpc: grpc_listener,
             metrics: metrics_listener,
             health: health_listener,
+            webhook: webhook_listener,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         stops.push(stop);
@@ -234,6 +278,7 @@ impl Stack {
             grpc_address,
             metrics_address,
             health_address,
+            webhook_address,
             sandbox_url,
             http: {
                 let _ = rustls::crypto::ring::default_provider().install_default();
