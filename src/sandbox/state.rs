@@ -79,6 +79,8 @@ impl Account<'_> {
 pub(crate) struct Sandbox {
     pub config: SandboxConfig,
     pub installations: Installations,
+    /// The uploaded media held (see `media`).
+    pub media: super::media::MediaStore,
     received: Mutex<VecDeque<ReceivedRequest>>,
     logins: AtomicU64,
     received_count: AtomicU64,
@@ -104,6 +106,7 @@ impl Sandbox {
         Sandbox {
             config,
             installations: Installations::new(),
+            media: super::media::MediaStore::default(),
             received: Mutex::new(VecDeque::new()),
             logins: AtomicU64::new(0),
             received_count: AtomicU64::new(0),
