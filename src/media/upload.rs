@@ -172,6 +172,8 @@ struct Body<S> {
     received: u64,
     progress: Arc<Progress>,
     done: bool,
+    /// The caller's stream was seen to end right after the declared bytes.
+    ended: bool,
 }
 
 /// The body of the request to the API: the chunks of `messages` (the caller's stream after its
@@ -195,6 +197,7 @@ where
         received: 0,
         progress: progress.clone(),
         done: false,
+        ended: false,
     };
     let stream = futures_util::stream::unfold(state, |mut state| async move {
         if state.done {
@@ -223,6 +226,9 @@ where
 {
     /// The next non-empty chunk, the end of the file, or the rule it breaks.
     async fn next(&mut self) -> Result<Option<Bytes>, Error> {
+        if self.ended {
+            return Ok(None);
+        }
         loop {
             let message = match self.messages.next().await {
                 Some(Ok(message)) => message,
@@ -292,7 +298,42 @@ where
             }
             self.received = received;
             self.progress.received.store(received, Ordering::Release);
+            // With a declared size the request announces its length, and the HTTP client stops
+            // reading the body once it has that many bytes: the caller's stream must be seen to
+            // end here, before the last bytes go.
+            if self.checked.declared == Some(received) {
+                self.expect_end().await?;
+            }
             return Ok(Some(Bytes::from(chunk)));
+        }
+    }
+
+    /// The declared bytes have come: the caller's stream must end now (empty chunks aside).
+    async fn expect_end(&mut self) -> Result<(), Error> {
+        loop {
+            match self.messages.next().await {
+                None => {
+                    self.ended = true;
+                    self.progress.complete.store(true, Ordering::Release);
+                    return Ok(());
+                }
+                Some(Ok(UploadMediaRequest {
+                    part: Some(Part::Chunk(chunk)),
+                })) if chunk.is_empty() => {}
+                Some(Ok(_)) => {
+                    return Err(refused(
+                        "metadata.size_bytes",
+                        Rule::NotAllowed("the stream carries more bytes than it declares"),
+                    ));
+                }
+                Some(Err(status)) => {
+                    return Err(MediaError::UploadStream {
+                        code: status.code(),
+                        message: bounded(status.message(), 300).to_owned(),
+                    }
+                    .into());
+                }
+            }
         }
     }
 

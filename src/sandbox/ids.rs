@@ -73,7 +73,9 @@ pub(crate) const CLOUD_MEDIA_ID_PREFIX: &str = "990";
 
 /// A Cloud media id, e.g. `9904417262719312`.
 pub(crate) fn cloud_media_id() -> String {
-    let number = scramble(next_sequence()) % 10_000_000_000_000;
+    // Random rather than sequential: the documentation's example ids never match by chance. The
+    // store draws again on the rare repeat.
+    let number = random_u64() % 10_000_000_000_000;
     format!("{CLOUD_MEDIA_ID_PREFIX}{number:013}")
 }
 

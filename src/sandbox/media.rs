@@ -102,15 +102,20 @@ impl MediaStore {
         file_name: Option<String>,
         bytes: Bytes,
     ) -> String {
-        let id = match owner {
-            Owner::Cloud(_) => ids::cloud_media_id(),
-            Owner::OnPremises(_) => ids::on_premises_media_id(),
-        };
         let sha256 = Sha256::digest(&bytes)
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
         let mut held = lock(&self.inner);
+        let id = loop {
+            let id = match owner {
+                Owner::Cloud(_) => ids::cloud_media_id(),
+                Owner::OnPremises(_) => ids::on_premises_media_id(),
+            };
+            if !held.by_id.contains_key(&id) {
+                break id;
+            }
+        };
         while held.order.len() >= MEDIA_MAX_FILES || held.bytes + bytes.len() > MEDIA_MAX_BYTES {
             let Some(oldest) = held.order.pop_front() else {
                 break;
