@@ -823,3 +823,59 @@ async fn a_100_mib_upload_and_download_keep_the_binary_small() {
         before as f64 / MIB as f64
     );
 }
+
+/// `whatsapp-grpc upload FILE` prints the media id; `send --image-file FILE` uploads and sends by
+/// that id; the type is guessed from the extension, or refused with the field named.
+#[tokio::test]
+async fn the_cli_uploads_and_sends_an_image_file() {
+    let service = Service::start(&["--sandbox"]).await;
+    let folder = std::env::temp_dir().join(format!("whatsapp-media-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let png = folder.join("photo.png");
+    std::fs::write(&png, b"\x89PNG\r\n\x1a\n0123456789").unwrap();
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(common::process::BINARY)
+            .args(args)
+            .args(["--server", &service.address])
+            .output()
+            .expect("the binary runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let png_path = png.to_str().unwrap();
+
+    let (ok, out, err) = run(&["upload", png_path]);
+    assert!(ok, "{err}");
+    let id = out.split_whitespace().next().expect("an id");
+    assert!(
+        id.len() == 16 && id.bytes().all(|b| b.is_ascii_digit()),
+        "{out}"
+    );
+    assert!(out.contains("18 bytes for default"), "{out}");
+
+    let (ok, out, err) = run(&[
+        "send",
+        "--to",
+        "15550001111",
+        "--image-file",
+        png_path,
+        "--text",
+        "receipt",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("wamid."), "{out}");
+
+    let unknown = folder.join("notes.unknownext");
+    std::fs::write(&unknown, b"x").unwrap();
+    let (ok, _, err) = run(&["upload", unknown.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("--type"), "{err}");
+
+    let (ok, _, err) = run(&["upload", png_path, "--type", "image/gif"]);
+    assert!(!ok);
+    assert!(err.contains("metadata.mime_type"), "{err}");
+    let _ = std::fs::remove_dir_all(&folder);
+}
