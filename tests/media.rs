@@ -274,12 +274,15 @@ const BIG_BYTES: u64 = 100 * MIB as u64;
 const CLOUD_ID: &str = "4242";
 const ON_PREMISES_ID: &str = "0a1b2c3d-0000-4000-a000-000000000001";
 
+/// An uploaded file: its type and bytes.
+type File = (String, Vec<u8>);
+
 #[derive(Clone)]
 struct Recorder {
     url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
     /// The last whole upload: its type and bytes.
-    file: Arc<Mutex<Option<(String, Vec<u8>)>>>,
+    file: Arc<Mutex<Option<File>>>,
 }
 
 impl Recorder {

@@ -378,7 +378,7 @@ mod tests {
 
     fn chunk(bytes: Vec<u8>) -> Result<UploadMediaRequest, Status> {
         Ok(UploadMediaRequest {
-            part: Some(Part::Chunk(bytes.into())),
+            part: Some(Part::Chunk(bytes)),
         })
     }
 

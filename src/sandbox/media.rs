@@ -357,21 +357,16 @@ pub(crate) struct MediaQuery {
     mid: Option<String>,
 }
 
-/// The Cloud media `id` asked for and the account to check the token of: the media's owner, which
-/// `phone_number_id` (when given) must be. `Err` is the answer.
-fn cloud_target(sandbox: &Sandbox, id: &str, query: &MediaQuery) -> Result<String, Response> {
-    let owner = match sandbox.media.owner(id) {
-        Some(Owner::Cloud(owner)) => owner,
-        _ => return Err(not_found(Flavor::Cloud)),
+/// The owner of Cloud media `id`, if it is held and `phone_number_id` (when given) names that
+/// owner; `None` is answered as the API answers an unknown object.
+fn cloud_target(sandbox: &Sandbox, id: &str, query: &MediaQuery) -> Option<String> {
+    let Some(Owner::Cloud(owner)) = sandbox.media.owner(id) else {
+        return None;
     };
-    if query
-        .phone_number_id
-        .as_deref()
-        .is_some_and(|asked| asked != owner)
-    {
-        return Err(not_found(Flavor::Cloud));
+    match query.phone_number_id.as_deref() {
+        Some(asked) if asked != owner => None,
+        _ => Some(owner),
     }
-    Ok(owner)
 }
 
 /// `GET /{version}/{id}`: a media's look-up when `id` is a held media or `phone_number_id` is
@@ -390,9 +385,8 @@ pub(crate) async fn cloud_get(
     if sandbox.media.owner(&id).is_none() && query.phone_number_id.is_none() {
         return super::cloud::probe(State(sandbox), path, headers).await;
     }
-    let owner = match cloud_target(&sandbox, &id, &query) {
-        Ok(owner) => owner,
-        Err(answer) => return answer,
+    let Some(owner) = cloud_target(&sandbox, &id, &query) else {
+        return not_found(Flavor::Cloud);
     };
     let account = Account::Cloud {
         phone_number_id: &owner,
@@ -429,9 +423,8 @@ pub(crate) async fn cloud_delete(
         Ok(Path((version, id))) if is_graph_version(&version) => id,
         _ => return super::not_found().await,
     };
-    let owner = match cloud_target(&sandbox, &id, &query) {
-        Ok(owner) => owner,
-        Err(answer) => return answer,
+    let Some(owner) = cloud_target(&sandbox, &id, &query) else {
+        return not_found(Flavor::Cloud);
     };
     let account = Account::Cloud {
         phone_number_id: &owner,
@@ -456,9 +449,8 @@ pub(crate) async fn cloud_download(
     let Some(id) = query.mid.clone() else {
         return not_found(Flavor::Cloud);
     };
-    let owner = match cloud_target(&sandbox, &id, &query) {
-        Ok(owner) => owner,
-        Err(answer) => return answer,
+    let Some(owner) = cloud_target(&sandbox, &id, &query) else {
+        return not_found(Flavor::Cloud);
     };
     let account = Account::Cloud {
         phone_number_id: &owner,
