@@ -192,7 +192,7 @@ async fn sandbox_round_trip(flavor: Flavor) {
     assert!(!sent.message_id.is_empty());
     let unknown = match flavor {
         Flavor::Cloud => "9900000000000001",
-        Flavor::OnPremises => "00000000-0000-4000-a000-000000000000",
+        Flavor::OnPremises => "00000000-0000-4000-a000-5a4db0000000",
     };
     stack
         .client

@@ -79,17 +79,21 @@ pub(crate) fn cloud_media_id() -> String {
     format!("{CLOUD_MEDIA_ID_PREFIX}{number:013}")
 }
 
-/// An On-Premises media id: a UUID, e.g. `f043afd0-f0ae-4b9c-ab3d-696fb4c8cd68`.
+/// The start of the last group of every On-Premises media id the sandbox issues, which tells its
+/// UUIDs apart from others (the documentation's examples).
+pub(crate) const ON_PREMISES_MEDIA_ID_MARK: &str = "5a4db0";
+
+/// An On-Premises media id: a UUID like the real ones, e.g. `f043afd0-f0ae-4b9c-ab3d-5a4db0c8cd68`.
 pub(crate) fn on_premises_media_id() -> String {
     let bytes = unique_bytes(8);
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
     format!(
-        "{}-{}-4{}-a{}-{}",
+        "{}-{}-4{}-a{}-{ON_PREMISES_MEDIA_ID_MARK}{}",
         &hex[0..8],
         &hex[8..12],
         &hex[13..16],
         &hex[17..20],
-        &hex[20..32]
+        &hex[26..32]
     )
 }
 
@@ -105,6 +109,7 @@ pub(crate) fn is_sandbox_media_id(cloud: bool, id: &str) -> bool {
             && groups
                 .iter()
                 .all(|group| group.bytes().all(|b| b.is_ascii_hexdigit()))
+            && groups[4].starts_with(ON_PREMISES_MEDIA_ID_MARK)
     }
 }
 

@@ -15,8 +15,8 @@
 //! most [`MEDIA_MAX_FILES`] files and [`MEDIA_MAX_BYTES`] bytes, dropping the oldest to make room
 //! (media expires on the real API too). An upload is read whole before it is kept: one that breaks
 //! off is never stored. Messages that name a media id of the sandbox's shape (`990…` on Cloud, a
-//! UUID on On-Premises) must name one it holds for their account; other ids (the documentation's
-//! examples) are taken as media uploaded elsewhere.
+//! UUID whose last group starts `5a4db0` on On-Premises) must name one it holds for their account;
+//! other ids (the documentation's examples) are taken as media uploaded elsewhere.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -590,5 +590,27 @@ mod tests {
             phone_number_id: "2",
         };
         assert!(!sandbox.media.may_send(other, &id));
+
+        let root = sandbox.installations.root();
+        let on_premises = Account::OnPremises(&root);
+        let id = sandbox.media.keep(
+            Owner::of(on_premises),
+            "image/png".into(),
+            None,
+            Bytes::from_static(b"png"),
+        );
+        assert!(ids::is_sandbox_media_id(false, &id), "{id}");
+        assert!(sandbox.media.may_send(on_premises, &id));
+        // The documentation's example id is a UUID too, not of the sandbox's.
+        assert!(
+            sandbox
+                .media
+                .may_send(on_premises, "f043afd0-f0ae-4b9c-ab3d-696fb4c8cd68")
+        );
+        assert!(
+            !sandbox
+                .media
+                .may_send(on_premises, "f043afd0-f0ae-4b9c-ab3d-5a4db0c8cd68")
+        );
     }
 }

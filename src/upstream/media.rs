@@ -353,7 +353,11 @@ impl Upstream {
             mime_type,
             size_bytes: response.content_length(),
         };
-        if !sink(metadata).await || headers_only {
+        // A caller that stops reading holds the download no longer than the deadline either.
+        let handed = tokio::time::timeout_at(slot.until, sink(metadata))
+            .await
+            .map_err(|_elapsed| sent(slot.expired(true)))?;
+        if !handed || headers_only {
             return Ok(());
         }
         loop {
@@ -366,7 +370,10 @@ impl Upstream {
             };
             while !chunk.is_empty() {
                 let piece = chunk.split_to(chunk.len().min(DOWNLOAD_CHUNK_MAX));
-                if !sink(DownloadPart::Chunk(piece)).await {
+                let handed = tokio::time::timeout_at(slot.until, sink(DownloadPart::Chunk(piece)))
+                    .await
+                    .map_err(|_elapsed| sent(slot.expired(true)))?;
+                if !handed {
                     return Ok(());
                 }
             }
