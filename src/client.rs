@@ -1,5 +1,5 @@
-//! `whatsapp-grpc send` and `whatsapp-grpc senders`: a small client of the service, for trying it
-//! out and for scripts.
+//! `whatsapp-grpc send`, `whatsapp-grpc senders` and `whatsapp-grpc upload`: a small client of the
+//! service, for trying it out and for scripts.
 
 use std::fmt::Write as _;
 
@@ -11,12 +11,13 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic_types::StatusExt;
 
-use crate::config::{ConnectArgs, SendArgs, SendersArgs};
+use crate::config::{ConnectArgs, SendArgs, SendersArgs, UploadArgs};
+use crate::proto::media_service_client::MediaServiceClient;
 use crate::proto::messaging_service_client::MessagingServiceClient;
 use crate::proto::send_message_request::Content;
 use crate::proto::{
     FILE_DESCRIPTOR_SET, ListSendersRequest, MessageStatus, SendMessageRequest, SenderFlavor,
-    SenderHealth, Text,
+    SenderHealth, Text, UploadMediaMetadata, UploadMediaRequest, upload_media_request,
 };
 
 /// Sends the message `args` describes and returns the line to print: the message id on success, the
@@ -33,6 +34,25 @@ pub async fn send(args: SendArgs) -> Result<String, String> {
             };
             request_from_json(&text)?
         }
+        (None, Some(to), caption) if args.image_file.is_some() => {
+            let path = args
+                .image_file
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""));
+            let channel = connect_service(&args.connect, args.timeout).await?;
+            let media_id = upload_file(channel, path, None, args.from.clone())
+                .await?
+                .media_id;
+            SendMessageRequest {
+                to: to.clone(),
+                content: Some(Content::Image(crate::proto::Image {
+                    source: Some(crate::proto::image::Source::Id(media_id)),
+                    caption: caption.clone().unwrap_or_default(),
+                    provider: None,
+                })),
+                ..Default::default()
+            }
+        }
         (None, Some(to), Some(text)) => SendMessageRequest {
             to: to.clone(),
             content: Some(Content::Text(Text {
@@ -41,7 +61,7 @@ pub async fn send(args: SendArgs) -> Result<String, String> {
             })),
             ..Default::default()
         },
-        _ => return Err("give --to and --text, or --json FILE".into()),
+        _ => return Err("give --to and --text (or --image-file), or --json FILE".into()),
     };
     if let Some(request_id) = args.request_id {
         request.request_id = request_id;
@@ -105,10 +125,110 @@ pub async fn senders(args: SendersArgs) -> Result<String, String> {
     Ok(lines.trim_end().to_owned())
 }
 
-/// A client of the service: over TLS for an `https` address, with the API key on every call.
-type Client = MessagingServiceClient<InterceptedService<Channel, ApiKey>>;
+/// Uploads the file `args` names and returns the line to print: its media id.
+pub async fn upload(args: UploadArgs) -> Result<String, String> {
+    let channel = connect_service(&args.connect, args.timeout).await?;
+    let uploaded = upload_file(channel, &args.file, args.mime_type, args.from).await?;
+    Ok(format!(
+        "{} {} bytes for {}",
+        uploaded.media_id, uploaded.size_bytes, uploaded.sender
+    ))
+}
+
+/// The most bytes read from a file at once, and sent as one chunk.
+const UPLOAD_CHUNK: usize = 256 * 1024;
+
+/// Uploads the file at `path` (its type `mime_type`, or guessed from its extension), read and sent
+/// a chunk at a time.
+async fn upload_file(
+    channel: Service,
+    path: &std::path::Path,
+    mime_type: Option<String>,
+    sender: Option<String>,
+) -> Result<crate::proto::UploadMediaResponse, String> {
+    use std::io::Read as _;
+    let mime_type = match mime_type {
+        Some(mime_type) => mime_type,
+        None => mime_guess::from_path(path)
+            .first_raw()
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                format!(
+                    "cannot guess the type of {} from its extension: give --type, such as --type image/jpeg",
+                    path.display()
+                )
+            })?,
+    };
+    let mut file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .len();
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let metadata = UploadMediaRequest {
+        part: Some(upload_media_request::Part::Metadata(UploadMediaMetadata {
+            sender: sender.unwrap_or_default(),
+            mime_type,
+            file_name,
+            size_bytes: Some(size),
+        })),
+    };
+    // The file is read on a blocking thread, a few chunks ahead of the network at most.
+    let (chunks, next) = tokio::sync::mpsc::channel::<UploadMediaRequest>(4);
+    let display = path.display().to_string();
+    let reader = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        loop {
+            let mut buffer = vec![0u8; UPLOAD_CHUNK];
+            let read = file
+                .read(&mut buffer)
+                .map_err(|e| format!("cannot read {display}: {e}"))?;
+            if read == 0 {
+                return Ok(());
+            }
+            buffer.truncate(read);
+            let chunk = UploadMediaRequest {
+                part: Some(upload_media_request::Part::Chunk(buffer)),
+            };
+            if chunks.blocking_send(chunk).is_err() {
+                return Ok(());
+            }
+        }
+    });
+    let rest = futures_util::stream::unfold(next, |mut next| async move {
+        next.recv().await.map(|chunk| (chunk, next))
+    });
+    let messages = futures_util::StreamExt::chain(futures_util::stream::iter([metadata]), rest);
+    let answer = MediaServiceClient::new(channel)
+        .upload_media(messages)
+        .await;
+    reader
+        .await
+        .map_err(|e| format!("the file reader failed: {e}"))??;
+    answer
+        .map(tonic::Response::into_inner)
+        .map_err(|status| describe(&status))
+}
+
+/// A connection to the service: over TLS for an `https` address, with the API key on every call.
+type Service = InterceptedService<Channel, ApiKey>;
+
+/// A client of the messaging service.
+type Client = MessagingServiceClient<Service>;
 
 async fn connect(args: &ConnectArgs, timeout: std::time::Duration) -> Result<Client, String> {
+    Ok(MessagingServiceClient::new(
+        connect_service(args, timeout).await?,
+    ))
+}
+
+async fn connect_service(
+    args: &ConnectArgs,
+    timeout: std::time::Duration,
+) -> Result<Service, String> {
     // `host:port` as well as a URL.
     let server = &if args.server.contains("://") {
         args.server.clone()
@@ -152,10 +272,7 @@ async fn connect(args: &ConnectArgs, timeout: std::time::Duration) -> Result<Cli
             "no service at {server} ({cause}): is it running? start one with: cargo run --release -- serve --sandbox"
         )
     })?;
-    Ok(MessagingServiceClient::with_interceptor(
-        channel,
-        ApiKey(api_key),
-    ))
+    Ok(InterceptedService::new(channel, ApiKey(api_key)))
 }
 
 /// The contents of `path`, named by `flag` if it cannot be read.

@@ -64,6 +64,14 @@ service_messages! {
     MarkMessageReadResponse: false,
     ListSendersRequest: true,
     ListSendersResponse: false,
+    UploadMediaRequest: true,
+    UploadMediaResponse: false,
+    GetMediaRequest: true,
+    GetMediaResponse: false,
+    DownloadMediaRequest: true,
+    DownloadMediaResponse: false,
+    DeleteMediaRequest: true,
+    DeleteMediaResponse: false,
 }
 
 /// The codec: encodes `T`, decodes `U`.

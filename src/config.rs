@@ -54,6 +54,8 @@ pub enum Command {
     Send(SendArgs),
     /// List the senders of a running service: name, flavor, phone number id, health.
     Senders(SendersArgs),
+    /// Upload a media file through a running service and print its media id.
+    Upload(UploadArgs),
     /// Print the SHA-256 of an API key read from standard input (a trailing newline is not part of
     /// the key), for the `sha256` of its [[key]] in the --api-keys file.
     HashKey,
@@ -359,9 +361,14 @@ pub struct SendArgs {
     #[arg(long, required_unless_present = "json", conflicts_with = "json")]
     pub to: Option<String>,
 
-    /// The text of a text message.
+    /// The text of a text message (with --image-file, the image's caption).
     #[arg(long, requires = "to", conflicts_with = "json")]
     pub text: Option<String>,
+
+    /// Send this image: it is uploaded first (its type guessed from its extension), then sent by
+    /// the media id the upload returned.
+    #[arg(long, requires = "to", conflicts_with = "json")]
+    pub image_file: Option<PathBuf>,
 
     /// A file holding any SendMessageRequest in Protobuf JSON (`-` for standard input).
     #[arg(long)]
@@ -378,6 +385,28 @@ pub struct SendArgs {
 
     /// How long to wait for the service's answer.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// The file to upload.
+    pub file: PathBuf,
+
+    /// Its MIME type, such as image/jpeg; guessed from the file's extension when omitted.
+    #[arg(long = "type", value_name = "MIME")]
+    pub mime_type: Option<String>,
+
+    /// The sender to upload for: its name or Cloud phone number id (the media id can be used in
+    /// that sender's messages only).
+    #[arg(long = "from", env = "WHATSAPP_GRPC_FROM")]
+    pub from: Option<String>,
+
+    /// How long to wait for the upload to finish.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub timeout: Duration,
 }
 

@@ -12,6 +12,7 @@ use crate::api_keys::AuthFailure;
 use crate::flavor::Flavor;
 use crate::idempotency::IdempotencyError;
 use crate::layers::Rejection;
+use crate::media::MediaError;
 use crate::ratelimit::RateLimitError;
 use crate::senders::PickError;
 use crate::upstream::{ApiError, UpstreamError, UpstreamFailure};
@@ -46,6 +47,10 @@ pub enum Error {
     /// The sender's send rate left no slot within the call's deadline; nothing was sent.
     #[error(transparent)]
     RateLimit(#[from] RateLimitError),
+
+    /// A media call failed on the caller's side of the stream; nothing was kept.
+    #[error(transparent)]
+    Media(#[from] MediaError),
 }
 
 /// The gRPC metadata (header or trailer) set on an answer replayed for a `request_id`.
@@ -286,6 +291,16 @@ fn status_of(error: &Error) -> Status {
         Error::RateLimit(error @ RateLimitError::Unavailable(_)) => own_error(
             Code::Unavailable,
             "RATE_LIMIT_STORE_UNAVAILABLE",
+            Outcome::NotSent,
+            error.to_string(),
+            None,
+            [],
+        ),
+        // The caller's own stream failed (it cancelled, or sent what does not decode): its code
+        // stands, and the upload was aborted before the API had the whole file.
+        Error::Media(error @ MediaError::UploadStream { code, .. }) => own_error(
+            *code,
+            "UPLOAD_STREAM_FAILED",
             Outcome::NotSent,
             error.to_string(),
             None,

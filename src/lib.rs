@@ -20,6 +20,7 @@ pub mod flavor;
 pub mod health;
 pub mod idempotency;
 pub mod layers;
+pub mod media;
 pub mod metrics;
 pub mod proto;
 pub mod ratelimit;

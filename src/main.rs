@@ -1,4 +1,4 @@
-//! The `whatsapp-grpc` binary: `serve`, `sandbox`, `send`, `senders` and `hash-key`.
+//! The `whatsapp-grpc` binary: `serve`, `sandbox`, `send`, `senders`, `upload` and `hash-key`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -35,6 +35,7 @@ async fn main() -> ExitCode {
         }
         Command::Send(args) => client::send(args).await.map(|line| println!("{line}")),
         Command::Senders(args) => client::senders(args).await.map(|lines| println!("{lines}")),
+        Command::Upload(args) => client::upload(args).await.map(|line| println!("{line}")),
         Command::HashKey => hash_key().map(|digest| println!("{digest}")),
     };
     match result {

@@ -552,5 +552,7 @@ fn log_result<T>(result: &Result<T, Error>) {
         Err(Error::RateLimit(error @ RateLimitError::Unavailable(_))) => {
             tracing::warn!(%error, "request refused")
         }
+        // Media calls have their own service; a message call never fails so.
+        Err(Error::Media(error)) => tracing::debug!(%error, "request refused"),
     }
 }

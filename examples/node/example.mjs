@@ -2,10 +2,24 @@
 // Usage: node example.mjs [ADDRESS]   (default 127.0.0.1:50051)
 
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import grpc from '@grpc/grpc-js';
 
-import { connect, errorDetails, markRead, sendList, sendOnce, sendTemplate, sendText } from './client.mjs';
+import {
+  connect,
+  connectMedia,
+  errorDetails,
+  markRead,
+  sendImage,
+  sendList,
+  sendOnce,
+  sendTemplate,
+  sendText,
+  uploadMedia,
+} from './client.mjs';
 
 // Recipients the sandbox answers specially (see the README's "The sandbox").
 const CUSTOMER = '15550001111';
@@ -23,7 +37,9 @@ async function failure(promise) {
   throw new Error('the call succeeded');
 }
 
-const client = connect(process.argv[2] ?? '127.0.0.1:50051');
+const address = process.argv[2] ?? '127.0.0.1:50051';
+const client = connect(address);
+const media = connectMedia(address);
 try {
   let sent = await sendText(client, CUSTOMER, 'Your order has shipped');
   console.log(`text: ${sent.messageId} ${sent.messageStatus}`);
@@ -33,6 +49,13 @@ try {
 
   sent = await sendList(client, CUSTOMER);
   console.log(`interactive list: ${sent.messageId}`);
+
+  // An image by media id: upload the file, then send the id the upload returned.
+  const image = join(mkdtempSync(join(tmpdir(), 'whatsapp-media-')), 'receipt.png');
+  writeFileSync(image, Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), Buffer.alloc(1024)]));
+  const uploaded = await uploadMedia(media, image, 'image/png');
+  const sentImage = await sendImage(client, CUSTOMER, uploaded.mediaId, 'Your receipt');
+  console.log(`image: uploaded ${uploaded.mediaId} (${uploaded.sizeBytes} bytes), sent ${sentImage.messageId}`);
 
   await markRead(client, sent.messageId, { typing: true });
   console.log(`marked ${sent.messageId} as read, with a typing indicator`);
@@ -59,4 +82,5 @@ try {
   );
 } finally {
   client.close();
+  media.close();
 }

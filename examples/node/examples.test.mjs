@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -15,14 +17,18 @@ import grpc from '@grpc/grpc-js';
 
 import {
   connect,
+  connectMedia,
+  downloadMedia,
   errorDetails,
   markRead,
   readableMessage,
+  sendImage,
   sendList,
   sendOnce,
   sendReliably,
   sendTemplate,
   sendText,
+  uploadMedia,
 } from './client.mjs';
 
 const BINARY =
@@ -32,6 +38,7 @@ const STARTUP_MS = 30_000;
 
 let service;
 let client;
+let media;
 
 /** Starts the binary and resolves to the fields of its "whatsapp-grpc serving" log line. */
 function serve() {
@@ -69,10 +76,12 @@ function serve() {
 before(async () => {
   const serving = await serve();
   client = connect(serving.listen);
+  media = connectMedia(serving.listen);
 });
 
 after(async () => {
   client?.close();
+  media?.close();
   if (service && service.exitCode === null && service.signalCode === null) {
     const exited = new Promise((resolve) => service.once('exit', resolve));
     service.kill('SIGTERM');
@@ -171,4 +180,30 @@ test('a rate-limited recipient reads ErrorInfo and RetryInfo', async () => {
 test('status messages are readable whatever grpc-js left encoded', () => {
   assert.equal(readableMessage('(%23130429) Rate limit hit'), '(#130429) Rate limit hit');
   assert.equal(readableMessage('a%2Fb%3Fc%40d 100%'), 'a/b?c@d 100%');
+});
+
+test('uploads an image, then sends it by its media id', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'whatsapp-media-')), 'photo.png');
+  const data = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), Buffer.alloc(300 * 1024, 7)]);
+  writeFileSync(path, data);
+  const uploaded = await uploadMedia(media, path, 'image/png');
+  assert.ok(uploaded.mediaId, JSON.stringify(uploaded));
+  assert.equal(uploaded.sizeBytes, String(data.length));
+  assert.equal(uploaded.kind, 'MEDIA_KIND_IMAGE');
+  const sent = await sendImage(client, CUSTOMER, uploaded.mediaId, 'Your receipt');
+  assert.match(sent.messageId, /^wamid\./);
+  const downloaded = await downloadMedia(media, uploaded.mediaId);
+  assert.equal(downloaded.mimeType, 'image/png');
+  assert.ok(downloaded.bytes.equals(data));
+});
+
+test('an upload of a type the API refuses names the field', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'whatsapp-media-')), 'funny.gif');
+  writeFileSync(path, 'GIF89a');
+  const details = await failure(uploadMedia(media, path, 'image/gif'));
+  assert.equal(details.code, grpc.status.INVALID_ARGUMENT);
+  assert.deepEqual(
+    details.violations.map(({ field }) => field),
+    ['metadata.mime_type'],
+  );
 });

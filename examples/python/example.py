@@ -4,6 +4,7 @@ Usage: python example.py [ADDRESS]   (default 127.0.0.1:50051)
 """
 
 import sys
+import tempfile
 import uuid
 
 import grpc
@@ -13,10 +14,12 @@ from whatsapp_example import (
     connect,
     error_details,
     mark_read,
+    send_image,
     send_list,
     send_once,
     send_template,
     send_text,
+    upload_media,
 )
 
 # Recipients the sandbox answers specially (see the README's "The sandbox").
@@ -37,6 +40,14 @@ def main():
 
         sent = send_list(stub, CUSTOMER)
         print(f"interactive list: {sent.message_id}")
+
+        # An image by media id: upload the file, then send the id the upload returned.
+        with tempfile.NamedTemporaryFile(suffix=".png") as image:
+            image.write(b"\x89PNG\r\n\x1a\n" + bytes(1024))
+            image.flush()
+            uploaded = upload_media(channel, image.name, "image/png")
+        sent_image = send_image(stub, CUSTOMER, uploaded.media_id, caption="Your receipt")
+        print(f"image: uploaded {uploaded.media_id} ({uploaded.size_bytes} bytes), sent {sent_image.message_id}")
 
         mark_read(stub, sent.message_id, typing=True)
         print(f"marked {sent.message_id} as read, with a typing indicator")

@@ -20,13 +20,16 @@ import pytest
 from whatsapp.v1 import messaging_service_pb2 as messaging, text_pb2
 from whatsapp_example import (
     connect,
+    download_media,
     error_details,
     mark_read,
     send_list,
     send_once,
+    send_image,
     send_reliably,
     send_template,
     send_text,
+    upload_media,
 )
 
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -86,7 +89,7 @@ class Service:
 
 
 @pytest.fixture(scope="module")
-def stub():
+def connection():
     binary = os.environ.get("WHATSAPP_GRPC_BINARY", str(REPOSITORY / "target" / "debug" / "whatsapp-grpc"))
     if not os.access(binary, os.X_OK):
         pytest.fail(f"no whatsapp-grpc binary at {binary}: cargo build --bin whatsapp-grpc, or set WHATSAPP_GRPC_BINARY")
@@ -94,9 +97,41 @@ def stub():
     try:
         channel, stub = connect(service.address)
         with channel:
-            yield stub
+            yield channel, stub
     finally:
         service.stop()
+
+
+@pytest.fixture(scope="module")
+def stub(connection):
+    return connection[1]
+
+
+@pytest.fixture(scope="module")
+def channel(connection):
+    return connection[0]
+
+
+def test_uploads_an_image_then_sends_it_by_id(channel, stub, tmp_path):
+    image = tmp_path / "photo.png"
+    data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 1200  # 300 KiB: two chunks and a bit
+    image.write_bytes(data)
+    uploaded = upload_media(channel, str(image), "image/png")
+    assert uploaded.media_id, uploaded
+    assert uploaded.size_bytes == len(data)
+    sent = send_image(stub, CUSTOMER, uploaded.media_id, caption="Your receipt")
+    assert sent.message_id.startswith("wamid."), sent
+    assert download_media(channel, uploaded.media_id) == ("image/png", data)
+
+
+def test_an_upload_of_a_type_the_api_refuses_names_the_field(channel, tmp_path):
+    animation = tmp_path / "funny.gif"
+    animation.write_bytes(b"GIF89a")
+    with pytest.raises(grpc.RpcError) as raised:
+        upload_media(channel, str(animation), "image/gif")
+    details = error_details(raised.value)
+    assert details.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [path for path, _, _ in details.violations] == ["metadata.mime_type"]
 
 
 def test_sends_a_text(stub):

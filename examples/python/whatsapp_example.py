@@ -4,6 +4,7 @@ Each function is one thing a caller does; example.py runs them all against a run
 test_examples.py asserts what they return.
 """
 
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -14,6 +15,9 @@ from grpc_status import rpc_status
 
 from whatsapp.v1 import (
     interactive_pb2,
+    media_pb2,
+    media_service_pb2 as media,
+    media_service_pb2_grpc as media_grpc,
     messaging_service_pb2 as messaging,
     messaging_service_pb2_grpc as messaging_grpc,
     template_pb2,
@@ -169,3 +173,47 @@ def error_details(error):
             detail.Unpack(retry)
             details.retry_delay = retry.retry_delay.ToTimedelta().total_seconds()
     return details
+
+
+# Uploads stream in chunks of at most 1 MiB; 256 KiB keeps little of the file in memory at once.
+UPLOAD_CHUNK_BYTES = 256 * 1024
+
+
+def upload_media(channel, path, mime_type, timeout=60.0):
+    """Uploads the file at `path` through MediaService.UploadMedia: the first message carries the
+    metadata (type, name, size), the next ones the bytes, read a chunk at a time. Returns the
+    UploadMediaResponse; its media_id goes in a media message's `id`."""
+    stub = media_grpc.MediaServiceStub(channel)
+
+    def messages():
+        yield media.UploadMediaRequest(
+            metadata=media.UploadMediaMetadata(
+                mime_type=mime_type,
+                file_name=os.path.basename(path),
+                size_bytes=os.path.getsize(path),
+            )
+        )
+        with open(path, "rb") as file:
+            while chunk := file.read(UPLOAD_CHUNK_BYTES):
+                yield media.UploadMediaRequest(chunk=chunk)
+
+    return stub.UploadMedia(messages(), timeout=timeout)
+
+
+def send_image(stub, to, media_id, caption="", timeout=TIMEOUT_SECONDS):
+    """An image message naming an uploaded media id (instead of a public link)."""
+    image = media_pb2.Image(id=media_id, caption=caption)
+    return stub.SendMessage(messaging.SendMessageRequest(to=to, image=image), timeout=timeout)
+
+
+def download_media(channel, media_id, timeout=60.0):
+    """Downloads an uploaded media: (MIME type, bytes). The first message is the metadata, then
+    the bytes in chunks of at most 256 KiB."""
+    stub = media_grpc.MediaServiceStub(channel)
+    mime_type, data = "", bytearray()
+    for message in stub.DownloadMedia(media.DownloadMediaRequest(media_id=media_id), timeout=timeout):
+        if message.HasField("metadata"):
+            mime_type = message.metadata.mime_type
+        else:
+            data.extend(message.chunk)
+    return mime_type, bytes(data)

@@ -79,6 +79,12 @@ pub(crate) async fn messages(
             return response;
         }
     }
+    if let Some(id) = super::media::media_id_of(&body)
+        && !sandbox.media.may_send(account, id)
+    {
+        tracing::debug!("cloud send: unknown media id");
+        return super::media::unknown_media_in_message(FLAVOR);
+    }
     let wa_id: String = to.chars().filter(char::is_ascii_digit).collect();
     tracing::debug!("cloud send: accepted");
     let message_id = ids::cloud_message_id();

@@ -54,6 +54,52 @@ pub(crate) fn cloud_message_id() -> String {
     format!("wamid.{}", base64_standard(&record))
 }
 
+/// The first digits of every Cloud media id the sandbox issues: 16 digits in all, like the real
+/// ones. A message naming an id of this shape that the sandbox does not hold is refused.
+pub(crate) const CLOUD_MEDIA_ID_PREFIX: &str = "990";
+
+/// A Cloud media id, e.g. `9904417262719312`.
+pub(crate) fn cloud_media_id() -> String {
+    // Random rather than sequential: the documentation's example ids never match by chance. The
+    // store draws again on the rare repeat.
+    let number = fastrand::u64(..10_000_000_000_000);
+    format!("{CLOUD_MEDIA_ID_PREFIX}{number:013}")
+}
+
+/// The start of the last group of every On-Premises media id the sandbox issues, which tells its
+/// UUIDs apart from others (the documentation's examples).
+pub(crate) const ON_PREMISES_MEDIA_ID_MARK: &str = "5a4db0";
+
+/// An On-Premises media id: a UUID like the real ones, e.g. `f043afd0-f0ae-4b9c-ab3d-5a4db0c8cd68`.
+pub(crate) fn on_premises_media_id() -> String {
+    let bytes = unique_bytes(8);
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!(
+        "{}-{}-4{}-a{}-{ON_PREMISES_MEDIA_ID_MARK}{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[26..32]
+    )
+}
+
+/// Whether `id` has the shape of the media ids the sandbox issues for `flavor`.
+pub(crate) fn is_sandbox_media_id(cloud: bool, id: &str) -> bool {
+    if cloud {
+        id.len() == 16
+            && id.starts_with(CLOUD_MEDIA_ID_PREFIX)
+            && id.bytes().all(|b| b.is_ascii_digit())
+    } else {
+        let groups: Vec<&str> = id.split('-').collect();
+        groups.iter().map(|group| group.len()).eq([8, 4, 4, 4, 12])
+            && groups
+                .iter()
+                .all(|group| group.bytes().all(|b| b.is_ascii_hexdigit()))
+            && groups[4].starts_with(ON_PREMISES_MEDIA_ID_MARK)
+    }
+}
+
 /// A Graph API trace id, e.g. `AbRz3xK2Qn8_Lc1vWq9eT0y` (23 characters).
 pub(crate) fn fbtrace_id() -> String {
     base64_url(&random_bytes(17))

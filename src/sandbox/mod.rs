@@ -14,6 +14,9 @@
 //! | `POST /{version}/{phone_number_id}/messages` | Cloud       | `cloud`       |
 //! | `POST /{version}/{phone_number_id}/marketing_messages` | Cloud | `cloud` |
 //! | `GET /{version}/{phone_number_id}`           | Cloud       | `cloud`       |
+//! | `POST /v1/media`, `GET`/`DELETE /v1/media/{media_id}` | On-Premises | `media` |
+//! | `POST /{version}/{phone_number_id}/media`, `GET`/`DELETE /{version}/{media_id}` | Cloud | `media` |
+//! | `GET /whatsapp_business/attachments/?mid=…` (a media's `url`) | Cloud | `media` |
 //! | `/sandbox/…`                                 | neither     | `control`     |
 //!
 //! With [`SandboxConfig::webhook`], it posts the Cloud webhooks a real API would (`webhooks`):
@@ -40,6 +43,7 @@ mod control;
 mod ids;
 mod inject;
 mod installations;
+mod media;
 mod on_premises;
 mod scenarios;
 mod state;
@@ -52,12 +56,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 
 pub use inject::inject_message;
 pub use installations::{MAX_INSTALLATION_NAME_LEN, MAX_INSTALLATIONS};
+pub use media::{HeldMedia, MEDIA_MAX_BYTES, MEDIA_MAX_FILES};
 pub use scenarios::{BAD_GATEWAY_PAGE, recipients};
 pub use state::{ReceivedRequest, SandboxStats};
 pub use webhooks::SandboxWebhook;
@@ -147,7 +153,35 @@ fn router(config: SandboxConfig) -> Router {
             "/{version}/{phone_number_id}/messages",
             post(cloud::messages),
         )
-        .route("/{version}/{phone_number_id}", get(cloud::probe))
+        .route(
+            "/{version}/{phone_number_id}",
+            get(media::cloud_get).delete(media::cloud_delete),
+        )
+        .route(
+            "/{version}/{phone_number_id}/media",
+            post(media::cloud_upload).layer(DefaultBodyLimit::max(media::UPLOAD_MAX_BYTES)),
+        )
+        .route(
+            "/whatsapp_business/attachments/",
+            get(media::cloud_download),
+        )
+        .route(
+            "/v1/media",
+            post(media::on_premises_upload).layer(DefaultBodyLimit::max(media::UPLOAD_MAX_BYTES)),
+        )
+        .route(
+            "/v1/media/{media_id}",
+            get(media::on_premises_download).delete(media::on_premises_delete),
+        )
+        .route(
+            "/installations/{installation}/v1/media",
+            post(media::on_premises_upload).layer(DefaultBodyLimit::max(media::UPLOAD_MAX_BYTES)),
+        )
+        .route(
+            "/installations/{installation}/v1/media/{media_id}",
+            get(media::on_premises_download).delete(media::on_premises_delete),
+        )
+        .route("/sandbox/media", get(media::held))
         .route(
             "/sandbox/received",
             get(control::received).delete(control::clear_received),

@@ -79,6 +79,12 @@ pub(crate) async fn send(
             return response;
         }
     }
+    if let Some(id) = super::media::media_id_of(&body)
+        && !sandbox.media.may_send(account, id)
+    {
+        tracing::debug!("on-premises send: unknown media id");
+        return super::media::unknown_media_in_message(FLAVOR);
+    }
     let id = ids::on_premises_message_id();
     tracing::debug!("on-premises send: accepted");
     if let Some(webhooks) = &sandbox.webhooks {

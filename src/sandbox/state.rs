@@ -80,6 +80,8 @@ impl Account<'_> {
 pub(crate) struct Sandbox {
     pub config: SandboxConfig,
     pub installations: Installations,
+    /// The uploaded media held (see `media`).
+    pub media: super::media::MediaStore,
     received: Mutex<VecDeque<ReceivedRequest>>,
     logins: AtomicU64,
     received_count: AtomicU64,
@@ -108,6 +110,7 @@ impl Sandbox {
             webhooks: config.webhook.clone().map(Outbox::start),
             config,
             installations: Installations::new(),
+            media: super::media::MediaStore::default(),
             received: Mutex::new(VecDeque::new()),
             logins: AtomicU64::new(0),
             received_count: AtomicU64::new(0),

@@ -31,6 +31,7 @@ use crate::idempotency::IdempotencyConfig;
 use crate::layers::{Admission, AdmitLayer, AuthLayer, DeadlineLayer, MetricsLayer};
 use crate::metrics::{Metrics, exporter};
 use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::proto::media_service_server::MediaServiceServer;
 use crate::proto::messaging_service_server::MessagingServiceServer;
 use crate::ratelimit::LimiterConfig;
 use crate::senders::{Reload, SenderConfig, Senders};
@@ -222,6 +223,9 @@ pub async fn serve_on(
             .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
     };
     let limits = config.limits;
+    // Uploads stream in chunks of at most 1 MiB, each a message under the same bound.
+    let media = MediaServiceServer::new(crate::media::Media::new(senders.clone()))
+        .max_decoding_message_size(2 * MAX_REQUEST_BYTES);
     let messaging = MessagingServiceServer::new(Messaging::new(senders, store))
         // The codec refuses a request over MAX_REQUEST_BYTES with INVALID_ARGUMENT; tonic stops
         // reading at twice that, from the length prefix alone (OUT_OF_RANGE).
@@ -230,6 +234,7 @@ pub async fn serve_on(
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(messaging)
+        .add_service(media)
         .prepare();
 
     let admission = Admission::new(limits.max_calls);

@@ -12,6 +12,7 @@
 mod auth;
 pub mod check;
 mod error;
+mod media;
 mod redact;
 mod retry;
 
@@ -30,6 +31,7 @@ use tracing::{Instrument, Span};
 
 pub use auth::{Credentials, Secret};
 pub use error::{ApiError, UpstreamError, UpstreamFailure};
+pub use media::{DOWNLOAD_CHUNK_MAX, DownloadPart, MEDIA_TRANSFER_TIMEOUT, MediaFile, MediaInfo};
 use redact::Redactor;
 pub use redact::{MAX_TEXT_CHARS, display_url};
 use retry::RetryBudget;
