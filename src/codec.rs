@@ -64,6 +64,8 @@ service_messages! {
     MarkMessageReadResponse: false,
     ListSendersRequest: true,
     ListSendersResponse: false,
+    StreamEventsRequest: true,
+    StreamEventsResponse: false,
 }
 
 /// The codec: encodes `T`, decodes `U`.

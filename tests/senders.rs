@@ -165,6 +165,7 @@ async fn serve(senders: Vec<SenderConfig>, reload: Option<Reload>) -> Channel {
         shutdown: ShutdownConfig::default(),
         idempotency: IdempotencyConfig::default(),
         rate_limit: LimiterConfig::Memory,
+        events: Default::default(),
         security: Default::default(),
     };
     tokio::spawn(async move {

@@ -11,8 +11,11 @@
 //! For the send-rate limiter, the recorder API is [`SenderMetrics::rate_limit_waited`] and
 //! [`SenderMetrics::rate_limited`] (or the same on [`Metrics`] by sender name).
 
+pub mod events;
 pub mod exporter;
 pub mod labels;
+
+pub use events::{EventMetrics, GroupMetrics};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +87,7 @@ struct Families {
     duplicates: Family<DuplicateLabels, Counter>,
     rate_limit_wait: Histograms<SenderLabels>,
     rate_limited: Family<SenderLabels, Counter>,
+    events: events::EventFamilies,
 }
 
 impl Metrics {
@@ -104,6 +108,7 @@ impl Metrics {
             duplicates: Family::default(),
             rate_limit_wait: Family::new_with_constructor(wait_histogram as fn() -> Histogram),
             rate_limited: Family::default(),
+            events: events::EventFamilies::default(),
         };
         // Known at start, so they read 0 rather than being absent until the first one.
         for reason in RejectReason::ALL {
@@ -204,6 +209,7 @@ impl Metrics {
             "Calls refused by the sender's send-rate limit (the wait would have passed their deadline), by sender",
             families.rate_limited.clone(),
         );
+        families.events.register(&mut registry);
         Some(registry)
     }
 
@@ -224,6 +230,13 @@ impl Metrics {
                     families: families.clone(),
                 }
             }),
+        }
+    }
+
+    /// The recorder of the event streams' metrics.
+    pub fn events(&self) -> EventMetrics {
+        EventMetrics {
+            families: self.families.clone(),
         }
     }
 

@@ -24,11 +24,14 @@ use tonic_health::ServingStatus;
 use tower_layer::Layer;
 
 use crate::api_keys::{ApiKeys, ApiKeysConfig};
+use crate::events::config::EventStoreConfig;
+use crate::events::service::Events;
 use crate::health::{self, HealthBoard, HealthService};
 use crate::idempotency::IdempotencyConfig;
 use crate::layers::{Admission, AdmitLayer, AuthLayer, DeadlineLayer, MetricsLayer};
 use crate::metrics::{Metrics, exporter};
 use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::messaging_service_server::MessagingServiceServer;
 use crate::ratelimit::LimiterConfig;
 use crate::senders::{Reload, SenderConfig, Senders};
@@ -52,6 +55,8 @@ pub struct ServerConfig {
     pub idempotency: IdempotencyConfig,
     /// Where the senders' send-rate slots are kept.
     pub rate_limit: LimiterConfig,
+    /// Where received events wait for their subscribers (`EventService`).
+    pub events: EventStoreConfig,
     /// TLS on the listener and callers' API keys; both off by default.
     pub security: SecurityConfig,
 }
@@ -186,6 +191,7 @@ pub async fn serve_on(
     };
     let _watching = tls.as_ref().map(tls::Tls::watch);
     let store = config.idempotency.build().map_err(ServeError::Config)?;
+    let event_store = config.events.build().map_err(ServeError::Config)?;
 
     // Both reflection versions, so grpcurl and older clients can list and describe the services,
     // and decode the google.rpc details (BadRequest, ErrorInfo, RetryInfo, ...) of a failed call.
@@ -200,10 +206,13 @@ pub async fn serve_on(
         // The codec refuses a request over MAX_REQUEST_BYTES with INVALID_ARGUMENT; tonic stops
         // reading at twice that, from the length prefix alone (OUT_OF_RANGE).
         .max_decoding_message_size(2 * MAX_REQUEST_BYTES);
+    let events = EventServiceServer::new(Events::new(event_store, metrics.events()))
+        .max_decoding_message_size(crate::events::service::MAX_REQUEST_BYTES);
     let routes = Routes::new(HealthService::new(board.clone()).into_server())
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(messaging)
+        .add_service(events)
         .prepare();
 
     let admission = Admission::new(limits.max_calls);

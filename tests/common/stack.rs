@@ -66,6 +66,8 @@ pub struct Options {
     pub metrics: bool,
     /// Serve health alone, in plaintext, on a listener of its own ([`Stack::health_address`]).
     pub health_listener: bool,
+    /// Where received events wait for their subscribers.
+    pub events: whatsapp_grpc::events::config::EventStoreConfig,
 }
 
 impl Options {
@@ -92,6 +94,7 @@ impl Options {
             client_tls: None,
             metrics: false,
             health_listener: false,
+            events: Default::default(),
         }
     }
 }
@@ -181,6 +184,7 @@ impl Stack {
             shutdown: options.shutdown,
             idempotency: options.idempotency.clone(),
             rate_limit: options.rate_limit.clone(),
+            events: options.events.clone(),
             security: options.security.clone(),
         };
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
