@@ -92,10 +92,13 @@ if #pending == 0 then
   redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
   return 0
 end
-local ids = {}
-for _, entry in ipairs(pending) do table.insert(ids, entry[1]) end
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids), 'IDLE', ARGV[3], 'JUSTID')
-return #ids
+local claim = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}
+for _, entry in ipairs(pending) do table.insert(claim, entry[1]) end
+table.insert(claim, 'IDLE')
+table.insert(claim, ARGV[3])
+table.insert(claim, 'JUSTID')
+redis.call(unpack(claim))
+return #pending
 "#;
 
 /// KEYS[1] the stream; ARGV the group, the idle time in ms past which a consumer with nothing

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -52,6 +53,8 @@ pub const MAX_REQUEST_BYTES: usize = 128 * 1024;
 const RECEIVE_WAIT: Duration = Duration::from_secs(1);
 /// How often a stream samples its group's oldest unacknowledged event for the metrics.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+/// How long an ending stream waits for its receive in progress (and the batch it sends) to finish.
+const STOP_TIMEOUT: Duration = Duration::from_secs(4);
 /// How long the server tries to hand a final error to a stream's transport.
 const FINAL_SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -257,6 +260,7 @@ impl EventService for Events {
             settings,
             outstanding: Mutex::new(HashMap::new()),
             room: Notify::new(),
+            stopping: AtomicBool::new(false),
             metrics,
             _permit: permit,
         };
@@ -282,8 +286,10 @@ struct Stream {
     settings: Settings,
     /// The ack ids sent on this stream and not acknowledged, with their ack deadlines.
     outstanding: Mutex<HashMap<String, Instant>>,
-    /// Signalled when acknowledgements free room.
+    /// Signalled when acknowledgements free room, or when the stream stops.
     room: Notify,
+    /// Set when the stream ends: the delivery loop stops after the receive in progress.
+    stopping: AtomicBool,
     metrics: crate::metrics::GroupMetrics,
     _permit: OwnedSemaphorePermit,
 }
@@ -304,12 +310,22 @@ impl Stream {
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
-                ended = self.read_acks(inbound) => ended,
-                ended = self.deliver(consumer.as_mut(), &sender) => ended,
-                () = end => Ok(()),
-                () = sender.closed() => Ok(()),
+            let deliver = self.deliver(consumer.as_mut(), &sender);
+            tokio::pin!(deliver);
+            let (ended, delivering) = tokio::select! {
+                ended = self.read_acks(inbound) => (ended, true),
+                ended = &mut deliver => (ended, false),
+                () = end => (Ok(()), true),
+                () = sender.closed() => (Ok(()), true),
+            };
+            if delivering {
+                // Let a receive in progress finish, so that what it took is released below (a
+                // read cut short could still hand events to this consumer after the release).
+                self.stopping.store(true, Ordering::Relaxed);
+                self.room.notify_one();
+                let _ = tokio::time::timeout(STOP_TIMEOUT, &mut deliver).await;
             }
+            ended
         };
         consumer.close().await;
         self.metrics.subscriber_disconnected();
@@ -375,7 +391,7 @@ impl Stream {
     ) -> Result<(), StreamError> {
         let ack_deadline = self.settings.subscription.ack_deadline;
         let mut next_sample = Instant::now();
-        loop {
+        while !self.stopping.load(Ordering::Relaxed) {
             let now = Instant::now();
             if self.metrics.is_enabled() && now >= next_sample {
                 next_sample = now + SAMPLE_EVERY;
@@ -430,6 +446,7 @@ impl Stream {
                 return Ok(()); // the client went away
             }
         }
+        Ok(())
     }
 }
 
