@@ -416,6 +416,7 @@ async fn the_metrics_count_deliveries_acknowledgements_and_subscribers() {
         "whatsapp_grpc_events_redelivered_total{group=\"metered\"} 1",
         "whatsapp_grpc_events_acknowledged_total{group=\"metered\"} 2",
         "whatsapp_grpc_event_subscribers{group=\"metered\"} 1",
+        "whatsapp_grpc_calls_in_flight{method=\"whatsapp.v1.EventService/StreamEvents\"} 1",
         "whatsapp_grpc_events_oldest_unacknowledged_age_seconds{group=\"metered\"}",
     ];
     let scrape = || async {
@@ -615,3 +616,84 @@ async fn soak(kind: Kind) {
     );
 }
 with_memory_and_redis!(soak);
+
+#[tokio::test]
+async fn with_api_keys_a_stream_needs_one() {
+    use whatsapp_grpc::api_keys::{ApiKeysConfig, hash_key};
+    const KEY: &str = "events-subscriber-key-0123456789abcdef";
+    let folder = std::env::temp_dir().join(format!("event-keys-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&folder).expect("a folder");
+    let path = folder.join("keys.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[key]]\nname = \"events\"\nsha256 = \"{}\"\n",
+            hash_key(KEY.as_bytes()).expect("a key")
+        ),
+    )
+    .expect("written");
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new(100));
+    let mut options = Options::new(Flavor::Cloud);
+    options.events = EventStoreConfig::given(store.clone());
+    options.security.api_keys = Some(ApiKeysConfig::read(path).expect("valid keys"));
+    let stack = Stack::start_with(options).await;
+
+    let status = open(&stack, first("keyed", 0, 0))
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+
+    let (requests, outbound) = mpsc::channel(4);
+    requests.send(first("keyed", 0, 0)).await.expect("sent");
+    let mut call = tonic::Request::new(ReceiverStream::new(outbound));
+    call.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {KEY}").parse().expect("ASCII"),
+    );
+    let mut responses = EventServiceClient::new(stack.channel.clone())
+        .stream_events(call)
+        .await
+        .expect("subscribed with the key")
+        .into_inner();
+    store.publish(events(0..1)).await.expect("stored");
+    let batch = tokio::time::timeout(WITHIN, responses.message())
+        .await
+        .expect("in time")
+        .expect("healthy")
+        .expect("open");
+    assert_eq!(ids(&batch.received_events), ids_of(&events(0..1)));
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+#[tokio::test]
+async fn a_stream_ends_with_ok_at_its_deadline_and_its_events_come_again() {
+    let setup = setup(Kind::Memory, 1, false).await;
+    let (stack, store) = (&setup.stacks[0], &setup.stores[0]);
+    store.publish(events(0..1)).await.expect("stored");
+    let (requests, outbound) = mpsc::channel(4);
+    requests
+        .send(first("deadline", 600, 0))
+        .await
+        .expect("sent");
+    let mut call = tonic::Request::new(ReceiverStream::new(outbound));
+    call.set_timeout(Duration::from_secs(2));
+    let mut responses = EventServiceClient::new(stack.channel.clone())
+        .stream_events(call)
+        .await
+        .expect("subscribed")
+        .into_inner();
+    let batch = responses.message().await.expect("healthy").expect("open");
+    assert_eq!(batch.received_events[0].delivery_attempt, 1);
+    // Not acknowledged; the server ends the stream itself, before the client's deadline.
+    loop {
+        match responses.message().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(status) => panic!("the stream should end with OK: {status:?}"),
+        }
+    }
+    drop(requests);
+    let mut reopened = subscribe(stack, "deadline", 600, 0).await;
+    assert_eq!(reopened.next().await.delivery_attempt, 2);
+}

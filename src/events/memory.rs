@@ -433,4 +433,73 @@ mod tests {
             })
         );
     }
+
+    fn subscription(group: &str) -> Subscription {
+        Subscription {
+            group: group.into(),
+            sender: None,
+            ack_deadline: Duration::from_secs(600),
+        }
+    }
+
+    #[tokio::test]
+    async fn when_full_the_events_every_group_acknowledged_make_room() {
+        let store = MemoryStore::new(2);
+        let mut consumer = store
+            .subscribe(subscription("g"))
+            .await
+            .expect("a consumer");
+        assert!(store.publish(vec![event("a"), event("b")]).await.is_ok());
+        let received = consumer
+            .receive(10, Duration::ZERO)
+            .await
+            .expect("received");
+        assert_eq!(received.len(), 2);
+        // Delivered, not acknowledged: no room.
+        assert!(store.publish(vec![event("c")]).await.is_err());
+        let acked = store
+            .ack("g", &[received[0].ack_id.clone()])
+            .await
+            .expect("acknowledged");
+        assert_eq!(acked, 1);
+        assert!(store.publish(vec![event("c")]).await.is_ok());
+        let ids: Vec<String> = store.events().into_iter().map(|e| e.event_id).collect();
+        assert_eq!(ids, ["b", "c"]);
+        // A group that has not acknowledged "b" keeps it.
+        let _late = store
+            .subscribe(subscription("late"))
+            .await
+            .expect("a consumer");
+        let again = store
+            .ack("g", &[received[1].ack_id.clone()])
+            .await
+            .expect("acknowledged");
+        assert_eq!(again, 1);
+        assert!(store.publish(vec![event("d")]).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn events_older_than_the_retention_are_dropped() {
+        let store = MemoryStore::with_retention(10, Duration::from_millis(1));
+        assert!(store.publish(vec![event("a")]).await.is_ok());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(store.publish(vec![event("b")]).await.is_ok());
+        let ids: Vec<String> = store.events().into_iter().map(|e| e.event_id).collect();
+        assert_eq!(ids, ["b"]);
+    }
+
+    #[tokio::test]
+    async fn ack_ids_this_store_never_handed_out_are_refused() {
+        let store = MemoryStore::new(10);
+        for bad in ["", "x", "-1", "+1", "1-0"] {
+            assert!(
+                matches!(
+                    store.ack("g", &[bad.to_owned()]).await,
+                    Err(AckError::BadAckId(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(store.ack("g", &["7".to_owned()]).await.ok(), Some(0));
+    }
 }
