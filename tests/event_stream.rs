@@ -697,3 +697,17 @@ async fn a_stream_ends_with_ok_at_its_deadline_and_its_events_come_again() {
     let mut reopened = subscribe(stack, "deadline", 600, 0).await;
     assert_eq!(reopened.next().await.delivery_attempt, 2);
 }
+
+#[tokio::test]
+async fn a_draining_server_ends_its_streams_with_ok() {
+    let mut setup = setup(Kind::Memory, 1, false).await;
+    let subscriber = subscribe(&setup.stacks[0], "draining", 600, 0).await;
+    let server = setup.stacks[0].shut_down_server();
+    // Ended by the server (not cut at the 20 s shutdown grace): the subscriber reopens elsewhere.
+    let status = subscriber.ended().await;
+    assert_eq!(status.code(), Code::Ok, "{status:?}");
+    tokio::time::timeout(WITHIN, server)
+        .await
+        .expect("the server stopped without waiting for the stream")
+        .expect("the server task");
+}

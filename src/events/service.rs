@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -102,6 +102,7 @@ pub struct Events {
     store: Arc<dyn EventStore>,
     subscribers: Arc<Semaphore>,
     metrics: EventMetrics,
+    closing: watch::Sender<bool>,
 }
 
 impl Events {
@@ -110,7 +111,24 @@ impl Events {
             store,
             subscribers: Arc::new(Semaphore::new(MAX_SUBSCRIBERS)),
             metrics,
+            closing: watch::Sender::new(false),
         }
+    }
+
+    /// What ends every stream (with `OK`, their events released) when the server drains, so
+    /// subscribers reopen them on another replica instead of holding the shutdown.
+    pub fn closer(&self) -> Closer {
+        Closer(self.closing.clone())
+    }
+}
+
+/// Ends the streams of an [`Events`]; see [`Events::closer`].
+#[derive(Clone)]
+pub struct Closer(watch::Sender<bool>);
+
+impl Closer {
+    pub fn close(&self) {
+        self.0.send_replace(true);
     }
 }
 
@@ -264,7 +282,8 @@ impl EventService for Events {
             metrics,
             _permit: permit,
         };
-        tokio::spawn(stream.run(consumer, inbound, sender, deadline));
+        let closing = self.closing.subscribe();
+        tokio::spawn(stream.run(consumer, inbound, sender, deadline, closing));
         Ok(Response::new(Outbound(receiver)))
     }
 }
@@ -301,6 +320,7 @@ impl Stream {
         inbound: Streaming<StreamEventsRequest>,
         sender: mpsc::Sender<Result<StreamEventsResponse, Status>>,
         deadline: Option<Instant>,
+        mut closing: watch::Receiver<bool>,
     ) {
         self.metrics.subscriber_connected();
         let ended = {
@@ -317,6 +337,7 @@ impl Stream {
                 ended = &mut deliver => (ended, false),
                 () = end => (Ok(()), true),
                 () = sender.closed() => (Ok(()), true),
+                _ = closing.wait_for(|closing| *closing) => (Ok(()), true),
             };
             if delivering {
                 // Let a receive in progress finish, so that what it took is released below (a

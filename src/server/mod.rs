@@ -206,7 +206,9 @@ pub async fn serve_on(
         // The codec refuses a request over MAX_REQUEST_BYTES with INVALID_ARGUMENT; tonic stops
         // reading at twice that, from the length prefix alone (OUT_OF_RANGE).
         .max_decoding_message_size(2 * MAX_REQUEST_BYTES);
-    let events = EventServiceServer::new(Events::new(event_store, metrics.events()))
+    let events = Events::new(event_store, metrics.events());
+    let close_streams = events.closer();
+    let events = EventServiceServer::new(events)
         .max_decoding_message_size(crate::events::service::MAX_REQUEST_BYTES);
     let routes = Routes::new(HealthService::new(board.clone()).into_server())
         .add_service(reflection().build_v1()?)
@@ -237,6 +239,7 @@ pub async fn serve_on(
         );
         tokio::time::sleep(pre_stop_delay).await;
         admission.drain();
+        close_streams.close();
     };
     let drained = connections::accept(listener, limits.connections, tls, service, stop).await;
     let grace = config.shutdown.grace;
