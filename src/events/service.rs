@@ -429,7 +429,9 @@ impl Stream {
                 // Those past their deadline are the group's again: they no longer take room here.
                 outstanding.retain(|_, due| *due > now);
                 (
-                    self.settings.max_outstanding - outstanding.len(),
+                    self.settings
+                        .max_outstanding
+                        .saturating_sub(outstanding.len()),
                     outstanding.values().min().copied(),
                 )
             };
