@@ -72,6 +72,8 @@ service_messages! {
     DownloadMediaResponse: false,
     DeleteMediaRequest: true,
     DeleteMediaResponse: false,
+    StreamEventsRequest: true,
+    StreamEventsResponse: false,
 }
 
 /// The codec: encodes `T`, decodes `U`.

@@ -11,6 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::api_keys::ApiKeysConfig;
 use crate::events::WebhookConfig;
+use crate::events::config::{
+    EventStoreConfig, EventStoreKind, MAX_MAX_EVENTS, MAX_RETENTION, MIN_RETENTION,
+};
 use crate::flavor::Flavor;
 use crate::idempotency::{DEFAULT_MEMORY_ENTRIES, IdempotencyConfig, StoreConfig};
 use crate::ratelimit::{LimiterConfig, MAX_PER_SECOND};
@@ -253,6 +256,24 @@ pub struct ServeArgs {
     /// --idempotency-store's Redis when it is one, else `memory`.
     #[arg(long, env = "WHATSAPP_GRPC_RATE_LIMIT_STORE")]
     pub rate_limit_store: Option<String>,
+
+    /// Where received events wait for their subscribers (EventService): `redis://host:port/db`,
+    /// shared by every instance (a webhook received by one reaches subscribers of any), or
+    /// `memory` (one instance). Defaults to the --idempotency-store's Redis when it is one, else
+    /// `memory`.
+    #[arg(long, env = "WHATSAPP_GRPC_EVENT_STORE")]
+    pub event_store: Option<String>,
+
+    /// How long an event is kept for its subscribers (acknowledged or not), and its event_id
+    /// remembered so a redelivered webhook is stored once. From 1m to 30d.
+    #[arg(long, env = "WHATSAPP_GRPC_EVENT_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub event_retention: Duration,
+
+    /// The most events kept. In memory, a webhook that does not fit is refused (the API sends it
+    /// again later) once the oldest events every consumer group acknowledged are dropped; in
+    /// Redis, the oldest events are trimmed.
+    #[arg(long, env = "WHATSAPP_GRPC_EVENT_STORE_MAX_EVENTS", default_value_t = crate::events::config::DEFAULT_MAX_EVENTS)]
+    pub event_store_max_events: usize,
 
     /// How long the answer to a request_id is remembered.
     #[arg(long, env = "WHATSAPP_GRPC_IDEMPOTENCY_TTL", default_value = "24h", value_parser = parse_duration)]
@@ -744,6 +765,7 @@ impl ServeArgs {
             (None, StoreConfig::Redis { url }) => LimiterConfig::Redis { url: url.clone() },
             (None, StoreConfig::Memory { .. }) => LimiterConfig::Memory,
         };
+        let events = self.events(&store)?;
         let idempotency = IdempotencyConfig {
             store,
             ttl: self.idempotency_ttl,
@@ -797,10 +819,45 @@ impl ServeArgs {
                 },
                 idempotency,
                 rate_limit,
+                events,
                 security,
                 webhooks,
-                event_store: None,
             },
+        })
+    }
+
+    /// The event store: the flag's, else the idempotency store's Redis, else memory; bounded.
+    fn events(&self, idempotency: &StoreConfig) -> Result<EventStoreConfig, String> {
+        let kind = match (self.event_store.as_deref(), idempotency) {
+            (Some("memory"), _) => EventStoreKind::Memory,
+            (Some(url), _) if url.starts_with("redis://") => {
+                EventStoreKind::Redis { url: url.into() }
+            }
+            (Some(_), _) => {
+                return Err(
+                    "--event-store must be `memory` or a Redis URL such as redis://127.0.0.1:6379/0"
+                        .into(),
+                );
+            }
+            (None, StoreConfig::Redis { url }) => EventStoreKind::Redis { url: url.clone() },
+            (None, StoreConfig::Memory { .. }) => EventStoreKind::Memory,
+        };
+        if !(MIN_RETENTION..=MAX_RETENTION).contains(&self.event_retention) {
+            return Err(format!(
+                "--event-retention must be between {}m and {}d, e.g. 7d",
+                MIN_RETENTION.as_secs() / 60,
+                MAX_RETENTION.as_secs() / 86_400
+            ));
+        }
+        if !(1..=MAX_MAX_EVENTS).contains(&self.event_store_max_events) {
+            return Err(format!(
+                "--event-store-max-events must be between 1 and {MAX_MAX_EVENTS}"
+            ));
+        }
+        Ok(EventStoreConfig {
+            kind,
+            retention: self.event_retention,
+            max_events: self.event_store_max_events,
         })
     }
 
@@ -1731,6 +1788,54 @@ mod tests {
             .into_config(EnvCredentials::default())
             .unwrap_err();
         assert!(error.contains("WHATSAPP_GRPC_APP_SECRET"), "{error}");
+    }
+
+    #[test]
+    fn the_event_store_follows_the_idempotency_store_unless_told_otherwise() {
+        let config = args(&["--sandbox"])
+            .into_config(EnvCredentials::default())
+            .expect("valid");
+        assert_eq!(config.server.events, EventStoreConfig::default());
+        let redis = "redis://127.0.0.1:6379/2";
+        let config = args(&["--sandbox", "--idempotency-store", redis])
+            .into_config(EnvCredentials::default())
+            .expect("valid");
+        assert!(
+            matches!(&config.server.events.kind, EventStoreKind::Redis { url } if url == redis)
+        );
+        let config = args(&[
+            "--sandbox",
+            "--idempotency-store",
+            redis,
+            "--event-store",
+            "memory",
+            "--event-retention",
+            "1h",
+            "--event-store-max-events",
+            "500",
+        ])
+        .into_config(EnvCredentials::default())
+        .expect("valid");
+        assert_eq!(
+            config.server.events,
+            EventStoreConfig {
+                kind: EventStoreKind::Memory,
+                retention: Duration::from_secs(3600),
+                max_events: 500,
+            }
+        );
+        for (flag, value) in [
+            ("--event-store", "127.0.0.1:6379"),
+            ("--event-retention", "30s"),
+            ("--event-retention", "31d"),
+            ("--event-store-max-events", "0"),
+            ("--event-store-max-events", "10000001"),
+        ] {
+            let error = args(&["--sandbox", flag, value])
+                .into_config(EnvCredentials::default())
+                .unwrap_err();
+            assert!(error.starts_with(flag), "{flag} {value}: {error}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::api_keys::AuthFailure;
+use crate::events::service::StreamError;
 use crate::flavor::Flavor;
 use crate::idempotency::IdempotencyError;
 use crate::layers::Rejection;
@@ -307,6 +308,39 @@ fn status_of(error: &Error) -> Status {
             [],
         ),
     }
+}
+
+/// The status of an event stream refused or ended with an error (`EventService.StreamEvents`). No
+/// message is sent by a stream, so these carry no `outcome`.
+pub fn stream_status(error: &StreamError) -> Status {
+    let message = error.to_string();
+    let info = |reason: &str| ErrorDetails::with_error_info(reason, DOMAIN, HashMap::new());
+    // One exhaustive match: a new variant cannot be forgotten.
+    let status = match error {
+        StreamError::InvalidRequest { field, rule } => {
+            let mut details =
+                ErrorDetails::with_bad_request(vec![FieldViolation::new(*field, rule.clone())]);
+            details.set_error_info("INVALID_REQUEST", DOMAIN, HashMap::new());
+            Status::with_error_details(Code::InvalidArgument, message, details)
+        }
+        StreamError::NoSubscription(_) => {
+            let mut details = ErrorDetails::with_bad_request(vec![FieldViolation::new(
+                "consumer_group",
+                "required in the stream's first request",
+            )]);
+            details.set_error_info("SUBSCRIPTION_MISSING", DOMAIN, HashMap::new());
+            Status::with_error_details(Code::InvalidArgument, message, details)
+        }
+        StreamError::TooManySubscribers { .. } => {
+            let mut details = info("TOO_MANY_SUBSCRIBERS");
+            details.set_retry_info(Some(crate::layers::admit::RETRY_AFTER));
+            Status::with_error_details(Code::ResourceExhausted, message, details)
+        }
+        StreamError::Store(_) => {
+            Status::with_error_details(Code::Unavailable, message, info("EVENT_STORE_UNAVAILABLE"))
+        }
+    };
+    readable_everywhere(status)
 }
 
 /// `status` with a message every gRPC client reads as written. tonic percent-encodes `grpc-message`

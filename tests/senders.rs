@@ -165,9 +165,9 @@ async fn serve(senders: Vec<SenderConfig>, reload: Option<Reload>) -> Channel {
         shutdown: ShutdownConfig::default(),
         idempotency: IdempotencyConfig::default(),
         rate_limit: LimiterConfig::Memory,
+        events: Default::default(),
         security: Default::default(),
         webhooks: Default::default(),
-        event_store: None,
     };
     tokio::spawn(async move {
         server::serve(listener, config, std::future::pending())

@@ -12,8 +12,9 @@ use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use prost_types::Timestamp;
 use serde_json::{Value, json};
 use whatsapp_grpc::Flavor;
+use whatsapp_grpc::events::config::EventStoreConfig;
 use whatsapp_grpc::events::memory::MemoryStore;
-use whatsapp_grpc::events::{SharedStore, WebhookConfig, parse, signature};
+use whatsapp_grpc::events::{WebhookConfig, parse, signature};
 use whatsapp_grpc::proto::{
     self, DeliveryStatus, Event, event, inbound_message, interactive_answer,
 };
@@ -192,7 +193,7 @@ async fn stack(flavor: Flavor, capacity: usize) -> (Stack, Arc<MemoryStore>) {
     let stack = Stack::start_with(Options {
         webhook_listener: true,
         webhooks: webhook_config(),
-        event_store: Some(SharedStore(store.clone())),
+        events: EventStoreConfig::given(store.clone()),
         metrics: true,
         ..Options::new(flavor)
     })

@@ -40,6 +40,7 @@ impl MessageTypeSlot {
         match method {
             Method::SendMessage | Method::MarkMessageRead => {}
             Method::ListSenders
+            | Method::StreamEvents
             | Method::HealthCheck
             | Method::HealthWatch
             | Method::ReflectionV1

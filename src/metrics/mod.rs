@@ -11,9 +11,12 @@
 //! For the send-rate limiter, the recorder API is [`SenderMetrics::rate_limit_waited`] and
 //! [`SenderMetrics::rate_limited`] (or the same on [`Metrics`] by sender name).
 
+pub mod events;
 pub mod exporter;
 pub mod labels;
 pub mod webhooks;
+
+pub use events::{EventMetrics, GroupMetrics};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +89,7 @@ struct Families {
     rate_limit_wait: Histograms<SenderLabels>,
     rate_limited: Family<SenderLabels, Counter>,
     webhooks: webhooks::WebhookFamilies,
+    events: events::EventFamilies,
 }
 
 impl Metrics {
@@ -107,6 +111,7 @@ impl Metrics {
             rate_limit_wait: Family::new_with_constructor(wait_histogram as fn() -> Histogram),
             rate_limited: Family::default(),
             webhooks: webhooks::WebhookFamilies::new(),
+            events: events::EventFamilies::default(),
         };
         // Known at start, so they read 0 rather than being absent until the first one.
         for reason in RejectReason::ALL {
@@ -208,6 +213,7 @@ impl Metrics {
             families.rate_limited.clone(),
         );
         families.webhooks.register(&mut registry);
+        families.events.register(&mut registry);
         Some(registry)
     }
 
@@ -228,6 +234,13 @@ impl Metrics {
                     families: families.clone(),
                 }
             }),
+        }
+    }
+
+    /// The recorder of the event streams' metrics.
+    pub fn events(&self) -> EventMetrics {
+        EventMetrics {
+            families: self.families.clone(),
         }
     }
 

@@ -24,13 +24,15 @@ use tonic_health::ServingStatus;
 use tower_layer::Layer;
 
 use crate::api_keys::{ApiKeys, ApiKeysConfig};
-use crate::events::memory::MemoryStore;
-use crate::events::{DEFAULT_MEMORY_EVENTS, SharedStore, WebhookConfig, receiver};
+use crate::events::config::EventStoreConfig;
+use crate::events::service::Events;
+use crate::events::{WebhookConfig, receiver};
 use crate::health::{self, HealthBoard, HealthService};
 use crate::idempotency::IdempotencyConfig;
 use crate::layers::{Admission, AdmitLayer, AuthLayer, DeadlineLayer, MetricsLayer};
 use crate::metrics::{Metrics, exporter};
 use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::media_service_server::MediaServiceServer;
 use crate::proto::messaging_service_server::MessagingServiceServer;
 use crate::ratelimit::LimiterConfig;
@@ -55,12 +57,12 @@ pub struct ServerConfig {
     pub idempotency: IdempotencyConfig,
     /// Where the senders' send-rate slots are kept.
     pub rate_limit: LimiterConfig,
+    /// Where received events wait for their subscribers (`EventService`).
+    pub events: EventStoreConfig,
     /// TLS on the listener and callers' API keys; both off by default.
     pub security: SecurityConfig,
     /// The webhook receiver's secrets (used when [`Listeners::webhook`] is set).
     pub webhooks: WebhookConfig,
-    /// Where webhooks' events are published; `None` builds an in-memory store.
-    pub event_store: Option<SharedStore>,
 }
 
 /// Who may connect and call.
@@ -189,22 +191,6 @@ pub async fn serve_on(
         )
         .map_err(ServeError::Config)?,
     );
-    // Stops (its connections with it) when this function returns.
-    let _webhooks = webhook_listener.map(|listener| {
-        let store = match config.event_store {
-            Some(SharedStore(store)) => store,
-            None => Arc::new(MemoryStore::new(DEFAULT_MEMORY_EVENTS)),
-        };
-        receiver::start(
-            listener,
-            receiver::Receiver {
-                config: config.webhooks,
-                store,
-                senders: senders.clone(),
-                metrics: metrics.clone(),
-            },
-        )
-    });
     let api_keys = config.security.api_keys.map(ApiKeys::new);
     let _reloading = reload::on_sighup(config.reload, senders.clone(), api_keys.clone());
     let tls = match config.security.tls {
@@ -213,6 +199,20 @@ pub async fn serve_on(
     };
     let _watching = tls.as_ref().map(tls::Tls::watch);
     let store = config.idempotency.build().map_err(ServeError::Config)?;
+    // One store: the webhook receiver publishes to it, EventService delivers from it.
+    let event_store = config.events.build().map_err(ServeError::Config)?;
+    // Stops (its connections with it) when this function returns.
+    let _webhooks = webhook_listener.map(|listener| {
+        receiver::start(
+            listener,
+            receiver::Receiver {
+                config: config.webhooks,
+                store: event_store.clone(),
+                senders: senders.clone(),
+                metrics: metrics.clone(),
+            },
+        )
+    });
 
     // Both reflection versions, so grpcurl and older clients can list and describe the services,
     // and decode the google.rpc details (BadRequest, ErrorInfo, RetryInfo, ...) of a failed call.
@@ -230,11 +230,16 @@ pub async fn serve_on(
         // The codec refuses a request over MAX_REQUEST_BYTES with INVALID_ARGUMENT; tonic stops
         // reading at twice that, from the length prefix alone (OUT_OF_RANGE).
         .max_decoding_message_size(2 * MAX_REQUEST_BYTES);
+    let events = Events::new(event_store, metrics.events());
+    let close_streams = events.closer();
+    let events = EventServiceServer::new(events)
+        .max_decoding_message_size(crate::events::service::MAX_REQUEST_BYTES);
     let routes = Routes::new(HealthService::new(board.clone()).into_server())
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(messaging)
         .add_service(media)
+        .add_service(events)
         .prepare();
 
     let admission = Admission::new(limits.max_calls);
@@ -259,6 +264,7 @@ pub async fn serve_on(
         );
         tokio::time::sleep(pre_stop_delay).await;
         admission.drain();
+        close_streams.close();
     };
     let drained = connections::accept(listener, limits.connections, tls, service, stop).await;
     let grace = config.shutdown.grace;

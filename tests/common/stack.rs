@@ -70,8 +70,9 @@ pub struct Options {
     pub webhook_listener: bool,
     /// The webhook receiver's secrets.
     pub webhooks: whatsapp_grpc::events::WebhookConfig,
-    /// Where webhooks' events are published (an in-memory store of the server's own if `None`).
-    pub event_store: Option<whatsapp_grpc::events::SharedStore>,
+    /// Where webhooks' events are published and wait for their subscribers
+    /// (`EventStoreConfig::given(store)` keeps a handle on the store).
+    pub events: whatsapp_grpc::events::config::EventStoreConfig,
 }
 
 impl Options {
@@ -100,7 +101,7 @@ impl Options {
             health_listener: false,
             webhook_listener: false,
             webhooks: whatsapp_grpc::events::WebhookConfig::default(),
-            event_store: None,
+            events: Default::default(),
         }
     }
 }
@@ -222,9 +223,9 @@ impl Stack {
             shutdown: options.shutdown,
             idempotency: options.idempotency.clone(),
             rate_limit: options.rate_limit.clone(),
+            events: options.events.clone(),
             security: options.security.clone(),
             webhooks: options.webhooks.clone(),
-            event_store: options.event_store.clone(),
         };
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
         let grpc_address = grpc_listener.local_addr().expect("address");

@@ -169,6 +169,7 @@ successThreshold: {{ .probe.successThreshold }}
 {{- define "whatsapp-grpc.env" -}}
 {{- include "whatsapp-grpc.storeEnv" (dict "name" "WHATSAPP_GRPC_IDEMPOTENCY_STORE" "store" .Values.idempotency.store) | trim | nindent 0 }}
 {{- include "whatsapp-grpc.storeEnv" (dict "name" "WHATSAPP_GRPC_RATE_LIMIT_STORE" "store" .Values.rateLimit.store) | trim | nindent 0 }}
+{{- include "whatsapp-grpc.storeEnv" (dict "name" "WHATSAPP_GRPC_EVENT_STORE" "store" .Values.events.store) | trim | nindent 0 }}
 {{- if .Values.tracing.otlpEndpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ .Values.tracing.otlpEndpoint | quote }}
