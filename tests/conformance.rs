@@ -102,6 +102,8 @@ fn cloud_docs_templates_are_refused_on_premises() {
         ),
         ("interactive_flow_by_name", &["interactive.flow.flow_name"]),
         ("group_text", &["recipient_type"]),
+        ("group_pin", &["pin", "recipient_type"]),
+        ("group_unpin", &["pin", "recipient_type"]),
         ("marketing_messages_template", &["marketing_messages"]),
         ("recipient_bsuid", &["recipient"]),
         ("interactive_media_carousel", &["interactive.carousel"]),

@@ -509,7 +509,7 @@ fn content_is_required() {
         &request,
         "content",
         Rule::OneOfRequired(
-            "text, image, audio, document, video, sticker, contacts, location, template, interactive, reaction",
+            "text, image, audio, document, video, sticker, contacts, location, template, interactive, reaction, pin",
         ),
     );
 }
@@ -2457,6 +2457,157 @@ fn reaction_message_id_is_required_and_emoji_may_be_empty() {
     );
     // An empty emoji removes an earlier reaction.
     assert_ok(Flavor::Cloud, &reaction(WAMID, ""));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pinning a group's message (Cloud API only, groups only)
+// ---------------------------------------------------------------------------------------------
+
+fn pin(kind: proto::PinType, message_id: &str, days: Option<u32>) -> Content {
+    Content::Pin(proto::Pin {
+        r#type: kind as i32,
+        message_id: message_id.into(),
+        expiration_days: days,
+    })
+}
+
+const PIN_GROUPS_ONLY: &str =
+    "only a group's messages are pinned: set recipient_type to group and to to the group's id";
+
+#[test]
+fn pin_is_for_groups_on_the_cloud_api_only() {
+    let pinning = pin(proto::PinType::Pin, WAMID, Some(7));
+    let unpinning = pin(proto::PinType::Unpin, WAMID, None);
+    for content in [pinning.clone(), unpinning] {
+        assert_ok(Flavor::Cloud, &to_group(content.clone()));
+        // An individual, named by phone number or by business-scoped user ID, is refused at `pin`.
+        assert_violation(
+            Flavor::Cloud,
+            &request(content.clone()),
+            "pin",
+            Rule::NotAllowed(PIN_GROUPS_ONLY),
+        );
+        let to_bsuid = proto::SendMessageRequest {
+            to: String::new(),
+            recipient: "US.13491208655302741918".into(),
+            ..request(content.clone())
+        };
+        assert_violation(
+            Flavor::Cloud,
+            &to_bsuid,
+            "pin",
+            Rule::NotAllowed(PIN_GROUPS_ONLY),
+        );
+        // On-Premises has neither groups nor pins: each is named Cloud-only, nothing else.
+        assert_violations(
+            Flavor::OnPremises,
+            &to_group(content.clone()),
+            vec![
+                fv("recipient_type", Rule::FlavorOnly(Flavor::Cloud)),
+                fv("pin", Rule::FlavorOnly(Flavor::Cloud)),
+            ],
+        );
+        assert_violation(
+            Flavor::OnPremises,
+            &request(content),
+            "pin",
+            Rule::FlavorOnly(Flavor::Cloud),
+        );
+    }
+    // The Marketing Messages API sends templates to individuals: a pin is refused there twice over.
+    let marketing = proto::SendMessageRequest {
+        marketing_messages: Some(proto::MarketingMessages::default()),
+        ..to_group(pinning)
+    };
+    let refused = check(Flavor::Cloud, &marketing).expect_err("refused");
+    assert_eq!(
+        refused.iter().map(|v| v.field.as_str()).collect::<Vec<_>>(),
+        ["marketing_messages", "marketing_messages"]
+    );
+}
+
+#[test]
+fn pin_type_is_required_and_known() {
+    assert_violation(
+        Flavor::Cloud,
+        &to_group(pin(proto::PinType::Unspecified, WAMID, None)),
+        "pin.type",
+        Rule::Required,
+    );
+    for unknown in [3, -1, i32::MAX] {
+        let content = Content::Pin(proto::Pin {
+            r#type: unknown,
+            message_id: WAMID.into(),
+            expiration_days: None,
+        });
+        assert_violation(
+            Flavor::Cloud,
+            &to_group(content),
+            "pin.type",
+            Rule::UnknownEnumValue(unknown),
+        );
+    }
+}
+
+#[test]
+fn pin_message_id_is_required_at_most_256_characters_and_one_path_segment() {
+    for kind in [proto::PinType::Pin, proto::PinType::Unpin] {
+        let days = (kind == proto::PinType::Pin).then_some(30);
+        let with = |message_id: &str| to_group(pin(kind, message_id, days));
+        assert_ok(Flavor::Cloud, &with(&"ж".repeat(256)));
+        assert_violation(
+            Flavor::Cloud,
+            &with(&"ж".repeat(257)),
+            "pin.message_id",
+            too_long(256, 257),
+        );
+        assert_violation(Flavor::Cloud, &with(""), "pin.message_id", Rule::Required);
+        for not_an_id in ["wamid. 1", "wamid.\n1", "..", "\u{7}"] {
+            assert_format(Flavor::Cloud, &with(not_an_id), "pin.message_id");
+        }
+    }
+}
+
+#[test]
+fn pinning_takes_1_to_30_expiration_days_and_unpinning_none() {
+    let pinning = |days: Option<u32>| to_group(pin(proto::PinType::Pin, WAMID, days));
+    for days in [1, 7, 30] {
+        assert_ok(Flavor::Cloud, &pinning(Some(days)));
+    }
+    for days in [0, 31, u32::MAX] {
+        assert_violation(
+            Flavor::Cloud,
+            &pinning(Some(days)),
+            "pin.expiration_days",
+            out_of_range("1", "30"),
+        );
+    }
+    assert_violation(
+        Flavor::Cloud,
+        &pinning(None),
+        "pin.expiration_days",
+        Rule::Required,
+    );
+    let unpinning = |days: Option<u32>| to_group(pin(proto::PinType::Unpin, WAMID, days));
+    assert_ok(Flavor::Cloud, &unpinning(None));
+    for days in [1, 30, 0] {
+        assert_violation(
+            Flavor::Cloud,
+            &unpinning(Some(days)),
+            "pin.expiration_days",
+            Rule::NotAllowed("only pinning takes expiration_days"),
+        );
+    }
+    // Every broken part is named at once.
+    assert_violations(
+        Flavor::Cloud,
+        &request(pin(proto::PinType::Pin, "", Some(31))),
+        vec![
+            fv("pin", Rule::NotAllowed(PIN_GROUPS_ONLY)),
+            fv("pin.message_id", Rule::Required),
+            fv("pin.expiration_days", out_of_range("1", "30")),
+        ],
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1815,6 +1815,35 @@ fn reaction(g: G) -> S<Content> {
         .boxed()
 }
 
+/// A group's `pin`: pin (with 1 to 30 days) or unpin (with none); broken, an unknown or unset
+/// operation, days out of range, or days where the operation takes none (or none where it takes
+/// them).
+fn pin(g: G) -> S<Content> {
+    let kind = choose(
+        g,
+        vec![(
+            1,
+            one_of_values(&[proto::PinType::Pin as i32, proto::PinType::Unpin as i32]),
+        )],
+        vec![(1, one_of_values(&[0, 3, -1, i32::MAX]))],
+    );
+    let days = choose(
+        g,
+        vec![(3, (1u32..=30).boxed()), (1, one_of_values(&[1, 30]))],
+        vec![(1, one_of_values(&[0, 31, u32::MAX]))],
+    );
+    (kind, string(g, req(256).no_pad()), days, breaks(g))
+        .prop_map(|(r#type, message_id, days, swapped)| {
+            let takes_days = r#type == proto::PinType::Pin as i32;
+            Content::Pin(proto::Pin {
+                r#type,
+                message_id,
+                expiration_days: (takes_days != swapped).then_some(days),
+            })
+        })
+        .boxed()
+}
+
 fn interactive(kind: S<Kind>) -> S<Content> {
     kind.prop_map(|kind| Content::Interactive(proto::Interactive { kind: Some(kind) }))
         .boxed()
@@ -1914,6 +1943,7 @@ fn content_kinds(g: G) -> Vec<(&'static str, S<Content>)> {
             interactive(location_request(g)),
         ),
         ("reaction", reaction(g)),
+        ("pin", pin(g)),
     ]
 }
 
@@ -2005,6 +2035,8 @@ fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
             .boxed(),
         )],
     );
+    // A pin is for a group: most pins go to one, the rest keep the recipient drawn above.
+    let pin_to_group = pick(vec![(9, just(true)), (1, just(false))]);
     (
         (
             pick(vec![
@@ -2012,6 +2044,7 @@ fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
                 (1, just(String::new())),
             ]),
             extras,
+            pin_to_group,
         ),
         content,
         context,
@@ -2020,12 +2053,18 @@ fn request(g: G, content: S<Option<Content>>) -> S<proto::SendMessageRequest> {
     )
         .prop_map(
             |(
-                (to, (recipient_type, recipient, marketing_messages)),
+                (to, (recipient_type, recipient, marketing_messages), pin_to_group),
                 content,
                 context,
                 biz_opaque_callback_data,
                 request_id,
             )| {
+                let (recipient_type, recipient, marketing_messages) =
+                    if pin_to_group && matches!(content, Some(Content::Pin(_))) {
+                        (proto::RecipientType::Group as i32, String::new(), None)
+                    } else {
+                        (recipient_type, recipient, marketing_messages)
+                    };
                 proto::SendMessageRequest {
                     to,
                     recipient,
@@ -2103,6 +2142,7 @@ const TYPES: &[&str] = &[
     "template",
     "interactive",
     "reaction",
+    "pin",
 ];
 
 fn length(s: &str) -> usize {
@@ -2276,19 +2316,27 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
             );
         }
         ensure!(kind != "reaction", "On-Premises has no reactions");
+        ensure!(kind != "pin", "On-Premises has no groups to pin in");
     }
     only_keys(top, &allowed, "")?;
     // An individual (by `to`, or on the Cloud API by a business-scoped user ID), or on the Cloud
     // API a group by its id, which takes text, media and templates only.
     match top.get("recipient_type").and_then(Value::as_str) {
-        Some("individual") => {}
+        Some("individual") => ensure!(kind != "pin", "only a group's messages are pinned"),
         Some("group") => {
             ensure!(cloud, "groups are Cloud API only");
             ensure!(!top.contains_key("recipient"), "a group is named by to");
             ensure!(
                 matches!(
                     kind,
-                    "text" | "image" | "audio" | "document" | "video" | "sticker" | "template"
+                    "text"
+                        | "image"
+                        | "audio"
+                        | "document"
+                        | "video"
+                        | "sticker"
+                        | "template"
+                        | "pin"
                 ),
                 "groups take no {kind} messages"
             );
@@ -2353,6 +2401,7 @@ fn check_send(flavor: Flavor, body: &Value) -> Check {
         "template" => check_template(flavor, content),
         "interactive" => check_interactive(flavor, content),
         "reaction" => check_reaction(content),
+        "pin" => check_pin(content),
         _ => unreachable!("checked above"),
     }
 }
@@ -2510,6 +2559,30 @@ fn check_reaction(reaction: &Value) -> Check {
     only_keys(reaction, &["message_id", "emoji"], "reaction")?;
     text_field(reaction, "message_id", 1, usize::MAX, "reaction")?;
     text_field(reaction, "emoji", 0, usize::MAX, "reaction")?;
+    Ok(())
+}
+
+/// A group's `pin` (Meta's Groups API messaging docs): `pin` with `expiration_days` 1 to 30, or
+/// `unpin` without it, of one message.
+fn check_pin(pin: &Value) -> Check {
+    let pin = object(pin, "pin")?;
+    only_keys(pin, &["type", "message_id", "expiration_days"], "pin")?;
+    text_field(pin, "message_id", 1, usize::MAX, "pin")?;
+    match pin.get("type").and_then(Value::as_str) {
+        Some("pin") => {
+            let days = pin.get("expiration_days").and_then(Value::as_u64);
+            ensure!(
+                days.is_some_and(|days| (1..=30).contains(&days)),
+                "pin.expiration_days is {:?}, not a number of days from 1 to 30",
+                pin.get("expiration_days")
+            );
+        }
+        Some("unpin") => ensure!(
+            !pin.contains_key("expiration_days"),
+            "unpinning takes no expiration_days"
+        ),
+        other => return Err(format!("pin.type is {other:?}")),
+    }
     Ok(())
 }
 
@@ -3612,6 +3685,7 @@ proptest! {
 /// Cloud-only content kinds, which the On-Premises flavor must refuse.
 const CLOUD_ONLY: &[&str] = &[
     "reaction",
+    "pin",
     "audio (voice note)",
     "interactive/flow (by name)",
     "interactive/voice_call",
@@ -3723,6 +3797,8 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
         "audio_voice_note",
         "marketing_messages_template",
         "group_text",
+        "group_pin",
+        "group_unpin",
         "recipient_bsuid",
         "interactive_media_carousel",
         "interactive_media_carousel_quick_replies",
@@ -3776,6 +3852,27 @@ fn checker_accepts_the_doc_fixtures_and_refuses_them_broken() {
         }),
         ("recipient_bsuid", |b| {
             b.as_object_mut().unwrap().remove("recipient");
+        }),
+        ("group_pin", |b| {
+            b["recipient_type"] = Value::from("individual");
+        }),
+        ("group_pin", |b| {
+            b["pin"]["expiration_days"] = Value::from(31);
+        }),
+        ("group_pin", |b| {
+            b["pin"]["expiration_days"] = Value::from(0);
+        }),
+        ("group_pin", |b| {
+            b["pin"].as_object_mut().unwrap().remove("expiration_days");
+        }),
+        ("group_pin", |b| {
+            b["pin"]["type"] = Value::from("pinned");
+        }),
+        ("group_pin", |b| {
+            b["pin"]["message_id"] = Value::from("");
+        }),
+        ("group_unpin", |b| {
+            b["pin"]["expiration_days"] = Value::from(7);
         }),
         ("interactive_flow_by_name", |b| {
             b["interactive"]["action"]["parameters"]["flow_id"] = Value::from("1234");

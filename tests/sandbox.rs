@@ -575,6 +575,56 @@ async fn cloud_only_shapes_are_taken_on_cloud_and_refused_on_premises() {
     assert!(checked >= 10, "only {checked} doc fixtures");
 }
 
+/// A group's message is pinned (or unpinned) with a `pin` body to the group; the Cloud endpoint
+/// refuses one to an individual as a parameter error, and the On-Premises endpoint refuses it as a
+/// Cloud-only shape.
+#[tokio::test]
+async fn pins_are_taken_for_groups_only() {
+    let sandbox = Running::start(config()).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_cloud_docs");
+    for name in ["group_pin", "group_unpin"] {
+        let fixture: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("read"),
+        )
+        .expect("JSON");
+        let answer = sandbox
+            .call(Method::POST, CLOUD_MESSAGES, &fixture["body"])
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{name}: {}", answer.text);
+        assert!(
+            answer.json()["messages"][0]["id"].is_string(),
+            "{name}: {}",
+            answer.text
+        );
+        let mut to_individual = fixture["body"].clone();
+        to_individual["recipient_type"] = Value::from("individual");
+        to_individual["to"] = Value::from(TO);
+        let answer = sandbox
+            .call(Method::POST, CLOUD_MESSAGES, &to_individual)
+            .await;
+        assert_cloud_error(&answer, StatusCode::BAD_REQUEST, 100, "Invalid parameter");
+        assert!(
+            answer.text.contains("group only"),
+            "{name}: {}",
+            answer.text
+        );
+        to_individual
+            .as_object_mut()
+            .expect("object")
+            .remove("messaging_product");
+        let answer = sandbox
+            .call(Method::POST, ON_PREMISES_MESSAGES, &to_individual)
+            .await;
+        assert_on_premises_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            1009,
+            "Parameter value is not valid",
+        );
+        assert!(answer.text.contains("type pin"), "{name}: {}", answer.text);
+    }
+}
+
 /// The Marketing Messages API takes template messages, and refuses anything else as a parameter
 /// error.
 #[tokio::test]

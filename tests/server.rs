@@ -262,6 +262,59 @@ async fn groups_are_refused_what_the_groups_api_does_not_take() {
     assert_eq!(stack.received().await.len(), 1);
 }
 
+/// Over a real socket: a pin goes to a group and comes back with the API's message id; to an
+/// individual it is refused at `pin`, and on On-Premises as Cloud-only, with nothing upstream.
+#[tokio::test]
+async fn a_pin_is_sent_to_a_group_only() {
+    let unpin = Content::Pin(proto::Pin {
+        r#type: proto::PinType::Unpin as i32,
+        message_id: WAMID.into(),
+        expiration_days: None,
+    });
+    let mut stack = Stack::start(Flavor::Cloud).await;
+    let sent = stack
+        .client
+        .send_message(doc_cases::to_group(unpin.clone()))
+        .await
+        .expect("a group takes a pin")
+        .into_inner();
+    assert!(sent.message_id.starts_with("wamid."), "{sent:?}");
+    let received = stack.received().await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["body"]["type"], "pin");
+    assert_eq!(received[0]["body"]["pin"]["type"], "unpin");
+    for (flavor, request, fields) in [
+        (
+            Flavor::Cloud,
+            request(unpin.clone()),
+            vec![("pin", "NOT_ALLOWED")],
+        ),
+        (
+            Flavor::OnPremises,
+            doc_cases::to_group(unpin.clone()),
+            vec![("recipient_type", "FLAVOR_ONLY"), ("pin", "FLAVOR_ONLY")],
+        ),
+    ] {
+        let mut stack = Stack::start(flavor).await;
+        let status = stack.client.send_message(request).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        let bad_request = status
+            .get_details_bad_request()
+            .expect("BadRequest details");
+        let got: Vec<_> = bad_request
+            .field_violations
+            .iter()
+            .map(|v| (v.field.as_str(), v.reason.as_str()))
+            .collect();
+        assert_eq!(got, fields, "{flavor:?}");
+        assert_eq!(
+            stack.received().await.len(),
+            0,
+            "{flavor:?}: nothing upstream"
+        );
+    }
+}
+
 /// One row of the error table: what the caller gets for one of the sandbox's special numbers.
 struct Row {
     to: &'static str,

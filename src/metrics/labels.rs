@@ -107,6 +107,7 @@ pub enum MessageType {
     Location,
     Template,
     Reaction,
+    Pin,
     Interactive,
     InteractiveList,
     InteractiveButton,
@@ -123,7 +124,7 @@ pub enum MessageType {
 }
 
 impl MessageType {
-    const ALL: [MessageType; 25] = [
+    const ALL: [MessageType; 26] = [
         MessageType::Unknown,
         MessageType::None,
         MessageType::Text,
@@ -136,6 +137,7 @@ impl MessageType {
         MessageType::Location,
         MessageType::Template,
         MessageType::Reaction,
+        MessageType::Pin,
         MessageType::Interactive,
         MessageType::InteractiveList,
         MessageType::InteractiveButton,
@@ -165,6 +167,7 @@ impl MessageType {
             Some(Content::Location(_)) => MessageType::Location,
             Some(Content::Template(_)) => MessageType::Template,
             Some(Content::Reaction(_)) => MessageType::Reaction,
+            Some(Content::Pin(_)) => MessageType::Pin,
             Some(Content::Interactive(interactive)) => match &interactive.kind {
                 None => MessageType::Interactive,
                 Some(Kind::List(_)) => MessageType::InteractiveList,
@@ -203,6 +206,7 @@ impl MessageType {
             MessageType::Location => "location",
             MessageType::Template => "template",
             MessageType::Reaction => "reaction",
+            MessageType::Pin => "pin",
             MessageType::Interactive => "interactive",
             MessageType::InteractiveList => "interactive_list",
             MessageType::InteractiveButton => "interactive_button",
@@ -524,6 +528,21 @@ mod tests {
             assert_eq!(MessageType::from_u8(message_type.to_u8()), message_type);
         }
         assert_eq!(MessageType::from_u8(200), MessageType::Unknown);
+    }
+
+    #[test]
+    fn a_group_pin_is_labelled_pin() {
+        let request = SendMessageRequest {
+            content: Some(Content::Pin(crate::proto::Pin {
+                r#type: crate::proto::PinType::Unpin as i32,
+                message_id: "wamid.1".into(),
+                expiration_days: None,
+            })),
+            ..Default::default()
+        };
+        let pin = MessageType::of(&request);
+        assert_eq!(pin.as_str(), "pin");
+        assert_eq!(MessageType::from_u8(pin.to_u8()), MessageType::Pin);
     }
 
     #[test]

@@ -65,6 +65,13 @@ pub(crate) async fn messages(
         tracing::debug!("cloud mark read: accepted");
         return (StatusCode::OK, Json(json!({"success": true}))).into_response();
     }
+    // Only a group's messages are pinned.
+    if body.get("type").and_then(Value::as_str) == Some("pin")
+        && body.get("recipient_type").and_then(Value::as_str) != Some("group")
+    {
+        tracing::debug!("cloud send: pin outside a group");
+        return FLAVOR.missing_parameter("A pin message is sent to a group only.");
+    }
     // A business-scoped user ID (`recipient`) may stand for `to`, which wins when both are set.
     let Some(to) = ["to", "recipient"]
         .into_iter()

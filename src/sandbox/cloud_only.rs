@@ -6,6 +6,10 @@ use serde_json::Value;
 
 /// The first Cloud-only shape in a send body, named for the error's details, or `None`.
 pub(crate) fn shape(body: &Value) -> Option<&'static str> {
+    // Pinning a group's message: only the Cloud API's groups take it.
+    if body.get("type").and_then(Value::as_str) == Some("pin") {
+        return Some("Unknown message type pin");
+    }
     if body.get("recipient_type").and_then(Value::as_str) == Some("group") {
         return Some("Unknown recipient_type group");
     }
@@ -160,6 +164,9 @@ mod tests {
     fn finds_groups_and_business_scoped_user_ids() {
         let group = json!({"recipient_type": "group", "to": "g", "type": "text"});
         assert!(shape(&group).is_some_and(|s| s.ends_with("group")));
+        let pin = json!({"recipient_type": "group", "to": "g", "type": "pin",
+            "pin": {"type": "unpin", "message_id": "wamid.1"}});
+        assert!(shape(&pin).is_some_and(|s| s.ends_with("type pin")));
         let bsuid = json!({"recipient": "US.1", "type": "text"});
         assert!(shape(&bsuid).is_some_and(|s| s.ends_with("recipient")));
     }

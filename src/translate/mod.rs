@@ -47,11 +47,19 @@ pub fn send_message(
         if let Some(content) = &request.content {
             group_content(&mut v, root, content);
         }
+    } else if flavor == Flavor::Cloud && matches!(request.content, Some(Content::Pin(_))) {
+        // On-Premises, `pin` is refused as Cloud-only already.
+        v.violation(
+            root.field("pin"),
+            Rule::NotAllowed(
+                "only a group's messages are pinned: set recipient_type to group and to to the group's id",
+            ),
+        );
     }
     let content = v.one_of(
         root.field("content"),
         request.content.as_ref(),
-        "text, image, audio, document, video, sticker, contacts, location, template, interactive, reaction",
+        "text, image, audio, document, video, sticker, contacts, location, template, interactive, reaction, pin",
     );
     let mut preview_url = None;
     let content =
@@ -153,7 +161,7 @@ pub fn mark_message_read(
 /// Refuses what a group does not take, at the member's path. Meta's Groups API takes "text, media,
 /// text-based templates, and media-based templates"; it lists calling, authentication templates,
 /// commerce and interactive messages as not supported, and contacts, locations and reactions are
-/// not among the types it takes.
+/// not among the types it takes. `pin` is for groups only (its docs pin a group's message).
 fn group_content(v: &mut Validator, root: Path<'_>, content: &Content) {
     const WHY: &str = "groups take text, media (image, audio, document, video, sticker) and text- or media-based template messages";
     let member = match content {
@@ -162,7 +170,8 @@ fn group_content(v: &mut Validator, root: Path<'_>, content: &Content) {
         | Content::Audio(_)
         | Content::Document(_)
         | Content::Video(_)
-        | Content::Sticker(_) => return,
+        | Content::Sticker(_)
+        | Content::Pin(_) => return,
         Content::Template(template) => {
             return template::refuse_commerce_in_group(v, root.field("template"), template);
         }
@@ -265,6 +274,49 @@ fn content<'a>(
                 },
             }
         }
+        Content::Pin(pin) => msg::Content::Pin {
+            pin: self::pin(v, root.field("pin"), pin)?,
+        },
+    })
+}
+
+/// A group's `pin`: which message, and when pinning, for how many days (1 to 30); unpinning takes
+/// no `expiration_days`.
+fn pin<'a>(v: &mut Validator, path: Path<'_>, pin: &'a proto::Pin) -> Option<msg::Pin<'a>> {
+    v.only_on(path, Flavor::Cloud);
+    let kind = match v.known_enum::<proto::PinType>(path.field("type"), pin.r#type) {
+        Some(proto::PinType::Pin) => Some(msg::PinType::Pin),
+        Some(proto::PinType::Unpin) => Some(msg::PinType::Unpin),
+        Some(proto::PinType::Unspecified) => {
+            v.violation(path.field("type"), Rule::Required);
+            None
+        }
+        None => None,
+    };
+    v.message_id(path.field("message_id"), &pin.message_id);
+    let days = path.field("expiration_days");
+    match (kind, pin.expiration_days) {
+        (Some(msg::PinType::Pin), None) => v.violation(days, Rule::Required),
+        (Some(msg::PinType::Pin), Some(n))
+            if !(1..=limits::PIN_EXPIRATION_DAYS_MAX).contains(&n) =>
+        {
+            v.violation(
+                days,
+                Rule::OutOfRange {
+                    min: "1".into(),
+                    max: limits::PIN_EXPIRATION_DAYS_MAX.to_string(),
+                },
+            )
+        }
+        (Some(msg::PinType::Unpin), Some(_)) => {
+            v.violation(days, Rule::NotAllowed("only pinning takes expiration_days"))
+        }
+        _ => {}
+    }
+    Some(msg::Pin {
+        kind: kind?,
+        message_id: &pin.message_id,
+        expiration_days: pin.expiration_days,
     })
 }
 

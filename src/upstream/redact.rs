@@ -41,6 +41,8 @@ const OWN_WORDS: &[&str] = &[
     "template",
     "interactive",
     "reaction",
+    "pin",
+    "unpin",
     "read",
 ];
 

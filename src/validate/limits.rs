@@ -102,6 +102,8 @@ pub const TAP_TARGET_TITLE_MAX: usize = 256;
 pub const VOICE_CALL_DISPLAY_TEXT_MAX: usize = 20;
 /// `voice_call` `ttl_minutes`: "Must be between 1 and 43200 (30 days)".
 pub const VOICE_CALL_TTL_MINUTES_MAX: u32 = 43_200;
+/// Group `pin.expiration_days`: 1 to 30 days (Meta's Groups API messaging docs), when pinning.
+pub const PIN_EXPIRATION_DAYS_MAX: u32 = 30;
 /// `voice_call` `payload`: "Maximum 512 characters."
 pub const VOICE_CALL_PAYLOAD_MAX: usize = 512;
 

@@ -87,6 +87,7 @@ pub enum Content<'a> {
     Template { template: Template<'a> },
     Interactive { interactive: Interactive<'a> },
     Reaction { reaction: Reaction<'a> },
+    Pin { pin: Pin<'a> },
 }
 
 /// `text`.
@@ -114,4 +115,23 @@ pub struct Location<'a> {
 pub struct Reaction<'a> {
     pub message_id: &'a str,
     pub emoji: &'a str,
+}
+
+/// `pin` (Cloud only, groups only): pins or unpins a message of the group.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Pin<'a> {
+    #[serde(rename = "type")]
+    pub kind: PinType,
+    pub message_id: &'a str,
+    /// Pinning only: 1 to 30 days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_days: Option<u32>,
+}
+
+/// `pin.type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinType {
+    Pin,
+    Unpin,
 }

@@ -26,6 +26,16 @@ fn template(name: &str, components: Vec<proto::TemplateComponent>) -> proto::Tem
     }
 }
 
+/// `content` sent to the group of Meta's Groups API examples.
+pub fn to_group(content: Content) -> proto::SendMessageRequest {
+    proto::SendMessageRequest {
+        to: "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD".into(),
+        recipient_type: proto::RecipientType::Group as i32,
+        content: Some(content),
+        ..Default::default()
+    }
+}
+
 pub fn parameter(parameter: Parameter) -> proto::TemplateParameter {
     proto::TemplateParameter {
         parameter: Some(parameter),
@@ -176,6 +186,22 @@ pub fn doc_cases() -> Vec<(&'static str, Flavor, Case)> {
                 })),
                 ..Default::default()
             })),
+        ),
+        cloud(
+            "group_pin",
+            Case::Send(Box::new(to_group(Content::Pin(proto::Pin {
+                r#type: proto::PinType::Pin as i32,
+                message_id: WAMID.into(),
+                expiration_days: Some(7),
+            })))),
+        ),
+        cloud(
+            "group_unpin",
+            Case::Send(Box::new(to_group(Content::Pin(proto::Pin {
+                r#type: proto::PinType::Unpin as i32,
+                message_id: WAMID.into(),
+                expiration_days: None,
+            })))),
         ),
         cloud(
             "marketing_messages_template",
