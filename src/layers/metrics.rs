@@ -40,6 +40,10 @@ impl MessageTypeSlot {
         match method {
             Method::SendMessage | Method::MarkMessageRead => {}
             Method::ListSenders
+            | Method::UploadMedia
+            | Method::GetMedia
+            | Method::DownloadMedia
+            | Method::DeleteMedia
             | Method::StreamEvents
             | Method::HealthCheck
             | Method::HealthWatch

@@ -43,6 +43,10 @@ pub enum Method {
     SendMessage,
     MarkMessageRead,
     ListSenders,
+    UploadMedia,
+    GetMedia,
+    DownloadMedia,
+    DeleteMedia,
     StreamEvents,
     HealthCheck,
     HealthWatch,
@@ -58,6 +62,10 @@ impl Method {
             "/whatsapp.v1.MessagingService/SendMessage" => Method::SendMessage,
             "/whatsapp.v1.MessagingService/MarkMessageRead" => Method::MarkMessageRead,
             "/whatsapp.v1.MessagingService/ListSenders" => Method::ListSenders,
+            "/whatsapp.v1.MediaService/UploadMedia" => Method::UploadMedia,
+            "/whatsapp.v1.MediaService/GetMedia" => Method::GetMedia,
+            "/whatsapp.v1.MediaService/DownloadMedia" => Method::DownloadMedia,
+            "/whatsapp.v1.MediaService/DeleteMedia" => Method::DeleteMedia,
             "/whatsapp.v1.EventService/StreamEvents" => Method::StreamEvents,
             "/grpc.health.v1.Health/Check" => Method::HealthCheck,
             "/grpc.health.v1.Health/Watch" => Method::HealthWatch,
@@ -75,6 +83,10 @@ impl Method {
             Method::SendMessage => "whatsapp.v1.MessagingService/SendMessage",
             Method::MarkMessageRead => "whatsapp.v1.MessagingService/MarkMessageRead",
             Method::ListSenders => "whatsapp.v1.MessagingService/ListSenders",
+            Method::UploadMedia => "whatsapp.v1.MediaService/UploadMedia",
+            Method::GetMedia => "whatsapp.v1.MediaService/GetMedia",
+            Method::DownloadMedia => "whatsapp.v1.MediaService/DownloadMedia",
+            Method::DeleteMedia => "whatsapp.v1.MediaService/DeleteMedia",
             Method::StreamEvents => "whatsapp.v1.EventService/StreamEvents",
             Method::HealthCheck => "grpc.health.v1.Health/Check",
             Method::HealthWatch => "grpc.health.v1.Health/Watch",
@@ -566,5 +578,22 @@ mod tests {
         assert_eq!(GrpcCode::from_header(b"3").as_str(), "INVALID_ARGUMENT");
         assert_eq!(GrpcCode::from_header(b"x").as_str(), "UNKNOWN");
         assert_eq!(Method::from_path("/evil/15550001111").as_str(), "other");
+        // Every RPC of the package has a label of its own, which names it back.
+        let set = <prost_types::FileDescriptorSet as prost::Message>::decode(
+            crate::proto::FILE_DESCRIPTOR_SET,
+        )
+        .expect("the descriptor set decodes");
+        let mut rpcs = 0;
+        for file in set.file.iter().filter(|f| f.package() == "whatsapp.v1") {
+            for service in &file.service {
+                for rpc in &service.method {
+                    let path = format!("/whatsapp.v1.{}/{}", service.name(), rpc.name());
+                    let method = Method::from_path(&path);
+                    assert_eq!(format!("/{}", method.as_str()), path);
+                    rpcs += 1;
+                }
+            }
+        }
+        assert!(rpcs >= 8, "{rpcs} RPCs found");
     }
 }
