@@ -175,3 +175,21 @@ pub fn announce(address: SocketAddr) {
         std::process::exit(0);
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_services_serving_line_gives_its_address() {
+        let line = r#"{"timestamp":"t","level":"INFO","fields":{"message":"whatsapp-grpc serving","listen":"127.0.0.1:40123","senders":8}}"#;
+        assert_eq!(serving_address(line).as_deref(), Some("127.0.0.1:40123"));
+        let flat = r#"{"message":"whatsapp-grpc serving","listen":"127.0.0.1:1"}"#;
+        assert_eq!(serving_address(flat).as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(
+            serving_address(r#"{"fields":{"message":"sending from"}}"#),
+            None
+        );
+        assert_eq!(serving_address("not json"), None);
+    }
+}

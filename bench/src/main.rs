@@ -60,6 +60,8 @@ enum Role {
         #[arg(long)]
         upstream: String,
     },
+    /// Writes results.md and latency.svg again from a results.json, beside it.
+    Replot { results: PathBuf },
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +127,7 @@ fn main() -> ExitCode {
             Some(Role::Stub) => stub::run().await,
             Some(Role::Bare) => bare::run().await,
             Some(Role::Facade { upstream }) => facade::run(&upstream).await,
+            Some(Role::Replot { results }) => replot(&results),
             None => bench(cli.run).await,
         }
     });
@@ -137,6 +140,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn replot(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let results: report::Results =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    results.write(dir)?;
+    println!("{}", results.markdown());
+    Ok(())
 }
 
 async fn bench(args: RunArgs) -> Result<(), String> {

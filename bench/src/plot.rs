@@ -18,14 +18,13 @@ const COLORS: [&str; 6] = [
 ];
 
 pub fn svg(results: &Results) -> String {
-    // Each server's points: its offered rates, then its full load, by throughput achieved.
+    // Each server's points as the load grows: its offered rates, then its full load.
     let series: Vec<(&str, Vec<&Measurement>)> = results
         .targets
         .iter()
         .map(|t| {
             let mut points: Vec<&Measurement> = t.open.iter().chain([&t.full]).collect();
             points.retain(|p| p.ok > 0);
-            points.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
             (t.name.as_str(), points)
         })
         .collect();
@@ -165,17 +164,17 @@ pub fn svg(results: &Results) -> String {
     );
     let _ = writeln!(
         svg,
-        r##"<text x="{lx}" y="{}" font-size="10" fill="#555">rightmost point: full load</text>"##,
+        r##"<text x="{lx}" y="{}" font-size="10" fill="#555">last point: full load (closed loop)</text>"##,
         ly + 48.0
     );
     svg.push_str("</svg>\n");
     svg
 }
 
-/// 1, 2 or 5 times a power of ten, at least `v`.
+/// A round number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten) at least `v`.
 fn nice_ceiling(v: f64) -> f64 {
     let power = 10f64.powi(v.log10().floor() as i32);
-    [1.0, 2.0, 5.0, 10.0]
+    [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
         .iter()
         .map(|m| m * power)
         .find(|c| *c >= v)
@@ -215,7 +214,8 @@ mod tests {
 
     #[test]
     fn axis_helpers() {
-        assert_eq!(nice_ceiling(26_000.0), 50_000.0);
+        assert_eq!(nice_ceiling(26_000.0), 30_000.0);
+        assert_eq!(nice_ceiling(8_100.0), 10_000.0);
         assert_eq!(nice_ceiling(1_000.0), 1_000.0);
         assert_eq!(nice_ceiling(1_001.0), 2_000.0);
         assert_eq!(thousands(104_000.0), "104,000");

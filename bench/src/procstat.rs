@@ -86,7 +86,7 @@ fn clock_ticks_per_second() -> f64 {
 }
 
 /// The machine the figures were measured on.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Machine {
     pub cpu_model: String,
     pub cpus: usize,
@@ -135,4 +135,24 @@ pub fn load_average() -> f64 {
         .ok()
         .and_then(|text| text.split_whitespace().next()?.parse().ok())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_grows_with_work_and_memory_is_read() {
+        let before = cpu_seconds(Pid::Myself).expect("readable");
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let after = cpu_seconds(Pid::Myself).expect("readable");
+        assert!(after > before, "{before} → {after}");
+        let memory = memory(Pid::Myself).expect("readable");
+        assert!(memory.rss > 0 && memory.peak >= memory.rss, "{memory:?}");
+        assert!(cpu_seconds(Pid::Of(u32::MAX)).is_err());
+    }
 }

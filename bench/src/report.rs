@@ -6,14 +6,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::load::{Schedule, Tally};
 use crate::procstat::Machine;
 use crate::run::{Settings, Subject, Usage};
 
 /// How the load was offered.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Mode {
     /// `workers` calls in flight at all times.
@@ -23,7 +23,7 @@ pub enum Mode {
 }
 
 /// One load against one server.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Measurement {
     pub target: String,
     pub shape: String,
@@ -131,7 +131,7 @@ impl Measurement {
 }
 
 /// One server's measurements.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TargetResult {
     pub name: String,
     pub description: String,
@@ -158,10 +158,10 @@ impl TargetResult {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunSettings {
     pub smoke: bool,
-    pub profile: &'static str,
+    pub profile: String,
     pub connections: usize,
     pub streams_per_connection: usize,
     pub warmup_s: f64,
@@ -173,7 +173,7 @@ pub struct RunSettings {
 }
 
 /// The service's figures over a reference's.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Ratios {
     pub throughput_vs_hand_facade: Option<f64>,
     pub throughput_vs_bare_tonic: Option<f64>,
@@ -182,7 +182,7 @@ pub struct Ratios {
     pub p99_us_at_1000: Option<u64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Results {
     pub version: String,
     pub unix_time: u64,
@@ -238,7 +238,8 @@ impl Results {
                     "dev"
                 } else {
                     "release"
-                },
+                }
+                .to_string(),
                 connections: settings.connections,
                 streams_per_connection: settings.streams,
                 warmup_s: settings.warmup.as_secs_f64(),
@@ -415,4 +416,31 @@ fn git_version() -> String {
         .and_then(|out| String::from_utf8(out.stdout).ok())
         .map(|text| text.trim().to_string())
         .unwrap_or_else(|| "an unknown revision".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_results_read_back_and_redraw() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/bench/results.json"
+        ))
+        .expect("docs/bench/results.json");
+        let results: Results = serde_json::from_str(&text).expect("a results file");
+        assert_eq!(results.targets.len(), Subject::ALL.len());
+        assert!(results.failures().is_empty());
+        let markdown = results.markdown();
+        for subject in Subject::ALL {
+            assert!(
+                markdown.contains(&format!("| {} |", subject.name())),
+                "{markdown}"
+            );
+        }
+        let svg = crate::plot::svg(&results);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), 2 * Subject::ALL.len());
+    }
 }

@@ -90,11 +90,12 @@ impl Subject {
 }
 
 pub async fn run(settings: Settings) -> Result<Results, String> {
-    let started = Instant::now();
-    let mut machine = Machine::read();
     std::fs::create_dir_all(&settings.out)
         .map_err(|e| format!("--out {}: {e}", settings.out.display()))?;
     let binary = service_binary(settings.service_binary.as_deref())?;
+    // The run proper, the build aside.
+    let started = Instant::now();
+    let mut machine = Machine::read();
     let shapes = workloads::all();
     for shape in &shapes {
         shape.cloud_json()?;
@@ -416,6 +417,7 @@ fn service_binary(explicit: Option<&Path>) -> Result<PathBuf, String> {
                 "CARGO_BIN_NAME",
                 "CARGO_CRATE_NAME",
                 "CARGO_PRIMARY_PACKAGE",
+                "OUT_DIR",
             ]
             .contains(&&*key)
         {
