@@ -217,7 +217,7 @@ mod tests {
         assert_eq!(nice_ceiling(26_000.0), 30_000.0);
         assert_eq!(nice_ceiling(8_100.0), 10_000.0);
         assert_eq!(nice_ceiling(1_000.0), 1_000.0);
-        assert_eq!(nice_ceiling(1_001.0), 2_000.0);
+        assert_eq!(nice_ceiling(1_001.0), 1_500.0);
         assert_eq!(thousands(104_000.0), "104,000");
         assert_eq!(thousands(950.0), "950");
         assert_eq!(latency_label(1000.0), "1 ms");
