@@ -108,9 +108,18 @@ impl Process {
             _stdin: stdin,
             log,
         };
-        let address = listening.recv_timeout(START_TIMEOUT).map_err(|_| {
+        let address = listening.recv_timeout(START_TIMEOUT).map_err(|error| {
+            let closed = error == mpsc::RecvTimeoutError::Disconnected;
+            // Its output closed: it is exiting; give it a moment to be reaped.
+            for _ in 0..if closed { 100 } else { 0 } {
+                if let Ok(Some(_)) = process.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let exited = match process.child.try_wait() {
                 Ok(Some(status)) => format!("it exited ({status})"),
+                _ if closed => "it closed its output without listening".to_string(),
                 _ => format!("it did not listen within {START_TIMEOUT:?}"),
             };
             format!(
