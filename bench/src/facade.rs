@@ -1,0 +1,109 @@
+//! The facade a team would write in an afternoon, the reference the service is compared with:
+//! tonic (default settings, tonic-prost's codec), the JSON built with `serde_json::json!`, sent with
+//! a default `reqwest::Client`, the message id read back from the answer. No validation, no
+//! tracing, no limits, no idempotency; text messages only (the only kind such a facade starts
+//! with). The one thing it adds to "default" is the rustls provider reqwest needs in this workspace
+//! (reqwest's `rustls-no-provider`, as the service builds it), which costs nothing over plain HTTP.
+
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+use whatsapp_grpc::proto::{self, send_message_request::Content};
+
+use crate::pb::messaging_service_server::{MessagingService, MessagingServiceServer};
+
+/// The token the facade sends (the stub accepts any).
+pub const TOKEN_ENV: &str = "WHATSAPP_GRPC_BENCH_TOKEN";
+
+struct Facade {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+#[tonic::async_trait]
+impl MessagingService for Facade {
+    async fn send_message(
+        &self,
+        request: Request<proto::SendMessageRequest>,
+    ) -> Result<Response<proto::SendMessageResponse>, Status> {
+        let request = request.into_inner();
+        let Some(Content::Text(text)) = request.content else {
+            return Err(Status::unimplemented("only text messages"));
+        };
+        let body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": request.to,
+            "type": "text",
+            "text": { "body": text.body, "preview_url": text.preview_url },
+        });
+        let answer = self
+            .client
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        if !answer.status().is_success() {
+            return Err(Status::internal(format!(
+                "the API answered {}",
+                answer.status()
+            )));
+        }
+        let bytes = answer
+            .bytes()
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let answer: Value =
+            serde_json::from_slice(&bytes).map_err(|e| Status::internal(e.to_string()))?;
+        let message_id = answer["messages"][0]["id"]
+            .as_str()
+            .ok_or_else(|| Status::internal("no message id"))?;
+        Ok(Response::new(proto::SendMessageResponse {
+            message_id: message_id.to_string(),
+            message_status: proto::MessageStatus::Accepted as i32,
+            wa_id: answer["contacts"][0]["wa_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            ..Default::default()
+        }))
+    }
+
+    async fn mark_message_read(
+        &self,
+        _request: Request<proto::MarkMessageReadRequest>,
+    ) -> Result<Response<proto::MarkMessageReadResponse>, Status> {
+        Err(Status::unimplemented("not in the bench"))
+    }
+
+    async fn list_senders(
+        &self,
+        _request: Request<proto::ListSendersRequest>,
+    ) -> Result<Response<proto::ListSendersResponse>, Status> {
+        Err(Status::unimplemented("not in the bench"))
+    }
+}
+
+pub async fn run(upstream: &str) -> Result<(), String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let facade = Facade {
+        client: reqwest::Client::new(),
+        url: format!("{upstream}/v24.0/{}/messages", crate::PHONE_NUMBER_ID),
+        token: std::env::var(TOKEN_ENV).unwrap_or_default(),
+    };
+    let incoming = TcpIncoming::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .map_err(|e| format!("the facade cannot listen: {e}"))?
+        .with_nodelay(Some(true));
+    crate::children::announce(incoming.local_addr().map_err(|e| e.to_string())?);
+    tonic::transport::Server::builder()
+        .add_service(MessagingServiceServer::new(facade))
+        .serve_with_incoming(incoming)
+        .await
+        .map_err(|e| format!("the facade: {e}"))
+}
