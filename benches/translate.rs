@@ -1,122 +1,68 @@
 //! What validation plus translation plus serialization costs per message, on the hot path of every
-//! send. Run with `cargo bench --bench translate`.
+//! send: for the request behind every conformance fixture (`tests/fixtures/{cloud,on_premises}/`
+//! and `tests/fixtures_cloud_docs/`, the same requests `tests/conformance.rs` checks), each for the
+//! flavor its fixture names. Run with `cargo bench --bench translate`; the target is 3 µs each.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use whatsapp_grpc::proto::{self, interactive::Kind, send_message_request::Content};
 use whatsapp_grpc::{Flavor, translate};
 
-fn request(content: Content) -> proto::SendMessageRequest {
-    proto::SendMessageRequest {
-        to: "15550001111".into(),
-        request_id: "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c".into(),
-        content: Some(content),
-        ..Default::default()
-    }
-}
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-fn text() -> proto::SendMessageRequest {
-    request(Content::Text(proto::Text {
-        body: "Your order #12345 has shipped and will arrive on Thursday. Track it at https://example.com/t/12345".into(),
-        preview_url: true,
-    }))
-}
+use common::cases::{Case, cloud_cases, on_premises_cases};
+use common::doc_cases::doc_cases;
 
-fn template() -> proto::SendMessageRequest {
-    use proto::{template_component::Component, template_parameter::Parameter};
-    let text = |t: &str| proto::TemplateParameter {
-        parameter: Some(Parameter::Text(t.into())),
-        ..Default::default()
+/// Every fixture's request: its folder and name, its flavor, and the request.
+fn every_fixture() -> Vec<(String, Flavor, Case)> {
+    let named = |dir: &str, flavor, cases: Vec<(&'static str, Case)>| {
+        cases
+            .into_iter()
+            .map(move |(name, case)| (format!("{dir}/{name}"), flavor, case))
+            .collect::<Vec<_>>()
     };
-    request(Content::Template(proto::Template {
-        name: "order_shipped".into(),
-        language: Some(proto::TemplateLanguage {
-            policy: 1,
-            code: "en_US".into(),
-        }),
-        components: vec![
-            proto::TemplateComponent {
-                component: Some(Component::Header(proto::TemplateHeader {
-                    parameters: vec![proto::TemplateParameter {
-                        parameter: Some(Parameter::Image(proto::Image {
-                            source: Some(proto::image::Source::Link(
-                                "https://example.com/img/parcel.png".into(),
-                            )),
-                            ..Default::default()
-                        })),
-                        ..Default::default()
-                    }],
-                })),
-            },
-            proto::TemplateComponent {
-                component: Some(Component::Body(proto::TemplateBody {
-                    parameters: vec![text("Ana"), text("#12345"), text("Thursday")],
-                })),
-            },
-            proto::TemplateComponent {
-                component: Some(Component::Button(proto::TemplateButton {
-                    index: 0,
-                    sub_type: Some(proto::template_button::SubType::QuickReply(
-                        proto::TemplateQuickReplyButton {
-                            payload: "track-12345".into(),
-                        },
-                    )),
-                })),
-            },
-        ],
-        ..Default::default()
-    }))
-}
-
-fn reply_buttons() -> proto::SendMessageRequest {
-    let reply = |id: &str, title: &str| proto::InteractiveReplyButton {
-        button: Some(proto::interactive_reply_button::Button::Reply(
-            proto::InteractiveReply {
-                id: id.into(),
-                title: title.into(),
-            },
-        )),
-    };
-    request(Content::Interactive(proto::Interactive {
-        kind: Some(Kind::Button(proto::InteractiveButton {
-            header: Some(proto::InteractiveMediaHeader {
-                kind: Some(proto::interactive_media_header::Kind::Text(
-                    "Delivery window".into(),
-                )),
-            }),
-            body: Some(proto::InteractiveBody {
-                text: "When should we deliver your order? 🚚".into(),
-            }),
-            footer: Some(proto::InteractiveFooter {
-                text: "You can change this later".into(),
-            }),
-            buttons: vec![
-                reply("slot-am", "Morning"),
-                reply("slot-pm", "Afternoon"),
-                reply("slot-eve", "Evening"),
-            ],
-        })),
-    }))
+    let mut all = named("on_premises", Flavor::OnPremises, on_premises_cases());
+    all.extend(named("cloud", Flavor::Cloud, cloud_cases()));
+    all.extend(
+        doc_cases()
+            .into_iter()
+            .map(|(name, flavor, case)| (format!("cloud_docs/{name}"), flavor, case)),
+    );
+    all
 }
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("validate+translate+serialize");
-    for (name, request) in [
-        ("text", text()),
-        ("template", template()),
-        ("reply_buttons", reply_buttons()),
-    ] {
-        let mut buffer = Vec::with_capacity(1024);
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                buffer.clear();
-                let body = translate::send_message(Flavor::Cloud, black_box(&request))
-                    .expect("valid request");
-                serde_json::to_writer(&mut buffer, &body).expect("serializes");
-                black_box(buffer.len())
-            })
-        });
+    // Many small cases: short runs each (the figures are stable to a few percent).
+    group
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .sample_size(20);
+    let mut buffer = Vec::with_capacity(1024);
+    for (name, flavor, case) in every_fixture() {
+        match case {
+            Case::Send(request) => group.bench_function(&name, |b| {
+                b.iter(|| {
+                    buffer.clear();
+                    let body = translate::send_message(flavor, black_box(&request))
+                        .expect("a fixture's request is valid");
+                    serde_json::to_writer(&mut buffer, &body).expect("serializes");
+                    black_box(buffer.len())
+                })
+            }),
+            Case::MarkRead(request) => group.bench_function(&name, |b| {
+                b.iter(|| {
+                    buffer.clear();
+                    let body = translate::mark_message_read(flavor, black_box(&request))
+                        .expect("a fixture's request is valid");
+                    serde_json::to_writer(&mut buffer, &body).expect("serializes");
+                    black_box(buffer.len())
+                })
+            }),
+        };
     }
     group.finish();
 }

@@ -194,6 +194,13 @@ pub struct ServeArgs {
     #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_MAX_QUEUED", default_value_t = DEFAULT_MAX_QUEUED)]
     pub upstream_max_queued: usize,
 
+    /// Speak HTTP/2 without TLS (h2c, with prior knowledge) to plaintext `http://` upstreams that
+    /// serve it, such as a local proxy: a few multiplexed connections instead of one per call in
+    /// flight. `https://` upstreams need no flag: HTTP/2 is negotiated in the TLS handshake (ALPN).
+    /// (The variable takes true/false, 1/0, yes/no, on/off.)
+    #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub upstream_http2_prior_knowledge: bool,
+
     /// The deadline of a call whose caller sets none (`grpc-timeout`): everything done for the call,
     /// waiting for a slot and every request to the API included, ends by then.
     #[arg(long, env = "WHATSAPP_GRPC_DEFAULT_DEADLINE", default_value = "60s", value_parser = parse_duration)]
@@ -681,6 +688,10 @@ impl ServeArgs {
             ));
         }
 
+        if self.sandbox && self.upstream_http2_prior_knowledge {
+            problems.push("--upstream-http2-prior-knowledge: the sandbox speaks HTTP/1.1 only; drop the flag (or WHATSAPP_GRPC_UPSTREAM_HTTP2_PRIOR_KNOWLEDGE) with --sandbox".into());
+        }
+        let prior_knowledge = self.upstream_http2_prior_knowledge;
         let upstream = if self.sandbox {
             Upstream::Sandbox(SandboxConfig::default())
         } else {
@@ -702,16 +713,27 @@ impl ServeArgs {
                     },
                     sandbox: self.sandbox,
                 };
-                let senders = file.read(&process_env).unwrap_or_else(|lines| {
-                    problems.extend(lines.lines().map(str::to_owned));
-                    Vec::new()
-                });
+                let senders = file
+                    .read(&process_env)
+                    .and_then(|senders| with_http2_prior_knowledge(senders, prior_knowledge))
+                    .unwrap_or_else(|lines| {
+                        problems.extend(lines.lines().map(str::to_owned));
+                        Vec::new()
+                    });
                 // On SIGHUP: the file again, with the environment as it is then.
-                let reload = Reload(Arc::new(move || file.read(&process_env)));
+                let reload = Reload(Arc::new(move || {
+                    with_http2_prior_knowledge(file.read(&process_env)?, prior_knowledge)
+                }));
                 (senders, Some(reload))
             }
             None => match self.default_sender(flavor, env.clone()) {
-                Ok(sender) => (vec![sender], None),
+                Ok(sender) => match with_http2_prior_knowledge(vec![sender], prior_knowledge) {
+                    Ok(senders) => (senders, None),
+                    Err(problem) => {
+                        problems.push(problem);
+                        (Vec::new(), None)
+                    }
+                },
                 Err(found) => {
                     problems.extend(found);
                     (Vec::new(), None)
@@ -1006,6 +1028,7 @@ impl ServeArgs {
                     max_in_flight: self.upstream_max_in_flight,
                     max_queued: self.upstream_max_queued,
                     max_attempts: self.upstream_max_attempts,
+                    http2_prior_knowledge: false,
                 },
             }),
             _ => Err(problems),
@@ -1057,6 +1080,29 @@ fn webhook_config(
     } else {
         Err(problems)
     }
+}
+
+/// `--upstream-http2-prior-knowledge` applied to every sender: refused unless each one's API is
+/// at an `http://` URL (an `https://` one negotiates HTTP/2 itself).
+fn with_http2_prior_knowledge(
+    mut senders: Vec<SenderConfig>,
+    prior_knowledge: bool,
+) -> Result<Vec<SenderConfig>, String> {
+    if !prior_knowledge {
+        return Ok(senders);
+    }
+    for sender in &mut senders {
+        let url = &sender.upstream.base_url;
+        if !url.starts_with("http://") {
+            return Err(format!(
+                "--upstream-http2-prior-knowledge is for plaintext http:// upstreams, and sender {:?} sends to {:?}: an https:// upstream negotiates HTTP/2 in its TLS handshake without the flag; drop it (or WHATSAPP_GRPC_UPSTREAM_HTTP2_PRIOR_KNOWLEDGE)",
+                sender.name,
+                display_url(url)
+            ));
+        }
+        sender.upstream.http2_prior_knowledge = true;
+    }
+    Ok(senders)
 }
 
 /// Whether two listeners would take one port (0 asks the OS for a free one: never shared).

@@ -22,7 +22,7 @@ use crate::proto::{
     MessageStatus, SendMessageRequest, SendMessageResponse, SenderFlavor, SenderHealth,
 };
 use crate::ratelimit::RateLimitError;
-use crate::senders::{Sender, Senders};
+use crate::senders::{PickError, Sender, Senders};
 use crate::telemetry::TraceContext;
 use crate::translate;
 use crate::upstream::{UpstreamError, UpstreamFailure};
@@ -49,13 +49,9 @@ impl Messaging {
         Messaging { senders, store }
     }
 
-    /// The sender `requested` names, recorded on the RPC's span.
-    fn pick(&self, requested: &str) -> Result<Arc<Sender>, Error> {
-        let sender = self.senders.pick(requested)?;
-        let span = Span::current();
-        span.record("sender", sender.name.as_str());
-        span.record("flavor", sender.flavor.as_str());
-        Ok(sender)
+    /// The sender `requested` names; picked before the RPC's span is made, which names it.
+    fn pick(&self, requested: &str) -> Result<Arc<Sender>, PickError> {
+        self.senders.pick(requested)
     }
 }
 
@@ -74,16 +70,21 @@ impl MessagingService for Messaging {
             slot.set(kind);
         }
         let request = request.into_inner();
+        let sender = self.pick(&request.sender);
         let span = rpc_span(
             "SendMessage",
             "whatsapp.v1.MessagingService/SendMessage",
             kind.as_str(),
             caller.as_ref(),
+            sender.as_deref().ok(),
+            &trace,
         );
-        trace.continue_in(&span);
+        trace.adopt(&span);
         async move {
             let call = Call::start("SendMessage");
-            let result = self.send(&request, &trace, deadline, caller.as_ref()).await;
+            let result = self
+                .send(sender, &request, &trace, deadline, caller.as_ref())
+                .await;
             call.finish(&result);
             result
                 .map(|(response, replayed)| {
@@ -113,16 +114,19 @@ impl MessagingService for Messaging {
             slot.set(MessageType::of_read(request.get_ref()));
         }
         let request = request.into_inner();
+        let sender = self.pick(&request.sender);
         let span = rpc_span(
             "MarkMessageRead",
             "whatsapp.v1.MessagingService/MarkMessageRead",
             "read_receipt",
             caller.as_ref(),
+            sender.as_deref().ok(),
+            &trace,
         );
-        trace.continue_in(&span);
+        trace.adopt(&span);
         async move {
             let call = Call::start("MarkMessageRead");
-            let result = self.mark_read(&request, &trace, deadline).await;
+            let result = self.mark_read(sender, &request, &trace, deadline).await;
             call.finish(&result);
             result.map(Response::new).map_err(Status::from)
         }
@@ -162,12 +166,13 @@ impl Messaging {
     /// The response, and whether it is an earlier call's, replayed for its `request_id`.
     async fn send(
         &self,
+        sender: Result<Arc<Sender>, PickError>,
         request: &SendMessageRequest,
         trace: &TraceContext,
         deadline: Option<Deadline>,
         caller: Option<&Caller>,
     ) -> Result<(SendMessageResponse, bool), Error> {
-        let sender = self.pick(&request.sender)?;
+        let sender = sender?;
         let body = translate::send_message(sender.flavor, request)?;
         let json = serialize(&body)?;
         let endpoint = body.endpoint;
@@ -260,11 +265,12 @@ impl Messaging {
 
     async fn mark_read(
         &self,
+        sender: Result<Arc<Sender>, PickError>,
         request: &MarkMessageReadRequest,
         trace: &TraceContext,
         deadline: Option<Deadline>,
     ) -> Result<MarkMessageReadResponse, Error> {
-        let sender = self.pick(&request.sender)?;
+        let sender = sender?;
         let body = translate::mark_message_read(sender.flavor, request)?;
         let json = serialize(&body)?;
         sender
@@ -303,9 +309,8 @@ async fn deliver(
         .send_message_to(endpoint, json, trace, deadline.map(|d| d.at))
         .await
         .inspect_err(|failure| record_error(&failure.error))?;
-    Span::current().record("http_status", 200);
     let response = response(answer, &sender.name);
-    Span::current().record("message_id", response.message_id.as_str());
+    record_sent(&Span::current(), &response.message_id);
     Ok(response)
 }
 
@@ -402,14 +407,18 @@ fn response(answer: SendAnswer, sender: &str) -> SendMessageResponse {
 }
 
 /// One span per RPC. It names the method, the caller (its API key's name, when callers
-/// authenticate), flavor, message type and trace; the recipient, the text and the credentials
-/// never appear in it. Exported as an OpenTelemetry server span (`otel.*`) whose attributes are
-/// these fields.
+/// authenticate), the sender and its flavor (none for a sender that does not exist), message type
+/// and trace; the recipient, the text and the credentials never appear in it. Exported as an
+/// OpenTelemetry server span (`otel.*`) whose attributes are these fields. What is known at the
+/// start is given at the start: a JSON log layer re-reads every field of the span at each
+/// `record`, so each one recorded later costs a parse and a write of them all.
 fn rpc_span(
     method: &'static str,
     full_method: &'static str,
     message_type: &str,
     caller: Option<&Caller>,
+    sender: Option<&Sender>,
+    trace: &TraceContext,
 ) -> Span {
     tracing::info_span!(
         "rpc",
@@ -418,16 +427,32 @@ fn rpc_span(
         otel.status_code = Empty,
         method,
         caller = caller.map(|caller| &*caller.name),
-        sender = Empty,
-        flavor = Empty,
+        sender = sender.map(|sender| sender.name.as_str()),
+        flavor = sender.map(|sender| sender.flavor.as_str()),
         message_type,
-        trace_id = Empty,
+        trace_id = %trace.trace_id(),
         http_status = Empty,
         message_id = Empty,
         fbtrace_id = Empty,
         grpc_code = Empty,
         latency_us = Empty,
     )
+}
+
+/// Records a sent message's HTTP status (200) and id on the RPC's span, in one record.
+fn record_sent(span: &Span, message_id: &str) {
+    let Some(metadata) = span.metadata() else {
+        return;
+    };
+    let fields = metadata.fields();
+    let (Some(http_status), Some(id)) = (fields.field("http_status"), fields.field("message_id"))
+    else {
+        return;
+    };
+    span.record_all(&fields.value_set(&[
+        (&http_status, Some(&200 as &dyn tracing::Value)),
+        (&id, Some(&message_id as &dyn tracing::Value)),
+    ]));
 }
 
 /// Records the API's view of a failure on the span.

@@ -106,6 +106,7 @@ fn sender(
             max_in_flight: 16,
             max_queued: 64,
             max_attempts: 3,
+            http2_prior_knowledge: false,
         },
     }
 }

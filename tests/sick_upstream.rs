@@ -451,6 +451,7 @@ fn direct_config(base_url: String, credentials: Credentials) -> UpstreamConfig {
         max_in_flight: 4,
         max_queued: 16,
         max_attempts: 3,
+        http2_prior_knowledge: false,
     }
 }
 

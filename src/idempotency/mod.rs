@@ -55,12 +55,65 @@ impl Key {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fingerprint(pub [u8; 32]);
 
+/// The field number of `SendMessageRequest.request_id`.
+const REQUEST_ID_FIELD: u64 = 16;
+
 impl Fingerprint {
+    /// The SHA-256 of the request's encoding with `request_id` cleared. Prost writes each field
+    /// on its own and leaves an empty string out, so that encoding is the request's own less its
+    /// `request_id` field: the hash skips those bytes rather than clone the whole request.
     pub fn of(request: &SendMessageRequest) -> Fingerprint {
-        let mut request = request.clone();
-        request.request_id.clear();
-        Fingerprint(Sha256::digest(request.encode_to_vec()).into())
+        let encoded = request.encode_to_vec();
+        match field_range(&encoded, REQUEST_ID_FIELD) {
+            Some(Some(range)) => {
+                let mut hasher = Sha256::new();
+                hasher.update(&encoded[..range.start]);
+                hasher.update(&encoded[range.end..]);
+                Fingerprint(hasher.finalize().into())
+            }
+            Some(None) => Fingerprint(Sha256::digest(&encoded).into()),
+            // Not reached: prost's own encoding always walks.
+            None => {
+                let mut request = request.clone();
+                request.request_id.clear();
+                Fingerprint(Sha256::digest(request.encode_to_vec()).into())
+            }
+        }
     }
+}
+
+/// Where the top-level field `number` is in `encoded`: `Some(None)` when it is absent, `None`
+/// when the bytes are not a well-formed message (they always are, from prost).
+fn field_range(encoded: &[u8], number: u64) -> Option<Option<std::ops::Range<usize>>> {
+    let mut at = 0;
+    while at < encoded.len() {
+        let start = at;
+        let key = varint(encoded, &mut at)?;
+        let size = match key & 7 {
+            0 => {
+                varint(encoded, &mut at)?;
+                0
+            }
+            1 => 8,
+            2 => usize::try_from(varint(encoded, &mut at)?).ok()?,
+            5 => 4,
+            _ => return None,
+        };
+        at = at.checked_add(size).filter(|&end| end <= encoded.len())?;
+        if key >> 3 == number {
+            return Some(Some(start..at));
+        }
+    }
+    Some(None)
+}
+
+/// The varint at `encoded[*at..]`, moving `at` past it.
+fn varint(encoded: &[u8], at: &mut usize) -> Option<u64> {
+    let mut buf = encoded.get(*at..)?;
+    let before = buf.len();
+    let value = prost::encoding::decode_varint(&mut buf).ok()?;
+    *at += before - buf.len();
+    Some(value)
 }
 
 /// The answer a first call gave, kept to answer its duplicates.
@@ -316,6 +369,63 @@ impl StoredEntry {
 mod tests {
     use super::*;
     use crate::proto::send_message_request::Content;
+
+    /// The fingerprint as it was first defined: a clone of the request, `request_id` cleared,
+    /// encoded and hashed. Stores shared by replicas (Redis) need every version to agree.
+    fn cloned_fingerprint(request: &SendMessageRequest) -> Fingerprint {
+        let mut request = request.clone();
+        request.request_id.clear();
+        Fingerprint(Sha256::digest(request.encode_to_vec()).into())
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_hash_of_the_request_without_its_request_id() {
+        use crate::proto::{Context, Template, TemplateLanguage};
+        let text = SendMessageRequest {
+            to: "15550001111".into(),
+            content: Some(Content::Text(crate::proto::Text {
+                body: "x".repeat(300),
+                preview_url: true,
+            })),
+            context: Some(Context {
+                message_id: "wamid.1".into(),
+            }),
+            biz_opaque_callback_data: "tracking".into(),
+            sender: "billing".into(),
+            ..Default::default()
+        };
+        let template = SendMessageRequest {
+            to: "15550001111".into(),
+            content: Some(Content::Template(Template {
+                name: "order_shipped".into(),
+                language: Some(TemplateLanguage {
+                    policy: 1,
+                    code: "en_US".into(),
+                }),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        for request in [text, template, SendMessageRequest::default()] {
+            for id in ["", "4f0b6d1e-8c3a-4e7b-9a1d-2c5e6f7a8b9c"] {
+                let request = SendMessageRequest {
+                    request_id: id.into(),
+                    ..request.clone()
+                };
+                assert_eq!(
+                    Fingerprint::of(&request),
+                    cloned_fingerprint(&request),
+                    "{request:?}"
+                );
+            }
+        }
+        assert_eq!(
+            field_range(&[0x82, 0x01, 0x05, b'a'], 16),
+            None,
+            "truncated"
+        );
+        assert_eq!(field_range(&[0x0b], 1), None, "a group");
+    }
 
     #[test]
     fn the_fingerprint_ignores_the_request_id_only() {

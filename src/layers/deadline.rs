@@ -120,14 +120,15 @@ where
         };
         let deadline = Deadline { at, timeout };
         request.extensions_mut().insert(deadline);
-        let method = request.uri().path().to_owned();
+        // The URI shares the request's buffer: no copy of the path unless the warning is written.
+        let uri = request.uri().clone();
         let call = self.inner.call(request);
         Box::pin(async move {
             match tokio::time::timeout_at(deadline.at + BACKSTOP_GRACE, call).await {
                 Ok(result) => result,
                 Err(_) => {
                     tracing::warn!(
-                        method,
+                        method = uri.path(),
                         ?timeout,
                         "call abandoned: the caller's deadline passed before it finished"
                     );

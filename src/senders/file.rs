@@ -701,6 +701,8 @@ fn sender(
             max_in_flight,
             max_queued,
             max_attempts,
+            // `--upstream-http2-prior-knowledge` is applied to every sender once they are read.
+            http2_prior_knowledge: false,
         },
     })
 }

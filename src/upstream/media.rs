@@ -264,7 +264,7 @@ impl Upstream {
         let mut started = false;
         self.call(
             method,
-            url,
+            &url,
             Bytes::new(),
             Some(trace),
             &budget,

@@ -3,7 +3,8 @@
 //! credentials, and the answers read back into the wire model or a typed [`UpstreamError`].
 //!
 //! Under a hostile or sick upstream it holds: at most `max_in_flight` calls reach the API at once
-//! (and, HTTP/1.1 being one request per connection, about as many connections), at most
+//! (and, HTTP/1.1 being one request per connection, about as many connections; HTTP/2, offered in
+//! the TLS handshake or spoken in plaintext with prior knowledge, multiplexes them), at most
 //! `max_queued` callers wait for a slot, every request (the login included) has a timeout and ends
 //! by the caller's deadline, answers are read up to [`MAX_ANSWER_BYTES`], redirects are not
 //! followed, and whatever the upstream says passes through one [`redact`]or before it can reach a
@@ -92,6 +93,9 @@ pub struct UpstreamConfig {
     /// (`--upstream-max-attempts`, 1 to [`MAX_ATTEMPTS`]; [`DEFAULT_MAX_ATTEMPTS`]; 1 = no retry).
     /// See [`retry`] for what is retried; retries happen within the call's slot.
     pub max_attempts: u32,
+    /// Speak HTTP/2 without TLS (h2c with prior knowledge): only for an `http://` base URL. An
+    /// `https://` API speaks HTTP/2 when it offers it in the TLS handshake (ALPN), HTTP/1.1 otherwise.
+    pub http2_prior_knowledge: bool,
 }
 
 /// The client of one API installation.
@@ -386,6 +390,12 @@ impl Upstream {
         }
         check::base_url(base).map_err(|problem| format!("the upstream URL {problem}"))?;
         check::credentials(&config.credentials)?;
+        if config.http2_prior_knowledge && !base.starts_with("http://") {
+            return Err(format!(
+                "HTTP/2 with prior knowledge is for plaintext http:// upstreams, not {:?} (an https:// upstream negotiates HTTP/2 itself)",
+                display_url(base)
+            ));
+        }
         if !(1..=Semaphore::MAX_PERMITS).contains(&config.max_in_flight) {
             return Err(format!(
                 "the number of calls in flight to the upstream must be between 1 and {} (is {})",
@@ -436,13 +446,17 @@ impl Upstream {
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             // HTTP/1.1: one request per connection, so no more idle connections than calls in
-            // flight are worth keeping.
+            // flight are worth keeping. HTTP/2 (offered in the TLS handshake, or with prior
+            // knowledge) multiplexes the calls on one connection.
             .pool_max_idle_per_host(config.max_in_flight)
             // A redirect would re-send the message elsewhere (307/308) or turn it into a GET that
             // "succeeds" (302): never followed, a 3xx is an unexpected answer.
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
             .user_agent(concat!("whatsapp-grpc/", env!("CARGO_PKG_VERSION")));
+        if config.http2_prior_knowledge {
+            builder = builder.http2_prior_knowledge();
+        }
         if let Some(pem) = &config.extra_ca_pem {
             check::ca_certificates(pem)
                 .map_err(|problem| format!("the upstream CA file {problem}"))?;
@@ -514,7 +528,7 @@ impl Upstream {
             (Endpoint::MarketingMessages, None) | (Endpoint::Messages, _) => &self.messages_url,
         };
         let (answer, attempts) = self
-            .message_call(Method::POST, url.clone(), body.into(), trace, deadline)
+            .message_call(Method::POST, url, body.into(), trace, deadline)
             .await?;
         // A success without a message id may still have sent the message: the outcome is unknown.
         let unexpected = |what: &str| UpstreamFailure {
@@ -542,7 +556,7 @@ impl Upstream {
         deadline: Option<Instant>,
     ) -> Result<(), UpstreamFailure> {
         let (method, url) = match self.flavor {
-            Flavor::Cloud => (Method::POST, self.messages_url.clone()),
+            Flavor::Cloud => (Method::POST, std::borrow::Cow::Borrowed(&self.messages_url)),
             Flavor::OnPremises => {
                 // `/v1/messages/{message_id}`, the id percent-encoded as one path segment.
                 let mut url = self.messages_url.clone();
@@ -554,10 +568,10 @@ impl Upstream {
                         attempts: 0,
                     })?
                     .push(message_id);
-                (Method::PUT, url)
+                (Method::PUT, std::borrow::Cow::Owned(url))
             }
         };
-        self.message_call(method, url, body.into(), trace, deadline)
+        self.message_call(method, &url, body.into(), trace, deadline)
             .await?;
         Ok(())
     }
@@ -572,7 +586,7 @@ impl Upstream {
         let answer = self
             .call(
                 Method::GET,
-                self.health_url.clone(),
+                &self.health_url,
                 Bytes::new(),
                 None,
                 &budget,
@@ -596,7 +610,7 @@ impl Upstream {
     async fn message_call(
         &self,
         method: Method,
-        url: Url,
+        url: &Url,
         body: Bytes,
         trace: &TraceContext,
         deadline: Option<Instant>,
@@ -622,7 +636,7 @@ impl Upstream {
             let result = self
                 .call(
                     method.clone(),
-                    url.clone(),
+                    url,
                     body.clone(),
                     Some(trace),
                     &budget,
@@ -698,7 +712,7 @@ impl Upstream {
     async fn call(
         &self,
         method: Method,
-        url: Url,
+        url: &Url,
         body: Bytes,
         trace: Option<&TraceContext>,
         budget: &Budget,
@@ -710,15 +724,7 @@ impl Upstream {
         let bearer = self.auth.bearer(&self.client, budget, observer).await?;
         let began = Instant::now();
         let answer = self
-            .request(
-                method.clone(),
-                url.clone(),
-                &body,
-                trace,
-                &bearer,
-                budget,
-                started,
-            )
+            .request(method.clone(), url, &body, trace, &bearer, budget, started)
             .await;
         let latency = began.elapsed();
         let answer = match answer {
@@ -772,7 +778,7 @@ impl Upstream {
     async fn request(
         &self,
         method: Method,
-        url: Url,
+        url: &Url,
         body: &Bytes,
         trace: Option<&TraceContext>,
         bearer: &Bearer,
@@ -793,11 +799,11 @@ impl Upstream {
             ),
             None => Span::none(),
         };
+        // The whole exchange is bounded below by `slot.until` (one timer per request, not two).
         let mut request = self
             .client
-            .request(method, url)
-            .header(AUTHORIZATION, bearer.header.clone())
-            .timeout(slot.timeout);
+            .request(method, url.clone())
+            .header(AUTHORIZATION, bearer.header.clone());
         if let Some(trace) = trace {
             let mut headers = HeaderMap::with_capacity(2);
             trace.inject(&span, &mut headers);
@@ -810,7 +816,7 @@ impl Upstream {
         let exchange = async {
             let mut response = request.send().await?;
             let status = response.status();
-            let headers = response.headers().clone();
+            let headers = std::mem::take(response.headers_mut());
             let body = match read_body(&mut response).await {
                 Ok(body) => Some(body),
                 Err(BodyError::TooLarge) => None,

@@ -215,6 +215,7 @@ impl Stack {
                     max_in_flight: options.max_in_flight,
                     max_queued: options.max_queued,
                     max_attempts: options.max_attempts,
+                    http2_prior_knowledge: false,
                 },
             }],
             reload: None,

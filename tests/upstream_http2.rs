@@ -1,0 +1,267 @@
+//! HTTP/2 towards the API: an `https://` upstream that offers `h2` in the TLS handshake (ALPN), as
+//! the Cloud API does, is spoken to in HTTP/2; one that offers only HTTP/1.1 still gets HTTP/1.1;
+//! a plaintext upstream gets HTTP/1.1 unless `--upstream-http2-prior-knowledge` says it speaks
+//! h2c. Each test runs the real binary against a real HTTP server on loopback that records the
+//! protocol version of every request it receives.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::process::{BINARY, Service};
+use common::*;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{CertificateParams, KeyPair};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
+
+const SENT: &str = r#"{"messaging_product":"whatsapp","contacts":[{"input":"15550001111","wa_id":"15550001111"}],"messages":[{"id":"wamid.h2","message_status":"accepted"}]}"#;
+
+/// The method, path and HTTP version of each request an upstream received.
+type Seen = Arc<Mutex<Vec<(String, String, http::Version)>>>;
+
+/// A Cloud API stand-in on loopback that answers every request as a sent message, speaking
+/// HTTP/1.1 and HTTP/2 (h2c with prior knowledge in plaintext; over TLS, whatever ALPN chose,
+/// among the protocols `alpn` offers). Answers its base URL and what it saw.
+async fn upstream(tls: Option<(&Pki, &[&[u8]])>) -> (String, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let acceptor = tls.map(|(pki, alpn)| {
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        let mut config = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![pki.cert.clone()],
+                PrivateKeyDer::Pkcs8(pki.key.clone_key()),
+            )
+            .expect("TLS config");
+        config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+        TlsAcceptor::from(Arc::new(config))
+    });
+    let url = match acceptor {
+        Some(_) => format!("https://localhost:{port}"),
+        None => format!("http://127.0.0.1:{port}"),
+    };
+    let seen = Seen::default();
+    let recorded = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let seen = recorded.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: http::Request<hyper::body::Incoming>| {
+                        seen.lock().expect("the record").push((
+                            request.method().to_string(),
+                            request.uri().path().to_owned(),
+                            request.version(),
+                        ));
+                        async {
+                            http::Response::builder()
+                                .header("content-type", "application/json")
+                                .body(SENT.to_owned())
+                        }
+                    },
+                );
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let _ = match acceptor {
+                    Some(acceptor) => {
+                        let Ok(tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        builder.serve_connection(TokioIo::new(tls), service).await
+                    }
+                    None => builder.serve_connection(TokioIo::new(tcp), service).await,
+                };
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// A self-signed certificate for `localhost`, and its PEM to trust.
+struct Pki {
+    pem: String,
+    cert: CertificateDer<'static>,
+    key: PrivatePkcs8KeyDer<'static>,
+}
+
+fn pki() -> Pki {
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    Pki {
+        pem: cert.pem(),
+        cert: cert.der().clone(),
+        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+    }
+}
+
+/// Starts the binary sending to `url` with `extra` flags, sends one text message through it over
+/// gRPC, and answers the versions of the message requests the upstream saw.
+async fn send_one(url: &str, extra: &[&str], seen: &Seen) -> Vec<http::Version> {
+    let mut args = vec![
+        "--flavor",
+        "cloud",
+        "--phone-number-id",
+        "1234567890",
+        "--upstream-url",
+        url,
+    ];
+    args.extend_from_slice(extra);
+    let service = Service::start(&args).await;
+    let mut client = MessagingServiceClient::new(service.channel().await);
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.send_message(request(text("hello over HTTP/2"))),
+    )
+    .await
+    .expect("an answer in time")
+    .unwrap_or_else(|status| panic!("sent: {status:?}\n{}", service.log()))
+    .into_inner();
+    assert_eq!(response.message_id, "wamid.h2");
+    let seen = seen.lock().expect("the record");
+    seen.iter()
+        .filter(|(method, path, _)| method == "POST" && path == "/v24.0/1234567890/messages")
+        .map(|(_, _, version)| *version)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_tls_upstream_that_offers_h2_is_spoken_to_in_http2() {
+    let pki = pki();
+    let (url, seen) = upstream(Some((&pki, &[b"h2", b"http/1.1"]))).await;
+    let ca = tempfile_with(&pki.pem);
+    let versions = send_one(&url, &["--upstream-ca-file", ca.path()], &seen).await;
+    assert_eq!(versions, [http::Version::HTTP_2]);
+}
+
+#[tokio::test]
+async fn a_tls_upstream_that_offers_only_http1_gets_http1() {
+    let pki = pki();
+    let (url, seen) = upstream(Some((&pki, &[b"http/1.1"]))).await;
+    let ca = tempfile_with(&pki.pem);
+    let versions = send_one(&url, &["--upstream-ca-file", ca.path()], &seen).await;
+    assert_eq!(versions, [http::Version::HTTP_11]);
+}
+
+#[tokio::test]
+async fn a_plaintext_upstream_gets_http1_unless_told_it_speaks_h2c() {
+    let (url, seen) = upstream(None).await;
+    let versions = send_one(&url, &[], &seen).await;
+    assert_eq!(versions, [http::Version::HTTP_11]);
+
+    let (url, seen) = upstream(None).await;
+    let versions = send_one(&url, &["--upstream-http2-prior-knowledge"], &seen).await;
+    assert_eq!(versions, [http::Version::HTTP_2]);
+
+    // The same from the environment.
+    let (url, seen) = upstream(None).await;
+    let service = {
+        let mut command = std::process::Command::new(BINARY);
+        command
+            .args([
+                "serve",
+                "--flavor",
+                "cloud",
+                "--phone-number-id",
+                "1234567890",
+                "--upstream-url",
+                &url,
+            ])
+            .env("WHATSAPP_ACCESS_TOKEN", "test-token")
+            .env("WHATSAPP_GRPC_UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", "true");
+        Service::launch(command).await
+    };
+    let mut client = MessagingServiceClient::new(service.channel().await);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        client.send_message(request(text("hello over h2c"))),
+    )
+    .await
+    .expect("an answer in time")
+    .expect("sent");
+    let seen = seen.lock().expect("the record");
+    assert!(
+        seen.iter()
+            .any(|(method, _, version)| method == "POST" && *version == http::Version::HTTP_2),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn prior_knowledge_is_refused_for_https_and_the_sandbox() {
+    for (args, named) in [
+        (
+            vec![
+                "--flavor",
+                "cloud",
+                "--phone-number-id",
+                "1234567890",
+                "--upstream-url",
+                "https://graph.example.com",
+                "--upstream-http2-prior-knowledge",
+            ],
+            "graph.example.com",
+        ),
+        // Without --upstream-url, a Cloud sender sends to the Graph API over TLS.
+        (
+            vec![
+                "--flavor",
+                "cloud",
+                "--phone-number-id",
+                "1234567890",
+                "--upstream-http2-prior-knowledge",
+            ],
+            "https://",
+        ),
+        (
+            vec!["--sandbox", "--upstream-http2-prior-knowledge"],
+            "sandbox",
+        ),
+    ] {
+        let output = std::process::Command::new(BINARY)
+            .arg("serve")
+            .args(&args)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("WHATSAPP_ACCESS_TOKEN", "test-token")
+            .output()
+            .expect("the binary runs");
+        assert!(!output.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--upstream-http2-prior-knowledge") && stderr.contains(named),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// A file holding `text`, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn tempfile_with(text: &str) -> TempFile {
+    let path = std::env::temp_dir().join(format!(
+        "whatsapp-grpc-h2-{}-{}.pem",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::write(&path, text).expect("written");
+    TempFile(path)
+}
