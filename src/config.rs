@@ -276,9 +276,9 @@ pub struct ServeArgs {
     #[arg(long, env = "WHATSAPP_GRPC_EVENT_RETENTION", default_value = "7d", value_parser = parse_duration)]
     pub event_retention: Duration,
 
-    /// The most events kept. In memory, a webhook that does not fit is refused (the API sends it
-    /// again later) once the oldest events every consumer group acknowledged are dropped; in
-    /// Redis, the oldest events are trimmed.
+    /// The most events kept. A webhook that does not fit is refused (the API sends it again later)
+    /// once the oldest events every consumer group acknowledged are dropped, in memory and in
+    /// Redis alike.
     #[arg(long, env = "WHATSAPP_GRPC_EVENT_STORE_MAX_EVENTS", default_value_t = crate::events::config::DEFAULT_MAX_EVENTS)]
     pub event_store_max_events: usize,
 

@@ -21,7 +21,7 @@ use whatsapp_grpc::Flavor;
 use whatsapp_grpc::events::config::EventStoreConfig;
 use whatsapp_grpc::events::memory::MemoryStore;
 use whatsapp_grpc::events::redis::RedisStore;
-use whatsapp_grpc::events::store::{EventStore, Published};
+use whatsapp_grpc::events::store::{EventStore, Published, Subscription};
 use whatsapp_grpc::proto::event_service_client::EventServiceClient;
 use whatsapp_grpc::proto::{Event, ReceivedEvent, StreamEventsRequest, StreamEventsResponse};
 
@@ -307,6 +307,68 @@ async fn a_sender_filter_delivers_only_that_senders_events(kind: Kind) {
     assert_eq!(ids(&subscriber.take(2).await), ["b", "d"]);
 }
 with_memory_and_redis!(a_sender_filter_delivers_only_that_senders_events);
+
+/// A full store (of 2 events) refuses new events, storing none of them, until every group has
+/// acknowledged the oldest; an event dropped to make room is still a duplicate when its webhook
+/// comes again. The same in memory and in Redis.
+async fn a_full_store_refuses_new_events_until_the_oldest_are_acknowledged(kind: Kind) {
+    let redis = matches!(kind, Kind::Redis).then(RedisServer::start);
+    let store: Arc<dyn EventStore> = match &redis {
+        None => Arc::new(MemoryStore::new(2)),
+        Some(redis) => Arc::new(
+            RedisStore::new(&redis.url(), Duration::from_secs(3600), 2).expect("a Redis store"),
+        ),
+    };
+    let subscription = |group: &str| Subscription {
+        group: group.into(),
+        sender: None,
+        ack_deadline: Duration::from_secs(600),
+    };
+    assert_eq!(store.publish(events(0..2)).await.expect("stored").stored, 2);
+    // No group has acknowledged anything: nothing makes room.
+    assert!(store.publish(events(2..3)).await.is_err());
+    let mut consumer = store
+        .subscribe(subscription("g"))
+        .await
+        .expect("a consumer");
+    let received = consumer
+        .receive(10, Duration::from_secs(1))
+        .await
+        .expect("received");
+    assert_eq!(received.len(), 2);
+    // Delivered, not acknowledged: still no room, and nothing of a refused publish is stored.
+    assert!(store.publish(events(2..4)).await.is_err());
+    let acked = store
+        .ack("g", &[received[0].ack_id.clone()])
+        .await
+        .expect("acknowledged");
+    assert_eq!(acked, 1);
+    assert!(
+        store.publish(events(2..4)).await.is_err(),
+        "room for one only"
+    );
+    assert_eq!(store.publish(events(2..3)).await.expect("stored").stored, 1);
+    // The event dropped to make room, its webhook delivered again: a duplicate.
+    assert_eq!(
+        store.publish(events(0..1)).await.expect("stored"),
+        Published {
+            stored: 0,
+            duplicates: 1
+        }
+    );
+    // What is kept: the unacknowledged one and the new one, oldest first.
+    let mut late = store
+        .subscribe(subscription("late"))
+        .await
+        .expect("a consumer");
+    let kept = late
+        .receive(10, Duration::from_secs(1))
+        .await
+        .expect("received");
+    let kept: Vec<String> = kept.into_iter().map(|d| d.event.event_id).collect();
+    assert_eq!(kept, ids_of(&events(1..3)));
+}
+with_memory_and_redis!(a_full_store_refuses_new_events_until_the_oldest_are_acknowledged);
 
 #[tokio::test]
 async fn bad_requests_are_refused_with_the_field_named() {

@@ -42,6 +42,73 @@ const mediaDefinition = protoLoader.loadSync('whatsapp/v1/media_service.proto', 
 });
 const { MediaService } = grpc.loadPackageDefinition(mediaDefinition).whatsapp.v1;
 
+const eventsDefinition = protoLoader.loadSync('whatsapp/v1/event_service.proto', {
+  includeDirs: [PROTO],
+  keepCase: false,
+  enums: String,
+  longs: String,
+  defaults: true,
+  oneofs: true,
+});
+const { EventService } = grpc.loadPackageDefinition(eventsDefinition).whatsapp.v1;
+
+/** A client of the event service (StreamEvents). */
+export function connectEvents(address) {
+  return new EventService(address, grpc.credentials.createInsecure());
+}
+
+/**
+ * Receives the events of consumer group `group` (EventService.StreamEvents), calls
+ * `handle(event)` for each and acknowledges it after; once `handle` returns true, half-closes the
+ * stream (the server reads the acknowledgements sent before, releases what is still outstanding
+ * to the group, and ends the stream). Resolves to true then, to false when the stream ended first
+ * (its deadline): a subscriber that keeps going opens a new one. An event may come twice
+ * (redelivered when its acknowledgement was missed): handle it idempotently, by `event.eventId`.
+ */
+export function subscribe(events, group, handle, { ackDeadlineSeconds = 60, timeoutMs = 30_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const call = events.StreamEvents(new grpc.Metadata(), { deadline: Date.now() + timeoutMs });
+    let done = false;
+    call.write({ consumerGroup: group, ackDeadlineSeconds });
+    call.on('data', ({ receivedEvents }) => {
+      if (done) return; // sent before the server read the half-close: released, not acknowledged
+      const ackIds = [];
+      for (const { ackId, event } of receivedEvents) {
+        done = handle(event) === true;
+        ackIds.push(ackId);
+        if (done) break;
+      }
+      call.write({ ackIds });
+      if (done) call.end();
+    });
+    call.on('end', () => resolve(done));
+    call.on('error', (error) => (error.code === grpc.status.DEADLINE_EXCEEDED ? resolve(done) : reject(error)));
+  });
+}
+
+/** `sent`, `delivered`, `read`, `failed`… of a status event; undefined for another event. */
+export function statusName(event) {
+  return event.kind === 'status' ? event.status.status.replace('DELIVERY_STATUS_', '').toLowerCase() : undefined;
+}
+
+/**
+ * The statuses of message `messageId` received by `group`, in order, once every one of `wanted`
+ * came (or the stream's deadline passed); every event received is acknowledged.
+ */
+export async function waitForStatuses(events, group, messageId, wanted = ['sent', 'delivered', 'read'], options) {
+  const seen = [];
+  await subscribe(
+    events,
+    group,
+    (event) => {
+      if (event.kind === 'status' && event.status.messageId === messageId) seen.push(statusName(event));
+      return wanted.every((status) => seen.includes(status));
+    },
+    options,
+  );
+  return seen;
+}
+
 /** A client of the media service (upload, look up, download, delete). */
 export function connectMedia(address) {
   return new MediaService(address, grpc.credentials.createInsecure());

@@ -10,6 +10,7 @@ import grpc from '@grpc/grpc-js';
 
 import {
   connect,
+  connectEvents,
   connectMedia,
   errorDetails,
   markRead,
@@ -19,6 +20,7 @@ import {
   sendTemplate,
   sendText,
   uploadMedia,
+  waitForStatuses,
 } from './client.mjs';
 
 // Recipients the sandbox answers specially (see the README's "The sandbox").
@@ -40,9 +42,11 @@ async function failure(promise) {
 const address = process.argv[2] ?? '127.0.0.1:50051';
 const client = connect(address);
 const media = connectMedia(address);
+const events = connectEvents(address);
 try {
   let sent = await sendText(client, CUSTOMER, 'Your order has shipped');
   console.log(`text: ${sent.messageId} ${sent.messageStatus}`);
+  const text = sent;
 
   sent = await sendTemplate(client, CUSTOMER, 'order_update', 'en_US', ['Ana', '#1234']);
   console.log(`template: ${sent.messageId}`);
@@ -80,7 +84,13 @@ try {
     `rate limited: ${codeName(details.code)} ${JSON.stringify(details.message)} reason ${details.reason},` +
       ` outcome ${details.metadata.outcome}, retry in ${details.retryDelayMs} ms`,
   );
+
+  // What became of the text: its statuses on the event stream (the service started with
+  // --webhook-listen, so the sandbox posts them; see the README).
+  const statuses = await waitForStatuses(events, 'example', text.messageId, undefined, { timeoutMs: 15_000 });
+  console.log(`events: ${text.messageId} ${statuses.join(' → ') || 'none (start the service with --webhook-listen)'}`);
 } finally {
   client.close();
   media.close();
+  events.close();
 }

@@ -17,6 +17,7 @@ import grpc from '@grpc/grpc-js';
 
 import {
   connect,
+  connectEvents,
   connectMedia,
   downloadMedia,
   errorDetails,
@@ -28,7 +29,9 @@ import {
   sendReliably,
   sendTemplate,
   sendText,
+  subscribe,
   uploadMedia,
+  waitForStatuses,
 } from './client.mjs';
 
 const BINARY =
@@ -39,13 +42,21 @@ const STARTUP_MS = 30_000;
 let service;
 let client;
 let media;
+let events;
 
 /** Starts the binary and resolves to the fields of its "whatsapp-grpc serving" log line. */
 function serve() {
   accessSync(BINARY, constants.X_OK); // a missing binary fails here, naming the path
-  service = spawn(BINARY, ['serve', '--sandbox', '--listen', '127.0.0.1:0', '--log-format', 'json'], {
+  // With a webhook listener, the sandbox posts the status webhooks of each send to it.
+  const args = ['serve', '--sandbox', '--listen', '127.0.0.1:0', '--log-format', 'json', '--webhook-listen', '127.0.0.1:0'];
+  service = spawn(BINARY, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, RUST_LOG: 'info' },
+    env: {
+      ...process.env,
+      RUST_LOG: 'info',
+      WHATSAPP_GRPC_APP_SECRET: 'example-app-secret',
+      WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN: 'example-verify-token',
+    },
   });
   const seen = [];
   return new Promise((resolve, reject) => {
@@ -77,11 +88,13 @@ before(async () => {
   const serving = await serve();
   client = connect(serving.listen);
   media = connectMedia(serving.listen);
+  events = connectEvents(serving.listen);
 });
 
 after(async () => {
   client?.close();
   media?.close();
+  events?.close();
   if (service && service.exitCode === null && service.signalCode === null) {
     const exited = new Promise((resolve) => service.once('exit', resolve));
     service.kill('SIGTERM');
@@ -205,5 +218,24 @@ test('an upload of a type the API refuses names the field', async () => {
   assert.deepEqual(
     details.violations.map(({ field }) => field),
     ['metadata.mime_type'],
+  );
+});
+
+test('a sent message comes back as its statuses on the event stream', async () => {
+  const sent = await sendText(client, CUSTOMER, 'Your order has shipped');
+  const group = `node-${randomUUID().slice(0, 8)}`;
+  assert.deepEqual(await waitForStatuses(events, group, sent.messageId), ['sent', 'delivered', 'read']);
+  // Acknowledged: a new stream of the group gets none of them again, only what comes next.
+  const later = await sendText(client, CUSTOMER, 'And here is your receipt');
+  const seen = [];
+  const finished = await subscribe(events, group, (event) => {
+    seen.push(event.eventId);
+    return event.eventId === `status/${later.messageId}/read`;
+  });
+  assert.equal(finished, true);
+  assert.ok(!seen.some((id) => id.includes(sent.messageId)), seen.join(' '));
+  assert.deepEqual(
+    seen.filter((id) => id.includes(later.messageId)),
+    ['sent', 'delivered', 'read'].map((status) => `status/${later.messageId}/${status}`),
   );
 });

@@ -20,6 +20,7 @@ from whatsapp_example import (
     send_template,
     send_text,
     upload_media,
+    wait_for_statuses,
 )
 
 # Recipients the sandbox answers specially (see the README's "The sandbox").
@@ -34,6 +35,7 @@ def main():
     with channel:
         sent = send_text(stub, CUSTOMER, "Your order has shipped")
         print(f"text: {sent.message_id} {messaging.MessageStatus.Name(sent.message_status)}")
+        text = sent
 
         sent = send_template(stub, CUSTOMER, "order_update", "en_US", ["Ana", "#1234"])
         print(f"template: {sent.message_id}")
@@ -83,6 +85,11 @@ def main():
                 f"rate limited: {details.code.name} {details.message!r} reason {details.reason},"
                 f" outcome {details.metadata.get('outcome')}, retry in {details.retry_delay} s"
             )
+
+        # What became of the text: its statuses on the event stream (the service started with
+        # --webhook-listen, so the sandbox posts them; see the README).
+        statuses = wait_for_statuses(channel, "example", text.message_id, timeout=15.0)
+        print(f"events: {text.message_id} {' → '.join(statuses) or 'none (start the service with --webhook-listen)'}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ from whatsapp_example import (
     send_reliably,
     send_template,
     send_text,
+    subscribe,
     upload_media,
+    wait_for_statuses,
 )
 
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -42,12 +44,19 @@ class Service:
 
     def __init__(self, binary):
         self.process = subprocess.Popen(
-            [binary, "serve", "--sandbox", "--listen", "127.0.0.1:0", "--log-format", "json"],
+            # With a webhook listener, the sandbox posts the status webhooks of each send to it.
+            [binary, "serve", "--sandbox", "--listen", "127.0.0.1:0", "--log-format", "json",
+             "--webhook-listen", "127.0.0.1:0"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            env=dict(os.environ, RUST_LOG="info"),
+            env=dict(
+                os.environ,
+                RUST_LOG="info",
+                WHATSAPP_GRPC_APP_SECRET="example-app-secret",
+                WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN="example-verify-token",
+            ),
         )
         self.lines = queue.Queue()
         # Drains stderr for the process's whole life, so its logging never blocks on a full pipe.
@@ -205,3 +214,22 @@ def test_a_rate_limited_recipient_reads_error_info_and_retry_info(stub):
     # The service writes the API's `(#130429)` as `(code 130429)` (grpc-js would show `%23`).
     assert "(code 130429) Rate limit hit" in details.message, details
     assert failure.value.details() == details.message, "grpcio decodes grpc-message in full"
+
+
+def test_a_sent_message_comes_back_as_its_statuses_on_the_event_stream(channel, stub):
+    sent = send_text(stub, CUSTOMER, "Your order has shipped")
+    group = f"python-{uuid.uuid4().hex[:8]}"
+    assert wait_for_statuses(channel, group, sent.message_id) == ["sent", "delivered", "read"]
+    # Acknowledged: a new stream of the group gets none of them again, only what comes next.
+    later = send_text(stub, CUSTOMER, "And here is your receipt")
+    seen = []
+
+    def handle(event):
+        seen.append(event.event_id)
+        return event.event_id == f"status/{later.message_id}/read"
+
+    assert subscribe(channel, group, handle)
+    assert not any(sent.message_id in event_id for event_id in seen), seen
+    assert [event_id for event_id in seen if later.message_id in event_id] == [
+        f"status/{later.message_id}/{status}" for status in ("sent", "delivered", "read")
+    ]

@@ -5,6 +5,7 @@ test_examples.py asserts what they return.
 """
 
 import os
+import queue
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -14,6 +15,9 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from whatsapp.v1 import (
+    event_service_pb2 as event_service,
+    event_service_pb2_grpc as event_service_grpc,
+    events_pb2,
     interactive_pb2,
     media_pb2,
     media_service_pb2 as media,
@@ -217,3 +221,59 @@ def download_media(channel, media_id, timeout=60.0):
         else:
             data.extend(message.chunk)
     return mime_type, bytes(data)
+
+
+def subscribe(channel, group, handle, ack_deadline_seconds=60, timeout=30.0):
+    """Receives the events of consumer group `group` (EventService.StreamEvents), calls
+    handle(event) for each and acknowledges it after; once handle returns True, half-closes the
+    stream (the server reads the acknowledgements sent before, releases what is still outstanding
+    to the group, and ends the stream). Returns True then, False when the stream ended first (its
+    deadline): a subscriber that keeps going opens a new one. An event may come twice (redelivered
+    when its acknowledgement was missed): handle it idempotently, by `event.event_id`."""
+    requests = queue.Queue()
+    requests.put(
+        event_service.StreamEventsRequest(consumer_group=group, ack_deadline_seconds=ack_deadline_seconds)
+    )
+    stub = event_service_grpc.EventServiceStub(channel)
+    done = False
+    try:
+        # The request stream: the subscription first, then acknowledgements; None half-closes it.
+        for response in stub.StreamEvents(iter(requests.get, None), timeout=timeout):
+            if done:
+                continue  # sent before the server read the half-close: released, not acknowledged
+            ack_ids = []
+            for received in response.received_events:
+                done = handle(received.event) is True
+                ack_ids.append(received.ack_id)
+                if done:
+                    break
+            requests.put(event_service.StreamEventsRequest(ack_ids=ack_ids))
+            if done:
+                requests.put(None)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise
+    finally:
+        requests.put(None)
+    return done
+
+
+def status_name(event):
+    """`sent`, `delivered`, `read`, `failed`… of a status event; None for another event."""
+    if event.WhichOneof("kind") != "status":
+        return None
+    return events_pb2.DeliveryStatus.Name(event.status.status).removeprefix("DELIVERY_STATUS_").lower()
+
+
+def wait_for_statuses(channel, group, message_id, wanted=("sent", "delivered", "read"), timeout=30.0):
+    """The statuses of message `message_id` received by `group`, in order, once every one of
+    `wanted` came (or the stream's deadline passed); every event received is acknowledged."""
+    seen = []
+
+    def handle(event):
+        if event.WhichOneof("kind") == "status" and event.status.message_id == message_id:
+            seen.append(status_name(event))
+        return all(status in seen for status in wanted)
+
+    subscribe(channel, group, handle, timeout=timeout)
+    return seen

@@ -34,8 +34,8 @@ pub struct EventStoreConfig {
     pub kind: EventStoreKind,
     /// How long an event is kept (acknowledged or not), and its `event_id` remembered.
     pub retention: Duration,
-    /// The most events kept: in memory, a publish that does not fit is refused once the oldest
-    /// events every group acknowledged are dropped; in Redis, the oldest are trimmed.
+    /// The most events kept: a publish that does not fit is refused once the oldest events every
+    /// group acknowledged are dropped (in memory and in Redis).
     pub max_events: usize,
 }
 

@@ -19,7 +19,9 @@ pub use super::config::DEFAULT_RETENTION;
 /// Events in memory, at most `capacity` of them, each for at most the retention. When full, the
 /// oldest events every consumer group has acknowledged make room; if that is not enough, a publish
 /// is refused (and the webhook is not acknowledged, so the API delivers it again later) rather
-/// than dropping events a group still waits for.
+/// than dropping events a group still waits for. The `event_id` of an event dropped to make room
+/// is remembered until its retention ends (at most `capacity` such ids), so a webhook the API
+/// redelivers after that is still recognised and not stored again.
 pub struct MemoryStore {
     shared: Arc<Shared>,
 }
@@ -37,8 +39,12 @@ struct State {
     /// The events kept, oldest first; `log[0]` has the number `first`.
     log: VecDeque<Stored>,
     first: u64,
-    /// The `event_id`s of the events kept.
+    /// The `event_id`s of the events kept, and of those in [`State::remembered`].
     ids: HashSet<String>,
+    /// The `event_id`s of events dropped to make room before their retention ended, oldest first,
+    /// with when they were stored: remembered until their retention ends (at most `capacity` of
+    /// them), so a webhook redelivered after its event was dropped is still a duplicate.
+    remembered: VecDeque<(String, Instant)>,
     groups: HashMap<String, Group>,
     next_consumer: u64,
 }
@@ -121,9 +127,16 @@ impl State {
         self.first + self.log.len() as u64
     }
 
-    fn pop_front(&mut self) {
+    /// Drops the oldest event; its `event_id` is remembered for the rest of its retention when
+    /// `remember` (it made room), forgotten otherwise (its retention ended).
+    fn pop_front(&mut self, remember: bool) {
         if let Some(stored) = self.log.pop_front() {
-            self.ids.remove(&stored.event.event_id);
+            if remember {
+                self.remembered
+                    .push_back((stored.event.event_id, stored.at));
+            } else {
+                self.ids.remove(&stored.event.event_id);
+            }
             let number = self.first;
             self.first += 1;
             for group in self.groups.values_mut() {
@@ -140,7 +153,19 @@ impl State {
             .front()
             .is_some_and(|stored| now.saturating_duration_since(stored.at) > retention)
         {
-            self.pop_front();
+            self.pop_front(false);
+        }
+        self.forget(retention, now, usize::MAX);
+    }
+
+    /// Forgets the remembered `event_id`s whose retention ended, and the oldest beyond `most`.
+    fn forget(&mut self, retention: Duration, now: Instant, most: usize) {
+        while let Some((id, at)) = self.remembered.front() {
+            if self.remembered.len() <= most && now.saturating_duration_since(*at) <= retention {
+                break;
+            }
+            self.ids.remove(id);
+            self.remembered.pop_front();
         }
     }
 
@@ -240,8 +265,9 @@ impl EventStore for MemoryStore {
                     .collect()
             };
             while state.log.len() + fresh.len() > shared.capacity && state.oldest_acknowledged() {
-                state.pop_front();
+                state.pop_front(true);
             }
+            state.forget(shared.retention, Instant::now(), shared.capacity);
             if state.log.len() + fresh.len() > shared.capacity {
                 return Err(StoreError(format!(
                     "the in-memory event store is full ({} events): events are kept until every consumer group acknowledged them",
@@ -476,6 +502,91 @@ mod tests {
             .expect("acknowledged");
         assert_eq!(again, 1);
         assert!(store.publish(vec![event("d")]).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_event_dropped_to_make_room_is_still_a_duplicate_within_its_retention() {
+        let store = MemoryStore::new(2);
+        let mut consumer = store
+            .subscribe(subscription("g"))
+            .await
+            .expect("a consumer");
+        assert!(store.publish(vec![event("a"), event("b")]).await.is_ok());
+        let received = consumer
+            .receive(10, Duration::ZERO)
+            .await
+            .expect("received");
+        let ack_ids: Vec<String> = received.iter().map(|d| d.ack_id.clone()).collect();
+        assert_eq!(store.ack("g", &ack_ids).await.ok(), Some(2));
+        // "a" and "b" make room for "c" and "d"...
+        assert!(store.publish(vec![event("c"), event("d")]).await.is_ok());
+        let ids: Vec<String> = store.events().into_iter().map(|e| e.event_id).collect();
+        assert_eq!(ids, ["c", "d"]);
+        // ...and their webhooks, delivered again, are recognised: not stored, not delivered.
+        assert_eq!(
+            store.publish(vec![event("a"), event("b")]).await.ok(),
+            Some(Published {
+                stored: 0,
+                duplicates: 2
+            })
+        );
+        let next = consumer
+            .receive(10, Duration::ZERO)
+            .await
+            .expect("received");
+        let next: Vec<String> = next.into_iter().map(|d| d.event.event_id).collect();
+        assert_eq!(next, ["c", "d"]);
+    }
+
+    #[tokio::test]
+    async fn remembered_ids_are_bounded_by_the_capacity_and_the_retention() {
+        let store = MemoryStore::with_retention(1, Duration::from_secs(600));
+        let mut consumer = store
+            .subscribe(subscription("g"))
+            .await
+            .expect("a consumer");
+        for id in ["a", "b", "c"] {
+            assert!(store.publish(vec![event(id)]).await.is_ok(), "{id}");
+            let received = consumer.receive(1, Duration::ZERO).await.expect("received");
+            let ack_ids: Vec<String> = received.iter().map(|d| d.ack_id.clone()).collect();
+            assert_eq!(store.ack("g", &ack_ids).await.ok(), Some(1));
+        }
+        {
+            let state = store.shared.lock();
+            // "c" kept, "b" remembered, "a" forgotten: at most `capacity` remembered.
+            assert_eq!(state.log.len(), 1);
+            assert_eq!(state.remembered.len(), 1);
+            assert_eq!(state.ids.len(), 2);
+        }
+        assert_eq!(
+            store
+                .publish(vec![event("b")])
+                .await
+                .ok()
+                .map(|p| p.duplicates),
+            Some(1)
+        );
+
+        let short = MemoryStore::with_retention(1, Duration::from_secs(2));
+        let mut consumer = short
+            .subscribe(subscription("g"))
+            .await
+            .expect("a consumer");
+        assert!(short.publish(vec![event("a")]).await.is_ok());
+        let received = consumer.receive(1, Duration::ZERO).await.expect("received");
+        assert_eq!(
+            short.ack("g", &[received[0].ack_id.clone()]).await.ok(),
+            Some(1)
+        );
+        assert!(short.publish(vec![event("b")]).await.is_ok());
+        assert_eq!(short.shared.lock().remembered.len(), 1);
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        // Past its retention, "a" is forgotten: a new delivery of it is stored again.
+        assert_eq!(
+            short.publish(vec![event("a")]).await.ok().map(|p| p.stored),
+            Some(1)
+        );
+        assert!(short.shared.lock().remembered.is_empty());
     }
 
     #[tokio::test]

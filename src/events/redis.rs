@@ -1,10 +1,13 @@
 //! The Redis store, shared by every replica: one Redis stream holds the events, consumer groups
 //! deliver them.
 //!
-//! - A publish is one script: per event, `SET NX PX <retention>` on a key named after its
-//!   `event_id` (hashed), and only if that took, `XADD … MINID ~ <now - retention>`; then the stream
-//!   is trimmed to `--event-store-max-events` (`XTRIM MAXLEN ~`). Atomic: an event is stored once
-//!   and its id is remembered, or neither.
+//! - A publish is one script: the events past the retention are dropped (`XTRIM MINID`); the
+//!   events whose `event_id` key (hashed) exists are duplicates; if the others do not fit in
+//!   `--event-store-max-events`, the oldest events every consumer group acknowledged make room
+//!   (`XTRIM MAXLEN`), and if that is not enough the publish is refused and nothing is stored (the
+//!   webhook is answered 503 and the API delivers it again), as the memory store does, rather than
+//!   trimming events a group still waits for; then, per new event, `SET PX <retention>` on its key
+//!   and `XADD`. Atomic: an event is stored once and its id is remembered, or neither.
 //! - A consumer group is created on its first subscription from the start of the stream
 //!   (`XGROUP CREATE … 0 MKSTREAM`). Each stream is one consumer of it with a name of its own.
 //! - A receive first takes over the group's events whose ack deadline passed (`XAUTOCLAIM` with the
@@ -43,24 +46,59 @@ const RELEASE_MAX: usize = 2000;
 const IDLE_CONSUMER: Duration = Duration::from_secs(600);
 
 /// KEYS[1] the stream, KEYS[2..] the id keys; ARGV[1] the retention in ms, ARGV[2] the most events
-/// kept, ARGV[i + 1] the event of KEYS[i]. Returns how many were stored.
+/// kept, ARGV[i + 1] the event of KEYS[i]. Drops the events past the retention; then, if the new
+/// events do not fit, the oldest events every group acknowledged make room, or, if they are not
+/// enough, nothing is stored and the script fails (as the memory store refuses). Returns how many
+/// were stored.
 const PUBLISH: &str = r#"
 redis.replicate_commands()
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function before(a, b)
+  local am, aseq = parse(a)
+  local bm, bseq = parse(b)
+  return am < bm or (am == bm and aseq < bseq)
+end
+local full = 'the Redis event store is full (' .. ARGV[2] .. ' events): events are kept until every consumer group acknowledged them'
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local minid = now - tonumber(ARGV[1])
 if minid < 0 then minid = 0 end
-local stored = 0
+redis.call('XTRIM', KEYS[1], 'MINID', minid)
+local fresh, seen = {}, {}
 for i = 2, #KEYS do
-  if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
-    redis.call('XADD', KEYS[1], 'MINID', '~', minid, '*', 'e', ARGV[i + 1])
-    stored = stored + 1
+  if not seen[KEYS[i]] and redis.call('EXISTS', KEYS[i]) == 0 then
+    seen[KEYS[i]] = true
+    table.insert(fresh, i)
   end
 end
-if stored > 0 then
-  redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[2])
+if #fresh == 0 then return 0 end
+local max = tonumber(ARGV[2])
+local over = redis.call('XLEN', KEYS[1]) + #fresh - max
+if over > 0 then
+  if #fresh > max then return redis.error_reply(full) end
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over)
+  local last = oldest[#oldest][1]
+  local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+  if #groups == 0 then return redis.error_reply(full) end
+  for _, group in ipairs(groups) do
+    local name, delivered
+    for i = 1, #group, 2 do
+      if group[i] == 'name' then name = group[i + 1] end
+      if group[i] == 'last-delivered-id' then delivered = group[i + 1] end
+    end
+    if not name or not delivered or before(delivered, last) then return redis.error_reply(full) end
+    if #redis.call('XPENDING', KEYS[1], name, '-', last, 1) > 0 then return redis.error_reply(full) end
+  end
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', max - #fresh)
 end
-return stored
+for _, i in ipairs(fresh) do
+  redis.call('SET', KEYS[i], '1', 'PX', ARGV[1])
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1])
+end
+return #fresh
 "#;
 
 /// KEYS[1] the stream; ARGV the group, the consumer, the minimum idle time in ms, the cursor, the
@@ -165,7 +203,7 @@ pub struct RedisStore {
 
 impl RedisStore {
     /// A store on `url` (`redis://host:port/db`), connected on first use, keeping events for
-    /// `retention` and at most about `max_events` of them.
+    /// `retention` and at most `max_events` of them.
     pub fn new(url: &str, retention: Duration, max_events: usize) -> Result<RedisStore, String> {
         let connection = crate::redis_connection::connect(url, "--event-store")?;
         let client = ::redis::Client::open(url)
