@@ -13,20 +13,17 @@ use std::time::Duration;
 use common::Kind;
 use common::redis_server::RedisServer;
 use common::stack::{Options, Stack};
+use common::subscriber::{WITHIN, first, id, ids, open, subscribe};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
-use tonic::Streaming;
 use whatsapp_grpc::Flavor;
 use whatsapp_grpc::events::config::EventStoreConfig;
 use whatsapp_grpc::events::memory::MemoryStore;
 use whatsapp_grpc::events::redis::RedisStore;
 use whatsapp_grpc::events::store::{EventStore, Published, Subscription};
 use whatsapp_grpc::proto::event_service_client::EventServiceClient;
-use whatsapp_grpc::proto::{Event, ReceivedEvent, StreamEventsRequest, StreamEventsResponse};
-
-/// How long a test waits for something that should come.
-const WITHIN: Duration = Duration::from_secs(15);
+use whatsapp_grpc::proto::{Event, StreamEventsRequest};
 
 /// Servers sharing one event store, and a handle on a store to publish into.
 struct Setup {
@@ -74,123 +71,6 @@ fn events(ids: impl IntoIterator<Item = usize>) -> Vec<Event> {
     ids.into_iter()
         .map(|i| event(&format!("status/wamid.{i}/sent"), "default"))
         .collect()
-}
-
-/// One subscription stream, as a client holds it.
-struct Subscriber {
-    requests: mpsc::Sender<StreamEventsRequest>,
-    responses: Streaming<StreamEventsResponse>,
-    /// Received and not yet handed out by [`Subscriber::next`].
-    buffered: Vec<ReceivedEvent>,
-}
-
-fn first(
-    group: &str,
-    ack_deadline_seconds: i32,
-    max_outstanding_events: i32,
-) -> StreamEventsRequest {
-    StreamEventsRequest {
-        consumer_group: group.into(),
-        ack_deadline_seconds,
-        max_outstanding_events,
-        ..StreamEventsRequest::default()
-    }
-}
-
-async fn open(stack: &Stack, first: StreamEventsRequest) -> Result<Subscriber, tonic::Status> {
-    let (requests, outbound) = mpsc::channel(16);
-    requests
-        .send(first)
-        .await
-        .expect("the request stream is open");
-    let responses = EventServiceClient::new(stack.channel.clone())
-        .stream_events(ReceiverStream::new(outbound))
-        .await?
-        .into_inner();
-    Ok(Subscriber {
-        requests,
-        responses,
-        buffered: Vec::new(),
-    })
-}
-
-async fn subscribe(stack: &Stack, group: &str, ack_deadline: i32, window: i32) -> Subscriber {
-    open(stack, first(group, ack_deadline, window))
-        .await
-        .expect("subscribed")
-}
-
-impl Subscriber {
-    /// The next event, waiting at most [`WITHIN`].
-    async fn next(&mut self) -> ReceivedEvent {
-        if self.buffered.is_empty() {
-            let batch = tokio::time::timeout(WITHIN, self.responses.message())
-                .await
-                .expect("an event within the wait")
-                .expect("the stream is healthy")
-                .expect("the stream is open");
-            assert!(!batch.received_events.is_empty(), "an empty batch");
-            self.buffered = batch.received_events;
-            self.buffered.reverse();
-        }
-        self.buffered.pop().expect("buffered")
-    }
-
-    async fn take(&mut self, count: usize) -> Vec<ReceivedEvent> {
-        let mut taken = Vec::with_capacity(count);
-        for _ in 0..count {
-            taken.push(self.next().await);
-        }
-        taken
-    }
-
-    async fn ack(&self, received: &[ReceivedEvent]) {
-        self.requests
-            .send(StreamEventsRequest {
-                ack_ids: received.iter().map(|r| r.ack_id.clone()).collect(),
-                ..StreamEventsRequest::default()
-            })
-            .await
-            .expect("the request stream is open");
-    }
-
-    /// Closes the stream as a subscriber that stops does: half-closes its side, so the server ends
-    /// the stream once it has read every acknowledgement sent before, and waits for that end.
-    async fn close(self) {
-        let Subscriber {
-            requests,
-            mut responses,
-            ..
-        } = self;
-        drop(requests);
-        let ended = tokio::time::timeout(WITHIN, async {
-            while let Ok(Some(_)) = responses.message().await {}
-        })
-        .await;
-        assert!(ended.is_ok(), "the server never ended the stream");
-    }
-
-    /// The status the stream ends with.
-    async fn ended(mut self) -> tonic::Status {
-        loop {
-            match tokio::time::timeout(WITHIN, self.responses.message())
-                .await
-                .expect("the stream ends within the wait")
-            {
-                Ok(Some(_)) => continue,
-                Ok(None) => return tonic::Status::ok(""),
-                Err(status) => return status,
-            }
-        }
-    }
-}
-
-fn id(received: &ReceivedEvent) -> String {
-    received.event.as_ref().expect("an event").event_id.clone()
-}
-
-fn ids(received: &[ReceivedEvent]) -> Vec<String> {
-    received.iter().map(id).collect()
 }
 
 async fn receives_publishes_and_stops_after_the_ack(kind: Kind) {

@@ -11,25 +11,16 @@ use std::time::Duration;
 
 use common::redis_server::RedisServer;
 use common::stack::{Options, PHONE_NUMBER_ID, Stack};
+use common::subscriber::{WITHIN, id, subscribe};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::Streaming;
 use whatsapp_grpc::Flavor;
 use whatsapp_grpc::events::config::{EventStoreConfig, EventStoreKind};
 use whatsapp_grpc::events::{WebhookConfig, signature};
-use whatsapp_grpc::proto::event_service_client::EventServiceClient;
-use whatsapp_grpc::proto::{
-    DeliveryStatus, ReceivedEvent, StreamEventsRequest, StreamEventsResponse, event,
-    inbound_message,
-};
+use whatsapp_grpc::proto::{DeliveryStatus, ReceivedEvent, event, inbound_message};
 use whatsapp_grpc::upstream::Secret;
 
 const APP_SECRET: &str = "end-to-end-app-secret";
 const VERIFY_TOKEN: &str = "end-to-end-verify-token";
-/// How long a test waits for something that should come.
-const WITHIN: Duration = Duration::from_secs(20);
-
 fn webhooks() -> WebhookConfig {
     WebhookConfig {
         verify_token: Some(Secret::new(VERIFY_TOKEN)),
@@ -114,91 +105,6 @@ async fn post_signed(http: &reqwest::Client, stack: &Stack, body: &[u8]) -> u16 
     .expect("the receiver answers")
     .status()
     .as_u16()
-}
-
-/// One subscription stream, as a client holds it.
-struct Subscriber {
-    requests: mpsc::Sender<StreamEventsRequest>,
-    responses: Streaming<StreamEventsResponse>,
-    buffered: Vec<ReceivedEvent>,
-}
-
-async fn subscribe(stack: &Stack, group: &str, ack_deadline: i32, window: i32) -> Subscriber {
-    let (requests, outbound) = mpsc::channel(16);
-    requests
-        .send(StreamEventsRequest {
-            consumer_group: group.into(),
-            ack_deadline_seconds: ack_deadline,
-            max_outstanding_events: window,
-            ..StreamEventsRequest::default()
-        })
-        .await
-        .expect("the request stream is open");
-    let responses = EventServiceClient::new(stack.channel.clone())
-        .stream_events(ReceiverStream::new(outbound))
-        .await
-        .expect("subscribed")
-        .into_inner();
-    Subscriber {
-        requests,
-        responses,
-        buffered: Vec::new(),
-    }
-}
-
-impl Subscriber {
-    /// The next event, waiting at most [`WITHIN`].
-    async fn next(&mut self) -> ReceivedEvent {
-        if self.buffered.is_empty() {
-            let batch = tokio::time::timeout(WITHIN, self.responses.message())
-                .await
-                .expect("an event within the wait")
-                .expect("the stream is healthy")
-                .expect("the stream is open");
-            assert!(!batch.received_events.is_empty(), "an empty batch");
-            self.buffered = batch.received_events;
-            self.buffered.reverse();
-        }
-        self.buffered.pop().expect("buffered")
-    }
-
-    async fn take(&mut self, count: usize) -> Vec<ReceivedEvent> {
-        let mut taken = Vec::with_capacity(count);
-        for _ in 0..count {
-            taken.push(self.next().await);
-        }
-        taken
-    }
-
-    async fn ack(&self, received: &[ReceivedEvent]) {
-        self.requests
-            .send(StreamEventsRequest {
-                ack_ids: received.iter().map(|r| r.ack_id.clone()).collect(),
-                ..StreamEventsRequest::default()
-            })
-            .await
-            .expect("the request stream is open");
-    }
-
-    /// Half-closes the request side and waits until the server ended the stream (after reading
-    /// every acknowledgement sent before).
-    async fn close(self) {
-        let Subscriber {
-            requests,
-            mut responses,
-            ..
-        } = self;
-        drop(requests);
-        let ended = tokio::time::timeout(WITHIN, async {
-            while let Ok(Some(_)) = responses.message().await {}
-        })
-        .await;
-        assert!(ended.is_ok(), "the server never ended the stream");
-    }
-}
-
-fn id(received: &ReceivedEvent) -> String {
-    received.event.as_ref().expect("an event").event_id.clone()
 }
 
 /// The (message id, status) of a status event; panics on any other.

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod process;
 pub mod redis_server;
 pub mod stack;
+pub mod subscriber;
 pub mod upstream;
 
 use std::path::{Path, PathBuf};
