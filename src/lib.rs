@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod flavor;
 pub mod health;
+pub mod http_listener;
 pub mod idempotency;
 pub mod layers;
 pub mod media;

@@ -19,7 +19,6 @@
 //! within [`HEADER_READ_TIMEOUT`] and bodies within [`BODY_READ_TIMEOUT`], the store given
 //! [`PUBLISH_TIMEOUT`]. Nothing of a body (text, phone numbers) and no secret is logged.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,18 +27,14 @@ use std::time::{Duration, SystemTime};
 use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::{Body as _, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use prost_types::Timestamp;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio::task::{JoinHandle, JoinSet};
 
 use super::parse::{self, ParseError, Parsed};
 use super::signature;
 use super::store::EventStore;
 use crate::flavor::Flavor;
+use crate::http_listener::{self, Bounds};
 use crate::metrics::Metrics;
 use crate::metrics::webhooks::{RefusedReason, WebhookFlavor};
 use crate::senders::Senders;
@@ -93,64 +88,21 @@ pub struct Receiver {
     pub metrics: Metrics,
 }
 
-/// The receiver serving; dropping it stops the listener and closes its connections.
-#[derive(Debug)]
-pub struct Running {
-    task: JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub use crate::http_listener::Running;
 
 /// Serves `receiver` on `listener` until the returned guard is dropped.
 pub fn start(listener: TcpListener, receiver: Receiver) -> Running {
-    Running {
-        task: tokio::spawn(accept(listener, Arc::new(receiver))),
-    }
-}
-
-async fn accept(listener: TcpListener, receiver: Arc<Receiver>) {
-    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    // Owned here: aborting this task drops the set, which aborts every connection.
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                tracing::warn!(%error, "accepting a webhook connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        while connections.try_join_next().is_some() {}
-        let Ok(permit) = open.clone().try_acquire_owned() else {
-            tracing::debug!(
-                max_connections = MAX_CONNECTIONS,
-                "webhook connection refused: at the limit"
-            );
-            drop(stream);
-            continue;
-        };
+    let receiver = Arc::new(receiver);
+    let bounds = Bounds {
+        max_connections: MAX_CONNECTIONS,
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        connection_lifetime: CONNECTION_LIFETIME,
+        max_buf_bytes: MAX_BUF_BYTES,
+    };
+    http_listener::start(listener, "webhooks", bounds, move |request| {
         let receiver = receiver.clone();
-        connections.spawn(async move {
-            let service = service_fn(move |request| {
-                let receiver = receiver.clone();
-                async move { Ok::<_, Infallible>(receiver.answer(request).await) }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_BUF_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Ok(Err(error)) = tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
-                tracing::debug!(%error, "webhook connection ended with an error");
-            }
-            drop(permit);
-        });
-    }
+        async move { receiver.answer(request).await }
+    })
 }
 
 /// Why a request was not answered 200, and how it is answered.

@@ -5,28 +5,23 @@
 //! [`CONNECTION_LIFETIME`] (a scraper simply reconnects), requests of at most [`MAX_BUF_BYTES`].
 //! It stops, its connections with it, when the [`Running`] guard is dropped.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, prometheus_text};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio::task::{JoinHandle, JoinSet};
 use tonic_health::ServingStatus;
 
 use super::Metrics;
 use super::labels::SenderLabels;
 use crate::health::{self, HealthBoard};
+use crate::http_listener::{self, Bounds};
 
 /// The path metrics are served on.
 pub const PATH: &str = "/metrics";
@@ -40,16 +35,7 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 pub const MAX_BUF_BYTES: usize = 16 * 1024;
 
 /// The exporter serving; dropping it stops the listener and closes its connections.
-#[derive(Debug)]
-pub struct Running {
-    task: JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub use crate::http_listener::Running;
 
 /// Serves `metrics`, and the health of the senders on `board`, on `listener` until the returned
 /// guard is dropped. `None` when the metrics are disabled.
@@ -57,50 +43,18 @@ pub fn start(listener: TcpListener, metrics: &Metrics, board: Arc<HealthBoard>) 
     let mut registry = metrics.registry()?;
     registry.register_collector(Box::new(SendersCollector { board }));
     let registry = Arc::new(registry);
-    Some(Running {
-        task: tokio::spawn(accept(listener, registry)),
-    })
-}
-
-async fn accept(listener: TcpListener, registry: Arc<Registry>) {
-    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    // Owned here: aborting this task drops the set, which aborts every connection.
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                tracing::warn!(%error, "accepting a metrics connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        while connections.try_join_next().is_some() {}
-        let Ok(permit) = open.clone().try_acquire_owned() else {
-            tracing::debug!(
-                max_connections = MAX_CONNECTIONS,
-                "metrics connection refused: at the limit"
-            );
-            drop(stream);
-            continue;
-        };
-        let registry = registry.clone();
-        connections.spawn(async move {
-            let service = service_fn(move |request| {
-                let answer = answer(&request, &registry);
-                async move { Ok::<_, Infallible>(answer) }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_BUF_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Ok(Err(error)) = tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
-                tracing::debug!(%error, "metrics connection ended with an error");
-            }
-            drop(permit);
-        });
-    }
+    let bounds = Bounds {
+        max_connections: MAX_CONNECTIONS,
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        connection_lifetime: CONNECTION_LIFETIME,
+        max_buf_bytes: MAX_BUF_BYTES,
+    };
+    Some(http_listener::start(
+        listener,
+        "metrics",
+        bounds,
+        move |request| std::future::ready(answer(&request, &registry)),
+    ))
 }
 
 /// The answer to one request.
