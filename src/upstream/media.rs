@@ -76,6 +76,22 @@ pub enum DownloadPart {
 }
 
 impl Upstream {
+    /// The time budget of a media call with `deadline`, and one of the sender's call slots, waited
+    /// for within it (nothing is sent without one).
+    async fn media_slot(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<(Budget, tokio::sync::SemaphorePermit<'_>), UpstreamFailure> {
+        let budget = Budget::new(deadline, self.request_timeout);
+        let (until, by_deadline) = budget.wait_until(self.request_timeout);
+        let slot = self
+            .call_slots
+            .enter(until, by_deadline)
+            .await
+            .map_err(not_sent)?;
+        Ok((budget, slot))
+    }
+
     /// Uploads `file`; the API's media id. The body is streamed: if it fails, the request is
     /// aborted and the failure is [`UpstreamError::Interrupted`] (the caller knows why).
     pub async fn upload_media(
@@ -85,13 +101,7 @@ impl Upstream {
         deadline: Option<Instant>,
     ) -> Result<String, UpstreamFailure> {
         let url = self.media_collection_url().map_err(not_sent)?;
-        let budget = Budget::new(deadline, self.request_timeout);
-        let (until, by_deadline) = budget.wait_until(self.request_timeout);
-        let _slot = self
-            .call_slots
-            .enter(until, by_deadline)
-            .await
-            .map_err(not_sent)?;
+        let (budget, _slot) = self.media_slot(deadline).await?;
         let observer = self.observer.get().map(|observer| observer.as_ref());
         let bearer = self
             .auth
@@ -254,13 +264,7 @@ impl Upstream {
         trace: &TraceContext,
         deadline: Option<Instant>,
     ) -> Result<Answer, UpstreamFailure> {
-        let budget = Budget::new(deadline, self.request_timeout);
-        let (until, by_deadline) = budget.wait_until(self.request_timeout);
-        let _slot = self
-            .call_slots
-            .enter(until, by_deadline)
-            .await
-            .map_err(not_sent)?;
+        let (budget, _slot) = self.media_slot(deadline).await?;
         let mut started = false;
         self.call(
             method,
@@ -300,13 +304,7 @@ impl Upstream {
             }
             Flavor::OnPremises => self.media_item_url(id).map_err(not_sent)?,
         };
-        let budget = Budget::new(deadline, self.request_timeout);
-        let (until, by_deadline) = budget.wait_until(self.request_timeout);
-        let _slot = self
-            .call_slots
-            .enter(until, by_deadline)
-            .await
-            .map_err(not_sent)?;
+        let (budget, _slot) = self.media_slot(deadline).await?;
         let observer = self.observer.get().map(|observer| observer.as_ref());
         let mut bearer = self
             .auth
