@@ -389,3 +389,55 @@ async fn a_protocol_other_than_grpc_is_refused_at_start() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn each_webhook_has_a_span_saying_what_became_of_it_and_no_personal_data() {
+    let (collector, endpoint) = Collector::start().await;
+    // The sandbox posts its signed status webhooks to this process's own webhook listener.
+    let service = launch(
+        Some(&endpoint),
+        &[
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("WHATSAPP_GRPC_WEBHOOK_LISTEN", "127.0.0.1:0"),
+            ("WHATSAPP_GRPC_APP_SECRET", "traces-app-secret"),
+            ("WHATSAPP_GRPC_WEBHOOK_VERIFY_TOKEN", "traces-verify-token"),
+        ],
+    )
+    .await;
+    send_in_trace(&service, "5bf92f3577b34da6a3ce929d0e0e4737").await;
+
+    // sent, delivered and read: one webhook each, each stored.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let webhooks = loop {
+        let webhooks: Vec<Received> = collector
+            .spans()
+            .into_iter()
+            .filter(|received| received.span.name == "webhook")
+            .collect();
+        if webhooks.len() >= 3 {
+            break webhooks;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "three webhook spans never arrived; got {:#?}",
+            collector.spans()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for webhook in &webhooks {
+        let attributes = &webhook.span.attributes;
+        assert_eq!(webhook.span.kind, SpanKind::Server as i32);
+        assert_eq!(attribute(attributes, "flavor").as_deref(), Some("cloud"));
+        assert_eq!(attribute(attributes, "http_status").as_deref(), Some("200"));
+        assert_eq!(
+            attribute(attributes, "events_stored").as_deref(),
+            Some("1"),
+            "{attributes:?}"
+        );
+        assert_eq!(attribute(attributes, "refused"), None);
+        // A root span of its own: the API sends no trace context.
+        assert!(webhook.span.parent_span_id.is_empty());
+        let all = format!("{attributes:?}");
+        assert!(!all.contains(TEXT) && !all.contains(TO), "{all}");
+    }
+}

@@ -39,6 +39,8 @@ use crate::metrics::Metrics;
 use crate::metrics::webhooks::{RefusedReason, WebhookFlavor};
 use crate::senders::Senders;
 use crate::upstream::Secret;
+use tracing::Instrument as _;
+use tracing::field::Empty;
 
 /// The Cloud API's callback path (verification and notifications).
 pub const CLOUD_PATH: &str = "/webhooks/cloud";
@@ -178,7 +180,10 @@ impl Receiver {
                     .map(|challenge| plain(StatusCode::OK, &challenge)),
                 Method::POST => {
                     self.metrics.webhook_received(WebhookFlavor::Cloud);
-                    self.cloud(request).await
+                    let span = webhook_span(Flavor::Cloud);
+                    let outcome = self.cloud(request).instrument(span.clone()).await;
+                    record_outcome(&span, &outcome);
+                    outcome
                 }
                 _ => return not_allowed("GET, POST"),
             }
@@ -187,7 +192,13 @@ impl Receiver {
                 return not_allowed("POST");
             }
             self.metrics.webhook_received(WebhookFlavor::OnPremises);
-            self.on_premises(rest, request).await
+            let span = webhook_span(Flavor::OnPremises);
+            let outcome = self
+                .on_premises(rest, request)
+                .instrument(span.clone())
+                .await;
+            record_outcome(&span, &outcome);
+            outcome
         } else {
             return plain(
                 StatusCode::NOT_FOUND,
@@ -302,6 +313,9 @@ impl Receiver {
         }
         match tokio::time::timeout(PUBLISH_TIMEOUT, self.store.publish(events)).await {
             Ok(Ok(published)) => {
+                let span = tracing::Span::current();
+                span.record("events_stored", published.stored);
+                span.record("events_duplicated", published.duplicates);
                 self.metrics
                     .webhook_events(published.stored, published.duplicates, unknown_sender);
                 Ok(plain(StatusCode::OK, "ok"))
@@ -316,6 +330,38 @@ impl Receiver {
                     "webhook events not stored in time: answered 503, the API delivers them again"
                 );
                 Err(refuse(RefusedReason::StoreUnavailable))
+            }
+        }
+    }
+}
+
+/// The span of one webhook notification: a root span (the API sends no trace context), with what
+/// became of it. No sender, phone number or text: only counts and the answer.
+fn webhook_span(flavor: Flavor) -> tracing::Span {
+    tracing::info_span!(
+        "webhook",
+        otel.name = "webhook",
+        otel.kind = "server",
+        otel.status_code = Empty,
+        flavor = flavor.as_str(),
+        http_status = Empty,
+        refused = Empty,
+        events_stored = Empty,
+        events_duplicated = Empty,
+    )
+}
+
+/// Records the answer on the webhook's span: its status, and why it was refused.
+fn record_outcome(span: &tracing::Span, outcome: &Result<Response<String>, Refusal>) {
+    match outcome {
+        Ok(response) => {
+            span.record("http_status", response.status().as_u16());
+        }
+        Err(refusal) => {
+            span.record("http_status", refusal.status.as_u16());
+            span.record("refused", refusal.reason.as_str());
+            if refusal.status.is_server_error() {
+                span.record("otel.status_code", "ERROR");
             }
         }
     }
