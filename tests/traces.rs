@@ -22,6 +22,8 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use tonic::{Request, Response, Status};
+use whatsapp_grpc::proto::StreamEventsRequest;
+use whatsapp_grpc::proto::event_service_client::EventServiceClient;
 use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -391,7 +393,7 @@ async fn a_protocol_other_than_grpc_is_refused_at_start() {
 }
 
 #[tokio::test]
-async fn each_webhook_has_a_span_saying_what_became_of_it_and_no_personal_data() {
+async fn each_webhook_and_each_event_stream_has_a_span_saying_what_became_of_it() {
     let (collector, endpoint) = Collector::start().await;
     // The sandbox posts its signed status webhooks to this process's own webhook listener.
     let service = launch(
@@ -440,4 +442,66 @@ async fn each_webhook_has_a_span_saying_what_became_of_it_and_no_personal_data()
         let all = format!("{attributes:?}");
         assert!(!all.contains(TEXT) && !all.contains(TO), "{all}");
     }
+
+    // A subscriber takes the three statuses, acknowledges them and stops: its stream's span says so.
+    let (requests, outbound) = tokio::sync::mpsc::channel(4);
+    requests
+        .send(StreamEventsRequest {
+            consumer_group: "traces".into(),
+            ..StreamEventsRequest::default()
+        })
+        .await
+        .unwrap();
+    let mut responses = EventServiceClient::new(service.channel().await)
+        .stream_events(tokio_stream::wrappers::ReceiverStream::new(outbound))
+        .await
+        .expect("subscribed")
+        .into_inner();
+    let mut ack_ids = Vec::new();
+    while ack_ids.len() < 3 {
+        let batch = tokio::time::timeout(Duration::from_secs(20), responses.message())
+            .await
+            .expect("events within the wait")
+            .expect("a healthy stream")
+            .expect("an open stream");
+        ack_ids.extend(batch.received_events.into_iter().map(|r| r.ack_id));
+    }
+    requests
+        .send(StreamEventsRequest {
+            ack_ids,
+            ..StreamEventsRequest::default()
+        })
+        .await
+        .unwrap();
+    drop(requests);
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(_)) = responses.message().await {}
+    })
+    .await
+    .expect("the stream ends once the subscriber stops");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let stream = loop {
+        let found = collector
+            .spans()
+            .into_iter()
+            .find(|received| received.span.name == "whatsapp.v1.EventService/StreamEvents");
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stream's span never arrived; got {:#?}",
+            collector.spans()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let attributes = &stream.span.attributes;
+    assert_eq!(attribute(attributes, "group").as_deref(), Some("traces"));
+    assert_eq!(attribute(attributes, "delivered").as_deref(), Some("3"));
+    assert_eq!(attribute(attributes, "redelivered").as_deref(), Some("0"));
+    assert_eq!(
+        attribute(attributes, "acknowledged").as_deref(),
+        Some("3"),
+        "{attributes:?}"
+    );
 }

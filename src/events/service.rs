@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -20,6 +20,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument as _;
+use tracing::field::Empty;
 
 use super::store::{AckError, Consumer, EventStore, GROUP_MAX_CHARS, StoreError, Subscription};
 use crate::layers::Deadline;
@@ -264,6 +266,7 @@ impl EventService for Events {
             .await
             .map_err(StreamError::from)?;
         let metrics = self.metrics.group(&group);
+        let mut acknowledged = 0;
         if !first.ack_ids.is_empty() {
             let acked = self
                 .store
@@ -271,7 +274,19 @@ impl EventService for Events {
                 .await
                 .map_err(StreamError::from)?;
             metrics.acknowledged(acked);
+            acknowledged = acked;
         }
+        // One span per stream, with what it delivered: the group is the caller's name for its
+        // subscription (no personal data).
+        let span = tracing::info_span!(
+            "stream_events",
+            otel.name = "whatsapp.v1.EventService/StreamEvents",
+            otel.kind = "server",
+            group = group.as_str(),
+            delivered = Empty,
+            redelivered = Empty,
+            acknowledged = Empty,
+        );
         let (sender, receiver) = mpsc::channel(1);
         let stream = Stream {
             store: self.store.clone(),
@@ -280,10 +295,18 @@ impl EventService for Events {
             room: Notify::new(),
             stopping: AtomicBool::new(false),
             metrics,
+            counts: Counts {
+                acknowledged: AtomicUsize::new(acknowledged),
+                ..Counts::default()
+            },
             _permit: permit,
         };
         let closing = self.closing.subscribe();
-        tokio::spawn(stream.run(consumer, inbound, sender, deadline, closing));
+        tokio::spawn(
+            stream
+                .run(consumer, inbound, sender, deadline, closing)
+                .instrument(span),
+        );
         Ok(Response::new(Outbound(receiver)))
     }
 }
@@ -310,7 +333,17 @@ struct Stream {
     /// Set when the stream ends: the delivery loop stops after the receive in progress.
     stopping: AtomicBool,
     metrics: crate::metrics::GroupMetrics,
+    /// What this stream did, for its span.
+    counts: Counts,
     _permit: OwnedSemaphorePermit,
+}
+
+/// Events delivered (redelivered among them) and acknowledged on one stream.
+#[derive(Default)]
+struct Counts {
+    delivered: AtomicUsize,
+    redelivered: AtomicUsize,
+    acknowledged: AtomicUsize,
 }
 
 impl Stream {
@@ -350,6 +383,16 @@ impl Stream {
         };
         consumer.close().await;
         self.metrics.subscriber_disconnected();
+        let span = tracing::Span::current();
+        span.record("delivered", self.counts.delivered.load(Ordering::Relaxed));
+        span.record(
+            "redelivered",
+            self.counts.redelivered.load(Ordering::Relaxed),
+        );
+        span.record(
+            "acknowledged",
+            self.counts.acknowledged.load(Ordering::Relaxed),
+        );
         match ended {
             Ok(()) => {}
             Err(error) => {
@@ -393,6 +436,7 @@ impl Stream {
                 .ack(&self.settings.subscription.group, &request.ack_ids)
                 .await?;
             self.metrics.acknowledged(acked);
+            self.counts.acknowledged.fetch_add(acked, Ordering::Relaxed);
             {
                 let mut outstanding = self.lock();
                 for id in &request.ack_ids {
@@ -455,6 +499,12 @@ impl Stream {
             }
             let redelivered = batch.iter().filter(|d| d.attempt > 1).count();
             self.metrics.delivered(batch.len(), redelivered);
+            self.counts
+                .delivered
+                .fetch_add(batch.len(), Ordering::Relaxed);
+            self.counts
+                .redelivered
+                .fetch_add(redelivered, Ordering::Relaxed);
             let response = StreamEventsResponse {
                 received_events: batch
                     .into_iter()
