@@ -111,6 +111,21 @@ struct RunArgs {
     /// bench's own profile.
     #[arg(long, env = "WHATSAPP_GRPC_BENCH_SERVICE_BINARY")]
     service_binary: Option<PathBuf>,
+
+    /// Measure only these servers, comma-separated (service, facade, bare, stub): to compare a
+    /// change quickly, or to profile one server while it runs.
+    #[arg(long, env = "WHATSAPP_GRPC_BENCH_ONLY", value_delimiter = ',', value_parser = run::Subject::parse)]
+    only: Vec<run::Subject>,
+
+    /// One more argument for the service's `serve`, repeatable (for example
+    /// `--service-arg=--upstream-http2-prior-knowledge`).
+    #[arg(
+        long = "service-arg",
+        env = "WHATSAPP_GRPC_BENCH_SERVICE_ARGS",
+        value_delimiter = ' ',
+        allow_hyphen_values = true
+    )]
+    service_args: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -182,6 +197,12 @@ async fn bench(args: RunArgs) -> Result<(), String> {
         senders: args.senders as usize,
         out: args.out,
         service_binary: args.service_binary,
+        only: if args.only.is_empty() {
+            run::Subject::ALL.to_vec()
+        } else {
+            args.only
+        },
+        service_args: args.service_args,
     };
     let out = settings.out.clone();
     // Ctrl-C ends the run; the processes are killed as their handles drop.

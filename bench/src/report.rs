@@ -170,6 +170,9 @@ pub struct RunSettings {
     pub point_window_s: f64,
     pub rates: Vec<f64>,
     pub service_senders: usize,
+    /// Extra arguments the service was started with (`--service-arg`).
+    #[serde(default)]
+    pub service_args: Vec<String>,
 }
 
 /// The service's figures over a reference's.
@@ -248,6 +251,7 @@ impl Results {
                 point_window_s: settings.point_window.as_secs_f64(),
                 rates: settings.rates.clone(),
                 service_senders: settings.senders,
+                service_args: settings.service_args.clone(),
             },
             targets,
             ratios,
@@ -289,6 +293,13 @@ impl Results {
             s.point_window_s,
             s.point_warmup_s,
         );
+        if !s.service_args.is_empty() {
+            let _ = writeln!(
+                out,
+                "The service was started with `{}`.\n",
+                s.service_args.join(" ")
+            );
+        }
         let mib = |bytes: u64| bytes as f64 / 1024.0 / 1024.0;
         out.push_str("Full load (short text, closed loop):\n\n");
         out.push_str("| server | msg/s | p50 | p99 | p99.9 | server CPU/msg | stub CPU/msg | load generator CPU/msg | RSS idle | RSS steady | RSS peak |\n");

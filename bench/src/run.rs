@@ -39,6 +39,10 @@ pub struct Settings {
     pub senders: usize,
     pub out: PathBuf,
     pub service_binary: Option<PathBuf>,
+    /// The servers measured, in [`Subject::ALL`]'s order.
+    pub only: Vec<Subject>,
+    /// Extra arguments for the service's `serve`.
+    pub service_args: Vec<String>,
 }
 
 /// The servers measured, in the order they run.
@@ -57,6 +61,19 @@ impl Subject {
         Subject::BareTonic,
         Subject::StubDirect,
     ];
+
+    /// `--only`'s names.
+    pub fn parse(name: &str) -> Result<Subject, String> {
+        match name {
+            "service" => Ok(Subject::Service),
+            "facade" => Ok(Subject::HandFacade),
+            "bare" => Ok(Subject::BareTonic),
+            "stub" => Ok(Subject::StubDirect),
+            other => Err(format!(
+                "{other:?} is not a server: service, facade, bare or stub"
+            )),
+        }
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -108,6 +125,9 @@ pub async fn run(settings: Settings) -> Result<Results, String> {
 
     let mut targets = Vec::new();
     for subject in Subject::ALL {
+        if !settings.only.contains(&subject) {
+            continue;
+        }
         let result =
             measure_subject(subject, &settings, &binary, &stub, &stub_url, &shapes, &ids).await?;
         stub.check_alive()?;
@@ -278,7 +298,7 @@ fn start_service(binary: &Path, settings: &Settings, stub_url: &str) -> Result<P
     }
     let path = settings.out.join("service-senders.toml");
     std::fs::write(&path, file).map_err(|e| format!("{}: {e}", path.display()))?;
-    let args = [
+    let mut args = vec![
         "--listen".to_string(),
         "127.0.0.1:0".into(),
         "--log-format".into(),
@@ -286,6 +306,7 @@ fn start_service(binary: &Path, settings: &Settings, stub_url: &str) -> Result<P
         "--senders".into(),
         path.display().to_string(),
     ];
+    args.extend(settings.service_args.iter().cloned());
     Process::service(binary, &args, &[(crate::facade::TOKEN_ENV, "bench-token")])
 }
 

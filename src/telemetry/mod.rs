@@ -10,7 +10,6 @@
 //! there is no exporter and no OpenTelemetry layer: the trace context still reaches the API, from
 //! the caller's `traceparent` (or a new trace) and a new span id for the request.
 
-use std::fmt;
 use std::io::IsTerminal;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -30,13 +29,13 @@ use opentelemetry_sdk::trace::{
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tonic::metadata::{KeyRef, MetadataMap};
 use tracing::Span;
-use tracing::span::Record;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::filter::{EnvFilter, FilterFn};
-use tracing_subscriber::fmt::FormattedFields;
-use tracing_subscriber::fmt::format::{FormatFields, JsonFields, Writer};
 use tracing_subscriber::prelude::*;
+
+mod json_fields;
+
+use json_fields::AppendJsonFields;
 
 /// The service name when `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`)
 /// names none.
@@ -146,44 +145,6 @@ where
             .fmt_fields(AppendJsonFields)
             .with_filter(filter)
             .boxed(),
-    }
-}
-
-/// The span fields of the JSON lines: formatted as [`JsonFields`] does, except that a field
-/// recorded after the span was made is appended to the span's JSON object, where `JsonFields`
-/// parses the object and writes it whole again at each record (most of the cost of a call's span).
-/// A field recorded twice is then in the object twice; a line written in the span reads the object
-/// back, where the last value wins, as it did.
-///
-/// [`JsonFields`]: tracing_subscriber::fmt::format::JsonFields
-struct AppendJsonFields;
-
-impl<'writer> FormatFields<'writer> for AppendJsonFields {
-    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
-        JsonFields::new().format_fields(writer, fields)
-    }
-
-    fn add_fields(
-        &self,
-        current: &'writer mut FormattedFields<Self>,
-        fields: &Record<'_>,
-    ) -> fmt::Result {
-        let mut added = String::new();
-        JsonFields::new().format_fields(Writer::new(&mut added), fields)?;
-        let current = &mut current.fields;
-        match (added.strip_prefix('{'), current.strip_suffix('}')) {
-            // Nothing recorded.
-            (Some("}"), _) => {}
-            // `{"a":1}` and `{"b":2}` make `{"a":1,"b":2}`.
-            (Some(members), Some(kept)) if kept.len() > 1 => {
-                current.truncate(kept.len());
-                current.push(',');
-                current.push_str(members);
-            }
-            // No field yet (`{}`, or nothing).
-            _ => *current = added,
-        }
-        Ok(())
     }
 }
 
@@ -399,78 +360,6 @@ impl Injector for HeaderInjector<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A writer into a shared buffer, for the JSON lines of a test subscriber.
-    #[derive(Clone, Default)]
-    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn json_lines_carry_the_fields_recorded_later_the_last_value_winning() {
-        let lines = Lines::default();
-        let writer = lines.clone();
-        let layer = tracing_subscriber::fmt::layer()
-            .with_writer(move || writer.clone())
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .fmt_fields(AppendJsonFields);
-        let subscriber = tracing_subscriber::registry().with(layer);
-        tracing::subscriber::with_default(subscriber, || {
-            let span = tracing::info_span!(
-                "rpc",
-                method = "SendMessage",
-                sender = "default",
-                http_status = tracing::field::Empty,
-                message_id = tracing::field::Empty,
-                latency_us = tracing::field::Empty,
-                empty = tracing::field::Empty,
-            );
-            let _entered = span.enter();
-            span.record("http_status", 500);
-            span.record("message_id", "wamid.\"quoted\"");
-            span.record("http_status", 200);
-            span.record("latency_us", 17u64);
-            tracing::warn!(answer = 1, "in the span");
-            let bare = tracing::info_span!("bare", later = tracing::field::Empty);
-            let _bare = bare.enter();
-            bare.record("later", "set");
-            tracing::warn!("in a span made without fields");
-        });
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect();
-        assert_eq!(lines.len(), 2, "{text}");
-        assert_eq!(
-            lines[0]["span"],
-            serde_json::json!({
-                "name": "rpc",
-                "method": "SendMessage",
-                "sender": "default",
-                "http_status": 200,
-                "message_id": "wamid.\"quoted\"",
-                "latency_us": 17,
-            })
-        );
-        assert_eq!(lines[0]["answer"], 1);
-        assert_eq!(
-            lines[1]["span"],
-            serde_json::json!({"name": "bare", "later": "set"})
-        );
-    }
 
     fn metadata(traceparent: Option<&str>, tracestate: Option<&str>) -> MetadataMap {
         let mut metadata = MetadataMap::new();
