@@ -1,9 +1,16 @@
 //! The in-memory store, the default: one process's keys, at most `max_entries` of them and about
-//! `max_bytes` of keys and answers (the oldest
-//! evicted first), each dropped once its TTL has passed. Duplicates waiting for a pending key are
-//! woken when it completes.
+//! `max_bytes` of answers and bookkeeping (the oldest evicted first), each dropped once its TTL has
+//! passed. Duplicates waiting for a pending key are woken when it completes.
+//!
+//! A key is kept as a 128-bit keyed hash of its text (two SipHash-1-3 with random keys drawn at
+//! start), not as the text: an entry is then a few fixed-size fields and its answer, one
+//! allocation, where keeping the text (in the map and in the eviction queue) cost three and twice
+//! the memory. Two keys share a hash with probability 2^-128 per pair, and a shared hash still
+//! needs the same request (fingerprint) to replay an answer.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -16,15 +23,21 @@ pub struct MemoryStore {
     max_entries: usize,
     max_bytes: usize,
     ttl: Duration,
+    /// The two hashes of a key's [`KeyId`].
+    hashes: (RandomState, RandomState),
     inner: Mutex<Inner>,
 }
 
+/// A key, as its 128-bit keyed hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct KeyId(u64, u64);
+
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<Key, Entry>,
-    /// Keys in the order they were written, with the generation written; a key written again
-    /// appears twice, and only its last generation counts (at most two per key).
-    order: VecDeque<(Instant, Key, u64)>,
+    entries: HashMap<KeyId, Entry>,
+    /// Keys in the order they were claimed, with the generation claimed; a key claimed again (after
+    /// its TTL) appears again, and only its last generation counts.
+    order: VecDeque<(KeyId, u64)>,
     generation: u64,
     /// The sum of the entries' sizes.
     bytes: usize,
@@ -34,15 +47,16 @@ struct Entry {
     fingerprint: Fingerprint,
     expires: Instant,
     generation: u64,
-    /// The bytes it holds, roughly: its key and answer, and a fixed overhead.
+    /// The bytes it holds, roughly: its answer, and a fixed overhead.
     size: usize,
     state: State,
 }
 
-/// What an entry costs beyond its key and answer (the map's slot, the queue's, the fingerprint).
-const ENTRY_OVERHEAD: usize = 160;
+/// What an entry costs beyond its answer: its slot in the map (with the map's slack) and in the
+/// queue, and the answer's allocation.
+const ENTRY_OVERHEAD: usize = 256;
 
-fn size(key: &Key, recorded: Option<&Recorded>) -> usize {
+fn size(recorded: Option<&Recorded>) -> usize {
     let answer = match recorded {
         None => 0,
         Some(Recorded::Response(bytes)) => bytes.len(),
@@ -50,14 +64,14 @@ fn size(key: &Key, recorded: Option<&Recorded>) -> usize {
             message, details, ..
         }) => message.len() + details.len(),
     };
-    ENTRY_OVERHEAD + 2 * key.as_str().len() + answer
+    ENTRY_OVERHEAD + answer
 }
 
 enum State {
     Pending {
         lease_until: Instant,
-        /// Turns `true` when the key completes; waiters hold receivers.
-        done: watch::Sender<bool>,
+        /// Turns `true` when the key completes; made when the first duplicate waits.
+        done: Option<watch::Sender<bool>>,
     },
     Done(Recorded),
 }
@@ -81,6 +95,7 @@ impl MemoryStore {
             max_entries: max_entries.max(1),
             max_bytes,
             ttl,
+            hashes: (RandomState::new(), RandomState::new()),
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -94,6 +109,11 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    fn id(&self, key: &Key) -> KeyId {
+        let text = key.as_str();
+        KeyId(self.hashes.0.hash_one(text), self.hashes.1.hash_one(text))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves consistent maps (no invariant spans two writes
         // that could be torn), so a poisoned lock is used as is.
@@ -104,34 +124,39 @@ impl MemoryStore {
 }
 
 impl Inner {
-    /// Drops the keys past their TTL, then the oldest while more than `room` keys or `max_bytes`
-    /// are kept.
+    /// Drops the oldest keys while the oldest is past its TTL, or more than `room` keys or
+    /// `max_bytes` are kept. A key past its TTL behind a younger one is found by its own expiry
+    /// when looked up, and dropped when its turn comes.
     fn purge(&mut self, now: Instant, room: usize, max_bytes: usize) {
-        while let Some((expires, key, generation)) = self.order.front() {
+        while let Some(&(id, generation)) = self.order.front() {
             let current = self
                 .entries
-                .get(key)
-                .is_some_and(|entry| entry.generation == *generation);
-            if !current {
-                self.order.pop_front();
-                continue;
-            }
-            if *expires > now && self.entries.len() <= room && self.bytes <= max_bytes {
+                .get(&id)
+                .filter(|entry| entry.generation == generation);
+            if let Some(entry) = current
+                && entry.expires > now
+                && self.entries.len() <= room
+                && self.bytes <= max_bytes
+            {
                 break;
             }
-            if let Some((_, key, _)) = self.order.pop_front()
-                && let Some(entry) = self.entries.remove(&key)
+            self.order.pop_front();
+            if current.is_some()
+                && let Some(entry) = self.entries.remove(&id)
             {
                 self.bytes -= entry.size;
             }
         }
-    }
-
-    fn write(&mut self, key: &Key, entry_expires: Instant) -> u64 {
-        self.generation += 1;
-        self.order
-            .push_back((entry_expires, key.clone(), self.generation));
-        self.generation
+        // Claims of keys claimed before leave their earlier turns behind; when those outnumber
+        // the keys, drop them (each pass removes more than it keeps, so it costs O(1) a claim).
+        if self.order.len() > 2 * self.entries.len() + 64 {
+            let entries = &self.entries;
+            self.order.retain(|(id, generation)| {
+                entries
+                    .get(id)
+                    .is_some_and(|entry| entry.generation == *generation)
+            });
+        }
     }
 }
 
@@ -143,33 +168,34 @@ impl Store for MemoryStore {
         fingerprint: Fingerprint,
         lease: Duration,
     ) -> Result<Claim, StoreError> {
+        let id = self.id(key);
         let now = Instant::now();
         let mut inner = self.lock();
-        if let Some(entry) = inner.entries.get(key)
+        if let Some(entry) = inner.entries.get(&id)
             && entry.expires > now
         {
             return Ok(entry.claim(fingerprint, now));
         }
-        let size = size(key, None);
+        let size = size(None);
         inner.purge(
             now,
             self.max_entries - 1,
             self.max_bytes.saturating_sub(size),
         );
-        let expires = now + self.ttl;
-        let generation = inner.write(key, expires);
-        let (done, _) = watch::channel(false);
+        inner.generation += 1;
+        let generation = inner.generation;
+        inner.order.push_back((id, generation));
         inner.bytes += size;
         if let Some(replaced) = inner.entries.insert(
-            key.clone(),
+            id,
             Entry {
                 fingerprint,
-                expires,
+                expires: now + self.ttl,
                 generation,
                 size,
                 state: State::Pending {
                     lease_until: now + lease,
-                    done,
+                    done: None,
                 },
             },
         ) {
@@ -185,25 +211,24 @@ impl Store for MemoryStore {
         recorded: Recorded,
         keep: Duration,
     ) -> Result<(), StoreError> {
+        let id = self.id(key);
         let now = Instant::now();
+        let grown = size(Some(&recorded));
         let mut inner = self.lock();
-        let expires = now + keep.min(self.ttl);
         // Evicted meanwhile: nothing to complete (its duplicates learn the outcome is unknown).
-        if !inner.entries.contains_key(key) {
+        let Some(entry) = inner.entries.get_mut(&id) else {
             return Ok(());
+        };
+        let shrunk = std::mem::replace(&mut entry.size, grown);
+        let state = std::mem::replace(&mut entry.state, State::Done(recorded));
+        entry.expires = now + keep.min(self.ttl);
+        if let State::Pending {
+            done: Some(done), ..
+        } = state
+        {
+            done.send_replace(true);
         }
-        let generation = inner.write(key, expires);
-        let grown = size(key, Some(&recorded));
-        if let Some(entry) = inner.entries.get_mut(key) {
-            let shrunk = std::mem::replace(&mut entry.size, grown);
-            let state = std::mem::replace(&mut entry.state, State::Done(recorded));
-            entry.expires = expires;
-            entry.generation = generation;
-            if let State::Pending { done, .. } = state {
-                done.send_replace(true);
-            }
-            inner.bytes = inner.bytes - shrunk + grown;
-        }
+        inner.bytes = inner.bytes - shrunk + grown;
         // A large answer may push the oldest keys out.
         inner.purge(now, self.max_entries, self.max_bytes);
         Ok(())
@@ -215,17 +240,23 @@ impl Store for MemoryStore {
         fingerprint: Fingerprint,
         until: Instant,
     ) -> Result<Claim, StoreError> {
+        let id = self.id(key);
         loop {
             let mut done = {
                 let now = Instant::now();
-                let inner = self.lock();
-                match inner.entries.get(key) {
+                let mut inner = self.lock();
+                let Some(entry) = inner.entries.get_mut(&id) else {
                     // Evicted or expired while pending: whether it was sent is not known.
-                    None => return Ok(Claim::Abandoned),
-                    Some(entry) => match (&entry.state, entry.claim(fingerprint, now)) {
-                        (State::Pending { done, .. }, Claim::Pending) => done.subscribe(),
-                        (_, claim) => return Ok(claim),
+                    return Ok(Claim::Abandoned);
+                };
+                match entry.claim(fingerprint, now) {
+                    Claim::Pending => match &mut entry.state {
+                        State::Pending { done, .. } => done
+                            .get_or_insert_with(|| watch::channel(false).0)
+                            .subscribe(),
+                        State::Done(_) => continue,
                     },
+                    claim => return Ok(claim),
                 }
             };
             match tokio::time::timeout_at(until.into(), done.changed()).await {
@@ -258,7 +289,7 @@ mod tests {
                 .await
                 .unwrap();
             assert!(store.len() <= 100, "{} keys kept", store.len());
-            assert!(store.lock().order.len() <= 200);
+            assert!(store.lock().order.len() <= 100 + 64);
         }
         assert_eq!(store.len(), 100);
         // The newest are kept, the oldest were evicted.
@@ -282,10 +313,50 @@ mod tests {
             let bytes = store.lock().bytes;
             assert!(bytes <= max_bytes, "{bytes} bytes kept");
         }
-        // 64 KiB hold fifteen 4 KiB answers with their keys, and no more.
+        // 64 KiB hold fifteen 4 KiB answers with their bookkeeping, and no more.
         assert_eq!(store.len(), 15);
         let kept: usize = store.lock().entries.values().map(|entry| entry.size).sum();
         assert_eq!(kept, store.lock().bytes);
+    }
+
+    #[tokio::test]
+    async fn a_key_claimed_again_and_again_behind_a_kept_one_does_not_grow_the_queue() {
+        let store = MemoryStore::new(10, usize::MAX, Duration::from_secs(3600));
+        store.claim(&key(0), FP, LEASE).await.unwrap();
+        store
+            .complete(&key(0), FP, Recorded::Response(vec![0]), Duration::MAX)
+            .await
+            .unwrap();
+        for n in 0..1000 {
+            // Not sent, so forgotten at once: the next call claims it anew.
+            assert_eq!(store.claim(&key(1), FP, LEASE).await.unwrap(), Claim::New);
+            store
+                .complete(&key(1), FP, Recorded::Response(vec![1]), Duration::ZERO)
+                .await
+                .unwrap();
+            let order = store.lock().order.len();
+            assert!(order <= 2 * 2 + 64, "{order} turns queued after {n} claims");
+        }
+        assert_eq!(
+            store.claim(&key(0), FP, LEASE).await.unwrap(),
+            Claim::Done(Recorded::Response(vec![0]))
+        );
+    }
+
+    #[tokio::test]
+    async fn distinct_keys_are_distinct_entries() {
+        let store = MemoryStore::new(1000, usize::MAX, Duration::from_secs(3600));
+        for n in 0..500 {
+            assert_eq!(store.claim(&key(n), FP, LEASE).await.unwrap(), Claim::New);
+        }
+        assert_eq!(store.len(), 500);
+        // The same request_id from another sender is another key.
+        let other = Key::new("other", &format!("{:08}-0000-4000-8000-000000000000", 7));
+        assert_eq!(store.claim(&other, FP, LEASE).await.unwrap(), Claim::New);
+        assert_eq!(
+            store.claim(&key(7), FP, LEASE).await.unwrap(),
+            Claim::Pending
+        );
     }
 
     #[tokio::test]
