@@ -32,7 +32,6 @@ pub struct MemoryStore {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct KeyId(u64, u64);
 
-#[derive(Default)]
 struct Inner {
     entries: HashMap<KeyId, Entry>,
     /// Keys in the order they were claimed, with the generation claimed; a key claimed again (after
@@ -44,11 +43,14 @@ struct Inner {
 }
 
 struct Entry {
-    fingerprint: Fingerprint,
+    /// The first half of the request's fingerprint (a different request with the same key
+    /// matches it with probability 2^-128).
+    fingerprint: [u8; 16],
     expires: Instant,
     generation: u64,
-    /// The bytes it holds, roughly: its answer, and a fixed overhead.
-    size: usize,
+    /// The bytes it holds, roughly: its answer, and a fixed overhead (at most `u32::MAX`: an
+    /// answer is far smaller).
+    size: u32,
     state: State,
 }
 
@@ -56,7 +58,10 @@ struct Entry {
 /// queue, and the answer's allocation.
 const ENTRY_OVERHEAD: usize = 256;
 
-fn size(recorded: Option<&Recorded>) -> usize {
+/// The most entries the map and queue are sized for at start.
+const PRESIZED_ENTRIES: usize = 1 << 20;
+
+fn size(recorded: Option<&Recorded>) -> u32 {
     let answer = match recorded {
         None => 0,
         Some(Recorded::Response(bytes)) => bytes.len(),
@@ -64,7 +69,7 @@ fn size(recorded: Option<&Recorded>) -> usize {
             message, details, ..
         }) => message.len() + details.len(),
     };
-    ENTRY_OVERHEAD + answer
+    u32::try_from(ENTRY_OVERHEAD + answer).unwrap_or(u32::MAX)
 }
 
 enum State {
@@ -73,16 +78,56 @@ enum State {
         /// Turns `true` when the key completes; made when the first duplicate waits.
         done: Option<watch::Sender<bool>>,
     },
-    Done(Recorded),
+    Done(Kept),
+}
+
+/// A recorded answer as kept: one allocation, no spare capacity.
+enum Kept {
+    Response(Box<[u8]>),
+    Failure(Box<(i32, String, Vec<u8>)>),
+}
+
+impl Kept {
+    fn new(recorded: Recorded) -> Kept {
+        match recorded {
+            Recorded::Response(bytes) => Kept::Response(bytes.into_boxed_slice()),
+            Recorded::Failure {
+                code,
+                message,
+                details,
+            } => Kept::Failure(Box::new((code, message, details))),
+        }
+    }
+
+    fn recorded(&self) -> Recorded {
+        match self {
+            Kept::Response(bytes) => Recorded::Response(bytes.to_vec()),
+            Kept::Failure(failure) => {
+                let (code, message, details) = &**failure;
+                Recorded::Failure {
+                    code: *code,
+                    message: message.clone(),
+                    details: details.clone(),
+                }
+            }
+        }
+    }
+}
+
+/// The half of a fingerprint an entry keeps.
+fn half(fingerprint: Fingerprint) -> [u8; 16] {
+    let mut half = [0; 16];
+    half.copy_from_slice(&fingerprint.0[..16]);
+    half
 }
 
 impl Entry {
     fn claim(&self, fingerprint: Fingerprint, now: Instant) -> Claim {
-        if self.fingerprint != fingerprint {
+        if self.fingerprint != half(fingerprint) {
             return Claim::Mismatch;
         }
         match &self.state {
-            State::Done(recorded) => Claim::Done(recorded.clone()),
+            State::Done(kept) => Claim::Done(kept.recorded()),
             State::Pending { lease_until, .. } if now >= *lease_until => Claim::Abandoned,
             State::Pending { .. } => Claim::Pending,
         }
@@ -91,12 +136,22 @@ impl Entry {
 
 impl MemoryStore {
     pub fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> MemoryStore {
+        let max_entries = max_entries.max(1);
+        // Room for every key from the start: the map never doubles (for a moment both tables are
+        // resident, and the old one's memory is seldom given back), and its pages become resident
+        // only as keys fill them.
+        let room = max_entries.min(PRESIZED_ENTRIES);
         MemoryStore {
-            max_entries: max_entries.max(1),
+            max_entries,
             max_bytes,
             ttl,
             hashes: (RandomState::new(), RandomState::new()),
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                entries: HashMap::with_capacity(room),
+                order: VecDeque::with_capacity(room),
+                generation: 0,
+                bytes: 0,
+            }),
         }
     }
 
@@ -144,7 +199,7 @@ impl Inner {
             if current.is_some()
                 && let Some(entry) = self.entries.remove(&id)
             {
-                self.bytes -= entry.size;
+                self.bytes -= entry.size as usize;
             }
         }
         // Claims of keys claimed before leave their earlier turns behind; when those outnumber
@@ -180,16 +235,16 @@ impl Store for MemoryStore {
         inner.purge(
             now,
             self.max_entries - 1,
-            self.max_bytes.saturating_sub(size),
+            self.max_bytes.saturating_sub(size as usize),
         );
         inner.generation += 1;
         let generation = inner.generation;
         inner.order.push_back((id, generation));
-        inner.bytes += size;
+        inner.bytes += size as usize;
         if let Some(replaced) = inner.entries.insert(
             id,
             Entry {
-                fingerprint,
+                fingerprint: half(fingerprint),
                 expires: now + self.ttl,
                 generation,
                 size,
@@ -199,7 +254,7 @@ impl Store for MemoryStore {
                 },
             },
         ) {
-            inner.bytes -= replaced.size;
+            inner.bytes -= replaced.size as usize;
         }
         Ok(Claim::New)
     }
@@ -220,7 +275,7 @@ impl Store for MemoryStore {
             return Ok(());
         };
         let shrunk = std::mem::replace(&mut entry.size, grown);
-        let state = std::mem::replace(&mut entry.state, State::Done(recorded));
+        let state = std::mem::replace(&mut entry.state, State::Done(Kept::new(recorded)));
         entry.expires = now + keep.min(self.ttl);
         if let State::Pending {
             done: Some(done), ..
@@ -228,7 +283,7 @@ impl Store for MemoryStore {
         {
             done.send_replace(true);
         }
-        inner.bytes = inner.bytes - shrunk + grown;
+        inner.bytes = inner.bytes - shrunk as usize + grown as usize;
         // A large answer may push the oldest keys out.
         inner.purge(now, self.max_entries, self.max_bytes);
         Ok(())
@@ -315,7 +370,12 @@ mod tests {
         }
         // 64 KiB hold fifteen 4 KiB answers with their bookkeeping, and no more.
         assert_eq!(store.len(), 15);
-        let kept: usize = store.lock().entries.values().map(|entry| entry.size).sum();
+        let kept: usize = store
+            .lock()
+            .entries
+            .values()
+            .map(|entry| entry.size as usize)
+            .sum();
         assert_eq!(kept, store.lock().bytes);
     }
 
