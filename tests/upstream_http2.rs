@@ -265,3 +265,50 @@ fn tempfile_with(text: &str) -> TempFile {
     std::fs::write(&path, text).expect("written");
     TempFile(path)
 }
+
+/// With a proxy named in the environment (`HTTP_PROXY` here, `HTTPS_PROXY` for an https:// API),
+/// the calls go through it, as they did before the message path had its own client: the service
+/// leaves such an upstream to `reqwest`, which speaks to proxies.
+#[tokio::test]
+async fn a_proxy_named_in_the_environment_carries_the_calls() {
+    // The proxy answers as the API would; the API's own address has nothing listening.
+    let (proxy, seen) = upstream(None).await;
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let api = format!("http://{}", closed.local_addr().expect("address"));
+    drop(closed);
+    let service = {
+        let mut command = std::process::Command::new(BINARY);
+        command
+            .args([
+                "serve",
+                "--flavor",
+                "cloud",
+                "--phone-number-id",
+                "1234567890",
+                "--upstream-url",
+                &api,
+            ])
+            .env("WHATSAPP_ACCESS_TOKEN", "test-token")
+            .env("HTTP_PROXY", &proxy)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("REQUEST_METHOD");
+        Service::launch(command).await
+    };
+    let mut client = MessagingServiceClient::new(service.channel().await);
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.send_message(request(text("hello through a proxy"))),
+    )
+    .await
+    .expect("an answer in time")
+    .unwrap_or_else(|status| panic!("sent: {status:?}\n{}", service.log()))
+    .into_inner();
+    assert_eq!(response.message_id, "wamid.h2");
+    let seen = seen.lock().expect("the record");
+    assert!(
+        seen.iter()
+            .any(|(method, path, _)| method == "POST" && path == "/v24.0/1234567890/messages"),
+        "the proxy saw {seen:?}"
+    );
+}

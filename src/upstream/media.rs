@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::Address;
 use super::{
     Answer, BodyError, Budget, RawAnswer, Slot, Upstream, UpstreamError, UpstreamFailure, read_body,
 };
@@ -268,7 +269,7 @@ impl Upstream {
         let mut started = false;
         self.call(
             method,
-            &url,
+            &Address::new(url),
             Bytes::new(),
             Some(trace),
             &budget,
@@ -451,7 +452,7 @@ impl Upstream {
 
     /// The upload endpoint: the messages URL with `media` for its last segment.
     fn media_collection_url(&self) -> Result<Url, UpstreamError> {
-        let mut url = self.messages_url.clone();
+        let mut url = self.messages.url.clone();
         url.path_segments_mut()
             .map_err(|()| UpstreamError::Local("the API URL cannot take a path".into()))?
             .pop()
@@ -462,7 +463,7 @@ impl Upstream {
     /// One media's URL: Cloud `/{version}/{id}?phone_number_id=…` (the API refuses media of
     /// another number), On-Premises `/v1/media/{id}`; the id percent-encoded as one segment.
     fn media_item_url(&self, id: &str) -> Result<Url, UpstreamError> {
-        let mut url = self.messages_url.clone();
+        let mut url = self.messages.url.clone();
         let phone_number_id = {
             let mut segments = url
                 .path_segments()
@@ -498,7 +499,7 @@ impl Upstream {
         let parsed = Url::parse(url).map_err(|_| refused("not a URL"))?;
         let allowed = match parsed.scheme() {
             "https" => true,
-            "http" => self.messages_url.scheme() == "http",
+            "http" => self.messages.url.scheme() == "http",
             _ => false,
         };
         if !allowed || parsed.host_str().is_none() {

@@ -1,6 +1,8 @@
-//! The client of the WhatsApp Business API: one pooled HTTP client with keep-alive (rustls; the
-//! standard `HTTPS_PROXY`/`NO_PROXY` variables apply), the endpoint URLs and fixed headers built once,
-//! credentials, and the answers read back into the wire model or a typed [`UpstreamError`].
+//! The client of the WhatsApp Business API: the endpoint URLs and fixed headers built once, a
+//! pooled HTTP client with keep-alive for the message calls ([`direct`]: hyper with rustls), and
+//! `reqwest` for media transfers, the login, and every call when a proxy variable
+//! (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, minus `NO_PROXY`) applies to the API; credentials;
+//! and the answers read back into the wire model or a typed [`UpstreamError`].
 //!
 //! Under a hostile or sick upstream it holds: at most `max_in_flight` calls reach the API at once
 //! (and, HTTP/1.1 being one request per connection, about as many connections; HTTP/2, offered in
@@ -12,6 +14,7 @@
 
 mod auth;
 pub mod check;
+mod direct;
 mod error;
 mod media;
 mod redact;
@@ -23,6 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::wire::message::Endpoint;
 use bytes::{Bytes, BytesMut};
+use http::Uri;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -63,6 +67,7 @@ use crate::flavor::Flavor;
 use crate::telemetry::TraceContext;
 use crate::wire::response::{CloudErrorAnswer, HealthAnswer, OnPremisesErrorAnswer, SendAnswer};
 use auth::{Auth, Bearer};
+use direct::{Direct, TransportError};
 
 /// Where the API is and how to reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,16 +105,19 @@ pub struct UpstreamConfig {
 
 /// The client of one API installation.
 pub struct Upstream {
+    /// Media transfers, the login, and every call when a proxy applies (see [`direct`]).
     client: reqwest::Client,
+    /// The message calls and probes, unless a proxy applies.
+    direct: Option<Direct>,
     flavor: Flavor,
     /// The send endpoint (and the Cloud read-receipt endpoint; On-Premises read receipts go to
     /// this path followed by the message id). An http(s) URL, so it always has path segments.
-    messages_url: Url,
+    messages: Address,
     /// The Cloud API's Marketing Messages API, `/{version}/{phone-number-id}/marketing_messages`;
     /// none on On-Premises (translation refuses marketing messages there).
-    marketing_messages_url: Option<Url>,
+    marketing_messages: Option<Address>,
     /// On-Premises `GET /v1/health`; Cloud `GET /{version}/{phone-number-id}`, a cheap probe.
-    health_url: Url,
+    health: Address,
     auth: Auth,
     request_timeout: Duration,
     call_slots: CallSlots,
@@ -211,6 +219,26 @@ impl<'a> RequestOutcome<'a> {
             ) => RequestOutcome::NoAnswer(error),
         }
     }
+}
+
+/// An endpoint of the API: its URL, and the same as a URI for the direct client, parsed once.
+#[derive(Clone, Debug)]
+struct Address {
+    url: Url,
+    uri: Option<Uri>,
+}
+
+impl Address {
+    fn new(url: Url) -> Address {
+        let uri = url.as_str().parse().ok();
+        Address { url, uri }
+    }
+}
+
+/// How a request failed, by the client that made it.
+enum Failed {
+    Reqwest(reqwest::Error),
+    Direct(TransportError),
 }
 
 /// An answer that is not an error: its status and body.
@@ -427,6 +455,13 @@ impl Upstream {
                 .map_err(|e| format!("the upstream URL {:?} is not a URL: {e}", display_url(&url)))
         };
         let (messages_url, health_url) = (parse(messages_url)?, parse(health_url)?);
+        let direct = Direct::new(&direct::Settings {
+            base_url: base,
+            extra_ca_pem: config.extra_ca_pem.as_deref(),
+            connect_timeout: config.connect_timeout,
+            max_idle_per_host: config.max_in_flight,
+            http2_prior_knowledge: config.http2_prior_knowledge,
+        })?;
         let marketing_messages_url = match config.flavor {
             Flavor::Cloud => Some(parse(format!(
                 "{base}/{}/{}/marketing_messages",
@@ -472,10 +507,11 @@ impl Upstream {
             .map_err(|e| format!("the HTTP client cannot be built: {}", e.without_url()))?;
         Ok(Upstream {
             client,
+            direct,
             flavor: config.flavor,
-            messages_url,
-            marketing_messages_url,
-            health_url,
+            messages: Address::new(messages_url),
+            marketing_messages: marketing_messages_url.map(Address::new),
+            health: Address::new(health_url),
             auth: Auth::new(&config.credentials, format!("{base}/v1/users/login"))?,
             request_timeout: config.request_timeout,
             call_slots: CallSlots {
@@ -522,10 +558,10 @@ impl Upstream {
         trace: &TraceContext,
         deadline: Option<Instant>,
     ) -> Result<SendAnswer, UpstreamFailure> {
-        let url = match (endpoint, &self.marketing_messages_url) {
-            (Endpoint::MarketingMessages, Some(url)) => url,
+        let url = match (endpoint, &self.marketing_messages) {
+            (Endpoint::MarketingMessages, Some(address)) => address,
             // No Marketing Messages API on On-Premises: translation refuses such a message there.
-            (Endpoint::MarketingMessages, None) | (Endpoint::Messages, _) => &self.messages_url,
+            (Endpoint::MarketingMessages, None) | (Endpoint::Messages, _) => &self.messages,
         };
         let (answer, attempts) = self
             .message_call(Method::POST, url, body.into(), trace, deadline)
@@ -556,10 +592,10 @@ impl Upstream {
         deadline: Option<Instant>,
     ) -> Result<(), UpstreamFailure> {
         let (method, url) = match self.flavor {
-            Flavor::Cloud => (Method::POST, std::borrow::Cow::Borrowed(&self.messages_url)),
+            Flavor::Cloud => (Method::POST, std::borrow::Cow::Borrowed(&self.messages)),
             Flavor::OnPremises => {
                 // `/v1/messages/{message_id}`, the id percent-encoded as one path segment.
-                let mut url = self.messages_url.clone();
+                let mut url = self.messages.url.clone();
                 url.path_segments_mut()
                     .map_err(|()| UpstreamFailure {
                         error: UpstreamError::Local(
@@ -568,7 +604,7 @@ impl Upstream {
                         attempts: 0,
                     })?
                     .push(message_id);
-                (Method::PUT, std::borrow::Cow::Owned(url))
+                (Method::PUT, std::borrow::Cow::Owned(Address::new(url)))
             }
         };
         self.message_call(method, &url, body.into(), trace, deadline)
@@ -586,7 +622,7 @@ impl Upstream {
         let answer = self
             .call(
                 Method::GET,
-                &self.health_url,
+                &self.health,
                 Bytes::new(),
                 None,
                 &budget,
@@ -610,7 +646,7 @@ impl Upstream {
     async fn message_call(
         &self,
         method: Method,
-        url: &Url,
+        url: &Address,
         body: Bytes,
         trace: &TraceContext,
         deadline: Option<Instant>,
@@ -712,7 +748,7 @@ impl Upstream {
     async fn call(
         &self,
         method: Method,
-        url: &Url,
+        url: &Address,
         body: Bytes,
         trace: Option<&TraceContext>,
         budget: &Budget,
@@ -778,7 +814,7 @@ impl Upstream {
     async fn request(
         &self,
         method: Method,
-        url: &Url,
+        address: &Address,
         body: &Bytes,
         trace: Option<&TraceContext>,
         bearer: &Bearer,
@@ -800,27 +836,38 @@ impl Upstream {
             None => Span::none(),
         };
         // The whole exchange is bounded below by `slot.until` (one timer per request, not two).
-        let mut request = self
-            .client
-            .request(method, url.clone())
-            .header(AUTHORIZATION, bearer.header.clone());
+        let mut trace_headers = HeaderMap::new();
         if let Some(trace) = trace {
-            let mut headers = HeaderMap::with_capacity(2);
-            trace.inject(&span, &mut headers);
-            request = request.headers(headers);
-        }
-        if !body.is_empty() {
-            request = request.body(body.clone());
+            trace.inject(&span, &mut trace_headers);
         }
         *started = true;
         let exchange = async {
-            let mut response = request.send().await?;
+            if let (Some(direct), Some(uri)) = (&self.direct, &address.uri) {
+                return direct
+                    .send(method, uri, &bearer.header, trace_headers, body.clone())
+                    .await
+                    .map(|reply| RawAnswer {
+                        status: reply.status,
+                        headers: reply.headers,
+                        body: reply.body,
+                    })
+                    .map_err(Failed::Direct);
+            }
+            let mut request = self
+                .client
+                .request(method, address.url.clone())
+                .header(AUTHORIZATION, bearer.header.clone())
+                .headers(trace_headers);
+            if !body.is_empty() {
+                request = request.body(body.clone());
+            }
+            let mut response = request.send().await.map_err(Failed::Reqwest)?;
             let status = response.status();
             let headers = std::mem::take(response.headers_mut());
             let body = match read_body(&mut response).await {
                 Ok(body) => Some(body),
                 Err(BodyError::TooLarge) => None,
-                Err(BodyError::Transport(error)) => return Err(error),
+                Err(BodyError::Transport(error)) => return Err(Failed::Reqwest(error)),
             };
             Ok(RawAnswer {
                 status,
@@ -843,12 +890,23 @@ impl Upstream {
         }
         match result {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(error)) => {
+            Ok(Err(Failed::Reqwest(error))) => {
                 // A request the HTTP stack refused to build was never attempted.
                 if error.is_builder() {
                     *started = false;
                 }
                 Err(self.send_error(error, &slot, body))
+            }
+            Ok(Err(Failed::Direct(error))) => {
+                let redactor = self.redactor(body);
+                Err(match error {
+                    TransportError::Connect(text) => {
+                        UpstreamError::Unreachable(redactor.redact(&text))
+                    }
+                    TransportError::Broken(text) => {
+                        UpstreamError::Interrupted(redactor.redact(&text))
+                    }
+                })
             }
             Err(_elapsed) => Err(slot.expired(true)),
         }

@@ -1,0 +1,205 @@
+//! The HTTP client of the message path: hyper's pooled client, called with the request built from
+//! parts made once (the endpoint's parsed URI, the fixed headers), where `reqwest` would format
+//! and parse the URL twice per request and run its redirect and retry layers (together about a
+//! fifth of the service's own work per message).
+//!
+//! It speaks what `reqwest` spoke: rustls with the platform's roots (plus the extra CA, if any),
+//! HTTP/2 when the API offers it in the TLS handshake or with prior knowledge when asked, TCP
+//! without Nagle, the same connect timeout and pool. It is used only where it behaves exactly as
+//! `reqwest` did: when no proxy variable (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, minus
+//! `NO_PROXY`) applies to the API and its URL carries no user name; otherwise `reqwest` carries
+//! the calls as before. Media uploads and downloads (streamed bodies, multipart) and the
+//! On-Premises login always go through `reqwest`.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::ClientConfig;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use super::MAX_ANSWER_BYTES;
+
+/// How a request failed before an answer was read whole, as text not yet redacted.
+#[derive(Debug)]
+pub(super) enum TransportError {
+    /// The connection (TCP or TLS) could not be made: nothing was sent.
+    Connect(String),
+    /// The request could have reached the API (sent whole or in part, or the answer broke off).
+    Broken(String),
+}
+
+/// An answer: status, headers, and the body unless it was larger than [`MAX_ANSWER_BYTES`].
+pub(super) struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
+}
+
+/// The parts of the client's configuration it needs.
+pub(super) struct Settings<'a> {
+    pub base_url: &'a str,
+    pub extra_ca_pem: Option<&'a [u8]>,
+    pub connect_timeout: Duration,
+    pub max_idle_per_host: usize,
+    pub http2_prior_knowledge: bool,
+}
+
+/// The message path's client.
+pub(super) struct Direct {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+/// The headers every request carries, as `reqwest` sent them.
+static USER_AGENT_VALUE: HeaderValue =
+    HeaderValue::from_static(concat!("whatsapp-grpc/", env!("CARGO_PKG_VERSION")));
+static JSON: HeaderValue = HeaderValue::from_static("application/json");
+static ANY: HeaderValue = HeaderValue::from_static("*/*");
+
+impl Direct {
+    /// The client for `settings`, or `None` when `reqwest` must carry the calls (a proxy applies
+    /// to the API, or its URL names a user).
+    pub fn new(settings: &Settings<'_>) -> Result<Option<Direct>, String> {
+        let base: Uri = settings
+            .base_url
+            .parse()
+            .map_err(|e| format!("the upstream URL is not a URI: {e}"))?;
+        let names_a_user = base
+            .authority()
+            .is_some_and(|authority| authority.as_str().contains('@'));
+        if names_a_user || Matcher::from_env().intercept(&base).is_some() {
+            return Ok(None);
+        }
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(settings.connect_timeout));
+        let https = HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(settings.extra_ca_pem)?)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(settings.max_idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .http2_only(settings.http2_prior_knowledge)
+            .build(https);
+        Ok(Some(Direct { client }))
+    }
+
+    /// Sends one request and reads its answer (up to [`MAX_ANSWER_BYTES`]). The caller bounds
+    /// it in time.
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &Uri,
+        authorization: &HeaderValue,
+        extra: HeaderMap,
+        body: Bytes,
+    ) -> Result<Reply, TransportError> {
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri.clone();
+        let headers = request.headers_mut();
+        headers.reserve(4 + extra.len());
+        headers.insert(CONTENT_TYPE, JSON.clone());
+        headers.insert(USER_AGENT, USER_AGENT_VALUE.clone());
+        headers.insert(ACCEPT, ANY.clone());
+        headers.insert(AUTHORIZATION, authorization.clone());
+        headers.extend(extra);
+        let response = self.client.request(request).await.map_err(|error| {
+            let text = error_text(&error);
+            if error.is_connect() {
+                TransportError::Connect(text)
+            } else {
+                TransportError::Broken(text)
+            }
+        })?;
+        let (parts, mut body) = response.into_parts();
+        let announced = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok())
+            .unwrap_or(0);
+        let reply = |body| Reply {
+            status: parts.status,
+            headers: parts.headers.clone(),
+            body,
+        };
+        if announced > MAX_ANSWER_BYTES as u64 {
+            return Ok(reply(None));
+        }
+        // `announced` is at most the bound here.
+        let mut read = BytesMut::with_capacity(announced as usize);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| TransportError::Broken(error_text(&error)))?;
+            if let Ok(chunk) = frame.into_data() {
+                if read.len() + chunk.len() > MAX_ANSWER_BYTES {
+                    return Ok(reply(None));
+                }
+                read.extend_from_slice(&chunk);
+            }
+        }
+        Ok(reply(Some(read.freeze())))
+    }
+}
+
+/// rustls as `reqwest` set it up: the platform's verifier, with the extra CA certificates as more
+/// roots. Without extra certificates the verifier (whose roots take a while to load) is made once
+/// for every sender.
+fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<ClientConfig, String> {
+    static PLATFORM: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, String>> =
+        OnceLock::new();
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let verifier = match extra_ca_pem {
+        None => PLATFORM
+            .get_or_init(|| {
+                rustls_platform_verifier::Verifier::new(provider.clone())
+                    .map(Arc::new)
+                    .map_err(|e| format!("the platform's TLS roots cannot be read: {e}"))
+            })
+            .clone()?,
+        Some(pem) => {
+            let roots = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("the upstream CA file is not PEM certificates: {e}"))?;
+            Arc::new(
+                rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
+                    .map_err(|e| format!("the upstream CA file cannot be trusted: {e}"))?,
+            )
+        }
+    };
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("no TLS version to speak: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+/// An error's text with its causes (hyper's says what failed, its causes why).
+fn error_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
