@@ -14,10 +14,8 @@ use std::io::IsTerminal;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{
-    SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider,
-};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{TraceContextExt, TraceFlags, TraceId, TracerProvider};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
@@ -297,28 +295,48 @@ impl TraceContext {
     /// new trace).
     pub fn inject(&self, span: &Span, headers: &mut HeaderMap) {
         let recorded = span.context();
-        let context = if recorded.span().span_context().is_valid() {
-            recorded
+        let recorded = recorded.span();
+        let recorded = recorded.span_context();
+        let (span_id, flags, state) = if recorded.is_valid() {
+            (
+                recorded.span_id(),
+                recorded.trace_flags(),
+                recorded.trace_state().header(),
+            )
         } else {
             let caller = self.parent.span();
             let caller = caller.span_context();
             let (flags, state) = if caller.is_valid() {
-                (caller.trace_flags(), caller.trace_state().clone())
+                (caller.trace_flags(), caller.trace_state().header())
             } else {
-                (TraceFlags::SAMPLED, TraceState::NONE)
+                (TraceFlags::SAMPLED, String::new())
             };
-            let span_id = RandomIdGenerator::default().new_span_id();
-            Context::new().with_remote_span_context(SpanContext::new(
-                self.trace_id,
-                span_id,
-                flags,
-                false,
-                state,
-            ))
+            (RandomIdGenerator::default().new_span_id(), flags, state)
         };
-        PROPAGATOR.inject_context(&context, &mut HeaderInjector(headers));
+        let trace_id = if recorded.is_valid() {
+            recorded.trace_id()
+        } else {
+            self.trace_id
+        };
+        // W3C `traceparent`: version 00, the trace, this request's span, the sampled flag; written
+        // here rather than through the propagator, whose text map costs a parse per header.
+        let traceparent = format!(
+            "00-{trace_id}-{span_id}-{:02x}",
+            flags.to_u8() & TraceFlags::SAMPLED.to_u8()
+        );
+        if let Ok(value) = HeaderValue::try_from(traceparent) {
+            headers.insert(TRACEPARENT.clone(), value);
+        }
+        if !state.is_empty()
+            && let Ok(value) = HeaderValue::try_from(state)
+        {
+            headers.insert(TRACESTATE.clone(), value);
+        }
     }
 }
+
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// Reads the trace context from gRPC metadata (ASCII values only).
 struct MetadataExtractor<'a>(&'a MetadataMap);
@@ -336,24 +354,6 @@ impl Extractor for MetadataExtractor<'_> {
                 KeyRef::Binary(_) => None,
             })
             .collect()
-    }
-}
-
-/// Writes the trace context into HTTP headers; an empty value (no `tracestate`) or one that is not
-/// a valid header is left out.
-struct HeaderInjector<'a>(&'a mut HeaderMap);
-
-impl Injector for HeaderInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if value.is_empty() {
-            return;
-        }
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::try_from(value),
-        ) {
-            self.0.insert(name, value);
-        }
     }
 }
 
@@ -395,6 +395,19 @@ mod tests {
         let (traceparent, tracestate) = injected(&context);
         assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert!(traceparent.ends_with("-01"));
+        // Version, trace id, span id and flags, in lowercase hex of the W3C widths.
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|part| part.len()).collect::<Vec<_>>(),
+            [2, 32, 16, 2],
+            "{traceparent}"
+        );
+        assert!(
+            traceparent
+                .bytes()
+                .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{traceparent}"
+        );
         assert!(!traceparent.contains("00f067aa0ba902b7"));
         assert_eq!(tracestate.as_deref(), Some("congo=t61rcWkgMzE"));
         // Each request is a span of its own.
