@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::Kind;
 use common::redis_server::RedisServer;
+use common::soak::Soak;
 use common::stack::{Options, Stack};
 use common::subscriber::{WITHIN, first, id, ids, open, subscribe};
 use tokio::sync::mpsc;
@@ -389,96 +390,18 @@ async fn the_metrics_count_deliveries_acknowledgements_and_subscribers() {
 /// Events of the soak.
 const SOAK_EVENTS: usize = 2000;
 
-/// What the soak's subscribers saw, per group: every delivery (event id, on which stream, whether
-/// that stream later crashed), and the events acknowledged.
-#[derive(Default)]
-struct Seen {
-    deliveries: HashMap<(String, String), Vec<(u64, i32)>>,
-    crashed_streams: HashSet<u64>,
-    acked: HashMap<String, HashSet<String>>,
-}
-
-/// One subscriber of `group` on `stack`: sessions of a random length, each ending in a crash (the
-/// stream dropped, the batch in hand not acknowledged) or a clean close, until the group has
-/// acknowledged every event.
-async fn soak_subscriber(
-    stack: &Stack,
-    group: &str,
-    seed: u64,
-    seen: &std::sync::Mutex<Seen>,
-    next_stream: &std::sync::atomic::AtomicU64,
-) {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let done = |seen: &std::sync::Mutex<Seen>| {
-        seen.lock()
-            .unwrap()
-            .acked
-            .get(group)
-            .is_some_and(|acked| acked.len() == SOAK_EVENTS)
-    };
-    while !done(seen) {
-        let stream = next_stream.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Acknowledged at once: only a crash, never the deadline, makes an event come again.
-        let mut subscriber = subscribe(stack, group, 600, rng.i32(5..=50)).await;
-        let session = rng.usize(20..300);
-        let crash = rng.bool();
-        let mut handled = 0;
-        while handled < session && !done(seen) {
-            let batch = match tokio::time::timeout(
-                Duration::from_millis(500),
-                subscriber.responses.message(),
-            )
-            .await
-            {
-                Err(_) => continue, // nothing for now: look whether the group is done
-                Ok(Ok(Some(batch))) => batch.received_events,
-                Ok(Ok(None)) => break, // the call's deadline: reopen
-                Ok(Err(status)) => panic!("the stream failed: {status:?}"),
-            };
-            {
-                let mut seen = seen.lock().unwrap();
-                for received in &batch {
-                    seen.deliveries
-                        .entry((group.to_owned(), id(received)))
-                        .or_default()
-                        .push((stream, received.delivery_attempt));
-                }
-            }
-            handled += batch.len();
-            if crash && handled >= session {
-                break; // crashes with this batch in hand, unacknowledged
-            }
-            subscriber.ack(&batch).await;
-            let mut seen = seen.lock().unwrap();
-            let acked = seen.acked.entry(group.to_owned()).or_default();
-            acked.extend(batch.iter().map(id));
-        }
-        if crash {
-            seen.lock().unwrap().crashed_streams.insert(stream);
-            drop(subscriber);
-        } else {
-            subscriber.close().await;
-        }
-    }
-}
-
 /// Thousands of events published in random batches with redeliveries, to two groups (three
 /// competing subscribers and one), subscribers crashing and restarting; with Redis, two replicas.
 /// Then: every event reached each group and was acknowledged (none lost), and an event was
 /// delivered to its group more than once only after a delivery on a stream that crashed.
 async fn soak(kind: Kind) {
-    let seed = std::env::var("WHATSAPP_GRPC_SOAK_SEED")
-        .ok()
-        .and_then(|seed| seed.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    eprintln!("event soak seed {seed} (WHATSAPP_GRPC_SOAK_SEED={seed} replays it)");
+    let seed = common::soak::seed("event soak");
     let replicas = match kind {
         Kind::Memory => 1,
         Kind::Redis => 2,
     };
     let setup = setup(kind, replicas, false).await;
-    let seen = std::sync::Mutex::new(Seen::default());
-    let next_stream = std::sync::atomic::AtomicU64::new(0);
+    let soak = Soak::new(SOAK_EVENTS);
     let publisher = async {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut published = 0;
@@ -499,23 +422,7 @@ async fn soak(kind: Kind) {
         }
         stored
     };
-    let run = |group: &'static str, n: usize| {
-        soak_subscriber(
-            &setup.stacks[n % replicas],
-            group,
-            seed ^ (n as u64 + 1),
-            &seen,
-            &next_stream,
-        )
-    };
-    let subscribers = async {
-        tokio::join!(
-            run("soak-a", 0),
-            run("soak-a", 1),
-            run("soak-a", 2),
-            run("soak-b", 3)
-        );
-    };
+    let subscribers = soak.subscribers(&setup.stacks, seed);
     let (stored, ()) = tokio::time::timeout(Duration::from_secs(120), async {
         tokio::join!(publisher, subscribers)
     })
@@ -526,35 +433,11 @@ async fn soak(kind: Kind) {
         "each event stored once, whatever its redeliveries"
     );
 
-    let seen = seen.into_inner().unwrap();
     let all: HashSet<String> = ids_of(&events(0..SOAK_EVENTS)).into_iter().collect();
-    let mut redelivered = 0;
-    for group in ["soak-a", "soak-b"] {
-        assert_eq!(
-            seen.acked[group], all,
-            "{group}: every event acknowledged, none lost"
-        );
-        for event in &all {
-            let deliveries = &seen.deliveries[&(group.to_owned(), event.clone())];
-            let (last, earlier) = deliveries.split_last().expect("delivered");
-            assert!(
-                earlier
-                    .iter()
-                    .all(|(stream, _)| seen.crashed_streams.contains(stream)),
-                "{group} {event}: delivered again after a delivery that was acknowledged: {deliveries:?}"
-            );
-            // Deliveries the subscribers never saw (sent as a stream ended) count too.
-            assert!(
-                last.1 as usize >= deliveries.len(),
-                "{group} {event}: {deliveries:?}"
-            );
-            redelivered += earlier.len();
-        }
-    }
+    let outcome = soak.check(&all);
     eprintln!(
-        "event soak: {SOAK_EVENTS} events, 2 groups, {} streams ({} crashed), {redelivered} redeliveries after crashes",
-        next_stream.into_inner(),
-        seen.crashed_streams.len()
+        "event soak: {SOAK_EVENTS} events, 2 groups, {} streams ({} crashed), {} redeliveries after crashes",
+        outcome.streams, outcome.crashed, outcome.redelivered
     );
 }
 with_memory_and_redis!(soak);

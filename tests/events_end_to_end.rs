@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use common::redis_server::RedisServer;
+use common::soak::Soak;
 use common::stack::{Options, PHONE_NUMBER_ID, Stack};
 use common::subscriber::{WITHIN, id, subscribe};
 use serde_json::{Value, json};
@@ -366,82 +367,6 @@ fn soak_id(i: usize) -> String {
     format!("wamid.soak.{i}")
 }
 
-/// What the soak's subscribers saw: every delivery per (group, event id) with the stream it came
-/// on and its attempt, the streams that crashed, and what each group acknowledged.
-#[derive(Default)]
-struct Seen {
-    deliveries: HashMap<(String, String), Vec<(u64, i32)>>,
-    crashed_streams: HashSet<u64>,
-    acked: HashMap<String, HashSet<String>>,
-}
-
-/// One subscriber of `group` on `stack`: sessions of a random length, each ending in a crash (the
-/// stream dropped with its batch in hand unacknowledged) or a clean close, until the group has
-/// acknowledged every event.
-async fn soak_subscriber(
-    stack: &Stack,
-    group: &str,
-    seed: u64,
-    seen: &std::sync::Mutex<Seen>,
-    next_stream: &std::sync::atomic::AtomicU64,
-) {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let done = |seen: &std::sync::Mutex<Seen>| {
-        seen.lock()
-            .expect("not poisoned")
-            .acked
-            .get(group)
-            .is_some_and(|acked| acked.len() == SOAK_EVENTS)
-    };
-    while !done(seen) {
-        let stream = next_stream.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // A 600 s deadline: only a crash, never the deadline, makes an event come again.
-        let mut subscriber = subscribe(stack, group, 600, rng.i32(5..=50)).await;
-        let session = rng.usize(20..300);
-        let crash = rng.bool();
-        let mut handled = 0;
-        while handled < session && !done(seen) {
-            let batch = match tokio::time::timeout(
-                Duration::from_millis(500),
-                subscriber.responses.message(),
-            )
-            .await
-            {
-                Err(_) => continue, // nothing for now: look whether the group is done
-                Ok(Ok(Some(batch))) => batch.received_events,
-                Ok(Ok(None)) => break, // the call's deadline: reopen
-                Ok(Err(status)) => panic!("the stream failed: {status:?}"),
-            };
-            {
-                let mut seen = seen.lock().expect("not poisoned");
-                for received in &batch {
-                    seen.deliveries
-                        .entry((group.to_owned(), id(received)))
-                        .or_default()
-                        .push((stream, received.delivery_attempt));
-                }
-            }
-            handled += batch.len();
-            if crash && handled >= session {
-                break; // crashes with this batch in hand, unacknowledged
-            }
-            subscriber.ack(&batch).await;
-            let mut seen = seen.lock().expect("not poisoned");
-            let acked = seen.acked.entry(group.to_owned()).or_default();
-            acked.extend(batch.iter().map(id));
-        }
-        if crash {
-            seen.lock()
-                .expect("not poisoned")
-                .crashed_streams
-                .insert(stream);
-            drop(subscriber);
-        } else {
-            subscriber.close().await;
-        }
-    }
-}
-
 /// Thousands of events arriving in about a thousand signed webhooks over HTTP (deliveries of 1 to
 /// 4 statuses, a few of up to 50), with the API's redeliveries (the same delivery posted again, to
 /// any instance, and events of earlier deliveries carried again), while two groups (three
@@ -450,11 +375,7 @@ async fn soak_subscriber(
 /// receivers stored each event once, and an event was delivered to its group more than once only
 /// after a delivery on a stream that crashed. `WHATSAPP_GRPC_SOAK_SEED` replays a run.
 async fn webhook_soak(kind: common::Kind) {
-    let seed = std::env::var("WHATSAPP_GRPC_SOAK_SEED")
-        .ok()
-        .and_then(|seed| seed.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    eprintln!("webhook soak seed {seed} (WHATSAPP_GRPC_SOAK_SEED={seed} replays it)");
+    let seed = common::soak::seed("webhook soak");
     let redis = matches!(kind, common::Kind::Redis).then(RedisServer::start);
     let mut stacks = Vec::new();
     match &redis {
@@ -466,8 +387,7 @@ async fn webhook_soak(kind: common::Kind) {
         }
     }
     let replicas = stacks.len();
-    let seen = std::sync::Mutex::new(Seen::default());
-    let next_stream = std::sync::atomic::AtomicU64::new(0);
+    let soak = Soak::new(SOAK_EVENTS);
     let publisher = async {
         let http = http();
         let mut rng = fastrand::Rng::with_seed(seed);
@@ -505,23 +425,7 @@ async fn webhook_soak(kind: common::Kind) {
         }
         (posts, redelivered)
     };
-    let run = |group: &'static str, n: usize| {
-        soak_subscriber(
-            &stacks[n % replicas],
-            group,
-            seed ^ (n as u64 + 1),
-            &seen,
-            &next_stream,
-        )
-    };
-    let subscribers = async {
-        tokio::join!(
-            run("soak-a", 0),
-            run("soak-a", 1),
-            run("soak-a", 2),
-            run("soak-b", 3)
-        );
-    };
+    let subscribers = soak.subscribers(&stacks, seed);
     let ((posts, redelivered), ()) = tokio::time::timeout(Duration::from_secs(180), async {
         tokio::join!(publisher, subscribers)
     })
@@ -536,37 +440,13 @@ async fn webhook_soak(kind: common::Kind) {
         stored as usize, SOAK_EVENTS,
         "each event stored once, whatever its redeliveries"
     );
-    let seen = seen.into_inner().expect("not poisoned");
     let all: HashSet<String> = (0..SOAK_EVENTS)
         .map(|i| format!("status/{}/sent", soak_id(i)))
         .collect();
-    let mut again = 0;
-    for group in ["soak-a", "soak-b"] {
-        assert_eq!(
-            seen.acked[group], all,
-            "{group}: every event acknowledged, none lost"
-        );
-        for event in &all {
-            let deliveries = &seen.deliveries[&(group.to_owned(), event.clone())];
-            let (last, earlier) = deliveries.split_last().expect("delivered");
-            assert!(
-                earlier
-                    .iter()
-                    .all(|(stream, _)| seen.crashed_streams.contains(stream)),
-                "{group} {event}: delivered again after a delivery that was acknowledged: {deliveries:?}"
-            );
-            // Deliveries the subscribers never saw (sent as a stream ended) count too.
-            assert!(
-                last.1 as usize >= deliveries.len(),
-                "{group} {event}: {deliveries:?}"
-            );
-            again += earlier.len();
-        }
-    }
+    let outcome = soak.check(&all);
     eprintln!(
-        "webhook soak: {SOAK_EVENTS} events in {posts} webhooks and {redelivered} redelivered ones to {replicas} instance(s), 2 groups, {} streams ({} crashed), {again} redeliveries after crashes",
-        next_stream.into_inner(),
-        seen.crashed_streams.len()
+        "webhook soak: {SOAK_EVENTS} events in {posts} webhooks and {redelivered} redelivered ones to {replicas} instance(s), 2 groups, {} streams ({} crashed), {} redeliveries after crashes",
+        outcome.streams, outcome.crashed, outcome.redelivered
     );
 }
 with_memory_and_redis!(webhook_soak);

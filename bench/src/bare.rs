@@ -1,13 +1,10 @@
 //! The ceiling of gRPC on this machine: a tonic server (tonic-prost's codec, default settings) that
 //! answers `SendMessage` at once, with no validation and no upstream.
 
-use std::net::SocketAddr;
-
-use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 use whatsapp_grpc::proto;
 
-use crate::pb::messaging_service_server::{MessagingService, MessagingServiceServer};
+use crate::pb::messaging_service_server::MessagingService;
 
 struct Bare;
 
@@ -40,13 +37,5 @@ impl MessagingService for Bare {
 }
 
 pub async fn run() -> Result<(), String> {
-    let incoming = TcpIncoming::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .map_err(|e| format!("the bare server cannot listen: {e}"))?
-        .with_nodelay(Some(true));
-    crate::children::announce(incoming.local_addr().map_err(|e| e.to_string())?);
-    tonic::transport::Server::builder()
-        .add_service(MessagingServiceServer::new(Bare))
-        .serve_with_incoming(incoming)
-        .await
-        .map_err(|e| format!("the bare server: {e}"))
+    crate::serve::messaging("the bare server", Bare).await
 }

@@ -5,14 +5,11 @@
 //! with). The one thing it adds to "default" is the rustls provider reqwest needs in this workspace
 //! (reqwest's `rustls-no-provider`, as the service builds it), which costs nothing over plain HTTP.
 
-use std::net::SocketAddr;
-
 use serde_json::{Value, json};
-use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 use whatsapp_grpc::proto::{self, send_message_request::Content};
 
-use crate::pb::messaging_service_server::{MessagingService, MessagingServiceServer};
+use crate::pb::messaging_service_server::MessagingService;
 
 /// The token the facade sends (the stub accepts any).
 pub const TOKEN_ENV: &str = "WHATSAPP_GRPC_BENCH_TOKEN";
@@ -97,13 +94,5 @@ pub async fn run(upstream: &str) -> Result<(), String> {
         url: format!("{upstream}/v24.0/{}/messages", crate::PHONE_NUMBER_ID),
         token: std::env::var(TOKEN_ENV).unwrap_or_default(),
     };
-    let incoming = TcpIncoming::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .map_err(|e| format!("the facade cannot listen: {e}"))?
-        .with_nodelay(Some(true));
-    crate::children::announce(incoming.local_addr().map_err(|e| e.to_string())?);
-    tonic::transport::Server::builder()
-        .add_service(MessagingServiceServer::new(facade))
-        .serve_with_incoming(incoming)
-        .await
-        .map_err(|e| format!("the facade: {e}"))
+    crate::serve::messaging("the facade", facade).await
 }

@@ -15,6 +15,7 @@ mod plot;
 mod procstat;
 mod report;
 mod run;
+mod serve;
 mod stub;
 mod workloads;
 

@@ -20,41 +20,33 @@ const PROTO = fileURLToPath(new URL('../../proto', import.meta.url));
 // reads it (`grpc-timeout`) and stops its own work a little before, so the caller gets its answer.
 export const TIMEOUT_MS = 10_000;
 
-const definition = protoLoader.loadSync('whatsapp/v1/messaging_service.proto', {
-  includeDirs: [PROTO],
-  // Fields in lowerCamelCase (`messageId`, `requestId`), enums as their names, 64-bit integers as
-  // strings, unset scalars as their defaults, and `content`/`kind` oneofs say which member is set.
-  keepCase: false,
-  enums: String,
-  longs: String,
-  defaults: true,
-  oneofs: true,
-});
-const { MessagingService } = grpc.loadPackageDefinition(definition).whatsapp.v1;
-
-const mediaDefinition = protoLoader.loadSync('whatsapp/v1/media_service.proto', {
+// Fields in lowerCamelCase (`messageId`, `requestId`), enums as their names, 64-bit integers as
+// strings, unset scalars as their defaults, and `content`/`kind` oneofs say which member is set.
+const LOAD_OPTIONS = {
   includeDirs: [PROTO],
   keepCase: false,
   enums: String,
   longs: String,
   defaults: true,
   oneofs: true,
-});
-const { MediaService } = grpc.loadPackageDefinition(mediaDefinition).whatsapp.v1;
+};
 
-const eventsDefinition = protoLoader.loadSync('whatsapp/v1/event_service.proto', {
-  includeDirs: [PROTO],
-  keepCase: false,
-  enums: String,
-  longs: String,
-  defaults: true,
-  oneofs: true,
-});
-const { EventService } = grpc.loadPackageDefinition(eventsDefinition).whatsapp.v1;
+/** The `whatsapp.v1` package as the .proto file `file` (in proto/) defines it. */
+function load(file) {
+  return grpc.loadPackageDefinition(protoLoader.loadSync(file, LOAD_OPTIONS)).whatsapp.v1;
+}
 
-/** A client of the event service (StreamEvents). */
-export function connectEvents(address) {
-  return new EventService(address, grpc.credentials.createInsecure());
+export const { MessagingService } = load('whatsapp/v1/messaging_service.proto');
+export const { MediaService } = load('whatsapp/v1/media_service.proto');
+export const { EventService } = load('whatsapp/v1/event_service.proto');
+
+/**
+ * A client of `Service`: MessagingService unless another is named (MediaService for uploads and
+ * downloads, EventService for StreamEvents). Plaintext, as `serve --sandbox` listens;
+ * grpc.credentials.createSsl(ca) for TLS.
+ */
+export function connect(address, Service = MessagingService) {
+  return new Service(address, grpc.credentials.createInsecure());
 }
 
 /**
@@ -109,11 +101,6 @@ export async function waitForStatuses(events, group, messageId, wanted = ['sent'
   return seen;
 }
 
-/** A client of the media service (upload, look up, download, delete). */
-export function connectMedia(address) {
-  return new MediaService(address, grpc.credentials.createInsecure());
-}
-
 // Uploads stream in chunks of at most 1 MiB; 256 KiB keeps little of the file in memory at once.
 const UPLOAD_CHUNK_BYTES = 256 * 1024;
 
@@ -164,11 +151,6 @@ export async function downloadMedia(media, mediaId, { timeoutMs = 60_000 } = {})
     else chunks.push(message.chunk);
   }
   return { mimeType, bytes: Buffer.concat(chunks) };
-}
-
-/** A client. Plaintext, as `serve --sandbox` listens; grpc.credentials.createSsl(ca) for TLS. */
-export function connect(address) {
-  return new MessagingService(address, grpc.credentials.createInsecure());
 }
 
 /**

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import grpc from '@grpc/grpc-js';
 
 import {
+  EventService,
+  MediaService,
   connect,
-  connectEvents,
-  connectMedia,
   errorDetails,
   markRead,
   sendImage,
@@ -41,8 +41,8 @@ async function failure(promise) {
 
 const address = process.argv[2] ?? '127.0.0.1:50051';
 const client = connect(address);
-const media = connectMedia(address);
-const events = connectEvents(address);
+const media = connect(address, MediaService);
+const events = connect(address, EventService);
 try {
   let sent = await sendText(client, CUSTOMER, 'Your order has shipped');
   console.log(`text: ${sent.messageId} ${sent.messageStatus}`);

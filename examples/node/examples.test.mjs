@@ -16,9 +16,9 @@ import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 
 import {
+  EventService,
+  MediaService,
   connect,
-  connectEvents,
-  connectMedia,
   downloadMedia,
   errorDetails,
   markRead,
@@ -87,8 +87,8 @@ function serve() {
 before(async () => {
   const serving = await serve();
   client = connect(serving.listen);
-  media = connectMedia(serving.listen);
-  events = connectEvents(serving.listen);
+  media = connect(serving.listen, MediaService);
+  events = connect(serving.listen, EventService);
 });
 
 after(async () => {

@@ -58,34 +58,21 @@ pub fn cloud(
 ) -> Result<Parsed, ParseError> {
     let root = object(body)?;
     let mut parsed = Parsed::default();
-    for entry in array(&root, "entry") {
-        let Some(entry) = entry.as_object() else {
-            continue;
-        };
-        for change in array(entry, "changes") {
-            let Some(change) = change.as_object() else {
-                continue;
-            };
-            let Some(value) = change.get("value").and_then(Value::as_object) else {
+    for entry in objects(&root, "entry") {
+        for change in objects(entry, "changes") {
+            let Some(value) = object_at(change, "value") else {
                 continue;
             };
             if text(change, "field") != "messages" {
                 parsed.other_fields += 1;
                 continue;
             }
-            let phone_number_id = value
-                .get("metadata")
-                .and_then(Value::as_object)
+            let phone_number_id = object_at(value, "metadata")
                 .map(|metadata| text(metadata, "phone_number_id"))
                 .unwrap_or_default();
             match sender_of(&phone_number_id) {
                 Some(sender) => add_value(&mut parsed, value, &sender, &now)?,
-                None => {
-                    parsed.unknown_sender += ["messages", "statuses", "errors"]
-                        .iter()
-                        .map(|key| array(value, key).len())
-                        .sum::<usize>()
-                }
+                None => parsed.unknown_sender += event_count(value),
             }
         }
     }
@@ -115,20 +102,12 @@ fn add_value(
     sender: &str,
     now: &Timestamp,
 ) -> Result<(), ParseError> {
-    let objects = ["messages", "statuses", "errors"]
-        .iter()
-        .map(|key| array(value, key).len())
-        .sum::<usize>();
-    if parsed.events.len() + objects > MAX_EVENTS {
+    if parsed.events.len() + event_count(value) > MAX_EVENTS {
         return Err(ParseError::TooManyEvents);
     }
-    let profiles: HashMap<String, String> = array(value, "contacts")
-        .iter()
-        .filter_map(Value::as_object)
+    let profiles: HashMap<String, String> = objects(value, "contacts")
         .map(|contact| {
-            let name = contact
-                .get("profile")
-                .and_then(Value::as_object)
+            let name = object_at(contact, "profile")
                 .map(|profile| text(profile, "name"))
                 .unwrap_or_default();
             (text(contact, "wa_id"), name)
@@ -144,12 +123,12 @@ fn add_value(
             raw: Some(to_struct(object)),
         });
     };
-    for message in array(value, "messages").iter().filter_map(Value::as_object) {
+    for message in objects(value, "messages") {
         let inbound = inbound_message(message, &profiles);
         let id = event_id("message", &inbound.message_id, message);
         push(id, event::Kind::Message(inbound), message);
     }
-    for status in array(value, "statuses").iter().filter_map(Value::as_object) {
+    for status in objects(value, "statuses") {
         let update = status_update(status);
         let id = if update.message_id.is_empty() || update.message_id.len() > MAX_ID_CHARS {
             format!("status/{}", digest(status))
@@ -162,7 +141,7 @@ fn add_value(
         };
         push(id, event::Kind::Status(update), status);
     }
-    for error in array(value, "errors").iter().filter_map(Value::as_object) {
+    for error in objects(value, "errors") {
         let id = format!("error/{}", digest(error));
         push(id, event::Kind::Error(api_error(error)), error);
     }
@@ -175,7 +154,7 @@ fn inbound_message(
 ) -> InboundMessage {
     let from = text(message, "from");
     let kind = text(message, "type");
-    let part = |key: &str| message.get(key).and_then(Value::as_object);
+    let part = |key: &str| object_at(message, key);
     let content = match (kind.as_str(), part(kind.as_str())) {
         ("text", Some(body)) => Some(inbound_message::Content::Text(InboundText {
             body: text(body, "body"),
@@ -193,11 +172,7 @@ fn inbound_message(
             url: text(location, "url"),
         })),
         ("contacts", _) => Some(inbound_message::Content::Contacts(InboundContacts {
-            contacts: array(message, "contacts")
-                .iter()
-                .filter_map(Value::as_object)
-                .map(contact)
-                .collect(),
+            contacts: objects(message, "contacts").map(contact).collect(),
         })),
         ("interactive", Some(interactive)) => Some(inbound_message::Content::Interactive(
             interactive_answer(interactive),
@@ -213,9 +188,7 @@ fn inbound_message(
         ("order", Some(order)) => Some(inbound_message::Content::Order(InboundOrder {
             catalog_id: text(order, "catalog_id"),
             text: text(order, "text"),
-            product_items: array(order, "product_items")
-                .iter()
-                .filter_map(Value::as_object)
+            product_items: objects(order, "product_items")
                 .map(|item| OrderItem {
                     product_retailer_id: text(item, "product_retailer_id"),
                     quantity: integer(item, "quantity"),
@@ -254,13 +227,12 @@ fn inbound_message(
             from: text(context, "from"),
             forwarded: flag(context, "forwarded"),
             frequently_forwarded: flag(context, "frequently_forwarded"),
-            referred_product: context
-                .get("referred_product")
-                .and_then(Value::as_object)
-                .map(|product| ReferredProduct {
+            referred_product: object_at(context, "referred_product").map(|product| {
+                ReferredProduct {
                     catalog_id: text(product, "catalog_id"),
                     product_retailer_id: text(product, "product_retailer_id"),
-                }),
+                }
+            }),
         }),
         referral: part("referral").map(|referral| Referral {
             source_url: text(referral, "source_url"),
@@ -273,9 +245,7 @@ fn inbound_message(
             video_url: text(referral, "video_url"),
             thumbnail_url: text(referral, "thumbnail_url"),
             ctwa_clid: text(referral, "ctwa_clid"),
-            welcome_message_text: referral
-                .get("welcome_message")
-                .and_then(Value::as_object)
+            welcome_message_text: object_at(referral, "welcome_message")
                 .map(|welcome| text(welcome, "text"))
                 .unwrap_or_default(),
         }),
@@ -298,7 +268,7 @@ fn inbound_media(media: &Map<String, Value>) -> InboundMedia {
 
 fn interactive_answer(interactive: &Map<String, Value>) -> InteractiveAnswer {
     let kind = text(interactive, "type");
-    let part = interactive.get(kind.as_str()).and_then(Value::as_object);
+    let part = object_at(interactive, &kind);
     let answer = match (kind.as_str(), part) {
         ("button_reply", Some(reply)) => {
             Some(interactive_answer::Answer::ButtonReply(ButtonReplyAnswer {
@@ -324,16 +294,9 @@ fn interactive_answer(interactive: &Map<String, Value>) -> InteractiveAnswer {
 }
 
 fn contact(card: &Map<String, Value>) -> Contact {
-    let objects = |key: &str| {
-        array(card, key)
-            .iter()
-            .filter_map(Value::as_object)
-            .collect::<Vec<_>>()
-    };
     let kind = |object: &Map<String, Value>| text(object, "type").to_ascii_uppercase();
     Contact {
-        addresses: objects("addresses")
-            .into_iter()
+        addresses: objects(card, "addresses")
             .map(|address| ContactAddress {
                 street: text(address, "street"),
                 city: text(address, "city"),
@@ -349,8 +312,7 @@ fn contact(card: &Map<String, Value>) -> Contact {
             })
             .collect(),
         birthday: text(card, "birthday"),
-        emails: objects("emails")
-            .into_iter()
+        emails: objects(card, "emails")
             .map(|email| ContactEmail {
                 email: text(email, "email"),
                 r#type: match kind(email).as_str() {
@@ -360,27 +322,20 @@ fn contact(card: &Map<String, Value>) -> Contact {
                 } as i32,
             })
             .collect(),
-        name: card
-            .get("name")
-            .and_then(Value::as_object)
-            .map(|name| ContactName {
-                formatted_name: text(name, "formatted_name"),
-                first_name: text(name, "first_name"),
-                last_name: text(name, "last_name"),
-                middle_name: text(name, "middle_name"),
-                suffix: text(name, "suffix"),
-                prefix: text(name, "prefix"),
-            }),
-        org: card
-            .get("org")
-            .and_then(Value::as_object)
-            .map(|org| ContactOrg {
-                company: text(org, "company"),
-                department: text(org, "department"),
-                title: text(org, "title"),
-            }),
-        phones: objects("phones")
-            .into_iter()
+        name: object_at(card, "name").map(|name| ContactName {
+            formatted_name: text(name, "formatted_name"),
+            first_name: text(name, "first_name"),
+            last_name: text(name, "last_name"),
+            middle_name: text(name, "middle_name"),
+            suffix: text(name, "suffix"),
+            prefix: text(name, "prefix"),
+        }),
+        org: object_at(card, "org").map(|org| ContactOrg {
+            company: text(org, "company"),
+            department: text(org, "department"),
+            title: text(org, "title"),
+        }),
+        phones: objects(card, "phones")
             .map(|phone| ContactPhone {
                 phone: text(phone, "phone"),
                 wa_id: text(phone, "wa_id"),
@@ -394,8 +349,7 @@ fn contact(card: &Map<String, Value>) -> Contact {
                 } as i32,
             })
             .collect(),
-        urls: objects("urls")
-            .into_iter()
+        urls: objects(card, "urls")
             .map(|url| ContactUrl {
                 url: text(url, "url"),
                 r#type: match kind(url).as_str() {
@@ -423,44 +377,30 @@ fn status_update(status: &Map<String, Value>) -> StatusUpdate {
         } as i32,
         api_status: truncated(&api_status, 64).to_owned(),
         errors: api_errors(status),
-        pricing: status
-            .get("pricing")
-            .and_then(Value::as_object)
-            .map(|pricing| Pricing {
-                billable: flag(pricing, "billable"),
-                pricing_model: text(pricing, "pricing_model"),
-                category: text(pricing, "category"),
-                r#type: text(pricing, "type"),
-            }),
-        conversation: status
-            .get("conversation")
-            .and_then(Value::as_object)
-            .map(|conversation| Conversation {
-                id: text(conversation, "id"),
-                expiration_time: timestamp(conversation.get("expiration_timestamp")),
-                origin_type: conversation
-                    .get("origin")
-                    .and_then(Value::as_object)
-                    .map(|origin| text(origin, "type"))
-                    .unwrap_or_default(),
-            }),
+        pricing: object_at(status, "pricing").map(|pricing| Pricing {
+            billable: flag(pricing, "billable"),
+            pricing_model: text(pricing, "pricing_model"),
+            category: text(pricing, "category"),
+            r#type: text(pricing, "type"),
+        }),
+        conversation: object_at(status, "conversation").map(|conversation| Conversation {
+            id: text(conversation, "id"),
+            expiration_time: timestamp(conversation.get("expiration_timestamp")),
+            origin_type: object_at(conversation, "origin")
+                .map(|origin| text(origin, "type"))
+                .unwrap_or_default(),
+        }),
         biz_opaque_callback_data: text(status, "biz_opaque_callback_data"),
     }
 }
 
 fn api_errors(object: &Map<String, Value>) -> Vec<ApiError> {
-    array(object, "errors")
-        .iter()
-        .filter_map(Value::as_object)
-        .map(api_error)
-        .collect()
+    objects(object, "errors").map(api_error).collect()
 }
 
 fn api_error(error: &Map<String, Value>) -> ApiError {
     // Cloud nests the details in `error_data`; On-Premises has them at the top.
-    let details = error
-        .get("error_data")
-        .and_then(Value::as_object)
+    let details = object_at(error, "error_data")
         .map(|data| text(data, "details"))
         .filter(|details| !details.is_empty())
         .unwrap_or_else(|| text(error, "details"));
@@ -501,12 +441,34 @@ fn truncated(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// How many events a value (a Cloud change's, or an On-Premises payload) carries: its
+/// `messages`, `statuses` and `errors`, objects or not.
+fn event_count(value: &Map<String, Value>) -> usize {
+    ["messages", "statuses", "errors"]
+        .iter()
+        .map(|key| array(value, key).len())
+        .sum()
+}
+
 fn array<'a>(object: &'a Map<String, Value>, key: &str) -> &'a [Value] {
     object
         .get(key)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default()
+}
+
+/// The objects of an array field; its other items are skipped.
+fn objects<'a>(
+    object: &'a Map<String, Value>,
+    key: &str,
+) -> impl Iterator<Item = &'a Map<String, Value>> {
+    array(object, key).iter().filter_map(Value::as_object)
+}
+
+/// An object field; `None` when absent or of another type.
+fn object_at<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Map<String, Value>> {
+    object.get(key).and_then(Value::as_object)
 }
 
 /// A string field (a number written as one too); empty when absent or of another type.

@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -291,9 +292,8 @@ pub(crate) async fn cloud_upload(
     State(sandbox): State<Arc<Sandbox>>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let flavor = Flavor::Cloud;
     let Some(phone_number_id) = path
         .ok()
         .filter(|Path((version, _))| is_graph_version(version))
@@ -304,11 +304,80 @@ pub(crate) async fn cloud_upload(
     let account = Account::Cloud {
         phone_number_id: &phone_number_id,
     };
-    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
+    upload(
+        &sandbox,
+        account,
+        &headers,
+        UploadBody::Multipart(multipart),
+    )
+    .await
+}
+
+/// `POST /v1/media`: the raw bytes, typed by `Content-Type`; answers 201 `{"media": [{"id"}]}`.
+pub(crate) async fn on_premises_upload(
+    State(sandbox): State<Arc<Sandbox>>,
+    Target(installation): Target,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let account = Account::OnPremises(&installation);
+    upload(&sandbox, account, &headers, UploadBody::Raw(body)).await
+}
+
+/// An upload's body, as each flavor sends it.
+enum UploadBody {
+    /// Cloud: multipart/form-data.
+    Multipart(Result<Multipart, MultipartRejection>),
+    /// On-Premises: the raw bytes.
+    Raw(Result<Bytes, BytesRejection>),
+}
+
+/// An uploaded file: its type, its name if given, its bytes.
+type Upload = (String, Option<String>, Bytes);
+
+/// An upload for `account`, of either flavor: authorized, read whole, kept; answered in the
+/// account's flavor (Cloud 200 `{"id": …}`, On-Premises 201 `{"media": [{"id"}], "meta"}`).
+async fn upload(
+    sandbox: &Sandbox,
+    account: Account<'_>,
+    headers: &HeaderMap,
+    body: UploadBody,
+) -> Response {
+    let flavor = account.flavor();
+    if let Some(refused) = sandbox.refuse_unauthorized(account, headers) {
         return refused;
     }
+    let read = match body {
+        UploadBody::Multipart(multipart) => multipart_upload(multipart).await,
+        UploadBody::Raw(body) => raw_upload(headers, body),
+    };
+    let (mime_type, file_name, bytes) = match read {
+        Ok(upload) => upload,
+        Err(details) => return invalid(flavor, details),
+    };
+    let id = sandbox
+        .media
+        .keep(Owner::of(account), mime_type, file_name, bytes);
+    match flavor {
+        Flavor::Cloud => {
+            tracing::debug!("cloud media: uploaded");
+            (StatusCode::OK, Json(json!({"id": id}))).into_response()
+        }
+        Flavor::OnPremises => {
+            tracing::debug!("on-premises media: uploaded");
+            let body = json!({"media": [{"id": id}], "meta": on_premises_meta()});
+            (StatusCode::CREATED, Json(body)).into_response()
+        }
+    }
+}
+
+/// A Cloud upload's file: `messaging_product=whatsapp`, a `type`, and a non-empty `file` part
+/// (typed by its part's `Content-Type`, else by `type`); else why not, for [`invalid`].
+async fn multipart_upload(
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Upload, &'static str> {
     let Ok(mut multipart) = multipart else {
-        return invalid(flavor, "The request is not multipart/form-data");
+        return Err("The request is not multipart/form-data");
     };
     let (mut product, mut kind, mut upload) = (None, None, None);
     loop {
@@ -316,7 +385,7 @@ pub(crate) async fn cloud_upload(
             Ok(Some(field)) => field,
             Ok(None) => break,
             // A body that breaks off: nothing is kept.
-            Err(_) => return invalid(flavor, "The multipart body is incomplete"),
+            Err(_) => return Err("The multipart body is incomplete"),
         };
         match field.name() {
             Some("messaging_product") => product = field.text().await.ok(),
@@ -326,28 +395,39 @@ pub(crate) async fn cloud_upload(
                 let file_name = field.file_name().map(str::to_owned);
                 match field.bytes().await {
                     Ok(bytes) => upload = Some((mime_type, file_name, bytes)),
-                    Err(_) => return invalid(flavor, "The multipart body is incomplete"),
+                    Err(_) => return Err("The multipart body is incomplete"),
                 }
             }
             _ => {}
         }
     }
     if product.as_deref() != Some("whatsapp") {
-        return invalid(flavor, "messaging_product must be whatsapp");
+        return Err("messaging_product must be whatsapp");
     }
     let Some(kind) = kind.filter(|kind| !kind.is_empty()) else {
-        return invalid(flavor, "The parameter type is required");
+        return Err("The parameter type is required");
     };
     let Some((part_type, file_name, bytes)) = upload.filter(|(_, _, bytes)| !bytes.is_empty())
     else {
-        return invalid(flavor, "The parameter file is required");
+        return Err("The parameter file is required");
     };
-    let mime_type = part_type.unwrap_or(kind);
-    let id = sandbox
-        .media
-        .keep(Owner::of(account), mime_type, file_name, bytes);
-    tracing::debug!("cloud media: uploaded");
-    (StatusCode::OK, Json(json!({"id": id}))).into_response()
+    Ok((part_type.unwrap_or(kind), file_name, bytes))
+}
+
+/// An On-Premises upload's file: the whole non-empty body, typed by `Content-Type` (required);
+/// else why not, for [`invalid`].
+fn raw_upload(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Upload, &'static str> {
+    let Some(mime_type) = header_text(headers, "content-type").filter(|t| !t.is_empty()) else {
+        return Err("Content-Type is required");
+    };
+    match body {
+        Ok(bytes) if !bytes.is_empty() => Ok((mime_type.to_owned(), None, bytes)),
+        // Empty, or a body that broke off or was too large: nothing is kept.
+        _ => Err("The media body is empty or incomplete"),
+    }
 }
 
 /// The query of a Cloud media request.
@@ -464,34 +544,6 @@ pub(crate) async fn cloud_download(
     }
 }
 
-/// `POST /v1/media`: the raw bytes, typed by `Content-Type`; answers 201 `{"media": [{"id"}]}`.
-pub(crate) async fn on_premises_upload(
-    State(sandbox): State<Arc<Sandbox>>,
-    Target(installation): Target,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let flavor = Flavor::OnPremises;
-    let account = Account::OnPremises(&installation);
-    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
-        return refused;
-    }
-    let Some(mime_type) = header_text(&headers, "content-type").filter(|t| !t.is_empty()) else {
-        return invalid(flavor, "Content-Type is required");
-    };
-    let bytes = match body {
-        Ok(bytes) if !bytes.is_empty() => bytes,
-        // Empty, or a body that broke off or was too large: nothing is kept.
-        _ => return invalid(flavor, "The media body is empty or incomplete"),
-    };
-    let id = sandbox
-        .media
-        .keep(Owner::of(account), mime_type.to_owned(), None, bytes);
-    tracing::debug!("on-premises media: uploaded");
-    let body = json!({"media": [{"id": id}], "meta": on_premises_meta()});
-    (StatusCode::CREATED, Json(body)).into_response()
-}
-
 /// `GET /v1/media/{media_id}`: the bytes.
 pub(crate) async fn on_premises_download(
     State(sandbox): State<Arc<Sandbox>>,
@@ -542,6 +594,8 @@ pub(crate) async fn held(State(sandbox): State<Arc<Sandbox>>) -> Json<Vec<HeldMe
 
 #[cfg(test)]
 mod tests {
+    use axum::extract::FromRequest;
+
     use super::*;
 
     #[test]
@@ -569,6 +623,139 @@ mod tests {
         assert_eq!(store.list().len(), 1);
         assert!(store.get(&owner, &kept).is_some());
         assert!(store.get(&Owner::Cloud("2".into()), &kept).is_none());
+    }
+
+    /// The answer's status and JSON body.
+    async fn answered(response: Response) -> (StatusCode, Value) {
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        (status, serde_json::from_slice(&body).expect("JSON"))
+    }
+
+    fn authorized(content_type: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer sandbox-token"),
+        );
+        if let Some(content_type) = content_type {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(content_type).expect("a header value"),
+            );
+        }
+        headers
+    }
+
+    /// A Cloud upload's multipart body of `parts` (name, content), and its headers.
+    async fn multipart(parts: &[(&str, &str)]) -> (HeaderMap, UploadBody) {
+        const BOUNDARY: &str = "x-boundary";
+        let mut body = String::new();
+        for (name, content) in parts {
+            let disposition = match *name {
+                "file" => "form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png",
+                _ => &format!("form-data; name=\"{name}\""),
+            };
+            body.push_str(&format!(
+                "--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n{content}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{BOUNDARY}--\r\n"));
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        let request = axum::http::Request::builder()
+            .header(header::CONTENT_TYPE, &content_type)
+            .body(Body::from(body))
+            .expect("a request");
+        let multipart = Multipart::from_request(request, &()).await;
+        (
+            authorized(Some(&content_type)),
+            UploadBody::Multipart(multipart),
+        )
+    }
+
+    #[tokio::test]
+    async fn uploads_are_kept_or_refused_in_their_flavors_shape() {
+        let sandbox = Sandbox::new(super::super::SandboxConfig::default());
+        let cloud = Account::Cloud {
+            phone_number_id: "1",
+        };
+        let root = sandbox.installations.root();
+        let on_premises = Account::OnPremises(&root);
+
+        let (headers, body) = multipart(&[
+            ("messaging_product", "whatsapp"),
+            ("type", "image/png"),
+            ("file", "png"),
+        ])
+        .await;
+        let (status, answer) = answered(upload(&sandbox, cloud, &headers, body).await).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let id = answer["id"].as_str().expect("an id");
+        assert!(sandbox.media.may_send(cloud, id));
+        for (parts, details) in [
+            (
+                &[("type", "image/png"), ("file", "png")][..],
+                "messaging_product must be whatsapp",
+            ),
+            (
+                &[("messaging_product", "whatsapp"), ("file", "png")],
+                "The parameter type is required",
+            ),
+            (
+                &[("messaging_product", "whatsapp"), ("type", "image/png")],
+                "The parameter file is required",
+            ),
+        ] {
+            let (headers, body) = multipart(parts).await;
+            let (status, answer) = answered(upload(&sandbox, cloud, &headers, body).await).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+            assert_eq!(answer["error"]["code"], 100, "{answer}");
+            assert_eq!(answer["error"]["error_data"]["details"], details);
+        }
+        let not_multipart =
+            Multipart::from_request(axum::http::Request::new(Body::from("png")), &()).await;
+        let body = UploadBody::Multipart(not_multipart);
+        let (status, answer) =
+            answered(upload(&sandbox, cloud, &authorized(None), body).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(
+            answer["error"]["error_data"]["details"],
+            "The request is not multipart/form-data"
+        );
+
+        let raw = || UploadBody::Raw(Ok(Bytes::from_static(b"png")));
+        let headers = authorized(Some("image/png"));
+        let (status, answer) = answered(upload(&sandbox, on_premises, &headers, raw()).await).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        let id = answer["media"][0]["id"].as_str().expect("an id");
+        assert!(sandbox.media.may_send(on_premises, id));
+        assert!(answer["meta"].is_object(), "{answer}");
+        for (headers, body, details) in [
+            (authorized(None), raw(), "Content-Type is required"),
+            (
+                authorized(Some("image/png")),
+                UploadBody::Raw(Ok(Bytes::new())),
+                "The media body is empty or incomplete",
+            ),
+        ] {
+            let (status, answer) =
+                answered(upload(&sandbox, on_premises, &headers, body).await).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+            assert_eq!(answer["errors"][0]["code"], 1009, "{answer}");
+            assert_eq!(answer["errors"][0]["details"], details);
+        }
+
+        // No token: refused before the body is read, in each flavor's shape.
+        let mut headers = authorized(Some("image/png"));
+        headers.remove(header::AUTHORIZATION);
+        let (status, _) = answered(upload(&sandbox, on_premises, &headers, raw()).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (_, body) = multipart(&[]).await;
+        let (status, _) = answered(upload(&sandbox, cloud, &headers, body).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(sandbox.media.list().len(), 2);
     }
 
     #[test]

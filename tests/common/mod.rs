@@ -6,6 +6,7 @@ pub mod doc_cases;
 pub mod logs;
 pub mod process;
 pub mod redis_server;
+pub mod soak;
 pub mod stack;
 pub mod subscriber;
 pub mod upstream;
