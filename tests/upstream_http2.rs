@@ -115,16 +115,43 @@ async fn send_one(url: &str, extra: &[&str], seen: &Seen) -> Vec<http::Version> 
     ];
     args.extend_from_slice(extra);
     let service = Service::start(&args).await;
+    send_text(&service, "hello over HTTP/2").await;
+    message_posts(seen)
+}
+
+/// `whatsapp-grpc serve` for the Cloud number `1234567890` of the API at `url`, with a token.
+fn cloud_service(url: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(BINARY);
+    command
+        .args([
+            "serve",
+            "--flavor",
+            "cloud",
+            "--phone-number-id",
+            "1234567890",
+            "--upstream-url",
+            url,
+        ])
+        .env("WHATSAPP_ACCESS_TOKEN", "test-token");
+    command
+}
+
+/// Sends one text message through `service` over gRPC; the upstream stand-in must have taken it.
+async fn send_text(service: &Service, body: &str) {
     let mut client = MessagingServiceClient::new(service.channel().await);
     let response = tokio::time::timeout(
         Duration::from_secs(10),
-        client.send_message(request(text("hello over HTTP/2"))),
+        client.send_message(request(text(body))),
     )
     .await
     .expect("an answer in time")
     .unwrap_or_else(|status| panic!("sent: {status:?}\n{}", service.log()))
     .into_inner();
     assert_eq!(response.message_id, "wamid.h2");
+}
+
+/// The HTTP versions of the message requests an upstream saw.
+fn message_posts(seen: &Seen) -> Vec<http::Version> {
     let seen = seen.lock().expect("the record");
     seen.iter()
         .filter(|(method, path, _)| method == "POST" && path == "/v24.0/1234567890/messages")
@@ -163,35 +190,12 @@ async fn a_plaintext_upstream_gets_http1_unless_told_it_speaks_h2c() {
     // The same from the environment.
     let (url, seen) = upstream(None).await;
     let service = {
-        let mut command = std::process::Command::new(BINARY);
-        command
-            .args([
-                "serve",
-                "--flavor",
-                "cloud",
-                "--phone-number-id",
-                "1234567890",
-                "--upstream-url",
-                &url,
-            ])
-            .env("WHATSAPP_ACCESS_TOKEN", "test-token")
-            .env("WHATSAPP_GRPC_UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", "true");
+        let mut command = cloud_service(&url);
+        command.env("WHATSAPP_GRPC_UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", "true");
         Service::launch(command).await
     };
-    let mut client = MessagingServiceClient::new(service.channel().await);
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        client.send_message(request(text("hello over h2c"))),
-    )
-    .await
-    .expect("an answer in time")
-    .expect("sent");
-    let seen = seen.lock().expect("the record");
-    assert!(
-        seen.iter()
-            .any(|(method, _, version)| method == "POST" && *version == http::Version::HTTP_2),
-        "{seen:?}"
-    );
+    send_text(&service, "hello over h2c").await;
+    assert_eq!(message_posts(&seen), [http::Version::HTTP_2]);
 }
 
 #[test]
@@ -277,38 +281,14 @@ async fn a_proxy_named_in_the_environment_carries_the_calls() {
     let api = format!("http://{}", closed.local_addr().expect("address"));
     drop(closed);
     let service = {
-        let mut command = std::process::Command::new(BINARY);
+        let mut command = cloud_service(&api);
         command
-            .args([
-                "serve",
-                "--flavor",
-                "cloud",
-                "--phone-number-id",
-                "1234567890",
-                "--upstream-url",
-                &api,
-            ])
-            .env("WHATSAPP_ACCESS_TOKEN", "test-token")
             .env("HTTP_PROXY", &proxy)
             .env_remove("NO_PROXY")
             .env_remove("no_proxy")
             .env_remove("REQUEST_METHOD");
         Service::launch(command).await
     };
-    let mut client = MessagingServiceClient::new(service.channel().await);
-    let response = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.send_message(request(text("hello through a proxy"))),
-    )
-    .await
-    .expect("an answer in time")
-    .unwrap_or_else(|status| panic!("sent: {status:?}\n{}", service.log()))
-    .into_inner();
-    assert_eq!(response.message_id, "wamid.h2");
-    let seen = seen.lock().expect("the record");
-    assert!(
-        seen.iter()
-            .any(|(method, path, _)| method == "POST" && path == "/v24.0/1234567890/messages"),
-        "the proxy saw {seen:?}"
-    );
+    send_text(&service, "hello through a proxy").await;
+    assert_eq!(message_posts(&seen), [http::Version::HTTP_11]);
 }
