@@ -105,16 +105,9 @@ fn pki() -> Pki {
 /// Starts the binary sending to `url` with `extra` flags, sends one text message through it over
 /// gRPC, and answers the versions of the message requests the upstream saw.
 async fn send_one(url: &str, extra: &[&str], seen: &Seen) -> Vec<http::Version> {
-    let mut args = vec![
-        "--flavor",
-        "cloud",
-        "--phone-number-id",
-        "1234567890",
-        "--upstream-url",
-        url,
-    ];
-    args.extend_from_slice(extra);
-    let service = Service::start(&args).await;
+    let mut command = cloud_service(url);
+    command.args(extra);
+    let service = Service::launch(command).await;
     send_text(&service, "hello over HTTP/2").await;
     message_posts(seen)
 }
@@ -132,7 +125,7 @@ fn cloud_service(url: &str) -> std::process::Command {
             "--upstream-url",
             url,
         ])
-        .env("WHATSAPP_ACCESS_TOKEN", "test-token");
+        .env("WHATSAPP_GRPC_ACCESS_TOKEN", "test-token");
     command
 }
 
