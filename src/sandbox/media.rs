@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 
 use super::answers::{ApiError, Flavor, on_premises_meta};
 use super::ids;
-use super::installations::Target;
+use super::installations::{Installation, Target};
 use super::state::{Account, Sandbox, header_text, lock};
 
 /// The most files the sandbox holds.
@@ -449,6 +449,45 @@ fn cloud_target(sandbox: &Sandbox, id: &str, query: &MediaQuery) -> Option<Strin
     }
 }
 
+/// The owner of Cloud media `id` when it is held for the `phone_number_id` asked (if any) and the
+/// request carries that owner's token; else the answer to give (not found, or refused).
+fn cloud_owner(
+    sandbox: &Sandbox,
+    id: &str,
+    query: &MediaQuery,
+    headers: &HeaderMap,
+) -> Result<Owner, Box<Response>> {
+    let Some(owner) = cloud_target(sandbox, id, query) else {
+        return Err(Box::new(not_found(Flavor::Cloud)));
+    };
+    let account = Account::Cloud {
+        phone_number_id: &owner,
+    };
+    match sandbox.refuse_unauthorized(account, headers) {
+        Some(refused) => Err(Box::new(refused)),
+        None => Ok(Owner::of(account)),
+    }
+}
+
+/// The owner and media id of an On-Premises `/v1/media/{media_id}` request that carries the
+/// installation's token (the id empty when the path names none); else the refusal.
+fn on_premises_media(
+    sandbox: &Sandbox,
+    installation: &Installation,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: &HeaderMap,
+) -> Result<(Owner, String), Box<Response>> {
+    let account = Account::OnPremises(installation);
+    if let Some(refused) = sandbox.refuse_unauthorized(account, headers) {
+        return Err(Box::new(refused));
+    }
+    let id = path
+        .ok()
+        .and_then(|Path(params)| params.get("media_id").cloned())
+        .unwrap_or_default();
+    Ok((Owner::of(account), id))
+}
+
 /// `GET /{version}/{id}`: a media's look-up when `id` is a held media or `phone_number_id` is
 /// asked; otherwise the phone number probe.
 pub(crate) async fn cloud_get(
@@ -465,16 +504,11 @@ pub(crate) async fn cloud_get(
     if sandbox.media.owner(&id).is_none() && query.phone_number_id.is_none() {
         return super::cloud::probe(State(sandbox), path, headers).await;
     }
-    let Some(owner) = cloud_target(&sandbox, &id, &query) else {
-        return not_found(Flavor::Cloud);
+    let owner = match cloud_owner(&sandbox, &id, &query, &headers) {
+        Ok(owner) => owner,
+        Err(answer) => return *answer,
     };
-    let account = Account::Cloud {
-        phone_number_id: &owner,
-    };
-    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
-        return refused;
-    }
-    let Some((mime_type, bytes, sha256)) = sandbox.media.get(&Owner::of(account), &id) else {
+    let Some((mime_type, bytes, sha256)) = sandbox.media.get(&owner, &id) else {
         return not_found(Flavor::Cloud);
     };
     let host = header_text(&headers, "host").unwrap_or("localhost");
@@ -503,16 +537,11 @@ pub(crate) async fn cloud_delete(
         Ok(Path((version, id))) if is_graph_version(&version) => id,
         _ => return super::not_found().await,
     };
-    let Some(owner) = cloud_target(&sandbox, &id, &query) else {
-        return not_found(Flavor::Cloud);
+    let owner = match cloud_owner(&sandbox, &id, &query, &headers) {
+        Ok(owner) => owner,
+        Err(answer) => return *answer,
     };
-    let account = Account::Cloud {
-        phone_number_id: &owner,
-    };
-    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
-        return refused;
-    }
-    if !sandbox.media.delete(&Owner::of(account), &id) {
+    if !sandbox.media.delete(&owner, &id) {
         return not_found(Flavor::Cloud);
     }
     tracing::debug!("cloud media: deleted");
@@ -529,16 +558,11 @@ pub(crate) async fn cloud_download(
     let Some(id) = query.mid.clone() else {
         return not_found(Flavor::Cloud);
     };
-    let Some(owner) = cloud_target(&sandbox, &id, &query) else {
-        return not_found(Flavor::Cloud);
+    let owner = match cloud_owner(&sandbox, &id, &query, &headers) {
+        Ok(owner) => owner,
+        Err(answer) => return *answer,
     };
-    let account = Account::Cloud {
-        phone_number_id: &owner,
-    };
-    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
-        return refused;
-    }
-    match sandbox.media.get(&Owner::of(account), &id) {
+    match sandbox.media.get(&owner, &id) {
         Some((mime_type, bytes, _)) => file(mime_type, bytes),
         None => not_found(Flavor::Cloud),
     }
@@ -551,15 +575,11 @@ pub(crate) async fn on_premises_download(
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let account = Account::OnPremises(&installation);
-    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
-        return refused;
-    }
-    let id = path
-        .ok()
-        .and_then(|Path(params)| params.get("media_id").cloned())
-        .unwrap_or_default();
-    match sandbox.media.get(&Owner::of(account), &id) {
+    let (owner, id) = match on_premises_media(&sandbox, &installation, path, &headers) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    match sandbox.media.get(&owner, &id) {
         Some((mime_type, bytes, _)) => file(mime_type, bytes),
         None => not_found(Flavor::OnPremises),
     }
@@ -572,15 +592,11 @@ pub(crate) async fn on_premises_delete(
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let account = Account::OnPremises(&installation);
-    if let Some(refused) = sandbox.refuse_unauthorized(account, &headers) {
-        return refused;
-    }
-    let id = path
-        .ok()
-        .and_then(|Path(params)| params.get("media_id").cloned())
-        .unwrap_or_default();
-    if !sandbox.media.delete(&Owner::of(account), &id) {
+    let (owner, id) = match on_premises_media(&sandbox, &installation, path, &headers) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    if !sandbox.media.delete(&owner, &id) {
         return not_found(Flavor::OnPremises);
     }
     tracing::debug!("on-premises media: deleted");
