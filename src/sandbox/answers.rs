@@ -107,6 +107,24 @@ impl Flavor {
         })
     }
 
+    /// The answer to a parameter whose value the API refuses.
+    pub(crate) fn invalid_parameter(self, details: &'static str) -> Response {
+        self.error(match self {
+            Flavor::Cloud => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                code: 100,
+                title: "Invalid parameter",
+                details,
+            },
+            Flavor::OnPremises => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                code: 1009,
+                title: "Parameter value is not valid",
+                details,
+            },
+        })
+    }
+
     /// The answer to a JSON body lacking a parameter the sandbox needs.
     pub(crate) fn missing_parameter(self, details: &'static str) -> Response {
         self.error(match self {

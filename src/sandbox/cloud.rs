@@ -24,7 +24,7 @@ use super::webhooks::Fate;
 const FLAVOR: Flavor = Flavor::Cloud;
 
 /// Whether `segment` is a Graph API version: `v`, digits, `.`, digits.
-fn is_graph_version(segment: &str) -> bool {
+pub(super) fn is_graph_version(segment: &str) -> bool {
     let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
     segment
         .strip_prefix('v')

@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::answers::{ApiError, Flavor, on_premises_meta};
+use super::cloud::is_graph_version;
 use super::ids;
 use super::installations::{Installation, Target};
 use super::state::{Account, Sandbox, header_text, lock};
@@ -251,23 +252,6 @@ fn not_found(flavor: Flavor) -> Response {
     })
 }
 
-fn invalid(flavor: Flavor, details: &'static str) -> Response {
-    flavor.error(match flavor {
-        Flavor::Cloud => ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: 100,
-            title: "Invalid parameter",
-            details,
-        },
-        Flavor::OnPremises => ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: 1009,
-            title: "Parameter value is not valid",
-            details,
-        },
-    })
-}
-
 /// The bytes of a media, as the API serves them.
 fn file(mime_type: String, bytes: Bytes) -> Response {
     let mut response = Response::new(Body::from(bytes));
@@ -275,15 +259,6 @@ fn file(mime_type: String, bytes: Bytes) -> Response {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
     response
-}
-
-/// Whether `segment` is a Graph API version: `v`, digits, `.`, digits.
-fn is_graph_version(segment: &str) -> bool {
-    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-    segment
-        .strip_prefix('v')
-        .and_then(|rest| rest.split_once('.'))
-        .is_some_and(|(major, minor)| all_digits(major) && all_digits(minor))
 }
 
 /// `POST /{version}/{phone_number_id}/media`: `messaging_product=whatsapp`, `type` and the
@@ -353,7 +328,7 @@ async fn upload(
     };
     let (mime_type, file_name, bytes) = match read {
         Ok(upload) => upload,
-        Err(details) => return invalid(flavor, details),
+        Err(details) => return flavor.invalid_parameter(details),
     };
     let id = sandbox
         .media

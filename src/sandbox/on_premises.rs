@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::answers::{ApiError, Flavor, on_premises_access_denied, on_premises_meta};
+use super::answers::{Flavor, on_premises_access_denied, on_premises_meta};
 use super::cloud_only;
 use super::ids;
 use super::installations::Target;
@@ -59,12 +59,7 @@ pub(crate) async fn send(
     };
     if let Some(details) = cloud_only::shape(&body) {
         tracing::debug!("on-premises send: a Cloud API only shape");
-        return FLAVOR.error(ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: 1009,
-            title: "Parameter value is not valid",
-            details,
-        });
+        return FLAVOR.invalid_parameter(details);
     }
     let Some(to) = body.get("to").and_then(Value::as_str) else {
         tracing::debug!("on-premises send: no recipient");
