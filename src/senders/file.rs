@@ -613,34 +613,23 @@ fn sender(
         }
     });
 
-    let extra_ca_pem =
-        entry
-            .ca_file
-            .and_then(|path| match read_bounded(&path, CA_FILE_MAX_BYTES) {
-                Ok(pem) => match check::ca_certificates(&pem) {
-                    Ok(()) => Some(pem),
-                    Err(problem) => {
-                        problems.add(
-                            place,
-                            format!(
-                                "ca_file {}: {problem}; point it at a PEM file of CA certificates",
-                                path.display()
-                            ),
-                        );
-                        None
-                    }
-                },
-                Err(problem) => {
-                    problems.add(
-                        place,
-                        format!(
-                            "ca_file {}: {problem}; point it at a PEM file of CA certificates",
-                            path.display()
-                        ),
-                    );
-                    None
-                }
-            });
+    let extra_ca_pem = entry.ca_file.and_then(|path| {
+        match read_bounded(&path, CA_FILE_MAX_BYTES)
+            .and_then(|pem| check::ca_certificates(&pem).map(|()| pem))
+        {
+            Ok(pem) => Some(pem),
+            Err(problem) => {
+                problems.add(
+                    place,
+                    format!(
+                        "ca_file {}: {problem}; point it at a PEM file of CA certificates",
+                        path.display()
+                    ),
+                );
+                None
+            }
+        }
+    });
 
     let request_timeout = duration(
         entry.upstream_timeout.as_deref(),
