@@ -528,16 +528,19 @@ fn statuses_of(events: &[Event], message_id: &str) -> Vec<(i32, Vec<i64>)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_message_sent_through_the_sandbox_comes_back_sent_delivered_and_read() {
-    let (mut stack, store) = stack(Flavor::Cloud, 100).await;
+/// Sends a text through `stack`'s sandbox and checks that its webhooks bring it back sent,
+/// delivered and read; answers the events stored.
+async fn hello_comes_back_sent_delivered_and_read(
+    stack: &mut Stack,
+    store: &MemoryStore,
+) -> Vec<Event> {
     let sent = stack
         .client
         .send_message(common::request(common::text("hello")))
         .await
         .expect("sent")
         .into_inner();
-    let events = wait_for_events(&store, 3).await;
+    let events = wait_for_events(store, 3).await;
     assert_eq!(
         statuses_of(&events, &sent.message_id),
         [
@@ -546,6 +549,13 @@ async fn a_message_sent_through_the_sandbox_comes_back_sent_delivered_and_read()
             (DeliveryStatus::Read as i32, vec![]),
         ]
     );
+    events
+}
+
+#[tokio::test]
+async fn a_message_sent_through_the_sandbox_comes_back_sent_delivered_and_read() {
+    let (mut stack, store) = stack(Flavor::Cloud, 100).await;
+    let events = hello_comes_back_sent_delivered_and_read(&mut stack, &store).await;
     let Some(event::Kind::Status(first)) = &events[0].kind else {
         panic!("a status");
     };
@@ -754,21 +764,7 @@ async fn the_binary_receives_the_sandbox_statuses_and_an_injected_message() {
 #[tokio::test]
 async fn an_on_premises_send_through_the_sandbox_comes_back_as_its_statuses() {
     let (mut stack, store) = stack(Flavor::OnPremises, 100).await;
-    let sent = stack
-        .client
-        .send_message(common::request(common::text("hello")))
-        .await
-        .expect("sent")
-        .into_inner();
-    let events = wait_for_events(&store, 3).await;
-    assert_eq!(
-        statuses_of(&events, &sent.message_id),
-        [
-            (DeliveryStatus::Sent as i32, vec![]),
-            (DeliveryStatus::Delivered as i32, vec![]),
-            (DeliveryStatus::Read as i32, vec![]),
-        ]
-    );
+    let events = hello_comes_back_sent_delivered_and_read(&mut stack, &store).await;
     assert!(events.iter().all(|event| event.sender == "default"));
 }
 
