@@ -491,8 +491,8 @@ fn contents(flavor: Flavor) -> Vec<(&'static str, Content)> {
             "template (Cloud shapes)",
             Content::Template(cloud_template()),
         ));
-        contents.push((
-            "interactive carousel",
+        // Every card at its limits, each with the action `action` makes for its index.
+        let carousel = |action: &dyn Fn(u32) -> proto::interactive_carousel_card::Action| {
             interactive(Kind::Carousel(proto::InteractiveCarousel {
                 body: body(),
                 cards: (0..limits::CAROUSEL_CARDS_MAX as u32)
@@ -507,51 +507,39 @@ fn contents(flavor: Flavor) -> Vec<(&'static str, Content)> {
                         body: Some(proto::InteractiveBody {
                             text: s(limits::CAROUSEL_CARD_BODY_MAX),
                         }),
-                        action: Some(proto::interactive_carousel_card::Action::CtaUrl(
-                            proto::InteractiveCarouselUrlButton {
-                                display_text: s(limits::CTA_URL_DISPLAY_TEXT_MAX),
-                                url: url(),
-                            },
-                        )),
+                        action: Some(action(card_index)),
                     })
                     .collect(),
-            })),
+            }))
+        };
+        contents.push((
+            "interactive carousel",
+            carousel(&|_| {
+                proto::interactive_carousel_card::Action::CtaUrl(
+                    proto::InteractiveCarouselUrlButton {
+                        display_text: s(limits::CTA_URL_DISPLAY_TEXT_MAX),
+                        url: url(),
+                    },
+                )
+            }),
         ));
         contents.push((
             "interactive carousel (quick replies)",
-            interactive(Kind::Carousel(proto::InteractiveCarousel {
-                body: body(),
-                cards: (0..limits::CAROUSEL_CARDS_MAX as u32)
-                    .map(|card_index| proto::InteractiveCarouselCard {
-                        card_index,
-                        header: Some(proto::interactive_carousel_card::Header::Image(
-                            proto::Image {
-                                source: Some(proto::image::Source::Link(url())),
-                                ..Default::default()
-                            },
-                        )),
-                        body: Some(proto::InteractiveBody {
-                            text: s(limits::CAROUSEL_CARD_BODY_MAX),
-                        }),
-                        action: Some(proto::interactive_carousel_card::Action::QuickReplies(
-                            proto::InteractiveCarouselQuickReplies {
-                                buttons: (0..limits::CAROUSEL_QUICK_REPLIES_MAX)
-                                    .map(|j| {
-                                        let i = card_index as usize * 3 + j;
-                                        proto::InteractiveCarouselQuickReply {
-                                            id: unique(i, limits::CAROUSEL_QUICK_REPLY_ID_MAX),
-                                            title: unique(
-                                                j,
-                                                limits::CAROUSEL_QUICK_REPLY_TITLE_MAX,
-                                            ),
-                                        }
-                                    })
-                                    .collect(),
-                            },
-                        )),
-                    })
-                    .collect(),
-            })),
+            carousel(&|card_index| {
+                proto::interactive_carousel_card::Action::QuickReplies(
+                    proto::InteractiveCarouselQuickReplies {
+                        buttons: (0..limits::CAROUSEL_QUICK_REPLIES_MAX)
+                            .map(|j| {
+                                let i = card_index as usize * 3 + j;
+                                proto::InteractiveCarouselQuickReply {
+                                    id: unique(i, limits::CAROUSEL_QUICK_REPLY_ID_MAX),
+                                    title: unique(j, limits::CAROUSEL_QUICK_REPLY_TITLE_MAX),
+                                }
+                            })
+                            .collect(),
+                    },
+                )
+            }),
         ));
         contents.push((
             "interactive voice_call",
