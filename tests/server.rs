@@ -165,12 +165,10 @@ async fn invalid_requests_never_reach_the_upstream() {
         let bad_request = status
             .get_details_bad_request()
             .expect("BadRequest details");
-        let fields: Vec<_> = bad_request
-            .field_violations
-            .iter()
-            .map(|v| (v.field.as_str(), v.reason.as_str()))
-            .collect();
-        assert_eq!(fields, [("to", "REQUIRED"), ("text.body", "TOO_LONG")]);
+        assert_eq!(
+            field_reasons(&bad_request),
+            [("to", "REQUIRED"), ("text.body", "TOO_LONG")]
+        );
 
         // A field of the other flavor only.
         let other_flavor_only = match flavor {
@@ -246,12 +244,7 @@ async fn groups_are_refused_what_the_groups_api_does_not_take() {
         let bad_request = status
             .get_details_bad_request()
             .expect("BadRequest details");
-        let fields: Vec<_> = bad_request
-            .field_violations
-            .iter()
-            .map(|v| (v.field.as_str(), v.reason.as_str()))
-            .collect();
-        assert_eq!(fields, [(field, "NOT_ALLOWED")]);
+        assert_eq!(field_reasons(&bad_request), [(field, "NOT_ALLOWED")]);
     }
     assert_eq!(stack.received().await.len(), 0, "nothing upstream");
     stack
@@ -301,12 +294,7 @@ async fn a_pin_is_sent_to_a_group_only() {
         let bad_request = status
             .get_details_bad_request()
             .expect("BadRequest details");
-        let got: Vec<_> = bad_request
-            .field_violations
-            .iter()
-            .map(|v| (v.field.as_str(), v.reason.as_str()))
-            .collect();
-        assert_eq!(got, fields, "{flavor:?}");
+        assert_eq!(field_reasons(&bad_request), fields, "{flavor:?}");
         assert_eq!(
             stack.received().await.len(),
             0,
@@ -954,4 +942,13 @@ async fn stops_gracefully_when_told() {
         refused.is_ok(),
         "the server still accepts connections after shutdown"
     );
+}
+
+/// The (field, reason) pairs of a status's `BadRequest` details, in order.
+fn field_reasons(bad_request: &tonic_types::BadRequest) -> Vec<(&str, &str)> {
+    bad_request
+        .field_violations
+        .iter()
+        .map(|v| (v.field.as_str(), v.reason.as_str()))
+        .collect()
 }
