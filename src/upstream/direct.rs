@@ -18,6 +18,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -127,34 +128,42 @@ impl Direct {
                 TransportError::Broken(text)
             }
         })?;
-        let (parts, mut body) = response.into_parts();
-        let announced = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<u64>().ok())
-            .unwrap_or(0);
-        let reply = |body| Reply {
+        let (parts, body) = response.into_parts();
+        let body = read_body(&parts.headers, body).await?;
+        Ok(Reply {
             status: parts.status,
-            headers: parts.headers.clone(),
+            headers: parts.headers,
             body,
-        };
-        if announced > MAX_ANSWER_BYTES as u64 {
-            return Ok(reply(None));
-        }
-        // `announced` is at most the bound here.
-        let mut read = BytesMut::with_capacity(announced as usize);
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|error| TransportError::Broken(error_text(&error)))?;
-            if let Ok(chunk) = frame.into_data() {
-                if read.len() + chunk.len() > MAX_ANSWER_BYTES {
-                    return Ok(reply(None));
-                }
-                read.extend_from_slice(&chunk);
-            }
-        }
-        Ok(reply(Some(read.freeze())))
+        })
     }
+}
+
+/// Reads a body up to [`MAX_ANSWER_BYTES`], never buffering more: `None` when it is (or its
+/// `Content-Length` announces it is) larger.
+async fn read_body(
+    headers: &HeaderMap,
+    mut body: Incoming,
+) -> Result<Option<Bytes>, TransportError> {
+    let announced = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .unwrap_or(0);
+    if announced > MAX_ANSWER_BYTES as u64 {
+        return Ok(None);
+    }
+    // `announced` is at most the bound here.
+    let mut read = BytesMut::with_capacity(announced as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| TransportError::Broken(error_text(&error)))?;
+        if let Ok(chunk) = frame.into_data() {
+            if read.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Ok(None);
+            }
+            read.extend_from_slice(&chunk);
+        }
+    }
+    Ok(Some(read.freeze()))
 }
 
 /// rustls as `reqwest` set it up: the platform's verifier, with the extra CA certificates as more
