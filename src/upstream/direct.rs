@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -28,7 +28,7 @@ use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use super::MAX_ANSWER_BYTES;
+use super::{MAX_ANSWER_BYTES, RawAnswer};
 
 /// How a request failed before an answer was read whole, as text not yet redacted.
 #[derive(Debug)]
@@ -37,13 +37,6 @@ pub(super) enum TransportError {
     Connect(String),
     /// The request could have reached the API (sent whole or in part, or the answer broke off).
     Broken(String),
-}
-
-/// An answer: status, headers, and the body unless it was larger than [`MAX_ANSWER_BYTES`].
-pub(super) struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Option<Bytes>,
 }
 
 /// The parts of the client's configuration it needs.
@@ -109,7 +102,7 @@ impl Direct {
         authorization: &HeaderValue,
         extra: HeaderMap,
         body: Bytes,
-    ) -> Result<Reply, TransportError> {
+    ) -> Result<RawAnswer, TransportError> {
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = method;
         *request.uri_mut() = uri.clone();
@@ -130,7 +123,7 @@ impl Direct {
         })?;
         let (parts, body) = response.into_parts();
         let body = read_body(&parts.headers, body).await?;
-        Ok(Reply {
+        Ok(RawAnswer {
             status: parts.status,
             headers: parts.headers,
             body,

@@ -846,11 +846,6 @@ impl Upstream {
                 return direct
                     .send(method, uri, &bearer.header, trace_headers, body.clone())
                     .await
-                    .map(|reply| RawAnswer {
-                        status: reply.status,
-                        headers: reply.headers,
-                        body: reply.body,
-                    })
                     .map_err(Failed::Direct);
             }
             let mut request = self
