@@ -23,6 +23,8 @@ pub struct MemoryStore {
     max_entries: usize,
     max_bytes: usize,
     ttl: Duration,
+    /// Where the store's clock starts: times are kept as milliseconds since, in 8 bytes.
+    epoch: Instant,
     /// The two hashes of a key's [`KeyId`].
     hashes: (RandomState, RandomState),
     inner: Mutex<Inner>,
@@ -42,17 +44,18 @@ struct Inner {
     bytes: usize,
 }
 
+/// 56 bytes: the map holds `max_entries` of them (and their keys) from the start.
 struct Entry {
     /// The first half of the request's fingerprint (a different request with the same key
     /// matches it with probability 2^-128).
     fingerprint: [u8; 16],
-    expires: Instant,
+    /// When it expires, in milliseconds of the store's clock.
+    expires: u64,
     generation: u64,
-    /// The bytes it holds, roughly: its answer, and a fixed overhead (at most `u32::MAX`: an
-    /// answer is far smaller).
-    size: u32,
     state: State,
 }
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 56);
 
 /// What an entry costs beyond its answer: its slot in the map (with the map's slack) and in the
 /// queue, and the answer's allocation.
@@ -61,20 +64,22 @@ const ENTRY_OVERHEAD: usize = 256;
 /// The most entries the map and queue are sized for at start.
 const PRESIZED_ENTRIES: usize = 1 << 20;
 
-fn size(recorded: Option<&Recorded>) -> u32 {
-    let answer = match recorded {
-        None => 0,
-        Some(Recorded::Response(bytes)) => bytes.len(),
-        Some(Recorded::Failure {
-            message, details, ..
-        }) => message.len() + details.len(),
-    };
-    u32::try_from(ENTRY_OVERHEAD + answer).unwrap_or(u32::MAX)
+/// The bytes an entry holds, roughly: its answer, and a fixed overhead.
+fn size(recorded: Option<&Recorded>) -> usize {
+    ENTRY_OVERHEAD
+        + match recorded {
+            None => 0,
+            Some(Recorded::Response(bytes)) => bytes.len(),
+            Some(Recorded::Failure {
+                message, details, ..
+            }) => message.len() + details.len(),
+        }
 }
 
 enum State {
     Pending {
-        lease_until: Instant,
+        /// In milliseconds of the store's clock.
+        lease_until: u64,
         /// Turns `true` when the key completes; made when the first duplicate waits.
         done: Option<watch::Sender<bool>>,
     },
@@ -96,6 +101,14 @@ impl Kept {
                 message,
                 details,
             } => Kept::Failure(Box::new((code, message, details))),
+        }
+    }
+
+    /// The bytes of its answer.
+    fn len(&self) -> usize {
+        match self {
+            Kept::Response(bytes) => bytes.len(),
+            Kept::Failure(failure) => failure.1.len() + failure.2.len(),
         }
     }
 
@@ -122,7 +135,15 @@ fn half(fingerprint: Fingerprint) -> [u8; 16] {
 }
 
 impl Entry {
-    fn claim(&self, fingerprint: Fingerprint, now: Instant) -> Claim {
+    /// What [`size`] counted for it.
+    fn size(&self) -> usize {
+        match &self.state {
+            State::Pending { .. } => ENTRY_OVERHEAD,
+            State::Done(kept) => ENTRY_OVERHEAD + kept.len(),
+        }
+    }
+
+    fn claim(&self, fingerprint: Fingerprint, now: u64) -> Claim {
         if self.fingerprint != half(fingerprint) {
             return Claim::Mismatch;
         }
@@ -145,6 +166,7 @@ impl MemoryStore {
             max_entries,
             max_bytes,
             ttl,
+            epoch: Instant::now(),
             hashes: (RandomState::new(), RandomState::new()),
             inner: Mutex::new(Inner {
                 entries: HashMap::with_capacity(room),
@@ -164,6 +186,11 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    /// Now, in milliseconds of the store's clock.
+    fn now(&self) -> u64 {
+        millis(self.epoch.elapsed())
+    }
+
     fn id(&self, key: &Key) -> KeyId {
         let text = key.as_str();
         KeyId(self.hashes.0.hash_one(text), self.hashes.1.hash_one(text))
@@ -178,11 +205,16 @@ impl MemoryStore {
     }
 }
 
+/// A duration in whole milliseconds (saturating: 584 million years).
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Inner {
     /// Drops the oldest keys while the oldest is past its TTL, or more than `room` keys or
     /// `max_bytes` are kept. A key past its TTL behind a younger one is found by its own expiry
     /// when looked up, and dropped when its turn comes.
-    fn purge(&mut self, now: Instant, room: usize, max_bytes: usize) {
+    fn purge(&mut self, now: u64, room: usize, max_bytes: usize) {
         while let Some(&(id, generation)) = self.order.front() {
             let current = self
                 .entries
@@ -199,7 +231,7 @@ impl Inner {
             if current.is_some()
                 && let Some(entry) = self.entries.remove(&id)
             {
-                self.bytes -= entry.size as usize;
+                self.bytes -= entry.size();
             }
         }
         // Claims of keys claimed before leave their earlier turns behind; when those outnumber
@@ -224,7 +256,7 @@ impl Store for MemoryStore {
         lease: Duration,
     ) -> Result<Claim, StoreError> {
         let id = self.id(key);
-        let now = Instant::now();
+        let now = self.now();
         let mut inner = self.lock();
         if let Some(entry) = inner.entries.get(&id)
             && entry.expires > now
@@ -235,26 +267,25 @@ impl Store for MemoryStore {
         inner.purge(
             now,
             self.max_entries - 1,
-            self.max_bytes.saturating_sub(size as usize),
+            self.max_bytes.saturating_sub(size),
         );
         inner.generation += 1;
         let generation = inner.generation;
         inner.order.push_back((id, generation));
-        inner.bytes += size as usize;
+        inner.bytes += size;
         if let Some(replaced) = inner.entries.insert(
             id,
             Entry {
                 fingerprint: half(fingerprint),
-                expires: now + self.ttl,
+                expires: now.saturating_add(millis(self.ttl)),
                 generation,
-                size,
                 state: State::Pending {
-                    lease_until: now + lease,
+                    lease_until: now.saturating_add(millis(lease)),
                     done: None,
                 },
             },
         ) {
-            inner.bytes -= replaced.size as usize;
+            inner.bytes -= replaced.size();
         }
         Ok(Claim::New)
     }
@@ -267,23 +298,23 @@ impl Store for MemoryStore {
         keep: Duration,
     ) -> Result<(), StoreError> {
         let id = self.id(key);
-        let now = Instant::now();
+        let now = self.now();
         let grown = size(Some(&recorded));
         let mut inner = self.lock();
         // Evicted meanwhile: nothing to complete (its duplicates learn the outcome is unknown).
         let Some(entry) = inner.entries.get_mut(&id) else {
             return Ok(());
         };
-        let shrunk = std::mem::replace(&mut entry.size, grown);
+        let shrunk = entry.size();
         let state = std::mem::replace(&mut entry.state, State::Done(Kept::new(recorded)));
-        entry.expires = now + keep.min(self.ttl);
+        entry.expires = now.saturating_add(millis(keep.min(self.ttl)));
         if let State::Pending {
             done: Some(done), ..
         } = state
         {
             done.send_replace(true);
         }
-        inner.bytes = inner.bytes - shrunk as usize + grown as usize;
+        inner.bytes = inner.bytes - shrunk + grown;
         // A large answer may push the oldest keys out.
         inner.purge(now, self.max_entries, self.max_bytes);
         Ok(())
@@ -298,7 +329,7 @@ impl Store for MemoryStore {
         let id = self.id(key);
         loop {
             let mut done = {
-                let now = Instant::now();
+                let now = self.now();
                 let mut inner = self.lock();
                 let Some(entry) = inner.entries.get_mut(&id) else {
                     // Evicted or expired while pending: whether it was sent is not known.
@@ -374,7 +405,7 @@ mod tests {
             .lock()
             .entries
             .values()
-            .map(|entry| entry.size as usize)
+            .map(|entry| entry.size())
             .sum();
         assert_eq!(kept, store.lock().bytes);
     }
