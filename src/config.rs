@@ -39,6 +39,9 @@ pub const DEFAULT_SENDER: &str = "default";
 /// The phone number id the sandbox answers for when none is given.
 pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000000001";
 
+/// The most threads `--threads` may ask for.
+const MAX_THREADS: usize = 256;
+
 /// whatsapp-grpc: send WhatsApp Business messages through one typed gRPC API.
 #[derive(Debug, Parser)]
 #[command(name = "whatsapp-grpc", version, about, long_about = None)]
@@ -210,6 +213,12 @@ pub struct ServeArgs {
     /// refused, or the API's own rate limit or not-ready answer); 1 = no retry, at most 10.
     #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_MAX_ATTEMPTS", default_value_t = DEFAULT_MAX_ATTEMPTS)]
     pub upstream_max_attempts: u32,
+
+    /// Threads serving the gRPC connections, each running its own event loop: a connection, its
+    /// calls and their requests to the API stay on one thread. Default: the CPUs this process may
+    /// use (its cgroup's CPU quota included). At most 256.
+    #[arg(long, env = "WHATSAPP_GRPC_THREADS")]
+    pub threads: Option<usize>,
 
     /// gRPC connections open at once; one more is accepted and closed at once.
     #[arg(long, env = "WHATSAPP_GRPC_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
@@ -648,6 +657,14 @@ impl ServeArgs {
                 problems.push(format!("{flag} must be at least 1"));
             }
         }
+        if self
+            .threads
+            .is_some_and(|threads| !(1..=MAX_THREADS).contains(&threads))
+        {
+            problems.push(format!(
+                "--threads must be between 1 and {MAX_THREADS}, or unset for one per CPU"
+            ));
+        }
         if !(1..=MAX_ATTEMPTS).contains(&self.upstream_max_attempts) {
             problems.push(format!(
                 "--upstream-max-attempts must be between 1 and {MAX_ATTEMPTS} (1 = no retry)"
@@ -844,6 +861,10 @@ impl ServeArgs {
                 events,
                 security,
                 webhooks,
+                threads: self.threads.unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map_or(1, |cpus| cpus.get().min(MAX_THREADS))
+                }),
             },
         })
     }

@@ -1,7 +1,7 @@
 //! whatsapp-grpc: a typed gRPC facade for the WhatsApp Business API messages endpoint.
 //!
 //! A request flows one way through the modules: [`server`] accepts it, bounded (over TLS when
-//! configured), through the [`layers`] (caller authentication by [`api_keys`], deadline,
+//! configured), on one of the event loops of [`lanes`], where the rest of the call runs, through the [`layers`] (caller authentication by [`api_keys`], deadline,
 //! admission) for [`service`], whose [`codec`] decodes it; the service hands
 //! the [`proto`] request to [`translate`]; translate checks it against [`validate`]'s rules while
 //! building the REST body of [`wire`] for one [`flavor`] of the API; [`upstream`] sends it and reads
@@ -20,6 +20,7 @@ pub mod flavor;
 pub mod health;
 pub mod http_listener;
 pub mod idempotency;
+pub mod lanes;
 pub mod layers;
 pub mod media;
 pub mod metrics;

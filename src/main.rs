@@ -23,8 +23,23 @@ use whatsapp_grpc::{api_keys, client, sandbox, server, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// One thread runs the commands; `serve` starts its own for the gRPC connections (`--threads`) and
+/// keeps this one for accepting them and for the background work (health probes, metrics,
+/// webhooks, reloads).
+fn main() -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse_with_old_names(std::env::args_os(), &process_env);
     let old_names = old_names_in_use(&process_env);
     let result = match cli.command {

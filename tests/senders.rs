@@ -169,6 +169,7 @@ async fn serve(senders: Vec<SenderConfig>, reload: Option<Reload>) -> Channel {
         events: Default::default(),
         security: Default::default(),
         webhooks: Default::default(),
+        threads: 2,
     };
     tokio::spawn(async move {
         server::serve(listener, config, std::future::pending())

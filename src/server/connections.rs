@@ -15,14 +15,15 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
 use super::tls::Tls;
+use crate::lanes::Lanes;
 
 /// The bounds of the gRPC side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,13 +60,15 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves `service` on every connection `listener` accepts (over TLS when `tls` is set) until
+/// Serves `service` on every connection `listener` accepts (over TLS when `tls` is set; each on one
+/// of `lanes`, in turn, or on this runtime when there are none) until
 /// `stop` completes, then shuts the connections down gracefully; returns once they have all closed
 /// (the caller bounds the wait).
 pub async fn accept<S>(
     listener: TcpListener,
     limits: ConnectionLimits,
     tls: Option<Arc<Tls>>,
+    lanes: Option<&Lanes>,
     service: S,
     stop: impl Future<Output = ()>,
 ) -> Drained
@@ -117,48 +120,99 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let io = IdleTimeout::new(stream, limits.idle_timeout);
         // Taken now, so that a connection still in its handshake is waited for when draining.
         let watcher = graceful.watcher();
-        let builder = builder.clone();
-        let service = TowerToHyperService::new(service.clone());
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let Some(tls) = tls else {
-                let connection = builder.serve_connection(TokioIo::new(io), service);
-                if let Err(error) = watcher.watch(connection).await {
-                    tracing::debug!(%error, "gRPC connection ended with an error");
+        let connection = Connection {
+            idle_timeout: limits.idle_timeout,
+            builder: builder.clone(),
+            service: TowerToHyperService::new(service.clone()),
+            tls: tls.clone(),
+            watcher,
+            permit,
+        };
+        let Some(lanes) = lanes else {
+            tokio::spawn(connection.serve(stream));
+            continue;
+        };
+        // Moved to a loop: it must register there, so it leaves this reactor first.
+        match stream.into_std() {
+            Ok(stream) => lanes.spawn(async move {
+                match TcpStream::from_std(stream) {
+                    Ok(stream) => connection.serve(stream).await,
+                    Err(error) => tracing::warn!(%error, "moving a gRPC connection failed"),
                 }
-                drop(permit);
-                return;
-            };
-            let handshake = tls.acceptor().accept(io);
-            let io = match tokio::time::timeout(tls.handshake_timeout(), handshake).await {
-                Ok(Ok(io)) => io,
-                Ok(Err(error)) => {
-                    tracing::debug!(%error, "TLS handshake failed");
-                    drop(permit);
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(
-                        timeout = ?tls.handshake_timeout(),
-                        "TLS handshake not completed in time: connection closed"
-                    );
-                    drop(permit);
-                    return;
-                }
-            };
+            }),
+            Err(error) => tracing::warn!(%error, "moving a gRPC connection failed"),
+        }
+    }
+    // Stop listening at once: new clients are refused by the kernel instead of queued.
+    drop(listener);
+    Drained { graceful }
+}
+
+/// One accepted connection and what serving it takes.
+struct Connection<S> {
+    idle_timeout: Duration,
+    builder: Arc<Builder<TokioExecutor>>,
+    service: TowerToHyperService<S>,
+    tls: Option<Arc<Tls>>,
+    watcher: Watcher,
+    permit: OwnedSemaphorePermit,
+}
+
+impl<S> Connection<S>
+where
+    S: tower_service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    /// Serves the connection until it ends (the permit is released then).
+    async fn serve(self, stream: TcpStream) {
+        let Connection {
+            idle_timeout,
+            builder,
+            service,
+            tls,
+            watcher,
+            permit,
+        } = self;
+        let io = IdleTimeout::new(stream, idle_timeout);
+        let Some(tls) = tls else {
             let connection = builder.serve_connection(TokioIo::new(io), service);
             if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%error, "gRPC connection ended with an error");
             }
             drop(permit);
-        });
+            return;
+        };
+        let handshake = tls.acceptor().accept(io);
+        let io = match tokio::time::timeout(tls.handshake_timeout(), handshake).await {
+            Ok(Ok(io)) => io,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "TLS handshake failed");
+                drop(permit);
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(
+                    timeout = ?tls.handshake_timeout(),
+                    "TLS handshake not completed in time: connection closed"
+                );
+                drop(permit);
+                return;
+            }
+        };
+        let connection = builder.serve_connection(TokioIo::new(io), service);
+        if let Err(error) = watcher.watch(connection).await {
+            tracing::debug!(%error, "gRPC connection ended with an error");
+        }
+        drop(permit);
     }
-    // Stop listening at once: new clients are refused by the kernel instead of queued.
-    drop(listener);
-    Drained { graceful }
 }
 
 /// Connections told to finish: [`Drained::wait`] completes when every one has closed.

@@ -29,6 +29,7 @@ use crate::events::service::Events;
 use crate::events::{WebhookConfig, receiver};
 use crate::health::{self, HealthBoard, HealthService};
 use crate::idempotency::IdempotencyConfig;
+use crate::lanes::Lanes;
 use crate::layers::{Admission, AdmitLayer, AuthLayer, DeadlineLayer, MetricsLayer};
 use crate::metrics::{Metrics, exporter};
 use crate::proto::FILE_DESCRIPTOR_SET;
@@ -63,6 +64,9 @@ pub struct ServerConfig {
     pub security: SecurityConfig,
     /// The webhook receiver's secrets (used when [`Listeners::webhook`] is set).
     pub webhooks: WebhookConfig,
+    /// Threads serving the gRPC connections, each its own event loop (see [`crate::lanes`]); 0 serves
+    /// them on the caller's runtime.
+    pub threads: usize,
 }
 
 /// Who may connect and call.
@@ -162,6 +166,14 @@ pub async fn serve_on(
         health: health_listener,
         webhook: webhook_listener,
     } = listeners;
+    // Started first: the senders' connection pools are sized for them.
+    let lanes = match config.threads {
+        0 => None,
+        threads => Some(
+            Lanes::start(threads)
+                .map_err(|e| ServeError::Config(format!("starting {threads} threads: {e}")))?,
+        ),
+    };
     // The process serves from now on; each sender's API is known after its first probe, and the
     // messaging name is SERVING while any sender's API is.
     let board = Arc::new(HealthBoard::new(
@@ -266,7 +278,15 @@ pub async fn serve_on(
         admission.drain();
         close_streams.close();
     };
-    let drained = connections::accept(listener, limits.connections, tls, service, stop).await;
+    let drained = connections::accept(
+        listener,
+        limits.connections,
+        tls,
+        lanes.as_ref(),
+        service,
+        stop,
+    )
+    .await;
     let grace = config.shutdown.grace;
     tracing::info!(?grace, "new calls refused; waiting for calls in flight");
     if tokio::time::timeout(grace, drained.wait()).await.is_err() {

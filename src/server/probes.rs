@@ -43,7 +43,7 @@ impl Probes {
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let drained = connections::accept(listener, limits, None, service, async {
+            let drained = connections::accept(listener, limits, None, None, service, async {
                 let _ = stopped.await;
             })
             .await;

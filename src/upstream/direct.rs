@@ -29,6 +29,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use super::{MAX_ANSWER_BYTES, RawAnswer};
+use crate::lanes;
 
 /// How a request failed before an answer was read whole, as text not yet redacted.
 #[derive(Debug)]
@@ -48,9 +49,13 @@ pub(super) struct Settings<'a> {
     pub http2_prior_knowledge: bool,
 }
 
-/// The message path's client.
+type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The message path's client: one connection pool per event loop serving calls (see
+/// [`crate::lanes`]), so that a call's request goes out over a connection driven by its
+/// own thread; then one for every other thread (health probes, the CLI, tests).
 pub(super) struct Direct {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pools: Box<[Pool]>,
 }
 
 /// The headers every request carries, as `reqwest` sent them.
@@ -83,14 +88,17 @@ impl Direct {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(settings.max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .http2_only(settings.http2_prior_knowledge)
-            .build(https);
-        Ok(Some(Direct { client }))
+            .http2_only(settings.http2_prior_knowledge);
+        let pools = (0..=lanes::most())
+            .map(|_| builder.build(https.clone()))
+            .collect();
+        Ok(Some(Direct { pools }))
     }
 
     /// Sends one request and reads its answer (up to [`MAX_ANSWER_BYTES`]). The caller bounds
@@ -113,7 +121,7 @@ impl Direct {
         headers.insert(ACCEPT, ANY.clone());
         headers.insert(AUTHORIZATION, authorization.clone());
         headers.extend(extra);
-        let response = self.client.request(request).await.map_err(|error| {
+        let response = self.pool().request(request).await.map_err(|error| {
             let text = error_text(&error);
             if error.is_connect() {
                 TransportError::Connect(text)
@@ -128,6 +136,15 @@ impl Direct {
             headers: parts.headers,
             body,
         })
+    }
+}
+
+impl Direct {
+    /// This thread's pool: its event loop's, else the shared one (the last).
+    fn pool(&self) -> &Pool {
+        let shared = self.pools.len() - 1;
+        let index = lanes::current().map_or(shared, |lane| lane.min(shared));
+        &self.pools[index]
     }
 }
 

@@ -73,6 +73,8 @@ pub struct Options {
     /// Where webhooks' events are published and wait for their subscribers
     /// (`EventStoreConfig::given(store)` keeps a handle on the store).
     pub events: whatsapp_grpc::events::config::EventStoreConfig,
+    /// Threads serving the gRPC connections (0: the test's own runtime).
+    pub threads: usize,
 }
 
 impl Options {
@@ -102,6 +104,7 @@ impl Options {
             webhook_listener: false,
             webhooks: whatsapp_grpc::events::WebhookConfig::default(),
             events: Default::default(),
+            threads: 2,
         }
     }
 }
@@ -227,6 +230,7 @@ impl Stack {
             events: options.events.clone(),
             security: options.security.clone(),
             webhooks: options.webhooks.clone(),
+            threads: options.threads,
         };
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
         let grpc_address = grpc_listener.local_addr().expect("address");
