@@ -173,13 +173,50 @@ impl Messaging {
         caller: Option<&Caller>,
     ) -> Result<(SendMessageResponse, bool), Error> {
         let sender = sender?;
-        let body = translate::send_message(sender.flavor, request)?;
-        let json = serialize(&body)?;
-        let endpoint = body.endpoint;
-        if request.request_id.is_empty() {
-            let response = deliver(&sender, json, endpoint, trace, deadline).await?;
-            return Ok((response, false));
+        // Dropped before the first await, so that the call's future does not carry it.
+        let (json, endpoint) = {
+            let body = translate::send_message(sender.flavor, request)?;
+            (serialize(&body)?, body.endpoint)
+        };
+        // Without a request_id, sent as is; with one, claimed first (or answered from the store).
+        let completion = match request.request_id.is_empty() {
+            true => None,
+            false => match self.claim(&sender, request, deadline, caller).await? {
+                Claimed::New(completion) => Some(completion),
+                Claimed::Answered(answer) => return answer,
+            },
+        };
+        // The one call of `deliver`: its future is the largest part of this one's.
+        let result = deliver(&sender, json, endpoint, trace, deadline).await;
+        if let Some(completion) = completion {
+            let (recorded, keep) = match &result {
+                Ok(response) => (Recorded::response(response), Duration::MAX),
+                Err(error) => {
+                    let status = error::status(error);
+                    // Nothing was sent: duplicates in flight share the failure, and a retry
+                    // after a moment may send (it cannot deliver twice).
+                    let keep = if error::outcome_of(&status) == Some(Outcome::NotSent) {
+                        NOT_SENT_REMEMBERED
+                    } else {
+                        Duration::MAX
+                    };
+                    (Recorded::failure(&status), keep)
+                }
+            };
+            completion.complete(recorded, keep).await;
         }
+        Ok((result?, false))
+    }
+
+    /// Claims the request's `request_id`: the completion to record its answer with when it is
+    /// new, else the answer this call gets (a replayed one, or why it is refused).
+    async fn claim(
+        &self,
+        sender: &Sender,
+        request: &SendMessageRequest,
+        deadline: Option<Deadline>,
+        caller: Option<&Caller>,
+    ) -> Result<Claimed, Error> {
         // Scoped by caller when callers authenticate: one caller cannot replay another's answer.
         let key = Key::scoped(
             &sender.name,
@@ -214,39 +251,23 @@ impl Messaging {
             Claim::Mismatch => metrics.duplicate_refused(DuplicateReason::Reused),
             Claim::New => {}
         }
-        match claim {
+        Ok(Claimed::Answered(match claim {
             Claim::New => {
-                let completion = Completion {
+                return Ok(Claimed::New(Completion {
                     store: self.store.clone(),
                     key,
                     fingerprint,
                     done: false,
-                };
-                let result = deliver(&sender, json, endpoint, trace, deadline).await;
-                let (recorded, keep) = match &result {
-                    Ok(response) => (Recorded::response(response), Duration::MAX),
-                    Err(error) => {
-                        let status = error::status(error);
-                        // Nothing was sent: duplicates in flight share the failure, and a retry
-                        // after a moment may send (it cannot deliver twice).
-                        let keep = if error::outcome_of(&status) == Some(Outcome::NotSent) {
-                            NOT_SENT_REMEMBERED
-                        } else {
-                            Duration::MAX
-                        };
-                        (Recorded::failure(&status), keep)
-                    }
-                };
-                completion.complete(recorded, keep).await;
-                Ok((result?, false))
+                }));
             }
-            Claim::Done(Recorded::Response(bytes)) => {
-                let response = SendMessageResponse::decode(bytes.as_slice()).map_err(|error| {
+            Claim::Done(Recorded::Response(bytes)) => SendMessageResponse::decode(bytes.as_slice())
+                .map_err(|error| {
                     Error::Internal(format!("a remembered response does not decode: {error}"))
-                })?;
-                Span::current().record("message_id", response.message_id.as_str());
-                Ok((response, true))
-            }
+                })
+                .map(|response| {
+                    Span::current().record("message_id", response.message_id.as_str());
+                    (response, true)
+                }),
             Claim::Done(Recorded::Failure {
                 code,
                 message,
@@ -260,7 +281,7 @@ impl Messaging {
             Claim::Pending => Err(IdempotencyError::InProgress.into()),
             Claim::Abandoned => Err(IdempotencyError::Abandoned.into()),
             Claim::Mismatch => Err(IdempotencyError::Reused.into()),
-        }
+        }))
     }
 
     async fn mark_read(
@@ -312,6 +333,14 @@ async fn deliver(
     let response = response(answer, &sender.name);
     record_sent(&Span::current(), &response.message_id);
     Ok(response)
+}
+
+/// What claiming a `request_id` decided.
+enum Claimed {
+    /// The first call with it: send, then record the answer.
+    New(Completion),
+    /// The answer this call gets without sending: a replayed one, or why it is refused.
+    Answered(Result<(SendMessageResponse, bool), Error>),
 }
 
 /// A claimed `request_id` until its answer is recorded. Dropped unrecorded (the caller cancelled,

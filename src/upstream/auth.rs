@@ -3,6 +3,7 @@
 //! more when the API refuses it.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -208,7 +209,20 @@ impl Login {
     /// Logs in unless another task already replaced the token of generation `stale`. Waiting for
     /// another task's login ends by the caller's deadline (without one, after twice the request
     /// timeout, which that login cannot outlast). `observer` hears of the login, if one is made.
-    async fn renew(
+    ///
+    /// Boxed: a login is rare, and its future inline would make every call's larger (and every
+    /// call's future is moved as a whole).
+    fn renew<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        stale: u64,
+        budget: &'a Budget,
+        observer: Option<&'a dyn Observer>,
+    ) -> Pin<Box<dyn Future<Output = Result<Bearer, UpstreamError>> + Send + 'a>> {
+        Box::pin(self.renew_now(client, stale, budget, observer))
+    }
+
+    async fn renew_now(
         &self,
         client: &reqwest::Client,
         stale: u64,

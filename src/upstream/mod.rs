@@ -235,6 +235,23 @@ impl Address {
     }
 }
 
+/// One request through `reqwest` and its (bounded) answer.
+async fn reqwest_exchange(request: reqwest::RequestBuilder) -> Result<RawAnswer, Failed> {
+    let mut response = request.send().await.map_err(Failed::Reqwest)?;
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let body = match read_body(&mut response).await {
+        Ok(body) => Some(body),
+        Err(BodyError::TooLarge) => None,
+        Err(BodyError::Transport(error)) => return Err(Failed::Reqwest(error)),
+    };
+    Ok(RawAnswer {
+        status,
+        headers,
+        body,
+    })
+}
+
 /// How a request failed, by the client that made it.
 enum Failed {
     Reqwest(reqwest::Error),
@@ -792,10 +809,11 @@ impl Upstream {
             tracing::debug!("the API refused the token; retrying once with a new one");
             let began = Instant::now();
             let mut sent = false;
-            let answer = self
-                .request(method, url, &body, trace, &renewed, budget, &mut sent)
-                .await
-                .and_then(|answer| self.read(answer, &body));
+            // Boxed: this rare path would otherwise double the size of every call's future.
+            let answer =
+                Box::pin(self.request(method, url, &body, trace, &renewed, budget, &mut sent))
+                    .await
+                    .and_then(|answer| self.read(answer, &body));
             if let Some(observer) = requests.filter(|_| sent) {
                 observer.request_finished(began.elapsed(), RequestOutcome::of(&answer));
             }
@@ -841,13 +859,16 @@ impl Upstream {
             trace.inject(&span, &mut trace_headers);
         }
         *started = true;
-        let exchange = async {
+        // Built in place, inside its timeout: a future is moved whole, and two bindings would
+        // keep two copies' room in this one.
+        let exchange = tokio::time::timeout_at(slot.until, async {
             if let (Some(direct), Some(uri)) = (&self.direct, &address.uri) {
                 return direct
                     .send(method, uri, &bearer.header, trace_headers, body.clone())
                     .await
                     .map_err(Failed::Direct);
             }
+            // Boxed: `reqwest`'s future is large, and this path rare (a proxy applies).
             let mut request = self
                 .client
                 .request(method, address.url.clone())
@@ -856,21 +877,9 @@ impl Upstream {
             if !body.is_empty() {
                 request = request.body(body.clone());
             }
-            let mut response = request.send().await.map_err(Failed::Reqwest)?;
-            let status = response.status();
-            let headers = std::mem::take(response.headers_mut());
-            let body = match read_body(&mut response).await {
-                Ok(body) => Some(body),
-                Err(BodyError::TooLarge) => None,
-                Err(BodyError::Transport(error)) => return Err(Failed::Reqwest(error)),
-            };
-            Ok(RawAnswer {
-                status,
-                headers,
-                body,
-            })
-        };
-        let exchange = tokio::time::timeout_at(slot.until, exchange).instrument(span.clone());
+            Box::pin(reqwest_exchange(request)).await
+        })
+        .instrument(span.clone());
         let result = exchange.await;
         match &result {
             Ok(Ok(answer)) => {
