@@ -102,6 +102,63 @@ async fn every_cloud_docs_fixture_reaches_the_upstream_exactly() {
     }
 }
 
+/// Connections are spread over the server's event loops (two in the stack): calls on six
+/// connections at once, each on its loop with that loop's pool towards the API, all answer, and
+/// the API receives each message once.
+#[tokio::test]
+async fn calls_on_many_connections_at_once_are_served_by_every_event_loop() {
+    let stack = Stack::start(Flavor::Cloud).await;
+    let mut calls = Vec::new();
+    for connection in 0..6 {
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://{}", stack.grpc_address))
+                .expect("endpoint")
+                .connect()
+                .await
+                .expect("connects");
+        let mut client = proto::messaging_service_client::MessagingServiceClient::new(channel);
+        calls.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for call in 0..5 {
+                let text_body = format!("connection {connection} call {call}");
+                let response = client
+                    .send_message(request(text(&text_body)))
+                    .await
+                    .expect("sent")
+                    .into_inner();
+                ids.push(response.message_id);
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for call in calls {
+        ids.extend(call.await.expect("the calls ran"));
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "a distinct message id per call");
+    let mut bodies: Vec<String> = stack
+        .received()
+        .await
+        .iter()
+        .map(|received| {
+            received["body"]["text"]["body"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    bodies.sort();
+    let mut expected: Vec<String> = (0..6)
+        .flat_map(|connection| {
+            (0..5).map(move |call| format!("connection {connection} call {call}"))
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(bodies, expected);
+}
+
 #[tokio::test]
 async fn the_answer_carries_the_message_id_status_and_wa_id() {
     let mut stack = Stack::start(Flavor::Cloud).await;

@@ -103,9 +103,9 @@ fn assert_refused_before_listening(ok: bool, stderr: &str) {
     }
 }
 
-/// A Cloud service given a truncated CA file, an upstream URL with a space, a zero limit, and
-/// neither a phone number id nor a token reports all five, each naming its flag or variable,
-/// and never listens.
+/// A Cloud service given a truncated CA file, an upstream URL with a space, a zero limit, no
+/// thread, and neither a phone number id nor a token reports all six, each naming its flag or
+/// variable, and never listens.
 #[tokio::test]
 async fn every_single_sender_problem_is_reported_at_once_before_listening() {
     let files = Files::new("single");
@@ -121,6 +121,8 @@ async fn every_single_sender_problem_is_reported_at_once_before_listening() {
         &truncated,
         "--max-calls",
         "0",
+        "--threads",
+        "0",
     ]))
     .await;
     assert_refused_before_listening(ok, &stderr);
@@ -130,10 +132,11 @@ async fn every_single_sender_problem_is_reported_at_once_before_listening() {
         "--phone-number-id (WHATSAPP_GRPC_PHONE_NUMBER_ID) is required".to_owned(),
         "WHATSAPP_GRPC_ACCESS_TOKEN is required".to_owned(),
         "--max-calls must be at least 1".to_owned(),
+        "--threads must be between 1 and 256, or unset for one per CPU".to_owned(),
     ] {
         assert!(stderr.contains(&expected), "{expected:?} in:\n{stderr}");
     }
-    assert_eq!(stderr.lines().count(), 5, "{stderr}");
+    assert_eq!(stderr.lines().count(), 6, "{stderr}");
 }
 
 /// A CA file whose PEM is whole but whose certificate is damaged, an On-Premises URL with

@@ -95,6 +95,8 @@ impl Direct {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .http2_only(settings.http2_prior_knowledge);
+        // Each pool keeps up to the idle cap, as Envoy's per-worker pools do: shared out among
+        // them, a thread busier than its share would close connections and open new ones.
         let pools = (0..=lanes::most())
             .map(|_| builder.build(https.clone()))
             .collect();
