@@ -7,6 +7,7 @@
 //! handshake timeout. Shutdown is graceful: every connection gets a GOAWAY, so calls in flight
 //! finish and new ones are refused.
 
+use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
+use tower_service::Service;
 
 use super::tls::Tls;
 use crate::lanes::Lanes;
@@ -60,28 +62,39 @@ impl Default for ConnectionLimits {
     }
 }
 
+type GrpcRequest = http::Request<hyper::body::Incoming>;
+type GrpcResponse = http::Response<tonic::body::Body>;
+
+/// The service a connection serves: the layered gRPC routes (a name for the bounds, implemented
+/// by every service that has them).
+pub trait GrpcService:
+    Service<GrpcRequest, Response = GrpcResponse, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> GrpcService for S where
+    S: Service<GrpcRequest, Response = GrpcResponse, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Serves `service` on every connection `listener` accepts (over TLS when `tls` is set; each on one
 /// of `lanes`, in turn, or on this runtime when there are none) until
 /// `stop` completes, then shuts the connections down gracefully; returns once they have all closed
 /// (the caller bounds the wait).
-pub async fn accept<S>(
+pub async fn accept<S: GrpcService>(
     listener: TcpListener,
     limits: ConnectionLimits,
     tls: Option<Arc<Tls>>,
     lanes: Option<&Lanes>,
     service: S,
     stop: impl Future<Output = ()>,
-) -> Drained
-where
-    S: tower_service::Service<
-            http::Request<hyper::body::Incoming>,
-            Response = http::Response<tonic::body::Body>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> Drained {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http2()
@@ -160,17 +173,7 @@ struct Connection<S> {
     permit: OwnedSemaphorePermit,
 }
 
-impl<S> Connection<S>
-where
-    S: tower_service::Service<
-            http::Request<hyper::body::Incoming>,
-            Response = http::Response<tonic::body::Body>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+impl<S: GrpcService> Connection<S> {
     /// Serves the connection until it ends (the permit is released then).
     async fn serve(self, stream: TcpStream) {
         let Connection {
