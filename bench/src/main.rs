@@ -206,10 +206,13 @@ async fn bench(args: RunArgs) -> Result<(), String> {
         service_args: args.service_args,
     };
     let out = settings.out.clone();
-    // Ctrl-C ends the run; the processes are killed as their handles drop.
+    // Ctrl-C or SIGTERM ends the run; the processes are killed as their handles drop.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("listening for SIGTERM: {e}"))?;
     let results = tokio::select! {
         results = run::run(settings) => results?,
         _ = tokio::signal::ctrl_c() => return Err("interrupted".into()),
+        _ = terminate.recv() => return Err("terminated".into()),
     };
     results.write(&out)?;
     println!("{}", results.markdown());
