@@ -182,39 +182,37 @@ impl<S: GrpcService> Connection<S> {
             service,
             tls,
             watcher,
-            permit,
+            permit: _permit,
         } = self;
         let io = IdleTimeout::new(stream, idle_timeout);
         let Some(tls) = tls else {
-            let connection = builder.serve_connection(TokioIo::new(io), service);
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%error, "gRPC connection ended with an error");
-            }
-            drop(permit);
-            return;
+            return serve_http2(&builder, io, service, watcher).await;
         };
         let handshake = tls.acceptor().accept(io);
-        let io = match tokio::time::timeout(tls.handshake_timeout(), handshake).await {
-            Ok(Ok(io)) => io,
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "TLS handshake failed");
-                drop(permit);
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(
-                    timeout = ?tls.handshake_timeout(),
-                    "TLS handshake not completed in time: connection closed"
-                );
-                drop(permit);
-                return;
-            }
-        };
-        let connection = builder.serve_connection(TokioIo::new(io), service);
-        if let Err(error) = watcher.watch(connection).await {
-            tracing::debug!(%error, "gRPC connection ended with an error");
+        match tokio::time::timeout(tls.handshake_timeout(), handshake).await {
+            Ok(Ok(io)) => serve_http2(&builder, io, service, watcher).await,
+            Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+            Err(_) => tracing::debug!(
+                timeout = ?tls.handshake_timeout(),
+                "TLS handshake not completed in time: connection closed"
+            ),
         }
-        drop(permit);
+    }
+}
+
+/// Serves HTTP/2 on `io` until the connection ends, or the shutdown has closed it.
+async fn serve_http2<I, S>(
+    builder: &Builder<TokioExecutor>,
+    io: I,
+    service: TowerToHyperService<S>,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: GrpcService,
+{
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    if let Err(error) = watcher.watch(connection).await {
+        tracing::debug!(%error, "gRPC connection ended with an error");
     }
 }
 
