@@ -139,9 +139,7 @@ impl Direct {
             body,
         })
     }
-}
 
-impl Direct {
     /// This thread's pool: its event loop's, else the shared one (the last).
     fn pool(&self) -> &Pool {
         let shared = self.pools.len() - 1;
