@@ -109,24 +109,20 @@ impl Flavor {
 
     /// The answer to a parameter whose value the API refuses.
     pub(crate) fn invalid_parameter(self, details: &'static str) -> Response {
-        self.error(match self {
-            Flavor::Cloud => ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: 100,
-                title: "Invalid parameter",
-                details,
-            },
-            Flavor::OnPremises => ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: 1009,
-                title: "Parameter value is not valid",
-                details,
-            },
-        })
+        self.parameter_error((1009, "Parameter value is not valid"), details)
     }
 
     /// The answer to a JSON body lacking a parameter the sandbox needs.
     pub(crate) fn missing_parameter(self, details: &'static str) -> Response {
+        self.parameter_error((1008, "Required parameter is missing"), details)
+    }
+
+    /// A 400 about a parameter: Cloud's one code for all of them (100), or On-Premises' own.
+    fn parameter_error(
+        self,
+        (on_premises_code, on_premises_title): (u32, &'static str),
+        details: &'static str,
+    ) -> Response {
         self.error(match self {
             Flavor::Cloud => ApiError {
                 status: StatusCode::BAD_REQUEST,
@@ -136,8 +132,8 @@ impl Flavor {
             },
             Flavor::OnPremises => ApiError {
                 status: StatusCode::BAD_REQUEST,
-                code: 1008,
-                title: "Required parameter is missing",
+                code: on_premises_code,
+                title: on_premises_title,
                 details,
             },
         })
