@@ -64,18 +64,6 @@ const ENTRY_OVERHEAD: usize = 256;
 /// The most entries the map and queue are sized for at start.
 const PRESIZED_ENTRIES: usize = 1 << 20;
 
-/// The bytes an entry holds, roughly: its answer, and a fixed overhead.
-fn size(recorded: Option<&Recorded>) -> usize {
-    ENTRY_OVERHEAD
-        + match recorded {
-            None => 0,
-            Some(Recorded::Response(bytes)) => bytes.len(),
-            Some(Recorded::Failure {
-                message, details, ..
-            }) => message.len() + details.len(),
-        }
-}
-
 enum State {
     Pending {
         /// In milliseconds of the store's clock.
@@ -135,7 +123,7 @@ fn half(fingerprint: Fingerprint) -> [u8; 16] {
 }
 
 impl Entry {
-    /// What [`size`] counted for it.
+    /// The bytes it holds, roughly: its answer, and a fixed overhead.
     fn size(&self) -> usize {
         match &self.state {
             State::Pending { .. } => ENTRY_OVERHEAD,
@@ -263,7 +251,8 @@ impl Store for MemoryStore {
         {
             return Ok(entry.claim(fingerprint, now));
         }
-        let size = size(None);
+        // A pending entry holds no answer yet.
+        let size = ENTRY_OVERHEAD;
         inner.purge(
             now,
             self.max_entries - 1,
@@ -299,14 +288,15 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         let id = self.id(key);
         let now = self.now();
-        let grown = size(Some(&recorded));
+        let kept = Kept::new(recorded);
+        let grown = ENTRY_OVERHEAD + kept.len();
         let mut inner = self.lock();
         // Evicted meanwhile: nothing to complete (its duplicates learn the outcome is unknown).
         let Some(entry) = inner.entries.get_mut(&id) else {
             return Ok(());
         };
         let shrunk = entry.size();
-        let state = std::mem::replace(&mut entry.state, State::Done(Kept::new(recorded)));
+        let state = std::mem::replace(&mut entry.state, State::Done(kept));
         entry.expires = now.saturating_add(millis(keep.min(self.ttl)));
         if let State::Pending {
             done: Some(done), ..
