@@ -1,7 +1,7 @@
 //! whatsapp-grpc-bench: one command that measures whatsapp-grpc on this machine, and the references
 //! it is judged against, under the same loads (see the README's "Performance" section).
 //!
-//! `cargo run --release -p whatsapp-grpc-bench -- [--smoke] [--duration 10s] [--out bench-results/]`
+//! `cargo run --release -p whatsapp-grpc-bench -- [--smoke] [--duration 6s] [--out bench-results/]`
 //! builds the service's release binary, starts an upstream stub, then in turn the service, a
 //! hand-written facade, a bare tonic server (each its own process) and the stub alone, drives each
 //! with its own gRPC (or HTTP) load, and prints and writes the figures. The same binary, with a
@@ -74,11 +74,11 @@ struct RunArgs {
 
     /// How long each full-throughput measurement counts (each offered rate and each message shape
     /// counts half of it).
-    #[arg(long, env = "WHATSAPP_GRPC_BENCH_DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "WHATSAPP_GRPC_BENCH_DURATION", default_value = "6s", value_parser = parse_duration)]
     duration: Duration,
 
     /// The warm-up before each full-throughput measurement (half of it before the others).
-    #[arg(long, env = "WHATSAPP_GRPC_BENCH_WARMUP", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, env = "WHATSAPP_GRPC_BENCH_WARMUP", default_value = "1s", value_parser = parse_duration)]
     warmup: Duration,
 
     /// Where results.json, results.md and latency.svg are written.
