@@ -529,7 +529,8 @@ fn api_error(error: &ApiError, attempts: u32) -> Status {
     }
     let mut message = format!(
         "the {} refused the message with error {reason}: {}",
-        error.flavor, error.title
+        error.flavor,
+        error.title_after_code()
     );
     if !error.details.is_empty() {
         message.push_str(" (");
@@ -650,7 +651,7 @@ mod tests {
         assert!(
             status
                 .message()
-                .ends_with("(code 130429) Rate limit hit\u{ff1f} see \u{ff03}help"),
+                .ends_with("error 130429: Rate limit hit\u{ff1f} see \u{ff03}help"),
             "{status:?}"
         );
         // The details and their ErrorInfo title are the API's, untouched.

@@ -183,8 +183,10 @@ test('a rate-limited recipient reads ErrorInfo and RetryInfo', async () => {
   assert.equal(details.reason, '130429');
   assert.equal(details.metadata.outcome, 'not_sent');
   assert.equal(details.retryDelayMs, 7000);
-  // The service writes the API's `(#130429)` as `(code 130429)`: grpc-js would leave `%23` in it.
-  assert.match(details.message, /\(code 130429\) Rate limit hit/);
+  // The API's `(#130429) Rate limit hit` reads `error 130429: Rate limit hit`: the code once, and
+  // no `#`, which grpc-js would leave as `%23`.
+  assert.match(details.message, /error 130429: Rate limit hit/);
+  assert.doesNotMatch(details.message, /#|%23/);
   // grpc-js's own copy of the message reads the same, with nothing left to decode.
   assert.equal(error.details, details.message);
   assert.equal(readableMessage(error.details), details.message);

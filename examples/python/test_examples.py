@@ -211,8 +211,9 @@ def test_a_rate_limited_recipient_reads_error_info_and_retry_info(stub):
     assert details.reason == "130429", details
     assert details.metadata["outcome"] == "not_sent", details
     assert details.retry_delay == 7.0, details
-    # The service writes the API's `(#130429)` as `(code 130429)` (grpc-js would show `%23`).
-    assert "(code 130429) Rate limit hit" in details.message, details
+    # The API's `(#130429) Rate limit hit` reads `error 130429: Rate limit hit`: the code once.
+    assert "error 130429: Rate limit hit" in details.message, details
+    assert "#" not in details.message, details
     assert failure.value.details() == details.message, "grpcio decodes grpc-message in full"
 
 

@@ -9,7 +9,7 @@ use crate::flavor::Flavor;
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// The API answered with one of its documented errors: it did not take the message.
-    #[error("the {} answered HTTP {} with error {}: {}", .0.flavor, .0.http_status, .0.code.map_or("(none)".to_owned(), |c| c.to_string()), .0.title)]
+    #[error("the {} answered HTTP {} with error {}: {}", .0.flavor, .0.http_status, .0.code.map_or("(none)".to_owned(), |c| c.to_string()), .0.title_after_code())]
     Api(Box<ApiError>),
 
     /// Something answered that is not the API's JSON (a proxy's HTML page, an empty body, a
@@ -136,6 +136,22 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
 }
 
+impl ApiError {
+    /// The title without the code the Graph API writes at its start (`(#130429) Rate limit hit`),
+    /// which the error's message already gives: `error 130429: Rate limit hit`.
+    pub fn title_after_code(&self) -> &str {
+        let title = self.title.as_str();
+        self.code
+            .and_then(|code| {
+                title
+                    .strip_prefix("(#")?
+                    .strip_prefix(code.to_string().as_str())?
+                    .strip_prefix(')')
+            })
+            .map_or(title, str::trim_start)
+    }
+}
+
 #[cfg(test)]
 impl UpstreamError {
     /// A Cloud API error answer with only a status, a code and a `Retry-After`, for tests.
@@ -163,6 +179,31 @@ mod tests {
 
     fn api(http_status: u16, code: Option<i64>) -> UpstreamError {
         UpstreamError::api_for_test(http_status, code, None)
+    }
+
+    #[test]
+    fn the_message_gives_the_code_once() {
+        let with_title = |code, title: &str| match api(429, code) {
+            UpstreamError::Api(mut error) => {
+                error.title = title.to_owned();
+                UpstreamError::Api(error).to_string()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            with_title(Some(130429), "(#130429) Rate limit hit"),
+            "the Cloud API answered HTTP 429 with error 130429: Rate limit hit"
+        );
+        // Another code in the title, or none, is the API's text as it is.
+        assert!(
+            with_title(Some(130429), "(#80007) Rate limit hit")
+                .ends_with(": (#80007) Rate limit hit")
+        );
+        assert!(
+            with_title(None, "(#130429) Rate limit hit")
+                .ends_with("(none): (#130429) Rate limit hit")
+        );
+        assert!(with_title(Some(1), "(#1)").ends_with("error 1: "));
     }
 
     #[test]
