@@ -124,7 +124,8 @@ pub struct Upstream {
     max_attempts: u32,
     /// The retries this sender may still add.
     retry_budget: RetryBudget,
-    /// A password in the base URL's userinfo (reqwest sends it as basic auth): redacted too.
+    /// A password in the base URL's userinfo (reqwest sends it as basic auth) and the credentials of
+    /// the proxy the calls go through: redacted too.
     url_secrets: Vec<String>,
     /// Told the outcome of every message call (not of probes), e.g. by health.
     observer: OnceLock<Arc<dyn Observer>>,
@@ -490,6 +491,10 @@ impl Upstream {
             .password()
             .map(|password| password.to_owned())
             .into_iter()
+            .chain(redact::proxy_secrets(
+                &hyper_util::client::proxy::matcher::Matcher::from_env(),
+                messages_url.as_str(),
+            ))
             .collect();
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -290,11 +290,71 @@ pub fn display_url(url: &str) -> String {
     prefix_chars(&shown, MAX_TEXT_CHARS).0.to_owned()
 }
 
+/// The credentials of the proxy `matcher` sends calls to `url` through (`HTTPS_PROXY=
+/// http://user:password@proxy:3128`): the password, and the `Basic` token that carries it, are
+/// secrets the redactor must know, since a proxy's own error page may echo them.
+pub fn proxy_secrets(
+    matcher: &hyper_util::client::proxy::matcher::Matcher,
+    url: &str,
+) -> Vec<String> {
+    use base64::Engine;
+    let Some(intercept) = url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| matcher.intercept(&uri))
+    else {
+        return Vec::new();
+    };
+    let mut secrets = Vec::new();
+    if let Some((_, password)) = intercept.raw_auth() {
+        secrets.push(password.to_owned());
+    }
+    if let Some(token) = intercept
+        .basic_auth()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Basic "))
+    {
+        secrets.push(token.to_owned());
+        if let Some((_, password)) = base64::engine::general_purpose::STANDARD
+            .decode(token)
+            .ok()
+            .and_then(|pair| String::from_utf8(pair).ok())
+            .as_deref()
+            .and_then(|pair| pair.split_once(':'))
+        {
+            secrets.push(password.to_owned());
+        }
+    }
+    secrets
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const BODY: &str = r#"{"messaging_product":"whatsapp","to":"15557654321","type":"text","text":{"body":"my \"secret\" order\ndetails"}}"#;
+
+    #[test]
+    fn a_proxys_password_is_a_secret() {
+        use hyper_util::client::proxy::matcher::Matcher;
+        let matcher = Matcher::builder()
+            .all("http://ops:pr0xy-Passw0rd@proxy.internal:3128")
+            .no("localhost")
+            .build();
+        let secrets = proxy_secrets(&matcher, "https://graph.facebook.com/v24.0/1/messages");
+        assert!(
+            secrets.contains(&"pr0xy-Passw0rd".to_owned()),
+            "{secrets:?}"
+        );
+        let shown = Redactor::new(secrets, b"")
+            .redact("407 from proxy: user ops, password pr0xy-Passw0rd rejected");
+        assert!(!shown.contains("pr0xy-Passw0rd"), "{shown}");
+        // An upstream the proxy does not apply to, or no proxy: nothing to add.
+        assert!(proxy_secrets(&matcher, "http://localhost:8080").is_empty());
+        assert!(
+            proxy_secrets(&Matcher::builder().build(), "https://graph.facebook.com").is_empty()
+        );
+    }
 
     fn redactor() -> Redactor {
         Redactor::new(
