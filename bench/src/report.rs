@@ -275,7 +275,7 @@ impl Results {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "Run of {} ({} profile{}), {:.0} s: {} ({} CPUs, {} GiB, Linux {}), load average {:.1} at the start and {:.1} at the end; {} connections × {} streams; closed loop {:.0} s after {:.0} s of warm-up, each rate and shape {:.0} s after {:.0} s.\n",
+            "Run of {} ({} profile{}), {:.0} s: {} ({} CPUs, {} GiB, Linux {}), load average {:.1} at the start and {:.1} at the end; {} connections × {} streams; closed loop {} s after {} s of warm-up, each rate and shape {} s after {} s.\n",
             self.version,
             s.profile,
             if s.smoke { ", smoke" } else { "" },

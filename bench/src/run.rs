@@ -419,6 +419,12 @@ fn service_binary(explicit: Option<&Path>) -> Result<PathBuf, String> {
             "--locked",
             "-p",
             "whatsapp-grpc",
+            // With the bench's package selected too, features unify as in the bench's own build,
+            // so the library and its dependencies are the ones `cargo run` just built (alone, the
+            // service would build its library again: the bench turns on one crate's `default`
+            // feature, num-traits', which only names `std`, on anyway).
+            "-p",
+            "whatsapp-grpc-bench",
             "--bin",
             "whatsapp-grpc",
         ])
