@@ -189,6 +189,38 @@ async fn a_sender_filter_delivers_only_that_senders_events(kind: Kind) {
 }
 with_memory_and_redis!(a_sender_filter_delivers_only_that_senders_events);
 
+/// Subscribers of one consumer group with different filters, or none, never take events from each
+/// other: a filter acknowledges the other senders' events for itself only.
+async fn a_filter_never_hides_events_from_another_filter_of_the_group(kind: Kind) {
+    let setup = setup(kind, 1, false).await;
+    let (stack, store) = (&setup.stacks[0], &setup.stores[0]);
+    let filtered = |sender: &str| {
+        let mut request = first("shared", 600, 0);
+        request.sender = sender.into();
+        request
+    };
+    let mut sales = open(stack, filtered("sales")).await.expect("subscribed");
+    let mut support = open(stack, filtered("support")).await.expect("subscribed");
+    let mut everything = open(stack, first("shared", 600, 0))
+        .await
+        .expect("subscribed");
+    store
+        .publish(vec![
+            event("a", "support"),
+            event("b", "sales"),
+            event("c", "support"),
+            event("d", "sales"),
+        ])
+        .await
+        .expect("stored");
+    assert_eq!(ids(&sales.take(2).await), ["b", "d"]);
+    assert_eq!(ids(&support.take(2).await), ["a", "c"]);
+    let mut all = ids(&everything.take(4).await);
+    all.sort();
+    assert_eq!(all, ["a", "b", "c", "d"]);
+}
+with_memory_and_redis!(a_filter_never_hides_events_from_another_filter_of_the_group);
+
 /// A full store (of 2 events) refuses new events, storing none of them, until every group has
 /// acknowledged the oldest; an event dropped to make room is still a duplicate when its webhook
 /// comes again. The same in memory and in Redis.

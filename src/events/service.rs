@@ -157,6 +157,18 @@ fn valid_group(name: &str) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// The group a stream receives from in the store: the caller's `consumer_group`, or, when the
+/// stream filters one sender, `group/sender`. A filter acknowledges the other senders' events unseen,
+/// so a group and a filter make one group together: subscribers of one `consumer_group` with
+/// different filters (or none) never take events from each other. A group name has no `/`, so no two
+/// pairs share a name.
+fn store_group(group: &str, sender: Option<&str>) -> String {
+    match sender {
+        Some(sender) => format!("{group}/{sender}"),
+        None => group.to_owned(),
+    }
+}
+
 impl Settings {
     fn of(first: &StreamEventsRequest) -> Result<Settings, StreamError> {
         if !valid_group(&first.consumer_group) {
@@ -197,10 +209,11 @@ impl Settings {
                 ));
             }
         };
+        let sender = (!first.sender.is_empty()).then(|| first.sender.clone());
         Ok(Settings {
             subscription: Subscription {
-                group: first.consumer_group.clone(),
-                sender: (!first.sender.is_empty()).then(|| first.sender.clone()),
+                group: store_group(&first.consumer_group, sender.as_deref()),
+                sender,
                 ack_deadline: Duration::from_secs(ack_deadline.unsigned_abs().into()),
             },
             max_outstanding: max_outstanding.unsigned_abs() as usize,
@@ -551,6 +564,30 @@ mod tests {
             };
             assert!(Settings::of(&request).is_err(), "{deadline} {outstanding}");
         }
+    }
+
+    #[test]
+    fn a_filter_makes_its_own_group() {
+        let filtered = |sender: &str| {
+            let request = StreamEventsRequest {
+                sender: sender.into(),
+                ..first("billing")
+            };
+            Settings::of(&request).expect("valid").subscription
+        };
+        assert_eq!(
+            Settings::of(&first("billing"))
+                .expect("valid")
+                .subscription
+                .group,
+            "billing"
+        );
+        let sales = filtered("sales");
+        assert_eq!(sales.group, "billing/sales");
+        assert_eq!(sales.sender.as_deref(), Some("sales"));
+        // A sender's name may hold a `/`: the group's never does, so the pairs stay apart.
+        assert_eq!(filtered("a/b").group, "billing/a/b");
+        assert_ne!(filtered("a/b").group, filtered("b").group);
     }
 
     #[test]

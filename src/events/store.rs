@@ -45,8 +45,9 @@ pub const GROUP_MAX_CHARS: usize = 64;
 /// Who receives and how: one stream of one consumer group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subscription {
-    /// The consumer group (validated: 1 to [`GROUP_MAX_CHARS`] of `[A-Za-z0-9._-]`, starting with
-    /// a letter or a digit).
+    /// The consumer group: the caller's (1 to [`GROUP_MAX_CHARS`] of `[A-Za-z0-9._-]`, starting with
+    /// a letter or a digit), followed by `/` and the sender when the stream filters one, so that a
+    /// filter only ever acknowledges events unseen for subscribers that name it too.
     pub group: String,
     /// Only this sender's events; the others are acknowledged for the group without delivery.
     pub sender: Option<String>,
