@@ -31,8 +31,9 @@ pub const KEYS_MAX: usize = 1024;
 /// The shortest key `hash-key` accepts, in bytes.
 pub const KEY_MIN_BYTES: usize = 16;
 
-/// Who made a call: the name of the API key it presented. Found in the request's extensions when
-/// API keys are on.
+/// Who made a call: the name of the API key it presented, or, without API keys, the identity of its
+/// connection's client certificate (mTLS, [`crate::server::tls::client_caller`]). Found in the
+/// request's extensions when either is on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     pub name: Arc<str>,

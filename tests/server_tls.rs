@@ -314,6 +314,63 @@ async fn mtls_serves_only_clients_with_a_certificate_of_the_client_ca() {
     assert_eq!(stack.received().await.len(), 2, "only the good client sent");
 }
 
+/// With mTLS and no API keys, the client certificate names the caller: two clients using one
+/// `request_id` each send their own message, and a renewed certificate (a new key, the same name)
+/// still finds its first answer.
+#[tokio::test]
+async fn request_ids_are_scoped_by_client_certificate() {
+    let ca = Ca::new("server CA");
+    let clients = Ca::new("clients CA");
+    let volume = SecretVolume::new("mtls-scoped", &ca.server());
+    let client_ca = volume.write("clients-ca.pem", &clients.pem);
+    let security = SecurityConfig {
+        tls: Some(TlsConfig {
+            client_ca: Some(client_ca),
+            ..volume.tls()
+        }),
+        api_keys: None,
+    };
+    let billing = clients.client("billing.internal");
+    let mut stack = tls_stack(security, &ca, Some(&billing), ServerLimits::default()).await;
+    const REQUEST_ID: &str = "6c4d2f3b-9e5a-4d7c-8b8f-1e2a3b4c5d6e";
+    let message = |body: &str| SendMessageRequest {
+        request_id: REQUEST_ID.into(),
+        ..request(text(body))
+    };
+    let over = |pair: &Pair| {
+        let address = stack.grpc_address;
+        let tls = client_tls(&ca, Some(pair));
+        async move { MessagingServiceClient::new(connect(address, tls).await.expect("connects")) }
+    };
+
+    let first = stack
+        .client
+        .send_message(message("from billing"))
+        .await
+        .expect("billing sends")
+        .into_inner();
+    let mut crm = over(&clients.client("crm.internal")).await;
+    let crms = crm
+        .send_message(message("from the CRM"))
+        .await
+        .expect("the CRM sends its own message with the same request_id")
+        .into_inner();
+    assert_ne!(first.message_id, crms.message_id);
+    let reused = crm
+        .send_message(message("from billing"))
+        .await
+        .expect_err("the CRM's request_id is taken by its own message");
+    assert_eq!(reused.code(), Code::AlreadyExists, "{reused:?}");
+    let renewed = over(&clients.client("billing.internal"))
+        .await
+        .send_message(message("from billing"))
+        .await
+        .expect("billing's duplicate, over a renewed certificate")
+        .into_inner();
+    assert_eq!(renewed.message_id, first.message_id);
+    assert_eq!(stack.received().await.len(), 2);
+}
+
 #[tokio::test]
 async fn a_rotated_certificate_reaches_new_connections_while_open_ones_keep_working() {
     let captured = common::logs::capture("whatsapp_grpc=info");

@@ -24,7 +24,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use super::tls::Tls;
+use super::tls::{Tls, client_caller};
+use crate::api_keys::Caller;
 use crate::lanes::Lanes;
 
 /// The bounds of the gRPC side.
@@ -138,7 +139,7 @@ pub async fn accept<S: GrpcService>(
         let connection = Connection {
             idle_timeout: limits.idle_timeout,
             builder: builder.clone(),
-            service: TowerToHyperService::new(service.clone()),
+            service: service.clone(),
             tls: tls.clone(),
             watcher,
             permit,
@@ -167,7 +168,7 @@ pub async fn accept<S: GrpcService>(
 struct Connection<S> {
     idle_timeout: Duration,
     builder: Arc<Builder<TokioExecutor>>,
-    service: TowerToHyperService<S>,
+    service: S,
     tls: Option<Arc<Tls>>,
     watcher: Watcher,
     permit: OwnedSemaphorePermit,
@@ -186,11 +187,21 @@ impl<S: GrpcService> Connection<S> {
         } = self;
         let io = IdleTimeout::new(stream, idle_timeout);
         let Some(tls) = tls else {
+            let service = WithCaller {
+                inner: service,
+                caller: None,
+            };
             return serve_http2(&builder, io, service, watcher).await;
         };
         let handshake = tls.acceptor().accept(io);
         match tokio::time::timeout(tls.handshake_timeout(), handshake).await {
-            Ok(Ok(io)) => serve_http2(&builder, io, service, watcher).await,
+            Ok(Ok(io)) => {
+                let service = WithCaller {
+                    inner: service,
+                    caller: client_caller(io.get_ref().1),
+                };
+                serve_http2(&builder, io, service, watcher).await
+            }
             Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
             Err(_) => tracing::debug!(
                 timeout = ?tls.handshake_timeout(),
@@ -204,15 +215,41 @@ impl<S: GrpcService> Connection<S> {
 async fn serve_http2<I, S>(
     builder: &Builder<TokioExecutor>,
     io: I,
-    service: TowerToHyperService<S>,
+    service: WithCaller<S>,
     watcher: Watcher,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: GrpcService,
 {
-    let connection = builder.serve_connection(TokioIo::new(io), service);
+    let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     if let Err(error) = watcher.watch(connection).await {
         tracing::debug!(%error, "gRPC connection ended with an error");
+    }
+}
+
+/// `inner` with the caller its connection's client certificate names (mTLS) in every request's
+/// extensions, so that `request_id`s are scoped by it; the API keys layer, when on, puts the key's
+/// caller in its place.
+#[derive(Clone)]
+struct WithCaller<S> {
+    inner: S,
+    caller: Option<Caller>,
+}
+
+impl<S: GrpcService> Service<GrpcRequest> for WithCaller<S> {
+    type Response = GrpcResponse;
+    type Error = Infallible;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: GrpcRequest) -> S::Future {
+        if let Some(caller) = &self.caller {
+            request.extensions_mut().insert(caller.clone());
+        }
+        self.inner.call(request)
     }
 }
 

@@ -7,6 +7,7 @@
 //! rather than modification times follows both cert-manager's in-place rewrites and the symlink
 //! swaps of Kubernetes' Secret volumes.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,8 @@ use tokio_rustls::rustls::pki_types::pem::{self, PemObject};
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore};
+
+use crate::api_keys::Caller;
 
 /// How often the files are read again unless `--tls-reload-interval` says otherwise.
 pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
@@ -161,6 +164,36 @@ fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
         .map_err(|error| format!("is not valid PEM ({error})"))
 }
 
+/// The caller a connection's client certificate names (mTLS): `cert-` and the certificate's first
+/// DNS name (`cert-billing.internal`), or, without one, `cert-` and 16 hex digits of a SHA-256 of its
+/// issuer and subject. Both stay the same when the certificate is renewed, so a `request_id` retried
+/// over a renewed certificate still finds its first answer, and two clients never share one.
+pub fn client_caller(session: &rustls::ServerConnection) -> Option<Caller> {
+    certificate_caller(session.peer_certificates()?.first()?)
+}
+
+/// The caller client certificate `der` names (see [`client_caller`]).
+fn certificate_caller(der: &CertificateDer<'_>) -> Option<Caller> {
+    let cert = webpki::EndEntityCert::try_from(der).ok()?;
+    let name = match cert.valid_dns_names().next() {
+        Some(dns) => format!("cert-{}", dns.to_ascii_lowercase()),
+        None => {
+            let mut digest = Sha256::new();
+            digest.update((cert.issuer().len() as u64).to_be_bytes());
+            digest.update(cert.issuer());
+            digest.update(cert.subject());
+            let digest = digest.finalize();
+            digest[..8]
+                .iter()
+                .fold(String::from("cert-"), |mut name, byte| {
+                    let _ = write!(name, "{byte:02x}");
+                    name
+                })
+        }
+    };
+    Some(Caller { name: name.into() })
+}
+
 /// The listener's TLS: the configuration new connections get, replaced when the files change.
 pub struct Tls {
     config: TlsConfig,
@@ -259,5 +292,49 @@ pub struct Watching {
 impl Drop for Watching {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
+
+    /// A certificate for `names` (DNS), with `common_name`, signed by `issuer`, on a new key.
+    fn certificate(issuer: &Issuer<'_, KeyPair>, names: &[&str], common_name: &str) -> Caller {
+        let key = KeyPair::generate().expect("a key");
+        let names = names
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect::<Vec<_>>();
+        let mut params = CertificateParams::new(names).expect("params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        let cert = params.signed_by(&key, issuer).expect("a certificate");
+        certificate_caller(cert.der()).expect("a caller")
+    }
+
+    fn issuer(name: &str) -> Issuer<'static, KeyPair> {
+        let key = KeyPair::generate().expect("a key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        Issuer::new(params, key)
+    }
+
+    #[test]
+    fn a_client_certificate_names_its_caller_across_renewals() {
+        let clients = issuer("clients CA");
+        let named = certificate(&clients, &["Billing.Internal", "other.internal"], "billing");
+        assert_eq!(&*named.name, "cert-billing.internal");
+        // Without a DNS name: a digest of issuer and subject, the same on a new key.
+        let unnamed = certificate(&clients, &[], "crm");
+        assert!(unnamed.name.starts_with("cert-"), "{unnamed:?}");
+        assert_eq!(unnamed.name.len(), "cert-".len() + 16, "{unnamed:?}");
+        assert!(!unnamed.name.contains(':'));
+        assert_eq!(certificate(&clients, &[], "crm"), unnamed);
+        assert_ne!(certificate(&clients, &[], "crm2"), unnamed);
+        assert_ne!(certificate(&issuer("another CA"), &[], "crm"), unnamed);
+        assert!(certificate_caller(&CertificateDer::from(vec![0x30, 0x00])).is_none());
     }
 }
