@@ -737,9 +737,21 @@ impl ServeArgs {
                         problems.extend(lines.lines().map(str::to_owned));
                         Vec::new()
                     });
-                // On SIGHUP: the file again, with the environment as it is then.
+                // On SIGHUP: the file again, with the environment as it is then; refused if the
+                // webhook receiver, which keeps the secrets it started with, could not serve a new
+                // sender's flavor (a Cloud sender with no app secret would get every webhook refused).
+                let listening = self.webhook_listen.is_some();
+                let started_with = env.clone();
                 let reload = Reload(Arc::new(move || {
-                    with_http2_prior_knowledge(file.read(&process_env)?, prior_knowledge)
+                    let senders =
+                        with_http2_prior_knowledge(file.read(&process_env)?, prior_knowledge)?;
+                    webhook_config(listening, &senders, &started_with).map_err(|problems| {
+                        format!(
+                            "{} (the webhook receiver keeps the secrets it started with: restart with it set)",
+                            problems.join("; ")
+                        )
+                    })?;
+                    Ok(senders)
                 }));
                 (senders, Some(reload))
             }
@@ -1515,6 +1527,35 @@ mod tests {
         std::fs::write(&file.0, "[[sender]]\nname = \"Bad\"\n").expect("writes");
         let error = (reload.0)().unwrap_err();
         assert!(error.contains("\"Bad\": name must be"), "{error}");
+    }
+
+    #[test]
+    fn a_reload_needs_the_webhook_secrets_the_receiver_started_with() {
+        let on_premises = "[[sender]]\nname = \"onprem\"\nflavor = \"on-premises\"\n";
+        let file = SendersToml::new("reload-webhooks", on_premises);
+        let env = EnvCredentials {
+            webhook_secret: Some("a-shared-secret-of-24ch".into()),
+            ..EnvCredentials::default()
+        };
+        let listen = ["--sandbox", "--webhook-listen", "127.0.0.1:0"];
+        let config = args(&[&listen[..], &["--senders", file.arg()]].concat())
+            .into_config(env)
+            .expect("valid: an On-Premises sender and its secret");
+        let reload = config.server.reload.expect("a reload");
+        std::fs::write(
+            &file.0,
+            format!("{on_premises}\n[[sender]]\nname = \"cloud\"\nphone_number_id = \"1\"\n"),
+        )
+        .expect("writes");
+        let error = (reload.0)().unwrap_err();
+        assert!(error.contains("WHATSAPP_GRPC_APP_SECRET"), "{error}");
+        assert!(error.contains("restart"), "{error}");
+        std::fs::write(
+            &file.0,
+            format!("{on_premises}\n[[sender]]\nname = \"second\"\nflavor = \"on-premises\"\n"),
+        )
+        .expect("writes");
+        assert_eq!((reload.0)().expect("valid").len(), 2);
     }
 
     #[test]
