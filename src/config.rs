@@ -40,7 +40,7 @@ pub const DEFAULT_SENDER: &str = "default";
 pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000000001";
 
 /// The most threads `--threads` may ask for.
-const MAX_THREADS: usize = 256;
+use crate::lanes::MAX_LANES as MAX_THREADS;
 
 /// whatsapp-grpc: send WhatsApp Business messages through one typed gRPC API.
 #[derive(Debug, Parser)]

@@ -18,6 +18,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;
+use tokio::time::MissedTickBehavior;
+
+/// Each loop keeps a timer due within this long. Tokio wakes its own loop, by writing to the
+/// loop's eventfd, whenever a new timer is due before the next wake-up it planned when it last
+/// went to sleep; with only far timers pending (keep-alives, idle pools), every call's deadline
+/// (the 1 s bound of each Redis command, say) was such a timer: about two writes per message with
+/// Redis stores. With this one pending, a deadline further away than it never is.
+const NEXT_WAKE_WITHIN: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The most loops a [`Lanes`] may run (`--threads`).
+pub const MAX_LANES: usize = 256;
 
 thread_local! {
     /// The index of the loop this thread runs, if it runs one.
@@ -65,9 +76,18 @@ impl Lanes {
                 .name(format!("grpc-loop-{index}"))
                 .spawn(move || {
                     CURRENT.set(Some(index));
-                    // Runs the loop's tasks until the `Lanes` is dropped.
+                    // Runs the loop's tasks until the `Lanes` is dropped, with a timer always due
+                    // within `NEXT_WAKE_WITHIN` (see there).
                     runtime.block_on(async {
-                        let _ = stopped.await;
+                        let mut stopped = std::pin::pin!(stopped);
+                        let mut tick = tokio::time::interval(NEXT_WAKE_WITHIN);
+                        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                        loop {
+                            tokio::select! {
+                                _ = &mut stopped => break,
+                                _ = tick.tick() => {}
+                            }
+                        }
                     });
                 })?;
             lanes.push(Lane {

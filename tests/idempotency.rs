@@ -352,3 +352,48 @@ async fn a_failure_that_sent_nothing_frees_the_request_id_for_a_retry(kind: Kind
     assert_eq!(stack.received().await.len(), 2);
 }
 with_memory_and_redis!(a_failure_that_sent_nothing_frees_the_request_id_for_a_retry);
+
+/// The Redis stores keep one connection per event loop, made on the loop's first command and used
+/// again after, and one for every other thread: a command never wakes another thread.
+#[tokio::test]
+async fn each_event_loop_has_its_own_redis_connection() {
+    use std::sync::Arc;
+    use whatsapp_grpc::lanes::Lanes;
+    use whatsapp_grpc::redis_connection::Connections;
+
+    let redis = RedisServer::start();
+    let connections =
+        Arc::new(Connections::new(&redis.url(), "--idempotency-store").expect("a valid URL"));
+    let lanes = Lanes::start(2).expect("two loops");
+    async fn ping(connections: Arc<Connections>) -> String {
+        let mut connection = connections.get();
+        redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .expect("PONG")
+    }
+    for _ in 0..3 {
+        for _ in 0..lanes.len() {
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            let connections = connections.clone();
+            lanes.spawn(async move {
+                let _ = answer.send(ping(connections).await);
+            });
+            assert_eq!(answered.await.expect("an answer from the loop"), "PONG");
+        }
+    }
+    // Off the loops (this test's own runtime): the shared connection.
+    assert_eq!(ping(connections.clone()).await, "PONG");
+    let mut admin = redis::Client::open(redis.url())
+        .expect("a client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("an admin connection");
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut admin)
+        .await
+        .expect("CLIENT LIST");
+    // One per loop, the shared one, and this one.
+    assert_eq!(clients.lines().count(), 4, "{clients}");
+}

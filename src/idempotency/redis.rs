@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use ::redis::aio::ConnectionManager;
+use crate::redis_connection::Connections;
 use prost::Message;
 
 use super::{Claim, Fingerprint, Key, Recorded, Store, StoreError, StoredEntry};
@@ -22,15 +22,15 @@ const POLL_FIRST: Duration = Duration::from_millis(10);
 const POLL_MAX: Duration = Duration::from_millis(250);
 
 pub struct RedisStore {
-    connection: ConnectionManager,
+    connections: Connections,
     ttl: Duration,
 }
 
 impl RedisStore {
     /// A store on `url` (`redis://host:port/db`), connected on first use.
     pub fn new(url: &str, ttl: Duration) -> Result<RedisStore, String> {
-        let connection = crate::redis_connection::connect(url, "--idempotency-store")?;
-        Ok(RedisStore { connection, ttl })
+        let connections = Connections::new(url, "--idempotency-store")?;
+        Ok(RedisStore { connections, ttl })
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -42,7 +42,7 @@ impl RedisStore {
         &self,
         command: ::redis::Cmd,
     ) -> Result<T, StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connections.get();
         crate::redis_connection::bounded(command.query_async(&mut connection))
             .await
             .map_err(StoreError)

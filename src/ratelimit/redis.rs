@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
+use crate::redis_connection::Connections;
 
 use super::{Limiter, LimiterError, Rate, Reservation, micros};
 use crate::redis_connection::bounded;
@@ -32,16 +32,16 @@ return {1, wait}
 "#;
 
 pub struct RedisLimiter {
-    connection: ConnectionManager,
+    connections: Connections,
     script: ::redis::Script,
 }
 
 impl RedisLimiter {
     /// A limiter on `url` (`redis://host:port/db`), connected on first use.
     pub fn new(url: &str) -> Result<RedisLimiter, String> {
-        let connection = crate::redis_connection::connect(url, "--rate-limit-store")?;
+        let connections = Connections::new(url, "--rate-limit-store")?;
         Ok(RedisLimiter {
-            connection,
+            connections,
             script: ::redis::Script::new(RESERVE),
         })
     }
@@ -55,7 +55,7 @@ impl Limiter for RedisLimiter {
         rate: Rate,
         max_wait: Duration,
     ) -> Result<Reservation, LimiterError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connections.get();
         let mut invocation = self.script.key(format!("{PREFIX}{key}"));
         invocation
             .arg(micros(rate.interval()))
