@@ -170,21 +170,23 @@ async fn consumers_of_a_group_share_its_events_and_each_group_gets_all(kind: Kin
 }
 with_memory_and_redis!(consumers_of_a_group_share_its_events_and_each_group_gets_all);
 
+/// Events a, b, c and d, of the senders support, sales, support and sales.
+fn two_senders() -> Vec<Event> {
+    vec![
+        event("a", "support"),
+        event("b", "sales"),
+        event("c", "support"),
+        event("d", "sales"),
+    ]
+}
+
 async fn a_sender_filter_delivers_only_that_senders_events(kind: Kind) {
     let setup = setup(kind, 1, false).await;
     let (stack, store) = (&setup.stacks[0], &setup.stores[0]);
     let mut request = first("sales-only", 600, 0);
     request.sender = "sales".into();
     let mut subscriber = open(stack, request).await.expect("subscribed");
-    store
-        .publish(vec![
-            event("a", "support"),
-            event("b", "sales"),
-            event("c", "support"),
-            event("d", "sales"),
-        ])
-        .await
-        .expect("stored");
+    store.publish(two_senders()).await.expect("stored");
     assert_eq!(ids(&subscriber.take(2).await), ["b", "d"]);
 }
 with_memory_and_redis!(a_sender_filter_delivers_only_that_senders_events);
@@ -204,15 +206,7 @@ async fn a_filter_never_hides_events_from_another_filter_of_the_group(kind: Kind
     let mut everything = open(stack, first("shared", 600, 0))
         .await
         .expect("subscribed");
-    store
-        .publish(vec![
-            event("a", "support"),
-            event("b", "sales"),
-            event("c", "support"),
-            event("d", "sales"),
-        ])
-        .await
-        .expect("stored");
+    store.publish(two_senders()).await.expect("stored");
     assert_eq!(ids(&sales.take(2).await), ["b", "d"]);
     assert_eq!(ids(&support.take(2).await), ["a", "c"]);
     let mut all = ids(&everything.take(4).await);

@@ -276,11 +276,9 @@ async fn a_client_that_trusts_the_ca_is_served_over_tls_and_others_are_not() {
     assert_eq!(stack.received().await.len(), 1, "only the TLS client sent");
 }
 
-#[tokio::test]
-async fn mtls_serves_only_clients_with_a_certificate_of_the_client_ca() {
-    let ca = Ca::new("server CA");
-    let clients = Ca::new("clients CA");
-    let volume = SecretVolume::new("mtls", &ca.server());
+/// A stack serving over TLS from `volume`, requiring client certificates of `clients` (mTLS), no
+/// API keys; its own client trusts `ca` and presents `identity`.
+async fn mtls_stack(volume: &SecretVolume, ca: &Ca, clients: &Ca, identity: &Pair) -> Stack {
     let client_ca = volume.write("clients-ca.pem", &clients.pem);
     let security = SecurityConfig {
         tls: Some(TlsConfig {
@@ -289,8 +287,16 @@ async fn mtls_serves_only_clients_with_a_certificate_of_the_client_ca() {
         }),
         api_keys: None,
     };
+    tls_stack(security, ca, Some(identity), ServerLimits::default()).await
+}
+
+#[tokio::test]
+async fn mtls_serves_only_clients_with_a_certificate_of_the_client_ca() {
+    let ca = Ca::new("server CA");
+    let clients = Ca::new("clients CA");
+    let volume = SecretVolume::new("mtls", &ca.server());
     let billing = clients.client("billing");
-    let mut stack = tls_stack(security, &ca, Some(&billing), ServerLimits::default()).await;
+    let mut stack = mtls_stack(&volume, &ca, &clients, &billing).await;
 
     stack
         .client
@@ -322,16 +328,8 @@ async fn request_ids_are_scoped_by_client_certificate() {
     let ca = Ca::new("server CA");
     let clients = Ca::new("clients CA");
     let volume = SecretVolume::new("mtls-scoped", &ca.server());
-    let client_ca = volume.write("clients-ca.pem", &clients.pem);
-    let security = SecurityConfig {
-        tls: Some(TlsConfig {
-            client_ca: Some(client_ca),
-            ..volume.tls()
-        }),
-        api_keys: None,
-    };
     let billing = clients.client("billing.internal");
-    let mut stack = tls_stack(security, &ca, Some(&billing), ServerLimits::default()).await;
+    let mut stack = mtls_stack(&volume, &ca, &clients, &billing).await;
     const REQUEST_ID: &str = "6c4d2f3b-9e5a-4d7c-8b8f-1e2a3b4c5d6e";
     let message = |body: &str| SendMessageRequest {
         request_id: REQUEST_ID.into(),
