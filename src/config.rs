@@ -16,6 +16,7 @@ use crate::events::config::{
 };
 use crate::flavor::Flavor;
 use crate::idempotency::{DEFAULT_MEMORY_ENTRIES, IdempotencyConfig, StoreConfig};
+use crate::lanes::MAX_LANES;
 use crate::ratelimit::{LimiterConfig, MAX_PER_SECOND};
 use crate::sandbox::{SandboxConfig, SandboxWebhook};
 use crate::senders::file::{CA_FILE_MAX_BYTES, Fallback, SendersFile, process_env, read_bounded};
@@ -38,9 +39,6 @@ pub const DEFAULT_API_VERSION: &str = "v24.0";
 pub const DEFAULT_SENDER: &str = "default";
 /// The phone number id the sandbox answers for when none is given.
 pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000000001";
-
-/// The most threads `--threads` may ask for.
-use crate::lanes::MAX_LANES as MAX_THREADS;
 
 /// whatsapp-grpc: send WhatsApp Business messages through one typed gRPC API.
 #[derive(Debug, Parser)]
@@ -659,10 +657,10 @@ impl ServeArgs {
         }
         if self
             .threads
-            .is_some_and(|threads| !(1..=MAX_THREADS).contains(&threads))
+            .is_some_and(|threads| !(1..=MAX_LANES).contains(&threads))
         {
             problems.push(format!(
-                "--threads must be between 1 and {MAX_THREADS}, or unset for one per CPU"
+                "--threads must be between 1 and {MAX_LANES}, or unset for one per CPU"
             ));
         }
         if !(1..=MAX_ATTEMPTS).contains(&self.upstream_max_attempts) {
@@ -874,8 +872,7 @@ impl ServeArgs {
                 security,
                 webhooks,
                 threads: self.threads.unwrap_or_else(|| {
-                    std::thread::available_parallelism()
-                        .map_or(1, |cpus| cpus.get().min(MAX_THREADS))
+                    std::thread::available_parallelism().map_or(1, |cpus| cpus.get().min(MAX_LANES))
                 }),
             },
         })

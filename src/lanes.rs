@@ -45,8 +45,38 @@ pub fn current() -> Option<usize> {
 
 /// How many loops a per-loop resource needs slots for: the most any [`Lanes`] started so far
 /// has run (an index at or above it gets the shared slot).
-pub fn most() -> usize {
+fn most() -> usize {
     MOST.load(Ordering::Relaxed)
+}
+
+/// A resource kept per loop: one for each loop started so far (make it after them, as `serve` does),
+/// then one for every other thread, the last.
+pub struct PerLane<T> {
+    slots: Box<[T]>,
+}
+
+impl<T> PerLane<T> {
+    /// `make()` for each loop started so far, and once more for the other threads.
+    pub fn new(make: impl FnMut() -> T) -> PerLane<T> {
+        PerLane {
+            slots: std::iter::repeat_with(make).take(most() + 1).collect(),
+        }
+    }
+
+    /// This thread's: its loop's, else the shared one (also for a loop started after it was made).
+    pub fn get(&self) -> &T {
+        let shared = self.shared_index();
+        &self.slots[current().map_or(shared, |lane| lane.min(shared))]
+    }
+
+    /// The one for threads that run no loop.
+    pub fn shared(&self) -> &T {
+        &self.slots[self.shared_index()]
+    }
+
+    fn shared_index(&self) -> usize {
+        self.slots.len() - 1
+    }
 }
 
 /// The running loops; they stop when this is dropped, and the tasks still on them are dropped.

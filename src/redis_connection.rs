@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::lanes::PerLane;
+
 /// How long one command (connecting included) may take.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -48,30 +50,29 @@ fn manager(client: redis::Client) -> redis::RedisResult<ConnectionManager> {
 pub struct Connections {
     client: redis::Client,
     shared: ConnectionManager,
-    lanes: Box<[OnceLock<ConnectionManager>]>,
+    managers: PerLane<OnceLock<ConnectionManager>>,
 }
 
 impl Connections {
     /// Connections to `url` (`redis://host:port/db`), each made on first use; `flag` names the
-    /// setting in problems.
+    /// setting in problems. Made after the loops start, as [`PerLane`] is.
     pub fn new(url: &str, flag: &str) -> Result<Connections, String> {
         let client = client(url, flag)?;
         let shared = manager(client.clone()).map_err(|error| format!("{flag}: {error}"))?;
+        let managers = PerLane::new(OnceLock::new);
+        let _ = managers.shared().set(shared.clone());
         Ok(Connections {
             client,
             shared,
-            lanes: (0..crate::lanes::MAX_LANES)
-                .map(|_| OnceLock::new())
-                .collect(),
+            managers,
         })
     }
 
     /// The connection of the loop running this thread, or the shared one off the loops.
     pub fn get(&self) -> ConnectionManager {
-        let Some(slot) = crate::lanes::current().and_then(|lane| self.lanes.get(lane)) else {
-            return self.shared.clone();
-        };
-        slot.get_or_init(|| manager(self.client.clone()).unwrap_or_else(|_| self.shared.clone()))
+        self.managers
+            .get()
+            .get_or_init(|| manager(self.client.clone()).unwrap_or_else(|_| self.shared.clone()))
             .clone()
     }
 }

@@ -362,9 +362,10 @@ async fn each_event_loop_has_its_own_redis_connection() {
     use whatsapp_grpc::redis_connection::Connections;
 
     let redis = RedisServer::start();
+    // The loops first, as `serve` starts them: per-loop connections are sized for them.
+    let lanes = Lanes::start(2).expect("two loops");
     let connections =
         Arc::new(Connections::new(&redis.url(), "--idempotency-store").expect("a valid URL"));
-    let lanes = Lanes::start(2).expect("two loops");
     async fn ping(connections: Arc<Connections>) -> String {
         let mut connection = connections.get();
         redis::cmd("PING")

@@ -29,7 +29,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use super::{MAX_ANSWER_BYTES, RawAnswer};
-use crate::lanes;
+use crate::lanes::PerLane;
 
 /// How a request failed before an answer was read whole, as text not yet redacted.
 #[derive(Debug)]
@@ -47,6 +47,8 @@ pub(super) struct Settings<'a> {
     pub connect_timeout: Duration,
     pub max_idle_per_host: usize,
     pub http2_prior_knowledge: bool,
+    /// The proxies the environment names (`HTTPS_PROXY`, …).
+    pub proxy: &'a Matcher,
 }
 
 type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -55,7 +57,7 @@ type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// [`crate::lanes`]), so that a call's request goes out over a connection driven by its
 /// own thread; then one for every other thread (health probes, the CLI, tests).
 pub(super) struct Direct {
-    pools: Box<[Pool]>,
+    pools: PerLane<Pool>,
 }
 
 /// The headers every request carries, as `reqwest` sent them.
@@ -75,7 +77,7 @@ impl Direct {
         let names_a_user = base
             .authority()
             .is_some_and(|authority| authority.as_str().contains('@'));
-        if names_a_user || Matcher::from_env().intercept(&base).is_some() {
+        if names_a_user || settings.proxy.intercept(&base).is_some() {
             return Ok(None);
         }
         let mut http = HttpConnector::new();
@@ -97,9 +99,7 @@ impl Direct {
             .http2_only(settings.http2_prior_knowledge);
         // Each pool keeps up to the idle cap, as Envoy's per-worker pools do: shared out among
         // them, a thread busier than its share would close connections and open new ones.
-        let pools = (0..=lanes::most())
-            .map(|_| builder.build(https.clone()))
-            .collect();
+        let pools = PerLane::new(|| builder.build(https.clone()));
         Ok(Some(Direct { pools }))
     }
 
@@ -123,7 +123,7 @@ impl Direct {
         headers.insert(ACCEPT, ANY.clone());
         headers.insert(AUTHORIZATION, authorization.clone());
         headers.extend(extra);
-        let response = self.pool().request(request).await.map_err(|error| {
+        let response = self.pools.get().request(request).await.map_err(|error| {
             let text = error_text(&error);
             if error.is_connect() {
                 TransportError::Connect(text)
@@ -138,13 +138,6 @@ impl Direct {
             headers: parts.headers,
             body,
         })
-    }
-
-    /// This thread's pool: its event loop's, else the shared one (the last).
-    fn pool(&self) -> &Pool {
-        let shared = self.pools.len() - 1;
-        let index = lanes::current().map_or(shared, |lane| lane.min(shared));
-        &self.pools[index]
     }
 }
 

@@ -473,12 +473,14 @@ impl Upstream {
                 .map_err(|e| format!("the upstream URL {:?} is not a URL: {e}", display_url(&url)))
         };
         let (messages_url, health_url) = (parse(messages_url)?, parse(health_url)?);
+        let proxy = hyper_util::client::proxy::matcher::Matcher::from_env();
         let direct = Direct::new(&direct::Settings {
             base_url: base,
             extra_ca_pem: config.extra_ca_pem.as_deref(),
             connect_timeout: config.connect_timeout,
             max_idle_per_host: config.max_in_flight,
             http2_prior_knowledge: config.http2_prior_knowledge,
+            proxy: &proxy,
         })?;
         let marketing_messages_url = match config.flavor {
             Flavor::Cloud => Some(parse(format!(
@@ -491,10 +493,7 @@ impl Upstream {
             .password()
             .map(|password| password.to_owned())
             .into_iter()
-            .chain(redact::proxy_secrets(
-                &hyper_util::client::proxy::matcher::Matcher::from_env(),
-                messages_url.as_str(),
-            ))
+            .chain(redact::proxy_secrets(&proxy, messages_url.as_str()))
             .collect();
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
