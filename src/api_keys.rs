@@ -260,10 +260,7 @@ pub fn hash_key(key: &[u8]) -> Result<String, String> {
                 .into(),
         );
     }
-    Ok(Sha256::digest(key)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect())
+    Ok(hex::encode(Sha256::digest(key)))
 }
 
 /// Where the keys come from, and the keys as first read.

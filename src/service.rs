@@ -459,7 +459,7 @@ fn rpc_span(
         sender = sender.map(|sender| sender.name.as_str()),
         flavor = sender.map(|sender| sender.flavor.as_str()),
         message_type,
-        trace_id = %trace.trace_id(),
+        trace_id = trace.trace_id_text(),
         http_status = Empty,
         message_id = Empty,
         fbtrace_id = Empty,

@@ -425,8 +425,7 @@ fn event_id(kind: &str, id: &str, object: &Map<String, Value>) -> String {
 /// The SHA-256 of an object's JSON (its keys sorted: serde_json's map is ordered), hex.
 fn digest(object: &Map<String, Value>) -> String {
     let bytes = serde_json::to_vec(object).unwrap_or_default();
-    let hash = Sha256::digest(&bytes);
-    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+    hex::encode(Sha256::digest(&bytes))
 }
 
 /// The first `max` bytes of `text`, cut at a character boundary.

@@ -239,13 +239,10 @@ impl RedisStore {
 }
 
 fn id_key(event_id: &str) -> String {
-    let digest = Sha256::digest(event_id.as_bytes());
-    let mut key = String::with_capacity(ID_PREFIX.len() + 64);
-    key.push_str(ID_PREFIX);
-    for byte in digest {
-        key.push_str(&format!("{byte:02x}"));
-    }
-    key
+    format!(
+        "{ID_PREFIX}{}",
+        hex::encode(Sha256::digest(event_id.as_bytes()))
+    )
 }
 
 /// Whether `id` is a stream entry id (`<ms>-<seq>`).

@@ -73,7 +73,7 @@ pub(crate) const ON_PREMISES_MEDIA_ID_MARK: &str = "5a4db0";
 /// An On-Premises media id: a UUID like the real ones, e.g. `f043afd0-f0ae-4b9c-ab3d-5a4db0c8cd68`.
 pub(crate) fn on_premises_media_id() -> String {
     let bytes = unique_bytes(8);
-    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex = hex::encode(bytes);
     format!(
         "{}-{}-4{}-a{}-{ON_PREMISES_MEDIA_ID_MARK}{}",
         &hex[0..8],

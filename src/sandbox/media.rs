@@ -104,10 +104,7 @@ impl MediaStore {
         file_name: Option<String>,
         bytes: Bytes,
     ) -> String {
-        let sha256 = Sha256::digest(&bytes)
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         let mut held = lock(&self.inner);
         let id = loop {
             let id = match owner {

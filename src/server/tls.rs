@@ -7,7 +7,6 @@
 //! rather than modification times follows both cert-manager's in-place rewrites and the symlink
 //! swaps of Kubernetes' Secret volumes.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,13 +181,7 @@ fn certificate_caller(der: &CertificateDer<'_>) -> Option<Caller> {
             digest.update((cert.issuer().len() as u64).to_be_bytes());
             digest.update(cert.issuer());
             digest.update(cert.subject());
-            let digest = digest.finalize();
-            digest[..8]
-                .iter()
-                .fold(String::from("cert-"), |mut name, byte| {
-                    let _ = write!(name, "{byte:02x}");
-                    name
-                })
+            format!("cert-{}", hex::encode(&digest.finalize()[..8]))
         }
     };
     Some(Caller { name: name.into() })

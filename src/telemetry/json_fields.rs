@@ -29,11 +29,12 @@ impl<'writer> FormatFields<'writer> for AppendJsonFields {
         mut writer: Writer<'writer>,
         fields: R,
     ) -> fmt::Result {
-        let mut members = Members::default();
+        let mut members = Members::new();
         fields.record(&mut members);
-        writer.write_char('{')?;
-        writer.write_str(members.text()?)?;
-        writer.write_char('}')
+        // One write, so that the span's text grows once.
+        members.json.insert(0, b'{');
+        members.json.push(b'}');
+        writer.write_str(members.text()?)
     }
 
     fn add_fields(
@@ -41,7 +42,7 @@ impl<'writer> FormatFields<'writer> for AppendJsonFields {
         current: &'writer mut FormattedFields<Self>,
         fields: &Record<'_>,
     ) -> fmt::Result {
-        let mut members = Members::default();
+        let mut members = Members::new();
         fields.record(&mut members);
         let added = members.text()?;
         if added.is_empty() {
@@ -67,7 +68,6 @@ impl<'writer> FormatFields<'writer> for AppendJsonFields {
 }
 
 /// The `"name":value` members of a JSON object, comma-separated, as JSON text.
-#[derive(Default)]
 struct Members {
     json: Vec<u8>,
     /// Set if a value could not be written (it cannot, into memory; kept to be honest).
@@ -75,6 +75,14 @@ struct Members {
 }
 
 impl Members {
+    /// Room for an RPC span's fields (about 200 bytes), so that they take one allocation.
+    fn new() -> Members {
+        Members {
+            json: Vec::with_capacity(256),
+            failed: false,
+        }
+    }
+
     fn text(&self) -> Result<&str, fmt::Error> {
         if self.failed {
             return Err(fmt::Error);
@@ -93,10 +101,26 @@ impl Members {
         self.json.push(b':');
     }
 
+    /// `value` as a JSON string: copied between quotes when nothing in it needs escaping (names,
+    /// ids, enum names: nearly every value), else escaped by serde_json (the same text).
     fn string(&mut self, value: &str) {
-        if serde_json::to_writer(&mut self.json, value).is_err() {
+        if value
+            .bytes()
+            .all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\')
+        {
+            self.json.reserve(value.len() + 2);
+            self.json.push(b'"');
+            self.json.extend_from_slice(value.as_bytes());
+            self.json.push(b'"');
+        } else if serde_json::to_writer(&mut self.json, value).is_err() {
             self.failed = true;
         }
+    }
+
+    fn integer(&mut self, field: &Field, value: impl itoa::Integer) {
+        self.name(field);
+        self.json
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
     fn number(&mut self, field: &Field, value: impl fmt::Display) {
@@ -120,11 +144,11 @@ impl Visit for Members {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.number(field, value);
+        self.integer(field, value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.number(field, value);
+        self.integer(field, value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -242,6 +266,29 @@ mod tests {
             lines[1]["span"],
             serde_json::json!({"name": "bare", "later": "set"})
         );
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them_whether_copied_or_escaped() {
+        for value in [
+            "",
+            "plain-id_0.9",
+            "wamid.HBgLMTU1NTAwMDAwMDAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA",
+            "é 😀 \u{7f}",
+            "quote\"",
+            "back\\slash",
+            "tab\t",
+            "nul\u{0}",
+            "unit separator\u{1f}",
+        ] {
+            let mut members = Members::new();
+            members.string(value);
+            assert_eq!(
+                members.text().unwrap(),
+                serde_json::to_string(value).unwrap(),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]

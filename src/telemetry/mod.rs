@@ -238,6 +238,26 @@ pub struct TraceContext {
     /// The caller's trace id, or a new one: the trace the API's request joins when no
     /// OpenTelemetry layer records this service's spans.
     trace_id: TraceId,
+    /// `trace_id` as its 32 hex digits, written once for the span and the API's `traceparent`.
+    trace_text: TraceIdText,
+}
+
+/// A trace id as W3C's `traceparent` and the logs write it: 32 lowercase hex digits.
+#[derive(Clone, Copy, Debug)]
+pub struct TraceIdText([u8; 32]);
+
+impl TraceIdText {
+    pub fn new(id: TraceId) -> TraceIdText {
+        let mut text = [b'0'; 32];
+        // 16 bytes make 32 digits: the lengths always match.
+        let _ = hex::encode_to_slice(id.to_bytes(), &mut text);
+        TraceIdText(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Hex digits are ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 impl TraceContext {
@@ -251,7 +271,11 @@ impl TraceContext {
         } else {
             RandomIdGenerator::default().new_trace_id()
         };
-        TraceContext { parent, trace_id }
+        TraceContext {
+            parent,
+            trace_id,
+            trace_text: TraceIdText::new(trace_id),
+        }
     }
 
     /// Makes the caller's span the parent of `span` (the RPC's) and records the trace id on it.
@@ -264,20 +288,21 @@ impl TraceContext {
         let context = span.context();
         let own = context.span().span_context().trace_id();
         let trace_id = if own == TraceId::INVALID {
-            self.trace_id
+            self.trace_text
         } else {
-            own
+            TraceIdText::new(own)
         };
-        span.record("trace_id", tracing::field::display(trace_id));
+        span.record("trace_id", trace_id.as_str());
     }
 
-    /// The trace the call belongs to: the caller's, or the new one started for it.
-    pub fn trace_id(&self) -> TraceId {
-        self.trace_id
+    /// The trace the call belongs to (the caller's, or the new one started for it), as its 32 hex
+    /// digits.
+    pub fn trace_id_text(&self) -> &str {
+        self.trace_text.as_str()
     }
 
     /// [`TraceContext::continue_in`] for a span created with `trace_id` =
-    /// [`TraceContext::trace_id`]: it records the trace id again only when the OpenTelemetry layer
+    /// [`TraceContext::trace_id_text`]: it records the trace id again only when the OpenTelemetry layer
     /// gave the span a trace of its own (a caller that sent no trace context).
     pub fn adopt(&self, span: &Span) {
         if span.is_disabled() {
@@ -286,7 +311,7 @@ impl TraceContext {
         let _ = span.set_parent(self.parent.clone());
         let own = span.context().span().span_context().trace_id();
         if own != TraceId::INVALID && own != self.trace_id {
-            span.record("trace_id", tracing::field::display(own));
+            span.record("trace_id", TraceIdText::new(own).as_str());
         }
     }
 
@@ -313,18 +338,24 @@ impl TraceContext {
             };
             (RandomIdGenerator::default().new_span_id(), flags, state)
         };
-        let trace_id = if recorded.is_valid() {
-            recorded.trace_id()
+        let trace_id = if recorded.is_valid() && recorded.trace_id() != self.trace_id {
+            TraceIdText::new(recorded.trace_id())
         } else {
-            self.trace_id
+            self.trace_text
         };
         // W3C `traceparent`: version 00, the trace, this request's span, the sampled flag; written
         // here rather than through the propagator, whose text map costs a parse per header.
-        let traceparent = format!(
-            "00-{trace_id}-{span_id}-{:02x}",
-            flags.to_u8() & TraceFlags::SAMPLED.to_u8()
+        let mut traceparent = *b"00-################################-################-##";
+        traceparent[3..35].copy_from_slice(&trace_id.0);
+        let span_written = hex::encode_to_slice(span_id.to_bytes(), &mut traceparent[36..52]);
+        let flags_written = hex::encode_to_slice(
+            [flags.to_u8() & TraceFlags::SAMPLED.to_u8()],
+            &mut traceparent[53..55],
         );
-        if let Ok(value) = HeaderValue::try_from(traceparent) {
+        if span_written.is_ok()
+            && flags_written.is_ok()
+            && let Ok(value) = HeaderValue::from_bytes(&traceparent)
+        {
             headers.insert(TRACEPARENT.clone(), value);
         }
         if !state.is_empty()
