@@ -398,3 +398,60 @@ async fn each_event_loop_has_its_own_redis_connection() {
     // One per loop, the shared one, and this one.
     assert_eq!(clients.lines().count(), 4, "{clients}");
 }
+
+/// A claim is sent by its script's SHA-1 (`EVALSHA`), not the script's text each time, and still
+/// works after Redis has lost its scripts (a restart, `SCRIPT FLUSH`).
+#[tokio::test]
+async fn claims_are_sent_by_script_hash_and_survive_a_script_flush() {
+    use whatsapp_grpc::idempotency::{Claim, Fingerprint, Key};
+
+    let redis = RedisServer::start();
+    let store = IdempotencyConfig {
+        store: StoreConfig::Redis { url: redis.url() },
+        ..IdempotencyConfig::default()
+    }
+    .build()
+    .expect("a store");
+    let mut admin = redis::Client::open(redis.url())
+        .expect("a client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("an admin connection");
+    let fingerprint = Fingerprint::of(&hello(REQUEST_ID));
+    let lease = Duration::from_secs(30);
+    let first = Key::new("default", REQUEST_ID);
+    assert_eq!(
+        store.claim(&first, fingerprint, lease).await.unwrap(),
+        Claim::New
+    );
+    let () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut admin)
+        .await
+        .expect("SCRIPT FLUSH");
+    let second = Key::new("default", "00000000-8c3a-4e7b-9a1d-2c5e6f7a8b9c");
+    assert_eq!(
+        store.claim(&second, fingerprint, lease).await.unwrap(),
+        Claim::New
+    );
+    assert_eq!(
+        store.claim(&first, fingerprint, lease).await.unwrap(),
+        Claim::Pending
+    );
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut admin)
+        .await
+        .expect("INFO commandstats");
+    let calls = |command: &str| {
+        stats
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|calls| calls.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    // Three claims by hash (one refused after the flush, then loaded again).
+    assert!(calls("evalsha") >= 3, "{stats}");
+    assert!(calls("eval") <= 1, "{stats}");
+}

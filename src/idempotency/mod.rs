@@ -35,13 +35,13 @@ pub struct Key(String);
 
 impl Key {
     pub fn new(sender: &str, request_id: &str) -> Key {
-        Key(format!("{sender}:{request_id}"))
+        Key([sender, ":", request_id].concat())
     }
 
     /// The key of `request_id` sent by `caller` (if callers authenticate) from `sender`.
     pub fn scoped(sender: &str, caller: Option<&str>, request_id: &str) -> Key {
         match caller {
-            Some(caller) => Key(format!("{sender}:{caller}:{request_id}")),
+            Some(caller) => Key([sender, ":", caller, ":", request_id].concat()),
             None => Key::new(sender, request_id),
         }
     }

@@ -23,6 +23,8 @@ const POLL_MAX: Duration = Duration::from_millis(250);
 
 pub struct RedisStore {
     connections: Connections,
+    /// [`CLAIM`], sent by its SHA-1 (`EVALSHA`; loaded again if Redis has lost it).
+    claim: ::redis::Script,
     ttl: Duration,
 }
 
@@ -30,7 +32,11 @@ impl RedisStore {
     /// A store on `url` (`redis://host:port/db`), connected on first use.
     pub fn new(url: &str, ttl: Duration) -> Result<RedisStore, String> {
         let connections = Connections::new(url, "--idempotency-store")?;
-        Ok(RedisStore { connections, ttl })
+        Ok(RedisStore {
+            connections,
+            claim: ::redis::Script::new(CLAIM),
+            ttl,
+        })
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -74,14 +80,13 @@ impl Store for RedisStore {
         lease: Duration,
     ) -> Result<Claim, StoreError> {
         let entry = StoredEntry::pending(fingerprint, lease).encode_to_vec();
-        let mut command = ::redis::cmd("EVAL");
-        command
-            .arg(CLAIM)
-            .arg(1)
-            .arg(redis_key(key))
-            .arg(entry)
-            .arg(self.ttl_ms());
-        let held: Option<Vec<u8>> = self.query(command).await?;
+        let mut invocation = self.claim.key(redis_key(key));
+        invocation.arg(entry).arg(self.ttl_ms());
+        let mut connection = self.connections.get();
+        let held: Option<Vec<u8>> =
+            crate::redis_connection::bounded(invocation.invoke_async(&mut connection))
+                .await
+                .map_err(StoreError)?;
         match held {
             None => Ok(Claim::New),
             Some(bytes) => Ok(decode(&bytes)?.claim(fingerprint)),
