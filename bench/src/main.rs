@@ -10,6 +10,7 @@
 mod bare;
 mod children;
 mod facade;
+mod floor;
 mod load;
 mod plot;
 mod procstat;
@@ -58,6 +59,12 @@ enum Role {
     /// The hand-written facade, sending to `--upstream`.
     #[command(hide = true)]
     Facade {
+        #[arg(long)]
+        upstream: String,
+    },
+    /// The floor of any facade, forwarding to `--upstream`.
+    #[command(hide = true)]
+    Floor {
         #[arg(long)]
         upstream: String,
     },
@@ -113,8 +120,9 @@ struct RunArgs {
     #[arg(long, env = "WHATSAPP_GRPC_BENCH_SERVICE_BINARY")]
     service_binary: Option<PathBuf>,
 
-    /// Measure only these servers, comma-separated (service, facade, bare, stub): to compare a
-    /// change quickly, or to profile one server while it runs.
+    /// Measure only these servers, comma-separated (service, facade, bare, stub; and floor, the
+    /// least any facade can cost, measured only when named): to compare a change quickly, or to
+    /// profile one server while it runs.
     #[arg(long, env = "WHATSAPP_GRPC_BENCH_ONLY", value_delimiter = ',', value_parser = run::Subject::parse)]
     only: Vec<run::Subject>,
 
@@ -131,7 +139,14 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The floor runs on one thread, as the least a server can use.
+    let runtime = match &cli.role {
+        Some(Role::Floor { .. }) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: no tokio runtime: {e}");
@@ -143,6 +158,7 @@ fn main() -> ExitCode {
             Some(Role::Stub) => stub::run().await,
             Some(Role::Bare) => bare::run().await,
             Some(Role::Facade { upstream }) => facade::run(&upstream).await,
+            Some(Role::Floor { upstream }) => floor::run(&upstream).await,
             Some(Role::Replot { results }) => replot(&results),
             None => bench(cli.run).await,
         }
@@ -198,8 +214,11 @@ async fn bench(args: RunArgs) -> Result<(), String> {
         senders: args.senders as usize,
         out: args.out,
         service_binary: args.service_binary,
-        only: if args.only.is_empty() {
+        // The smoke run starts every server, the floor too, to check that each answers.
+        only: if args.only.is_empty() && args.smoke {
             run::Subject::ALL.to_vec()
+        } else if args.only.is_empty() {
+            run::Subject::DEFAULT.to_vec()
         } else {
             args.only
         },

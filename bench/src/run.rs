@@ -52,10 +52,21 @@ pub enum Subject {
     HandFacade,
     BareTonic,
     StubDirect,
+    /// The floor of any facade (`bench/src/floor.rs`): measured only when `--only` names it.
+    Floor,
 }
 
 impl Subject {
-    pub const ALL: [Subject; 4] = [
+    /// Every server, in the order they run.
+    pub const ALL: [Subject; 5] = [
+        Subject::Service,
+        Subject::HandFacade,
+        Subject::Floor,
+        Subject::BareTonic,
+        Subject::StubDirect,
+    ];
+    /// The servers measured when `--only` names none.
+    pub const DEFAULT: [Subject; 4] = [
         Subject::Service,
         Subject::HandFacade,
         Subject::BareTonic,
@@ -69,8 +80,9 @@ impl Subject {
             "facade" => Ok(Subject::HandFacade),
             "bare" => Ok(Subject::BareTonic),
             "stub" => Ok(Subject::StubDirect),
+            "floor" => Ok(Subject::Floor),
             other => Err(format!(
-                "{other:?} is not a server: service, facade, bare or stub"
+                "{other:?} is not a server: service, facade, bare, stub or floor"
             )),
         }
     }
@@ -81,6 +93,7 @@ impl Subject {
             Subject::HandFacade => "hand-written facade",
             Subject::BareTonic => "bare tonic",
             Subject::StubDirect => "stub over HTTP",
+            Subject::Floor => "floor (any facade)",
         }
     }
 
@@ -95,6 +108,9 @@ impl Subject {
             Subject::BareTonic => "a tonic server answering SendMessage at once, no upstream",
             Subject::StubDirect => {
                 "the stub called directly with the message's JSON over HTTP/1.1 (reqwest): the upstream's own cost"
+            }
+            Subject::Floor => {
+                "tonic on one thread forwarding one constant JSON body with hyper's pooled client: no JSON built or read, no validation, no tracing; the least any facade can cost"
             }
         }
     }
@@ -155,6 +171,10 @@ async fn measure_subject(
             &["facade", "--upstream", stub_url],
         )?),
         Subject::BareTonic => Some(Process::helper("bare tonic", &["bare"])?),
+        Subject::Floor => Some(Process::helper(
+            "floor",
+            &["floor", "--upstream", stub_url],
+        )?),
         Subject::StubDirect => None,
     };
     let server_pid = Pid::Of(server.as_ref().map_or(stub.pid(), Process::pid));
