@@ -10,7 +10,8 @@
 //!
 //! Values are written as `JsonFields` writes them: numbers and booleans as JSON numbers and
 //! booleans (a float that is not finite as `null`), strings as strings, bytes as an array of
-//! numbers, anything else as its `Debug` text; a raw identifier's `r#` is dropped.
+//! numbers, anything else as its `Debug` text; a raw identifier's `r#` is dropped. OpenTelemetry's
+//! `otel.*` fields (the span's name, kind and status for the OpenTelemetry layer) are left out.
 
 use std::fmt::{self, Write as _};
 
@@ -91,14 +92,21 @@ impl Members {
     }
 
     /// Starts a member: a comma if one came before, then the name and a colon.
-    fn name(&mut self, field: &Field) {
+    /// Returns false, writing nothing, for OpenTelemetry's `otel.*` fields: they tell the
+    /// OpenTelemetry layer the span's name, kind and status, which a log line says otherwise.
+    #[must_use]
+    fn name(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if name.starts_with("otel.") {
+            return false;
+        }
         if !self.json.is_empty() {
             self.json.push(b',');
         }
-        let name = field.name();
         let name = name.strip_prefix("r#").unwrap_or(name);
         self.string(name);
         self.json.push(b':');
+        true
     }
 
     /// `value` as a JSON string: copied between quotes when nothing in it needs escaping (names,
@@ -118,13 +126,17 @@ impl Members {
     }
 
     fn integer(&mut self, field: &Field, value: impl itoa::Integer) {
-        self.name(field);
+        if !self.name(field) {
+            return;
+        }
         self.json
             .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
     fn number(&mut self, field: &Field, value: impl fmt::Display) {
-        self.name(field);
+        if !self.name(field) {
+            return;
+        }
         // Writing a number into memory cannot fail.
         let mut text = Text(&mut self.json);
         if write!(text, "{value}").is_err() {
@@ -137,8 +149,7 @@ impl Visit for Members {
     fn record_f64(&mut self, field: &Field, value: f64) {
         if value.is_finite() {
             self.number(field, value);
-        } else {
-            self.name(field);
+        } else if self.name(field) {
             self.json.extend_from_slice(b"null");
         }
     }
@@ -152,25 +163,32 @@ impl Visit for Members {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.name(field);
+        if !self.name(field) {
+            return;
+        }
         self.json
             .extend_from_slice(if value { b"true" } else { b"false" });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.name(field);
-        self.string(value);
+        if self.name(field) {
+            self.string(value);
+        }
     }
 
     fn record_bytes(&mut self, field: &Field, value: &[u8]) {
-        self.name(field);
+        if !self.name(field) {
+            return;
+        }
         if serde_json::to_writer(&mut self.json, value).is_err() {
             self.failed = true;
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.name(field);
+        if !self.name(field) {
+            return;
+        }
         let text = format!("{value:?}");
         self.string(&text);
     }
@@ -292,7 +310,7 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_of_value_is_written_as_json_fields_writes_it() {
+    fn every_kind_of_value_is_written_as_json_fields_writes_it_otel_fields_left_out() {
         #[derive(Debug)]
         #[allow(dead_code)]
         struct Shown {
@@ -311,7 +329,11 @@ mod tests {
                 displayed = %"shown as is",
                 r#type = "raw",
                 bytes = &b"\x00\xff"[..],
+                otel.name = "for the OpenTelemetry layer",
+                otel.kind = "server",
+                otel.status_code = tracing::field::Empty,
             );
+            span.record("otel.status_code", "ERROR");
             let _entered = span.enter();
             tracing::warn!("in the span");
         });
