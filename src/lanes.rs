@@ -27,6 +27,32 @@ use tokio::time::MissedTickBehavior;
 /// Redis stores. With this one pending, a deadline further away than it never is.
 const NEXT_WAKE_WITHIN: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Never returns: keeps a timer due within [`NEXT_WAKE_WITHIN`] on the runtime that polls it.
+async fn wake_within() {
+    let mut tick = tokio::time::interval(NEXT_WAKE_WITHIN);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+    }
+}
+
+/// A timer kept due within [`NEXT_WAKE_WITHIN`] on the runtime [`keep_a_wake_due`] was called on,
+/// until this is dropped.
+pub struct WakeDue(tokio::task::JoinHandle<()>);
+
+impl Drop for WakeDue {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What each loop does for itself, for the runtime this is called on: the main thread's, which
+/// accepts the connections, answers the probes and receives the webhooks (each of which publishes
+/// to the event store with a bounded wait).
+pub fn keep_a_wake_due() -> WakeDue {
+    WakeDue(tokio::spawn(wake_within()))
+}
+
 /// The most loops a [`Lanes`] may run (`--threads`).
 pub const MAX_LANES: usize = 256;
 
@@ -109,14 +135,9 @@ impl Lanes {
                     // Runs the loop's tasks until the `Lanes` is dropped, with a timer always due
                     // within `NEXT_WAKE_WITHIN` (see there).
                     runtime.block_on(async {
-                        let mut stopped = std::pin::pin!(stopped);
-                        let mut tick = tokio::time::interval(NEXT_WAKE_WITHIN);
-                        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-                        loop {
-                            tokio::select! {
-                                _ = &mut stopped => break,
-                                _ = tick.tick() => {}
-                            }
+                        tokio::select! {
+                            _ = stopped => {}
+                            () = wake_within() => {}
                         }
                     });
                 })?;
@@ -156,6 +177,20 @@ impl Lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_kept_wake_runs_until_dropped() {
+        let alive = || Handle::current().metrics().num_alive_tasks();
+        let before = alive();
+        let wake = keep_a_wake_due();
+        tokio::task::yield_now().await;
+        assert_eq!(alive(), before + 1);
+        drop(wake);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(alive(), before);
+    }
 
     #[tokio::test]
     async fn tasks_run_on_each_loop_in_turn_each_knowing_its_index() {

@@ -166,6 +166,8 @@ pub async fn serve_on(
         health: health_listener,
         webhook: webhook_listener,
     } = listeners;
+    // This thread's new deadlines wake it no more than the loops' do (see `lanes`).
+    let _wake_due = crate::lanes::keep_a_wake_due();
     // Started first: the senders' connection pools are sized for them.
     let lanes = match config.threads {
         0 => None,
