@@ -52,6 +52,16 @@ impl Store {
     }
 }
 
+/// A Redis store on `redis`, used directly rather than through the service.
+fn redis_store(redis: &RedisServer) -> std::sync::Arc<dyn whatsapp_grpc::idempotency::Store> {
+    IdempotencyConfig {
+        store: StoreConfig::Redis { url: redis.url() },
+        ..IdempotencyConfig::default()
+    }
+    .build()
+    .expect("a store")
+}
+
 fn hello(request_id: &str) -> SendMessageRequest {
     SendMessageRequest {
         request_id: request_id.into(),
@@ -291,12 +301,7 @@ async fn an_expired_lease_in_redis_is_abandoned_never_free() {
     use whatsapp_grpc::idempotency::{Claim, Fingerprint, Key};
 
     let redis = RedisServer::start();
-    let store = IdempotencyConfig {
-        store: StoreConfig::Redis { url: redis.url() },
-        ..IdempotencyConfig::default()
-    }
-    .build()
-    .expect("a store");
+    let store = redis_store(&redis);
     let key = Key::new("default", REQUEST_ID);
     let fingerprint = Fingerprint::of(&hello(REQUEST_ID));
     let lease = Duration::from_millis(300);
@@ -385,11 +390,7 @@ async fn each_event_loop_has_its_own_redis_connection() {
     }
     // Off the loops (this test's own runtime): the shared connection.
     assert_eq!(ping(connections.clone()).await, "PONG");
-    let mut admin = redis::Client::open(redis.url())
-        .expect("a client")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("an admin connection");
+    let mut admin = redis.admin().await;
     let clients: String = redis::cmd("CLIENT")
         .arg("LIST")
         .query_async(&mut admin)
@@ -406,17 +407,8 @@ async fn claims_are_sent_by_script_hash_and_survive_a_script_flush() {
     use whatsapp_grpc::idempotency::{Claim, Fingerprint, Key};
 
     let redis = RedisServer::start();
-    let store = IdempotencyConfig {
-        store: StoreConfig::Redis { url: redis.url() },
-        ..IdempotencyConfig::default()
-    }
-    .build()
-    .expect("a store");
-    let mut admin = redis::Client::open(redis.url())
-        .expect("a client")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("an admin connection");
+    let store = redis_store(&redis);
+    let mut admin = redis.admin().await;
     let fingerprint = Fingerprint::of(&hello(REQUEST_ID));
     let lease = Duration::from_secs(30);
     let first = Key::new("default", REQUEST_ID);

@@ -1,38 +1,23 @@
 //! The ceiling of gRPC on this machine: a tonic server (tonic-prost's codec, default settings) that
 //! answers `SendMessage` at once, with no validation and no upstream.
 
-use tonic::{Request, Response, Status};
+use tonic::Status;
 use whatsapp_grpc::proto;
 
-use crate::pb::messaging_service_server::MessagingService;
+use crate::serve::SendOnly;
 
 struct Bare;
 
-#[tonic::async_trait]
-impl MessagingService for Bare {
-    async fn send_message(
+impl SendOnly for Bare {
+    async fn send(
         &self,
-        _request: Request<proto::SendMessageRequest>,
-    ) -> Result<Response<proto::SendMessageResponse>, Status> {
-        Ok(Response::new(proto::SendMessageResponse {
+        _request: proto::SendMessageRequest,
+    ) -> Result<proto::SendMessageResponse, Status> {
+        Ok(proto::SendMessageResponse {
             message_id: "wamid.BARE".into(),
             message_status: proto::MessageStatus::Accepted as i32,
             ..Default::default()
-        }))
-    }
-
-    async fn mark_message_read(
-        &self,
-        _request: Request<proto::MarkMessageReadRequest>,
-    ) -> Result<Response<proto::MarkMessageReadResponse>, Status> {
-        Err(Status::unimplemented("not in the bench"))
-    }
-
-    async fn list_senders(
-        &self,
-        _request: Request<proto::ListSendersRequest>,
-    ) -> Result<Response<proto::ListSendersResponse>, Status> {
-        Err(Status::unimplemented("not in the bench"))
+        })
     }
 }
 

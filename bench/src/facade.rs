@@ -6,10 +6,10 @@
 //! (reqwest's `rustls-no-provider`, as the service builds it), which costs nothing over plain HTTP.
 
 use serde_json::{Value, json};
-use tonic::{Request, Response, Status};
+use tonic::Status;
 use whatsapp_grpc::proto::{self, send_message_request::Content};
 
-use crate::pb::messaging_service_server::MessagingService;
+use crate::serve::SendOnly;
 
 /// The token the facade sends (the stub accepts any).
 pub const TOKEN_ENV: &str = "WHATSAPP_GRPC_BENCH_TOKEN";
@@ -20,13 +20,11 @@ struct Facade {
     token: String,
 }
 
-#[tonic::async_trait]
-impl MessagingService for Facade {
-    async fn send_message(
+impl SendOnly for Facade {
+    async fn send(
         &self,
-        request: Request<proto::SendMessageRequest>,
-    ) -> Result<Response<proto::SendMessageResponse>, Status> {
-        let request = request.into_inner();
+        request: proto::SendMessageRequest,
+    ) -> Result<proto::SendMessageResponse, Status> {
         let Some(Content::Text(text)) = request.content else {
             return Err(Status::unimplemented("only text messages"));
         };
@@ -61,7 +59,7 @@ impl MessagingService for Facade {
         let message_id = answer["messages"][0]["id"]
             .as_str()
             .ok_or_else(|| Status::internal("no message id"))?;
-        Ok(Response::new(proto::SendMessageResponse {
+        Ok(proto::SendMessageResponse {
             message_id: message_id.to_string(),
             message_status: proto::MessageStatus::Accepted as i32,
             wa_id: answer["contacts"][0]["wa_id"]
@@ -69,21 +67,7 @@ impl MessagingService for Facade {
                 .unwrap_or_default()
                 .to_string(),
             ..Default::default()
-        }))
-    }
-
-    async fn mark_message_read(
-        &self,
-        _request: Request<proto::MarkMessageReadRequest>,
-    ) -> Result<Response<proto::MarkMessageReadResponse>, Status> {
-        Err(Status::unimplemented("not in the bench"))
-    }
-
-    async fn list_senders(
-        &self,
-        _request: Request<proto::ListSendersRequest>,
-    ) -> Result<Response<proto::ListSendersResponse>, Status> {
-        Err(Status::unimplemented("not in the bench"))
+        })
     }
 }
 

@@ -12,10 +12,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tonic::{Request, Response, Status};
+use tonic::Status;
 use whatsapp_grpc::proto;
 
-use crate::pb::messaging_service_server::MessagingService;
+use crate::serve::SendOnly;
 
 /// The one body the floor sends: a short text, as the facade would write it.
 const BODY: &[u8] = br#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"15550001234","type":"text","text":{"body":"hello","preview_url":false}}"#;
@@ -26,12 +26,11 @@ struct Floor {
     authorization: HeaderValue,
 }
 
-#[tonic::async_trait]
-impl MessagingService for Floor {
-    async fn send_message(
+impl SendOnly for Floor {
+    async fn send(
         &self,
-        _request: Request<proto::SendMessageRequest>,
-    ) -> Result<Response<proto::SendMessageResponse>, Status> {
+        _request: proto::SendMessageRequest,
+    ) -> Result<proto::SendMessageResponse, Status> {
         let mut request = HttpRequest::new(Full::new(Bytes::from_static(BODY)));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = self.url.clone();
@@ -56,25 +55,11 @@ impl MessagingService for Floor {
         if !status.is_success() {
             return Err(Status::internal(format!("the API answered {status}")));
         }
-        Ok(Response::new(proto::SendMessageResponse {
+        Ok(proto::SendMessageResponse {
             message_id: "wamid.FLOOR".into(),
             message_status: proto::MessageStatus::Accepted as i32,
             ..Default::default()
-        }))
-    }
-
-    async fn mark_message_read(
-        &self,
-        _request: Request<proto::MarkMessageReadRequest>,
-    ) -> Result<Response<proto::MarkMessageReadResponse>, Status> {
-        Err(Status::unimplemented("not in the bench"))
-    }
-
-    async fn list_senders(
-        &self,
-        _request: Request<proto::ListSendersRequest>,
-    ) -> Result<Response<proto::ListSendersResponse>, Status> {
-        Err(Status::unimplemented("not in the bench"))
+        })
     }
 }
 

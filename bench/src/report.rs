@@ -206,6 +206,19 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
     (a > 0.0 && b > 0.0).then(|| a / b)
 }
 
+/// `target`'s CPU per message against `reference`'s: at full load, and at 1,000 msg/s.
+fn cpu_ratios(target: &TargetResult, reference: &TargetResult) -> (Option<f64>, Option<f64>) {
+    let full_load = ratio(
+        target.full.server_cpu_us_per_msg,
+        reference.full.server_cpu_us_per_msg,
+    );
+    let at_1000 = match (target.at_rate(1000.0), reference.at_rate(1000.0)) {
+        (Some(t), Some(r)) => ratio(t.server_cpu_us_per_msg, r.server_cpu_us_per_msg),
+        _ => None,
+    };
+    (full_load, at_1000)
+}
+
 impl Results {
     pub fn new(
         machine: Machine,
@@ -219,14 +232,10 @@ impl Results {
             if let Some(facade) = find(Subject::HandFacade) {
                 ratios.throughput_vs_hand_facade =
                     ratio(service.full.msgs_per_s, facade.full.msgs_per_s);
-                ratios.cpu_per_msg_vs_hand_facade_full_load = ratio(
-                    service.full.server_cpu_us_per_msg,
-                    facade.full.server_cpu_us_per_msg,
-                );
-                if let (Some(s), Some(f)) = (service.at_rate(1000.0), facade.at_rate(1000.0)) {
-                    ratios.cpu_per_msg_vs_hand_facade_at_1000 =
-                        ratio(s.server_cpu_us_per_msg, f.server_cpu_us_per_msg);
-                }
+                (
+                    ratios.cpu_per_msg_vs_hand_facade_full_load,
+                    ratios.cpu_per_msg_vs_hand_facade_at_1000,
+                ) = cpu_ratios(service, facade);
             }
             if let Some(bare) = find(Subject::BareTonic) {
                 ratios.throughput_vs_bare_tonic =
@@ -235,14 +244,10 @@ impl Results {
             ratios.p99_us_at_1000 = service.at_rate(1000.0).map(|m| m.p99_us);
         }
         if let (Some(floor), Some(facade)) = (find(Subject::Floor), find(Subject::HandFacade)) {
-            ratios.floor_cpu_per_msg_vs_hand_facade_full_load = ratio(
-                floor.full.server_cpu_us_per_msg,
-                facade.full.server_cpu_us_per_msg,
-            );
-            if let (Some(l), Some(f)) = (floor.at_rate(1000.0), facade.at_rate(1000.0)) {
-                ratios.floor_cpu_per_msg_vs_hand_facade_at_1000 =
-                    ratio(l.server_cpu_us_per_msg, f.server_cpu_us_per_msg);
-            }
+            (
+                ratios.floor_cpu_per_msg_vs_hand_facade_full_load,
+                ratios.floor_cpu_per_msg_vs_hand_facade_at_1000,
+            ) = cpu_ratios(floor, facade);
         }
         Results {
             version: git_version(),
