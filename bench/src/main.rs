@@ -126,6 +126,12 @@ struct RunArgs {
     #[arg(long, env = "WHATSAPP_GRPC_BENCH_ONLY", value_delimiter = ',', value_parser = run::Subject::parse)]
     only: Vec<run::Subject>,
 
+    /// Measure the ratios this many times: after the whole run, each server again at full load
+    /// and at 1,000 msg/s, in turn, this many times less one; the ratios are then printed as
+    /// min – median – max (this machine's run-to-run noise is large).
+    #[arg(long, env = "WHATSAPP_GRPC_BENCH_ROUNDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    rounds: u32,
+
     /// One more argument for the service's `serve`, repeatable (for example
     /// `--service-arg=--upstream-http2-prior-knowledge`).
     #[arg(
@@ -223,6 +229,7 @@ async fn bench(args: RunArgs) -> Result<(), String> {
             args.only
         },
         service_args: args.service_args,
+        rounds: if args.smoke { 1 } else { args.rounds as usize },
     };
     let out = settings.out.clone();
     // Ctrl-C or SIGTERM ends the run; the processes are killed as their handles drop.

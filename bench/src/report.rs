@@ -200,32 +200,18 @@ pub struct Results {
     pub settings: RunSettings,
     pub targets: Vec<TargetResult>,
     pub ratios: Ratios,
+    /// The ratios of every round (`--rounds`), the first run's first; one round by default.
+    #[serde(default)]
+    pub rounds: Vec<Ratios>,
 }
 
 fn ratio(a: f64, b: f64) -> Option<f64> {
     (a > 0.0 && b > 0.0).then(|| a / b)
 }
 
-/// `target`'s CPU per message against `reference`'s: at full load, and at 1,000 msg/s.
-fn cpu_ratios(target: &TargetResult, reference: &TargetResult) -> (Option<f64>, Option<f64>) {
-    let full_load = ratio(
-        target.full.server_cpu_us_per_msg,
-        reference.full.server_cpu_us_per_msg,
-    );
-    let at_1000 = match (target.at_rate(1000.0), reference.at_rate(1000.0)) {
-        (Some(t), Some(r)) => ratio(t.server_cpu_us_per_msg, r.server_cpu_us_per_msg),
-        _ => None,
-    };
-    (full_load, at_1000)
-}
-
-impl Results {
-    pub fn new(
-        machine: Machine,
-        settings: &Settings,
-        targets: Vec<TargetResult>,
-        took: Duration,
-    ) -> Results {
+impl Ratios {
+    /// The ratios between `targets` (those it has).
+    pub fn of(targets: &[TargetResult]) -> Ratios {
         let find = |subject: Subject| targets.iter().find(|t| t.name == subject.name());
         let mut ratios = Ratios::default();
         if let Some(service) = find(Subject::Service) {
@@ -249,6 +235,32 @@ impl Results {
                 ratios.floor_cpu_per_msg_vs_hand_facade_at_1000,
             ) = cpu_ratios(floor, facade);
         }
+        ratios
+    }
+}
+
+/// `target`'s CPU per message against `reference`'s: at full load, and at 1,000 msg/s.
+fn cpu_ratios(target: &TargetResult, reference: &TargetResult) -> (Option<f64>, Option<f64>) {
+    let full_load = ratio(
+        target.full.server_cpu_us_per_msg,
+        reference.full.server_cpu_us_per_msg,
+    );
+    let at_1000 = match (target.at_rate(1000.0), reference.at_rate(1000.0)) {
+        (Some(t), Some(r)) => ratio(t.server_cpu_us_per_msg, r.server_cpu_us_per_msg),
+        _ => None,
+    };
+    (full_load, at_1000)
+}
+
+impl Results {
+    pub fn new(
+        machine: Machine,
+        settings: &Settings,
+        targets: Vec<TargetResult>,
+        rounds: Vec<Ratios>,
+        took: Duration,
+    ) -> Results {
+        let ratios = Ratios::of(&targets);
         Results {
             version: git_version(),
             unix_time: std::time::SystemTime::now()
@@ -276,6 +288,7 @@ impl Results {
             },
             targets,
             ratios,
+            rounds,
         }
     }
 
@@ -410,12 +423,58 @@ impl Results {
             x(r.cpu_per_msg_vs_hand_facade_at_1000),
             r.p99_us_at_1000.map_or("n/a".into(), us),
         );
+        if self.rounds.len() > 1 {
+            out.push_str(&self.spread());
+        }
         if r.floor_cpu_per_msg_vs_hand_facade_full_load.is_some() {
             let _ = writeln!(
                 out,
                 "\nThe floor's CPU per message (the least any facade can cost here) is {} the hand-written facade's at full load and {} at 1,000 msg/s.",
                 x(r.floor_cpu_per_msg_vs_hand_facade_full_load),
                 x(r.floor_cpu_per_msg_vs_hand_facade_at_1000),
+            );
+        }
+        out
+    }
+
+    /// The ratios over the rounds, as min – median – max.
+    fn spread(&self) -> String {
+        let rows: [(&str, RatioOf); 6] = [
+            ("throughput vs the hand-written facade", |r| {
+                r.throughput_vs_hand_facade
+            }),
+            ("throughput vs bare tonic", |r| r.throughput_vs_bare_tonic),
+            ("CPU/msg vs the hand-written facade, full load", |r| {
+                r.cpu_per_msg_vs_hand_facade_full_load
+            }),
+            ("CPU/msg vs the hand-written facade, 1,000 msg/s", |r| {
+                r.cpu_per_msg_vs_hand_facade_at_1000
+            }),
+            (
+                "floor's CPU/msg vs the hand-written facade, full load",
+                |r| r.floor_cpu_per_msg_vs_hand_facade_full_load,
+            ),
+            (
+                "floor's CPU/msg vs the hand-written facade, 1,000 msg/s",
+                |r| r.floor_cpu_per_msg_vs_hand_facade_at_1000,
+            ),
+        ];
+        let mut out = format!(
+            "\nRatios over {} rounds (min – median – max):\n\n| ratio | min | median | max |\n|---|---:|---:|---:|\n",
+            self.rounds.len()
+        );
+        for (name, get) in rows {
+            let mut values: Vec<f64> = self.rounds.iter().filter_map(get).collect();
+            if values.is_empty() {
+                continue;
+            }
+            values.sort_by(f64::total_cmp);
+            let _ = writeln!(
+                out,
+                "| {name} | {:.2}× | {:.2}× | {:.2}× |",
+                values[0],
+                median(&values),
+                values[values.len() - 1]
             );
         }
         out
@@ -433,6 +492,19 @@ impl Results {
         )?;
         write("results.md", self.markdown())?;
         write("latency.svg", crate::plot::svg(self))
+    }
+}
+
+/// Reads one of the ratios.
+type RatioOf = fn(&Ratios) -> Option<f64>;
+
+/// The median of sorted, non-empty `values`.
+fn median(values: &[f64]) -> f64 {
+    let middle = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[middle - 1] + values[middle]) / 2.0
+    } else {
+        values[middle]
     }
 }
 
@@ -461,6 +533,38 @@ fn git_version() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rounds_ratios_are_printed_as_min_median_max() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/bench/results.json"
+        ))
+        .expect("docs/bench/results.json");
+        let mut results: Results = serde_json::from_str(&text).expect("a results file");
+        assert!(!results.markdown().contains("rounds"));
+        let round = |cpu: f64| Ratios {
+            cpu_per_msg_vs_hand_facade_full_load: Some(cpu),
+            ..Ratios::default()
+        };
+        results.rounds = vec![round(0.9), round(0.5), round(0.7), round(0.6)];
+        let markdown = results.markdown();
+        assert!(
+            markdown.contains("Ratios over 4 rounds (min – median – max)"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains(
+                "| CPU/msg vs the hand-written facade, full load | 0.50× | 0.65× | 0.90× |"
+            ),
+            "{markdown}"
+        );
+        // A ratio no round has is left out.
+        assert!(
+            !markdown.contains("| throughput vs bare tonic |"),
+            "{markdown}"
+        );
+    }
 
     #[test]
     fn the_committed_results_read_back_and_redraw() {

@@ -12,7 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::children::Process;
 use crate::load::{self, Payload, RequestIds, Schedule, Target};
 use crate::procstat::{self, Machine, Pid};
-use crate::report::{Measurement, Mode, Results, TargetResult};
+use crate::report::{Measurement, Mode, Ratios, Results, TargetResult};
 use crate::workloads::{self, Shape};
 
 /// How long building the service may take (a release build from scratch on two busy cores).
@@ -43,6 +43,9 @@ pub struct Settings {
     pub only: Vec<Subject>,
     /// Extra arguments for the service's `serve`.
     pub service_args: Vec<String>,
+    /// How many times the ratios are measured: the whole run once, then again this many times
+    /// less one, each server's full load and 1,000 msg/s only.
+    pub rounds: usize,
 }
 
 /// The servers measured, in the order they run.
@@ -120,6 +123,14 @@ impl Subject {
     fn runs_shapes(self) -> bool {
         matches!(self, Subject::Service | Subject::BareTonic)
     }
+
+    /// Whether a later round measures it again: the servers a ratio compares.
+    fn in_rounds(self) -> bool {
+        matches!(
+            self,
+            Subject::Service | Subject::HandFacade | Subject::BareTonic | Subject::Floor
+        )
+    }
 }
 
 pub async fn run(settings: Settings) -> Result<Results, String> {
@@ -144,16 +155,62 @@ pub async fn run(settings: Settings) -> Result<Results, String> {
         if !settings.only.contains(&subject) {
             continue;
         }
-        let result =
-            measure_subject(subject, &settings, &binary, &stub, &stub_url, &shapes, &ids).await?;
+        let result = measure_subject(
+            subject, &settings, &binary, &stub, &stub_url, &shapes, &ids, true,
+        )
+        .await?;
         stub.check_alive()?;
         targets.push(result);
     }
+    // Later rounds: the ratios again, the servers one after the other as in the first, each at
+    // full load and at 1,000 msg/s (when that rate is run) only.
+    let mut rounds = vec![Ratios::of(&targets)];
+    let round_settings = Settings {
+        rates: settings
+            .rates
+            .iter()
+            .copied()
+            .filter(|r| *r == 1000.0)
+            .collect(),
+        ..settings.clone()
+    };
+    for round in 2..=settings.rounds {
+        eprintln!("\n== round {round} of {}", settings.rounds);
+        let mut again = Vec::new();
+        for subject in Subject::ALL {
+            if !settings.only.contains(&subject) || !subject.in_rounds() {
+                continue;
+            }
+            again.push(
+                measure_subject(
+                    subject,
+                    &round_settings,
+                    &binary,
+                    &stub,
+                    &stub_url,
+                    &shapes,
+                    &ids,
+                    false,
+                )
+                .await?,
+            );
+            stub.check_alive()?;
+        }
+        rounds.push(Ratios::of(&again));
+    }
     drop(stub);
     machine.load_at_end = procstat::load_average();
-    Ok(Results::new(machine, &settings, targets, started.elapsed()))
+    Ok(Results::new(
+        machine,
+        &settings,
+        targets,
+        rounds,
+        started.elapsed(),
+    ))
 }
 
+/// Measures one server: full load, each offered rate, and, with `with_shapes`, the larger shapes.
+#[allow(clippy::too_many_arguments)]
 async fn measure_subject(
     subject: Subject,
     settings: &Settings,
@@ -162,6 +219,7 @@ async fn measure_subject(
     stub_url: &str,
     shapes: &[Shape],
     ids: &Arc<RequestIds>,
+    with_shapes: bool,
 ) -> Result<TargetResult, String> {
     eprintln!("\n== {}", subject.name());
     let mut server = match subject {
@@ -260,7 +318,7 @@ async fn measure_subject(
     let peak_at_full_load = procstat::memory(server_pid)?.peak;
 
     let mut work = Vec::new();
-    if subject.runs_shapes() {
+    if with_shapes && subject.runs_shapes() {
         for shape in &shapes[1..] {
             let schedule = Schedule::new(settings.point_warmup, settings.point_window);
             let tally = load::closed_loop(
