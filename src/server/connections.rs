@@ -175,7 +175,7 @@ struct Connection<S> {
 }
 
 impl<S: GrpcService> Connection<S> {
-    /// Serves the connection until it ends (the permit is released then).
+    /// Serves the connection until it ends (the permit is released as its socket closes).
     async fn serve(self, stream: TcpStream) {
         let Connection {
             idle_timeout,
@@ -183,9 +183,9 @@ impl<S: GrpcService> Connection<S> {
             service,
             tls,
             watcher,
-            permit: _permit,
+            permit,
         } = self;
-        let io = IdleTimeout::new(stream, idle_timeout);
+        let io = IdleTimeout::new(stream, idle_timeout, permit);
         let Some(tls) = tls else {
             let service = WithCaller {
                 inner: service,
@@ -265,16 +265,22 @@ impl Drained {
     }
 }
 
-/// A connection that fails its read once the peer has sent nothing for `timeout`.
+/// A connection that fails its read once the peer has sent nothing for `timeout`, and that holds
+/// the connection's slot for as long as its socket is open.
 struct IdleTimeout {
+    /// Declared before `stream`, so dropped first: the slot is free before the socket closes, and
+    /// a peer that sees its connection closed (an idle timeout, a handshake never completed) and
+    /// connects again at once is never refused for the slot it held.
+    _slot: OwnedSemaphorePermit,
     stream: TcpStream,
     timeout: Duration,
     sleep: Pin<Box<Sleep>>,
 }
 
 impl IdleTimeout {
-    fn new(stream: TcpStream, timeout: Duration) -> IdleTimeout {
+    fn new(stream: TcpStream, timeout: Duration, slot: OwnedSemaphorePermit) -> IdleTimeout {
         IdleTimeout {
+            _slot: slot,
             stream,
             timeout,
             sleep: Box::pin(tokio::time::sleep(timeout)),
