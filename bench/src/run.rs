@@ -150,20 +150,9 @@ pub async fn run(settings: Settings) -> Result<Results, String> {
     let stub_url = format!("http://{}", stub.address);
     eprintln!("stub listening on {}", stub.address);
 
-    let mut targets = Vec::new();
-    for subject in Subject::ALL {
-        if !settings.only.contains(&subject) {
-            continue;
-        }
-        let result = measure_subject(
-            subject, &settings, &binary, &stub, &stub_url, &shapes, &ids, true,
-        )
-        .await?;
-        stub.check_alive()?;
-        targets.push(result);
-    }
+    let targets = measure_each(&settings, &binary, &mut stub, &stub_url, &shapes, &ids).await?;
     // Later rounds: the ratios again, the servers one after the other as in the first, each at
-    // full load and at 1,000 msg/s (when that rate is run) only.
+    // full load and at 1,000 msg/s (when that rate is run) only: the short text alone.
     let mut rounds = vec![Ratios::of(&targets)];
     let round_settings = Settings {
         rates: settings
@@ -172,30 +161,25 @@ pub async fn run(settings: Settings) -> Result<Results, String> {
             .copied()
             .filter(|r| *r == 1000.0)
             .collect(),
+        only: settings
+            .only
+            .iter()
+            .copied()
+            .filter(|subject| subject.in_rounds())
+            .collect(),
         ..settings.clone()
     };
     for round in 2..=settings.rounds {
         eprintln!("\n== round {round} of {}", settings.rounds);
-        let mut again = Vec::new();
-        for subject in Subject::ALL {
-            if !settings.only.contains(&subject) || !subject.in_rounds() {
-                continue;
-            }
-            again.push(
-                measure_subject(
-                    subject,
-                    &round_settings,
-                    &binary,
-                    &stub,
-                    &stub_url,
-                    &shapes,
-                    &ids,
-                    false,
-                )
-                .await?,
-            );
-            stub.check_alive()?;
-        }
+        let again = measure_each(
+            &round_settings,
+            &binary,
+            &mut stub,
+            &stub_url,
+            &shapes[..1],
+            &ids,
+        )
+        .await?;
         rounds.push(Ratios::of(&again));
     }
     drop(stub);
@@ -209,8 +193,30 @@ pub async fn run(settings: Settings) -> Result<Results, String> {
     ))
 }
 
-/// Measures one server: full load, each offered rate, and, with `with_shapes`, the larger shapes.
-#[allow(clippy::too_many_arguments)]
+/// Measures the servers `settings.only` names, in [`Subject::ALL`]'s order, checking after each
+/// that the stub still runs.
+async fn measure_each(
+    settings: &Settings,
+    binary: &Path,
+    stub: &mut Process,
+    stub_url: &str,
+    shapes: &[Shape],
+    ids: &Arc<RequestIds>,
+) -> Result<Vec<TargetResult>, String> {
+    let mut targets = Vec::new();
+    for subject in Subject::ALL {
+        if settings.only.contains(&subject) {
+            targets.push(
+                measure_subject(subject, settings, binary, stub, stub_url, shapes, ids).await?,
+            );
+            stub.check_alive()?;
+        }
+    }
+    Ok(targets)
+}
+
+/// Measures one server: full load and each offered rate with `shapes[0]` (the short text), then
+/// how cost grows with the other `shapes`.
 async fn measure_subject(
     subject: Subject,
     settings: &Settings,
@@ -219,7 +225,6 @@ async fn measure_subject(
     stub_url: &str,
     shapes: &[Shape],
     ids: &Arc<RequestIds>,
-    with_shapes: bool,
 ) -> Result<TargetResult, String> {
     eprintln!("\n== {}", subject.name());
     let mut server = match subject {
@@ -318,7 +323,7 @@ async fn measure_subject(
     let peak_at_full_load = procstat::memory(server_pid)?.peak;
 
     let mut work = Vec::new();
-    if with_shapes && subject.runs_shapes() {
+    if subject.runs_shapes() {
         for shape in &shapes[1..] {
             let schedule = Schedule::new(settings.point_warmup, settings.point_window);
             let tally = load::closed_loop(
