@@ -132,8 +132,15 @@ struct RunArgs {
     #[arg(long, env = "WHATSAPP_GRPC_BENCH_ROUNDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     rounds: u32,
 
+    /// How the service speaks to the stub: HTTP/2 (h2c with prior knowledge), as it speaks HTTP/2
+    /// to the Cloud API (offered there in the TLS handshake); or HTTP/1.1, as to an API that offers
+    /// nothing else. The facade and the floor speak HTTP/1.1 (their clients' default towards a
+    /// plaintext URL, and the cheaper protocol for the facade's multi-threaded client).
+    #[arg(long, env = "WHATSAPP_GRPC_BENCH_SERVICE_UPSTREAM", value_enum, default_value_t = run::UpstreamProtocol::H2c)]
+    service_upstream: run::UpstreamProtocol,
+
     /// One more argument for the service's `serve`, repeatable (for example
-    /// `--service-arg=--upstream-http2-prior-knowledge`).
+    /// `--service-arg=--threads=1`).
     #[arg(
         long = "service-arg",
         env = "WHATSAPP_GRPC_BENCH_SERVICE_ARGS",
@@ -228,6 +235,7 @@ async fn bench(args: RunArgs) -> Result<(), String> {
         } else {
             args.only
         },
+        service_upstream: args.service_upstream,
         service_args: args.service_args,
         rounds: if args.smoke { 1 } else { args.rounds as usize },
     };

@@ -173,6 +173,13 @@ pub struct RunSettings {
     /// Extra arguments the service was started with (`--service-arg`).
     #[serde(default)]
     pub service_args: Vec<String>,
+    /// The protocol the service spoke to the stub (runs before it was a setting spoke HTTP/1.1).
+    #[serde(default = "http1")]
+    pub service_upstream: String,
+}
+
+fn http1() -> String {
+    crate::run::UpstreamProtocol::Http1.name().to_string()
 }
 
 /// The service's figures over a reference's.
@@ -285,6 +292,7 @@ impl Results {
                 rates: settings.rates.clone(),
                 service_senders: settings.senders,
                 service_args: settings.service_args.clone(),
+                service_upstream: settings.service_upstream.name().to_string(),
             },
             targets,
             ratios,
@@ -326,6 +334,11 @@ impl Results {
             s.warmup_s,
             s.point_window_s,
             s.point_warmup_s,
+        );
+        let _ = writeln!(
+            out,
+            "The service spoke {} to the stub; the hand-written facade and the floor spoke HTTP/1.1.\n",
+            s.service_upstream
         );
         if !s.service_args.is_empty() {
             let _ = writeln!(

@@ -41,11 +41,32 @@ pub struct Settings {
     pub service_binary: Option<PathBuf>,
     /// The servers measured, in [`Subject::ALL`]'s order.
     pub only: Vec<Subject>,
+    /// The protocol the service speaks to the stub.
+    pub service_upstream: UpstreamProtocol,
     /// Extra arguments for the service's `serve`.
     pub service_args: Vec<String>,
     /// How many times the ratios are measured: the whole run once, then again this many times
     /// less one, each server's full load and 1,000 msg/s only.
     pub rounds: usize,
+}
+
+/// The protocol the service speaks to the stub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum UpstreamProtocol {
+    /// HTTP/2 without TLS, with prior knowledge (`--upstream-http2-prior-knowledge`).
+    H2c,
+    /// HTTP/1.1.
+    Http1,
+}
+
+impl UpstreamProtocol {
+    /// As the results name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            UpstreamProtocol::H2c => "HTTP/2 (h2c)",
+            UpstreamProtocol::Http1 => "HTTP/1.1",
+        }
+    }
 }
 
 /// The servers measured, in the order they run.
@@ -389,6 +410,9 @@ fn start_service(binary: &Path, settings: &Settings, stub_url: &str) -> Result<P
         "--senders".into(),
         path.display().to_string(),
     ];
+    if settings.service_upstream == UpstreamProtocol::H2c {
+        args.push("--upstream-http2-prior-knowledge".into());
+    }
     args.extend(settings.service_args.iter().cloned());
     Process::service(binary, &args, &[(crate::facade::TOKEN_ENV, "bench-token")])
 }
