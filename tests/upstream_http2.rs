@@ -20,16 +20,8 @@ use whatsapp_grpc::proto::messaging_service_client::MessagingServiceClient;
 
 const SENT: &str = r#"{"messaging_product":"whatsapp","contacts":[{"input":"15550001111","wa_id":"15550001111"}],"messages":[{"id":"wamid.h2","message_status":"accepted"}]}"#;
 
-/// A request an upstream received, and on which of its connections (numbered as accepted).
-struct Received {
-    method: String,
-    path: String,
-    version: http::Version,
-    connection: usize,
-}
-
-/// Every request an upstream received.
-type Seen = Arc<Mutex<Vec<Received>>>;
+/// The method, path and HTTP version of each request an upstream received.
+type Seen = Arc<Mutex<Vec<(String, String, http::Version)>>>;
 
 /// A Cloud API stand-in on loopback that answers every request as a sent message, speaking
 /// HTTP/1.1 and HTTP/2 (h2c with prior knowledge in plaintext; over TLS, whatever ALPN chose,
@@ -56,21 +48,17 @@ async fn upstream(tls: Option<(&Pki, &[&[u8]])>) -> (String, Seen) {
     let seen = Seen::default();
     let recorded = seen.clone();
     tokio::spawn(async move {
-        let mut accepted = 0;
         while let Ok((tcp, _)) = listener.accept().await {
-            accepted += 1;
-            let connection = accepted;
             let seen = recorded.clone();
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(
                     move |request: http::Request<hyper::body::Incoming>| {
-                        seen.lock().expect("the record").push(Received {
-                            method: request.method().to_string(),
-                            path: request.uri().path().to_owned(),
-                            version: request.version(),
-                            connection,
-                        });
+                        seen.lock().expect("the record").push((
+                            request.method().to_string(),
+                            request.uri().path().to_owned(),
+                            request.version(),
+                        ));
                         async {
                             http::Response::builder()
                                 .header("content-type", "application/json")
@@ -159,8 +147,8 @@ async fn send_text(service: &Service, body: &str) {
 fn message_posts(seen: &Seen) -> Vec<http::Version> {
     let seen = seen.lock().expect("the record");
     seen.iter()
-        .filter(|request| request.method == "POST" && request.path == "/v24.0/1234567890/messages")
-        .map(|request| request.version)
+        .filter(|(method, path, _)| method == "POST" && path == "/v24.0/1234567890/messages")
+        .map(|(_, _, version)| *version)
         .collect()
 }
 
@@ -201,65 +189,6 @@ async fn a_plaintext_upstream_gets_http1_unless_told_it_speaks_h2c() {
     };
     send_text(&service, "hello over h2c").await;
     assert_eq!(message_posts(&seen), [http::Version::HTTP_2]);
-}
-
-#[tokio::test]
-async fn senders_on_one_api_share_its_http2_connection() {
-    let (url, seen) = upstream(None).await;
-    let senders = tempfile_with(
-        &["100000000000001", "100000000000002", "100000000000003"]
-            .iter()
-            .enumerate()
-            .map(|(n, id)| {
-                format!(
-                    "[[sender]]\nname = \"brand-{n}\"\nflavor = \"cloud\"\nphone_number_id = \"{id}\"\nbase_url = \"{url}\"\ntoken_env = \"BRAND_TOKEN\"\n\n"
-                )
-            })
-            .collect::<String>(),
-    );
-    let mut command = std::process::Command::new(BINARY);
-    command
-        .args(["serve", "--senders", senders.path()])
-        .arg("--upstream-http2-prior-knowledge")
-        .env("BRAND_TOKEN", "test-token");
-    let service = Service::launch(command).await;
-    let mut client = MessagingServiceClient::new(service.channel().await);
-    // Twice round the senders: the first calls of each may race to connect, the later ones not.
-    for round in 0..2 {
-        for n in 0..3 {
-            let mut message = request(text("hello from one of several numbers"));
-            message.sender = format!("brand-{n}");
-            tokio::time::timeout(Duration::from_secs(10), client.send_message(message))
-                .await
-                .expect("an answer in time")
-                .unwrap_or_else(|status| {
-                    panic!("round {round}, brand-{n}: {status:?}\n{}", service.log())
-                });
-        }
-    }
-    let seen = seen.lock().expect("the record");
-    let posts: Vec<&Received> = seen
-        .iter()
-        .filter(|request| request.method == "POST" && request.path.ends_with("/messages"))
-        .collect();
-    assert_eq!(posts.len(), 6);
-    let senders: std::collections::BTreeSet<&str> =
-        posts.iter().map(|request| request.path.as_str()).collect();
-    assert_eq!(senders.len(), 3, "each sender's messages reached its path");
-    assert!(
-        posts
-            .iter()
-            .all(|request| request.version == http::Version::HTTP_2)
-    );
-    // The calls of one gRPC connection run on one thread: its pool has one HTTP/2 connection to
-    // the API, whichever sender sends.
-    let connections: std::collections::BTreeSet<usize> =
-        posts.iter().map(|request| request.connection).collect();
-    assert_eq!(
-        connections.len(),
-        1,
-        "message posts came over connections {connections:?}"
-    );
 }
 
 #[test]

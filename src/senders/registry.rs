@@ -1,5 +1,5 @@
-//! The configured senders, live: each with its own upstream client (login, call slots; the
-//! connection pools are shared by the senders whose transport settings agree), health and probe. The whole set is replaced on reload; a sender whose configuration did
+//! The configured senders, live: each with its own upstream client (login, connection pool, call
+//! slots), health and probe. The whole set is replaced on reload; a sender whose configuration did
 //! not change is carried over as it is (its token, its connections, its health), a new or changed
 //! one starts afresh, and a removed one is dropped once the calls that hold it have finished.
 

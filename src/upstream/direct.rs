@@ -11,7 +11,7 @@
 //! the calls as before. Media uploads and downloads (streamed bodies, multipart) and the
 //! On-Premises login always go through `reqwest`.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -45,24 +45,11 @@ pub(super) struct Settings<'a> {
     pub base_url: &'a str,
     pub extra_ca_pem: Option<&'a [u8]>,
     pub connect_timeout: Duration,
+    pub max_idle_per_host: usize,
     pub http2_prior_knowledge: bool,
     /// The proxies the environment names (`HTTPS_PROXY`, …).
     pub proxy: &'a Matcher,
 }
-
-/// What makes two clients differ: senders whose settings agree on these share one [`Direct`].
-/// The API's address is not among them: hyper keeps its connections apart by scheme and host
-/// within one pool.
-#[derive(PartialEq, Eq)]
-struct Shape {
-    extra_ca_pem: Option<Vec<u8>>,
-    connect_timeout: Duration,
-    http2_prior_knowledge: bool,
-}
-
-/// The clients in use, each with the shape it was made for; one is dropped with the last sender
-/// that holds it (on a reload).
-static SHARED: Mutex<Vec<(Shape, Weak<Direct>)>> = Mutex::new(Vec::new());
 
 type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -81,11 +68,8 @@ static ANY: HeaderValue = HeaderValue::from_static("*/*");
 
 impl Direct {
     /// The client for `settings`, or `None` when `reqwest` must carry the calls (a proxy applies
-    /// to the API, or its URL names a user). Senders with the same TLS roots, connect timeout and
-    /// protocol share one client, and so its connections: over HTTP/2 the calls of every business
-    /// number on one API go out over one connection per event loop, where each sender would
-    /// otherwise open its own (and make its own TLS handshakes).
-    pub fn shared(settings: &Settings<'_>) -> Result<Option<Arc<Direct>>, String> {
+    /// to the API, or its URL names a user).
+    pub fn new(settings: &Settings<'_>) -> Result<Option<Direct>, String> {
         let base: Uri = settings
             .base_url
             .parse()
@@ -96,27 +80,6 @@ impl Direct {
         if names_a_user || settings.proxy.intercept(&base).is_some() {
             return Ok(None);
         }
-        let shape = Shape {
-            extra_ca_pem: settings.extra_ca_pem.map(<[u8]>::to_vec),
-            connect_timeout: settings.connect_timeout,
-            http2_prior_knowledge: settings.http2_prior_knowledge,
-        };
-        // Taken only when senders are configured, never on a call.
-        let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
-        shared.retain(|(_, direct)| direct.strong_count() > 0);
-        if let Some(direct) = shared
-            .iter()
-            .find(|(made_for, _)| *made_for == shape)
-            .and_then(|(_, direct)| direct.upgrade())
-        {
-            return Ok(Some(direct));
-        }
-        let direct = Arc::new(Direct::new(settings)?);
-        shared.push((shape, Arc::downgrade(&direct)));
-        Ok(Some(direct))
-    }
-
-    fn new(settings: &Settings<'_>) -> Result<Direct, String> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -128,18 +91,16 @@ impl Direct {
             .enable_http2()
             .wrap_connector(http);
         let mut builder = Client::builder(TokioExecutor::new());
-        // No cap on idle connections: a pool never holds more than the calls it had in flight at
-        // once, which the senders' call slots bound (`--upstream-max-in-flight` each); idle ones
-        // close after 90 s.
         builder
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(settings.max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .http2_only(settings.http2_prior_knowledge);
-        // One pool per event loop, as Envoy's per-worker pools: a call's request goes out over a
-        // connection its own thread drives.
+        // Each pool keeps up to the idle cap, as Envoy's per-worker pools do: shared out among
+        // them, a thread busier than its share would close connections and open new ones.
         let pools = PerLane::new(|| builder.build(https.clone()));
-        Ok(Direct { pools })
+        Ok(Some(Direct { pools }))
     }
 
     /// Sends one request and reads its answer (up to [`MAX_ANSWER_BYTES`]). The caller bounds

@@ -107,9 +107,8 @@ pub struct UpstreamConfig {
 pub struct Upstream {
     /// Media transfers, the login, and every call when a proxy applies (see [`direct`]).
     client: reqwest::Client,
-    /// The message calls and probes, unless a proxy applies; shared with the other senders whose
-    /// transport settings agree.
-    direct: Option<Arc<Direct>>,
+    /// The message calls and probes, unless a proxy applies.
+    direct: Option<Direct>,
     flavor: Flavor,
     /// The send endpoint (and the Cloud read-receipt endpoint; On-Premises read receipts go to
     /// this path followed by the message id). An http(s) URL, so it always has path segments.
@@ -475,10 +474,11 @@ impl Upstream {
         };
         let (messages_url, health_url) = (parse(messages_url)?, parse(health_url)?);
         let proxy = hyper_util::client::proxy::matcher::Matcher::from_env();
-        let direct = Direct::shared(&direct::Settings {
+        let direct = Direct::new(&direct::Settings {
             base_url: base,
             extra_ca_pem: config.extra_ca_pem.as_deref(),
             connect_timeout: config.connect_timeout,
+            max_idle_per_host: config.max_in_flight,
             http2_prior_knowledge: config.http2_prior_knowledge,
             proxy: &proxy,
         })?;
