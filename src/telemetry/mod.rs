@@ -354,8 +354,12 @@ impl TraceContext {
         );
         if span_written.is_ok()
             && flags_written.is_ok()
-            && let Ok(value) = HeaderValue::from_bytes(&traceparent)
+            && let Ok(mut value) = HeaderValue::from_bytes(&traceparent)
         {
+            // A value no other request repeats: over HTTP/2, HPACK sends it as a literal never
+            // indexed rather than adding it to the connection's header table, where it would only
+            // push out the headers every request repeats (and cost the table's upkeep each time).
+            value.set_sensitive(true);
             headers.insert(TRACEPARENT.clone(), value);
         }
         if !state.is_empty()
@@ -474,5 +478,15 @@ mod tests {
             assert_eq!(parts[3], "01");
             assert_eq!(tracestate, None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_traceparent_is_never_indexed_by_hpack() {
+        let context = TraceContext::from_metadata(&metadata(None, None));
+        let mut headers = HeaderMap::new();
+        context.inject(&Span::none(), &mut headers);
+        let traceparent = headers.get("traceparent").expect("a traceparent");
+        // h2 encodes a sensitive value as a literal never indexed, outside the header table.
+        assert!(traceparent.is_sensitive());
     }
 }
