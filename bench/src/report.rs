@@ -600,5 +600,30 @@ mod tests {
         let svg = crate::plot::svg(&results);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 2 * Subject::ALL.len());
+        // The committed run measured the service as the bench does by default.
+        assert_eq!(
+            results.settings.service_upstream,
+            crate::run::UpstreamProtocol::H2c.name()
+        );
+        assert!(markdown.contains("The service spoke HTTP/2 (h2c) to the stub"));
+    }
+
+    #[test]
+    fn a_run_from_before_the_protocol_was_a_setting_reads_as_http1() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/bench/results.json"
+        ))
+        .expect("docs/bench/results.json");
+        let mut value: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let settings = value["settings"].as_object_mut().expect("settings");
+        assert!(settings.remove("service_upstream").is_some());
+        let results: Results = serde_json::from_value(value).expect("a results file");
+        assert_eq!(results.settings.service_upstream, "HTTP/1.1");
+        assert!(
+            results
+                .markdown()
+                .contains("The service spoke HTTP/1.1 to the stub")
+        );
     }
 }
