@@ -11,7 +11,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
-use tokio::sync::Semaphore;
+use pin_project_lite::pin_project;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::body::Body;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -85,12 +86,10 @@ pub struct Admit<S> {
 impl<S, B> Service<Request<B>> for Admit<S>
 where
     S: Service<Request<B>, Response = Response<Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+    type Future = AdmitFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -98,11 +97,13 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         if request.uri().path().starts_with(ALWAYS_ADMITTED) {
-            return Box::pin(self.inner.call(request));
+            return AdmitFuture::Admitted {
+                call: self.inner.call(request),
+                permit: None,
+            };
         }
-        let refuse = |rejection: Rejection| -> Self::Future {
-            let response = rejection.into_response();
-            Box::pin(async move { Ok(response) })
+        let refuse = |rejection: Rejection| AdmitFuture::Refused {
+            response: Some(rejection.into_response()),
         };
         if self.admission.draining.load(Ordering::Relaxed) {
             return refuse(Rejection::Draining);
@@ -117,12 +118,44 @@ where
                 retry_after: RETRY_AFTER,
             });
         };
-        let call = self.inner.call(request);
-        Box::pin(async move {
-            let response = call.await;
-            drop(permit);
-            response
-        })
+        AdmitFuture::Admitted {
+            call: self.inner.call(request),
+            permit: Some(permit),
+        }
+    }
+}
+
+pin_project! {
+    /// An admitted call holding its place until it has its answer, or a refusal: held in place by
+    /// the connection's task rather than boxed.
+    #[project = AdmitFutureProj]
+    pub enum AdmitFuture<F> {
+        /// The call; `permit` is its place (none for health checks), given back with the answer.
+        Admitted { #[pin] call: F, permit: Option<OwnedSemaphorePermit> },
+        /// The refusal, answered at once.
+        Refused { response: Option<Response<Body>> },
+    }
+}
+
+impl<F, E> Future for AdmitFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            AdmitFutureProj::Admitted { call, permit } => {
+                let answer = std::task::ready!(call.poll(cx));
+                drop(permit.take());
+                Poll::Ready(answer)
+            }
+            AdmitFutureProj::Refused { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled again after its answer: as a finished future may, it never answers twice.
+                None => Poll::Pending,
+            },
+        }
     }
 }
 

@@ -9,8 +9,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Request, Response};
-use tokio::time::Instant;
+use http::{Request, Response, Uri};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Timeout};
 use tonic::body::Body;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -95,11 +96,10 @@ pub struct DeadlineService<S> {
 impl<S, B> Service<Request<B>> for DeadlineService<S>
 where
     S: Service<Request<B>, Response = Response<Body>>,
-    S::Future: Send + 'static,
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+    type Future = DeadlineFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -116,26 +116,59 @@ where
             Instant::now().checked_add(timeout - (timeout / 10).min(MAX_MARGIN))
         });
         let (Some(timeout), Some(at)) = (timeout, at) else {
-            return Box::pin(self.inner.call(request));
+            return DeadlineFuture::Unbounded {
+                call: self.inner.call(request),
+            };
         };
         let deadline = Deadline { at, timeout };
         request.extensions_mut().insert(deadline);
         // The URI shares the request's buffer: no copy of the path unless the warning is written.
         let uri = request.uri().clone();
         let call = self.inner.call(request);
-        Box::pin(async move {
-            match tokio::time::timeout_at(deadline.at + BACKSTOP_GRACE, call).await {
-                Ok(result) => result,
-                Err(_) => {
+        DeadlineFuture::Bounded {
+            call: tokio::time::timeout_at(deadline.at + BACKSTOP_GRACE, call),
+            uri,
+            timeout,
+        }
+    }
+}
+
+pin_project! {
+    /// A call, with the backstop when it has a deadline: held in place by the connection's task
+    /// rather than boxed.
+    #[project = DeadlineFutureProj]
+    pub enum DeadlineFuture<F> {
+        /// No deadline: the call as it is.
+        Unbounded { #[pin] call: F },
+        /// Answered `DEADLINE_EXCEEDED` if it has not finished shortly after its deadline.
+        Bounded { #[pin] call: Timeout<F>, uri: Uri, timeout: Duration },
+    }
+}
+
+impl<F, E> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            DeadlineFutureProj::Unbounded { call } => call.poll(cx),
+            DeadlineFutureProj::Bounded { call, uri, timeout } => match call.poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(result)) => Poll::Ready(result),
+                Poll::Ready(Err(_elapsed)) => {
                     tracing::warn!(
                         method = uri.path(),
                         ?timeout,
                         "call abandoned: the caller's deadline passed before it finished"
                     );
-                    Ok(Rejection::DeadlineExceeded { timeout }.into_response())
+                    Poll::Ready(Ok(
+                        Rejection::DeadlineExceeded { timeout: *timeout }.into_response()
+                    ))
                 }
-            }
-        })
+            },
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{HeaderMap, Request, Response};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tonic::body::Body;
@@ -100,7 +101,9 @@ where
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+    /// The call itself when metrics are off; boxed with its observation when they are on.
+    type Future =
+        Either<S::Future, Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -108,14 +111,14 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         if !self.metrics.is_enabled() {
-            return Box::pin(self.inner.call(request));
+            return Either::Left(self.inner.call(request));
         }
         let method = Method::from_path(request.uri().path());
         let slot = MessageTypeSlot::for_method(method);
         request.extensions_mut().insert(slot.clone());
         let call = Pending::start(self.metrics.clone(), method, slot);
         let response = self.inner.call(request);
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let response = response.await?;
             if let Some(rejection) = response.extensions().get::<Rejection>() {
                 call.metrics.call_rejected(RejectReason::of(rejection));
@@ -130,7 +133,7 @@ where
                     call: Some(call),
                 })
             }))
-        })
+        }))
     }
 }
 
