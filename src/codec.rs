@@ -18,8 +18,10 @@
 mod fields;
 
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use bytes::Buf;
+use prost_reflect::MessageDescriptor;
 use tonic::Status;
 use tonic::codec::{self, BufferSettings, DecodeBuf};
 use tonic_prost::ProstEncoder;
@@ -46,6 +48,8 @@ pub trait ServiceMessage: prost::Message + Default + Send + 'static {
     const FULL_NAME: &'static str;
     /// Whether this is a request (decoded by the server from the caller's bytes).
     const IS_REQUEST: bool;
+    /// Its descriptor, looked up by name once.
+    fn descriptor() -> Option<&'static MessageDescriptor>;
 }
 
 macro_rules! service_messages {
@@ -53,6 +57,12 @@ macro_rules! service_messages {
         $(impl ServiceMessage for proto::$name {
             const FULL_NAME: &'static str = concat!("whatsapp.v1.", stringify!($name));
             const IS_REQUEST: bool = $is_request;
+            fn descriptor() -> Option<&'static MessageDescriptor> {
+                static DESCRIPTOR: OnceLock<Option<MessageDescriptor>> = OnceLock::new();
+                DESCRIPTOR
+                    .get_or_init(|| fields::descriptor(Self::FULL_NAME))
+                    .as_ref()
+            }
         })*
     };
 }
@@ -139,7 +149,8 @@ impl<U: ServiceMessage> codec::Decoder for Decoder<U> {
             // The buffer holds the whole message, in one piece: tonic collects it before decoding.
             let bytes = buf.chunk();
             if bytes.len() == buf.remaining()
-                && let Err(error) = fields::check_named(U::FULL_NAME, bytes)
+                && let Some(descriptor) = U::descriptor()
+                && let Err(error) = fields::check(bytes, descriptor)
             {
                 return Err(malformed_request(U::FULL_NAME, &error));
             }

@@ -10,7 +10,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -34,8 +34,30 @@ pub struct MemoryStore {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct KeyId(u64, u64);
 
+/// Hashes a [`KeyId`] as what it already is: its halves are keyed hashes (of a per-process
+/// random key) that no caller can steer, so hashing them again would only cost time.
+#[derive(Default)]
+struct KeyIdHasher(u64);
+
+impl Hasher for KeyIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not what a `KeyId` writes; folded in all the same.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, half: u64) {
+        self.0 = self.0.rotate_left(32) ^ half;
+    }
+}
+
 struct Inner {
-    entries: HashMap<KeyId, Entry>,
+    entries: HashMap<KeyId, Entry, BuildHasherDefault<KeyIdHasher>>,
     /// Keys in the order they were claimed, with the generation claimed; a key claimed again (after
     /// its TTL) appears again, and only its last generation counts.
     order: VecDeque<(KeyId, u64)>,
@@ -157,7 +179,7 @@ impl MemoryStore {
             epoch: Instant::now(),
             hashes: (RandomState::new(), RandomState::new()),
             inner: Mutex::new(Inner {
-                entries: HashMap::with_capacity(room),
+                entries: HashMap::with_capacity_and_hasher(room, Default::default()),
                 order: VecDeque::with_capacity(room),
                 generation: 0,
                 bytes: 0,
