@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::load::{Schedule, Tally};
 use crate::procstat::Machine;
-use crate::run::{Settings, Subject, Usage};
+use crate::run::{Settings, Subject, UpstreamProtocol, Usage};
 
 /// How the load was offered.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -175,11 +175,11 @@ pub struct RunSettings {
     pub service_args: Vec<String>,
     /// The protocol the service spoke to the stub (runs before it was a setting spoke HTTP/1.1).
     #[serde(default = "http1")]
-    pub service_upstream: String,
+    pub service_upstream: UpstreamProtocol,
 }
 
-fn http1() -> String {
-    crate::run::UpstreamProtocol::Http1.name().to_string()
+fn http1() -> UpstreamProtocol {
+    UpstreamProtocol::Http1
 }
 
 /// The service's figures over a reference's.
@@ -292,7 +292,7 @@ impl Results {
                 rates: settings.rates.clone(),
                 service_senders: settings.senders,
                 service_args: settings.service_args.clone(),
-                service_upstream: settings.service_upstream.name().to_string(),
+                service_upstream: settings.service_upstream,
             },
             targets,
             ratios,
@@ -338,7 +338,7 @@ impl Results {
         let _ = writeln!(
             out,
             "The service spoke {} to the stub; the hand-written facade and the floor spoke HTTP/1.1.\n",
-            s.service_upstream
+            s.service_upstream.name()
         );
         if !s.service_args.is_empty() {
             let _ = writeln!(
@@ -601,10 +601,7 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 2 * Subject::ALL.len());
         // The committed run measured the service as the bench does by default.
-        assert_eq!(
-            results.settings.service_upstream,
-            crate::run::UpstreamProtocol::H2c.name()
-        );
+        assert_eq!(results.settings.service_upstream, UpstreamProtocol::H2c);
         assert!(markdown.contains("The service spoke HTTP/2 (h2c) to the stub"));
     }
 
@@ -619,7 +616,7 @@ mod tests {
         let settings = value["settings"].as_object_mut().expect("settings");
         assert!(settings.remove("service_upstream").is_some());
         let results: Results = serde_json::from_value(value).expect("a results file");
-        assert_eq!(results.settings.service_upstream, "HTTP/1.1");
+        assert_eq!(results.settings.service_upstream, UpstreamProtocol::Http1);
         assert!(
             results
                 .markdown()

@@ -50,12 +50,16 @@ pub struct Settings {
     pub rounds: usize,
 }
 
-/// The protocol the service speaks to the stub.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// The protocol the service speaks to the stub; in `results.json` as its [`name`](Self::name).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum UpstreamProtocol {
     /// HTTP/2 without TLS, with prior knowledge (`--upstream-http2-prior-knowledge`).
+    #[serde(rename = "HTTP/2 (h2c)")]
     H2c,
     /// HTTP/1.1.
+    #[serde(rename = "HTTP/1.1")]
     Http1,
 }
 
