@@ -547,13 +547,18 @@ fn git_version() -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_rounds_ratios_are_printed_as_min_median_max() {
-        let text = std::fs::read_to_string(concat!(
+    /// The text of the committed run, `docs/bench/results.json`.
+    fn committed() -> String {
+        std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../docs/bench/results.json"
         ))
-        .expect("docs/bench/results.json");
+        .expect("docs/bench/results.json")
+    }
+
+    #[test]
+    fn the_rounds_ratios_are_printed_as_min_median_max() {
+        let text = committed();
         let mut results: Results = serde_json::from_str(&text).expect("a results file");
         assert!(!results.markdown().contains("rounds"));
         let round = |cpu: f64| Ratios {
@@ -581,11 +586,7 @@ mod tests {
 
     #[test]
     fn the_committed_results_read_back_and_redraw() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../docs/bench/results.json"
-        ))
-        .expect("docs/bench/results.json");
+        let text = committed();
         let results: Results = serde_json::from_str(&text).expect("a results file");
         assert!(results.failures().is_empty());
         let markdown = results.markdown();
@@ -607,11 +608,7 @@ mod tests {
 
     #[test]
     fn a_run_from_before_the_protocol_was_a_setting_reads_as_http1() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../docs/bench/results.json"
-        ))
-        .expect("docs/bench/results.json");
+        let text = committed();
         let mut value: serde_json::Value = serde_json::from_str(&text).expect("JSON");
         let settings = value["settings"].as_object_mut().expect("settings");
         assert!(settings.remove("service_upstream").is_some());
