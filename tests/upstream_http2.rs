@@ -285,3 +285,157 @@ async fn a_proxy_named_in_the_environment_carries_the_calls() {
     send_text(&service, "hello through a proxy").await;
     assert_eq!(message_posts(&seen), [http::Version::HTTP_11]);
 }
+
+/// What an HTTP/2 upstream written with `h2` directly does with the message requests it gets.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Allows `max_streams` streams at once on a connection, and answers each after `delay`.
+    Slow { max_streams: u32, delay: Duration },
+    /// Resets the first message request's stream with `REFUSED_STREAM` (unprocessed, RFC 9113),
+    /// then answers.
+    RefusesTheFirst,
+    /// Answers one request per connection, then closes it gracefully (`GOAWAY`).
+    OneAnswerPerConnection,
+}
+
+/// What such an upstream saw: its connections, the message requests it received, and those it
+/// answered.
+#[derive(Default)]
+struct Counted {
+    connections: std::sync::atomic::AtomicUsize,
+    received: std::sync::atomic::AtomicUsize,
+    answered: std::sync::atomic::AtomicUsize,
+}
+
+impl Counted {
+    fn get(counter: &std::sync::atomic::AtomicUsize) -> usize {
+        counter.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// An h2c upstream on loopback behaving as `behaviour`; answers its base URL and its counts.
+async fn h2_upstream(behaviour: Behaviour) -> (String, Arc<Counted>) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let counted = Arc::new(Counted::default());
+    let counts = counted.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            counts.connections.fetch_add(1, SeqCst);
+            let counts = counts.clone();
+            tokio::spawn(async move {
+                let mut builder = h2::server::Builder::new();
+                let mut delay = Duration::ZERO;
+                if let Behaviour::Slow {
+                    max_streams,
+                    delay: slow,
+                } = behaviour
+                {
+                    builder.max_concurrent_streams(max_streams);
+                    delay = slow;
+                }
+                let Ok(mut connection) = builder.handshake::<_, bytes::Bytes>(tcp).await else {
+                    return;
+                };
+                while let Some(Ok((request, mut respond))) = connection.accept().await {
+                    let message = request.method() == http::Method::POST;
+                    if message {
+                        let received = counts.received.fetch_add(1, SeqCst) + 1;
+                        if matches!(behaviour, Behaviour::RefusesTheFirst) && received == 1 {
+                            respond.send_reset(h2::Reason::REFUSED_STREAM);
+                            continue;
+                        }
+                    }
+                    let counts = counts.clone();
+                    let answer = async move {
+                        let mut body = request.into_body();
+                        while let Some(Ok(chunk)) = body.data().await {
+                            let _ = body.flow_control().release_capacity(chunk.len());
+                        }
+                        tokio::time::sleep(delay).await;
+                        let head = http::Response::builder()
+                            .header("content-type", "application/json")
+                            .body(())
+                            .expect("a response head");
+                        if let Ok(mut stream) = respond.send_response(head, false) {
+                            let sent =
+                                stream.send_data(bytes::Bytes::from_static(SENT.as_bytes()), true);
+                            if sent.is_ok() && message {
+                                counts.answered.fetch_add(1, SeqCst);
+                            }
+                        }
+                    };
+                    if let Behaviour::OneAnswerPerConnection = behaviour {
+                        answer.await;
+                        if message {
+                            connection.graceful_shutdown();
+                        }
+                    } else {
+                        tokio::spawn(answer);
+                    }
+                }
+            });
+        }
+    });
+    (url, counted)
+}
+
+/// The service sending to `url` in h2c.
+async fn h2c_service(url: &str) -> Service {
+    let mut command = cloud_service(url);
+    command.arg("--upstream-http2-prior-knowledge");
+    Service::launch(command).await
+}
+
+/// An API that allows one stream per connection gets the calls that find its connection busy on
+/// another connection, rather than queued behind one another (hyper's client, which the message
+/// path used before, never opens a second HTTP/2 connection to a host).
+#[tokio::test]
+async fn calls_beyond_the_streams_a_connection_allows_go_over_another() {
+    let (url, counted) = h2_upstream(Behaviour::Slow {
+        max_streams: 1,
+        delay: Duration::from_millis(300),
+    })
+    .await;
+    let service = h2c_service(&url).await;
+    // The first call opens a connection and learns the API's settings.
+    send_text(&service, "first").await;
+    let calls = (0..4).map(|i| {
+        let service = &service;
+        async move { send_text(service, &format!("at once {i}")).await }
+    });
+    futures_util::future::join_all(calls).await;
+    assert_eq!(Counted::get(&counted.received), 5);
+    assert_eq!(Counted::get(&counted.answered), 5);
+    assert!(
+        Counted::get(&counted.connections) >= 2,
+        "{} connection(s) for 4 calls at once, 1 stream each",
+        Counted::get(&counted.connections)
+    );
+}
+
+/// A stream the API resets with `REFUSED_STREAM` was not processed (RFC 9113 §8.7): the call is
+/// sent again and succeeds, and the API answered it once.
+#[tokio::test]
+async fn a_stream_the_api_refuses_unprocessed_is_sent_again() {
+    let (url, counted) = h2_upstream(Behaviour::RefusesTheFirst).await;
+    let service = h2c_service(&url).await;
+    send_text(&service, "refused, then sent").await;
+    assert_eq!(Counted::get(&counted.received), 2);
+    assert_eq!(Counted::get(&counted.answered), 1);
+}
+
+/// An API that closes its connection after each answer (as servers do to idle or old ones) gets
+/// each call on a new one; none is lost or sent twice.
+#[tokio::test]
+async fn a_connection_the_api_closed_is_replaced() {
+    let (url, counted) = h2_upstream(Behaviour::OneAnswerPerConnection).await;
+    let service = h2c_service(&url).await;
+    for i in 0..3 {
+        send_text(&service, &format!("call {i}")).await;
+    }
+    assert_eq!(Counted::get(&counted.answered), 3);
+    assert_eq!(Counted::get(&counted.received), 3);
+    assert!(Counted::get(&counted.connections) >= 3);
+}

@@ -1,21 +1,24 @@
-//! The HTTP client of the message path: hyper's pooled client, called with the request built from
-//! parts made once (the endpoint's parsed URI, the fixed headers), where `reqwest` would format
-//! and parse the URL twice per request and run its redirect and retry layers (together about a
-//! fifth of the service's own work per message).
+//! The HTTP client of the message path, called with the request built from parts made once (the
+//! endpoint's parsed URI, the fixed headers), where `reqwest` would format and parse the URL twice
+//! per request and run its redirect and retry layers (together about a fifth of the service's own
+//! work per message). HTTP/2 is driven with `h2` directly ([`super::http2`]): over TLS when the
+//! API chooses `h2` in the handshake, as the Cloud API does, and in plaintext with prior knowledge
+//! when asked; HTTP/1.1 goes through hyper's pooled client.
 //!
 //! It speaks what `reqwest` spoke: rustls with the platform's roots (plus the extra CA, if any),
-//! HTTP/2 when the API offers it in the TLS handshake or with prior knowledge when asked, TCP
-//! without Nagle, the same connect timeout and pool. It is used only where it behaves exactly as
-//! `reqwest` did: when no proxy variable (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, minus
-//! `NO_PROXY`) applies to the API and its URL carries no user name; otherwise `reqwest` carries
-//! the calls as before. Media uploads and downloads (streamed bodies, multipart) and the
+//! TCP without Nagle, the same connect timeout and HTTP/1.1 pool. It is used only where it
+//! behaves as `reqwest` did: when no proxy variable (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+//! minus `NO_PROXY`) applies to the API and its URL carries no user name; otherwise `reqwest`
+//! carries the calls as before. Media uploads and downloads (streamed bodies, multipart) and the
 //! On-Premises login always go through `reqwest`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use http::uri::Scheme;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -28,14 +31,16 @@ use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
+use super::http2::{self, Connections, Sent, announced_length};
 use super::{MAX_ANSWER_BYTES, RawAnswer};
 use crate::lanes::PerLane;
 
 /// How a request failed before an answer was read whole, as text not yet redacted.
 #[derive(Debug)]
 pub(super) enum TransportError {
-    /// The connection (TCP or TLS) could not be made: nothing was sent.
-    Connect(String),
+    /// Nothing was sent: the connection (TCP, TLS, HTTP/2) could not be made, or it closed before
+    /// the request was queued on it, or the API refused the request's HTTP/2 stream unprocessed.
+    NotSent(String),
     /// The request could have reached the API (sent whole or in part, or the answer broke off).
     Broken(String),
 }
@@ -58,6 +63,18 @@ type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// own thread; then one for every other thread (health probes, the CLI, tests).
 pub(super) struct Direct {
     pools: PerLane<Pool>,
+    /// HTTP/2 driven directly, where the API may speak it: over TLS (if it chooses `h2` in the
+    /// handshake), or in plaintext when told it speaks h2c.
+    http2: Option<Http2>,
+}
+
+/// The message path's HTTP/2 connections (see [`super::http2`]), per event loop.
+struct Http2 {
+    connections: PerLane<Connections>,
+    connector: HttpsConnector<HttpConnector>,
+    builder: h2::client::Builder,
+    /// Set when the API chose HTTP/1.1 in a TLS handshake: hyper's pool carries the calls since.
+    chose_http1: AtomicBool,
 }
 
 /// The headers every request carries, as `reqwest` sent them.
@@ -100,7 +117,16 @@ impl Direct {
         // Each pool keeps up to the idle cap, as Envoy's per-worker pools do: shared out among
         // them, a thread busier than its share would close connections and open new ones.
         let pools = PerLane::new(|| builder.build(https.clone()));
-        Ok(Some(Direct { pools }))
+        let http2 =
+            (settings.http2_prior_knowledge || base.scheme() == Some(&Scheme::HTTPS)).then(|| {
+                Http2 {
+                    connections: PerLane::new(Connections::default),
+                    connector: https.clone(),
+                    builder: http2::builder(),
+                    chose_http1: AtomicBool::new(false),
+                }
+            });
+        Ok(Some(Direct { pools, http2 }))
     }
 
     /// Sends one request and reads its answer (up to [`MAX_ANSWER_BYTES`]). The caller bounds
@@ -113,20 +139,42 @@ impl Direct {
         extra: HeaderMap,
         body: Bytes,
     ) -> Result<RawAnswer, TransportError> {
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = method;
-        *request.uri_mut() = uri.clone();
-        let headers = request.headers_mut();
-        headers.reserve(4 + extra.len());
+        let mut head = Request::new(());
+        *head.method_mut() = method;
+        *head.uri_mut() = uri.clone();
+        let headers = head.headers_mut();
+        headers.reserve(5 + extra.len());
         headers.insert(CONTENT_TYPE, JSON.clone());
         headers.insert(USER_AGENT, USER_AGENT_VALUE.clone());
         headers.insert(ACCEPT, ANY.clone());
         headers.insert(AUTHORIZATION, authorization.clone());
+        if !body.is_empty() {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
         headers.extend(extra);
+        let (head, body) = match &self.http2 {
+            Some(http2) if !http2.chose_http1.load(Ordering::Relaxed) => {
+                match http2
+                    .connections
+                    .get()
+                    .send(&http2.connector, &http2.builder, head, body)
+                    .await?
+                {
+                    Sent::Answered(answer) => return Ok(answer),
+                    Sent::NotHttp2(head, body) => {
+                        http2.chose_http1.store(true, Ordering::Relaxed);
+                        (head, body)
+                    }
+                }
+            }
+            _ => (head, body),
+        };
+        let (parts, ()) = head.into_parts();
+        let request = Request::from_parts(parts, Full::new(body));
         let response = self.pools.get().request(request).await.map_err(|error| {
             let text = error_text(&error);
             if error.is_connect() {
-                TransportError::Connect(text)
+                TransportError::NotSent(text)
             } else {
                 TransportError::Broken(text)
             }
@@ -147,11 +195,7 @@ async fn read_body(
     headers: &HeaderMap,
     mut body: Incoming,
 ) -> Result<Option<Bytes>, TransportError> {
-    let announced = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok())
-        .unwrap_or(0);
+    let announced = announced_length(headers);
     if announced > MAX_ANSWER_BYTES as u64 {
         return Ok(None);
     }
@@ -205,7 +249,7 @@ fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<ClientConfig, String> {
 }
 
 /// An error's text with its causes (hyper's says what failed, its causes why).
-fn error_text(error: &dyn std::error::Error) -> String {
+pub(super) fn error_text(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

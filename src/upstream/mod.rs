@@ -16,6 +16,7 @@ mod auth;
 pub mod check;
 mod direct;
 mod error;
+mod http2;
 mod media;
 mod redact;
 mod retry;
@@ -908,7 +909,7 @@ impl Upstream {
             Ok(Err(Failed::Direct(error))) => {
                 let redactor = self.redactor(body);
                 Err(match error {
-                    TransportError::Connect(text) => {
+                    TransportError::NotSent(text) => {
                         UpstreamError::Unreachable(redactor.redact(&text))
                     }
                     TransportError::Broken(text) => {
