@@ -305,6 +305,8 @@ struct Counted {
     connections: std::sync::atomic::AtomicUsize,
     received: std::sync::atomic::AtomicUsize,
     answered: std::sync::atomic::AtomicUsize,
+    /// The connections (by order of arrival) that carried message requests.
+    carrying_messages: Mutex<std::collections::BTreeSet<usize>>,
 }
 
 impl Counted {
@@ -322,7 +324,7 @@ async fn h2_upstream(behaviour: Behaviour) -> (String, Arc<Counted>) {
     let counts = counted.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            counts.connections.fetch_add(1, SeqCst);
+            let connection_number = counts.connections.fetch_add(1, SeqCst);
             let counts = counts.clone();
             tokio::spawn(async move {
                 let mut builder = h2::server::Builder::new();
@@ -341,6 +343,11 @@ async fn h2_upstream(behaviour: Behaviour) -> (String, Arc<Counted>) {
                 while let Some(Ok((request, mut respond))) = connection.accept().await {
                     let message = request.method() == http::Method::POST;
                     if message {
+                        counts
+                            .carrying_messages
+                            .lock()
+                            .expect("the record")
+                            .insert(connection_number);
                         let received = counts.received.fetch_add(1, SeqCst) + 1;
                         if matches!(behaviour, Behaviour::RefusesTheFirst) && received == 1 {
                             respond.send_reset(h2::Reason::REFUSED_STREAM);
@@ -438,4 +445,47 @@ async fn a_connection_the_api_closed_is_replaced() {
     assert_eq!(Counted::get(&counted.answered), 3);
     assert_eq!(Counted::get(&counted.received), 3);
     assert!(Counted::get(&counted.connections) >= 3);
+}
+
+/// Senders on the same API share its HTTP/2 connections: two numbers' calls, made one after the
+/// other over one gRPC connection (so on one event loop), go over one connection to the API.
+#[tokio::test]
+async fn senders_on_the_same_api_share_its_connections() {
+    let (url, counted) = h2_upstream(Behaviour::Slow {
+        max_streams: 100,
+        delay: Duration::ZERO,
+    })
+    .await;
+    let senders = tempfile_with(&format!(
+        "[[sender]]\nname = \"first\"\nflavor = \"cloud\"\nphone_number_id = \"1234567890\"\n\
+         base_url = \"{url}\"\ntoken_env = \"WHATSAPP_GRPC_ACCESS_TOKEN\"\n\n\
+         [[sender]]\nname = \"second\"\nflavor = \"cloud\"\nphone_number_id = \"1234567891\"\n\
+         base_url = \"{url}\"\ntoken_env = \"WHATSAPP_GRPC_ACCESS_TOKEN\"\n"
+    ));
+    let mut command = std::process::Command::new(BINARY);
+    command
+        .args([
+            "serve",
+            "--senders",
+            senders.path(),
+            "--upstream-http2-prior-knowledge",
+        ])
+        .env("WHATSAPP_GRPC_ACCESS_TOKEN", "test-token");
+    let service = Service::launch(command).await;
+    let mut client = MessagingServiceClient::new(service.channel().await);
+    for sender in ["first", "second", "first", "second"] {
+        let mut message = request(text("shared"));
+        message.sender = sender.into();
+        let sent = tokio::time::timeout(Duration::from_secs(10), client.send_message(message))
+            .await
+            .expect("an answer in time")
+            .unwrap_or_else(|status| panic!("sent: {status:?}\n{}", service.log()));
+        assert_eq!(sent.into_inner().message_id, "wamid.h2");
+    }
+    assert_eq!(Counted::get(&counted.answered), 4);
+    let carrying = counted.carrying_messages.lock().expect("the record").len();
+    assert_eq!(
+        carrying, 1,
+        "the two senders' messages went over {carrying} connections"
+    );
 }

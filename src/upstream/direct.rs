@@ -13,7 +13,7 @@
 //! On-Premises login always go through `reqwest`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -65,16 +65,49 @@ pub(super) struct Direct {
     pools: PerLane<Pool>,
     /// HTTP/2 driven directly, where the API may speak it: over TLS (if it chooses `h2` in the
     /// handshake), or in plaintext when told it speaks h2c.
-    http2: Option<Http2>,
+    http2: Option<Arc<Http2>>,
 }
 
-/// The message path's HTTP/2 connections (see [`super::http2`]), per event loop.
+/// The message path's HTTP/2 connections (see [`super::http2`]), per event loop, shared by every
+/// sender of the process with the same API origin and connection settings: HTTP/2 multiplexes
+/// their calls (each request carries its own token), and another connection is opened when the
+/// streams of those open are all in use. One number's calls thus share a connection with
+/// another's, as a browser's tabs share one per site, rather than each keeping its own.
 struct Http2 {
     connections: PerLane<Connections>,
     connector: HttpsConnector<HttpConnector>,
     builder: h2::client::Builder,
     /// Set when the API chose HTTP/1.1 in a TLS handshake: hyper's pool carries the calls since.
     chose_http1: AtomicBool,
+}
+
+/// What senders must have in common to share their HTTP/2 connections.
+#[derive(PartialEq, Eq)]
+struct Sharing {
+    /// `scheme://host:port`.
+    origin: String,
+    extra_ca_pem: Option<Vec<u8>>,
+    connect_timeout: Duration,
+    prior_knowledge: bool,
+}
+
+/// The [`Http2`] of the senders alive that share `sharing`, else a new one from `make`. Only the
+/// live ones are kept (by weak reference), so the list is as long as the distinct settings of
+/// the senders in use.
+fn shared(sharing: Sharing, make: impl FnOnce() -> Http2) -> Arc<Http2> {
+    static SHARED: Mutex<Vec<(Sharing, Weak<Http2>)>> = Mutex::new(Vec::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    shared.retain(|(_, http2)| http2.strong_count() > 0);
+    if let Some(http2) = shared
+        .iter()
+        .find(|(settings, _)| *settings == sharing)
+        .and_then(|(_, http2)| http2.upgrade())
+    {
+        return http2;
+    }
+    let http2 = Arc::new(make());
+    shared.push((sharing, Arc::downgrade(&http2)));
+    http2
 }
 
 /// The headers every request carries, as `reqwest` sent them.
@@ -119,12 +152,22 @@ impl Direct {
         let pools = PerLane::new(|| builder.build(https.clone()));
         let http2 =
             (settings.http2_prior_knowledge || base.scheme() == Some(&Scheme::HTTPS)).then(|| {
-                Http2 {
+                let sharing = Sharing {
+                    origin: format!(
+                        "{}://{}",
+                        base.scheme_str().unwrap_or_default(),
+                        base.authority().map_or("", |authority| authority.as_str())
+                    ),
+                    extra_ca_pem: settings.extra_ca_pem.map(<[u8]>::to_vec),
+                    connect_timeout: settings.connect_timeout,
+                    prior_knowledge: settings.http2_prior_knowledge,
+                };
+                shared(sharing, || Http2 {
                     connections: PerLane::new(Connections::default),
                     connector: https.clone(),
                     builder: http2::builder(),
                     chose_http1: AtomicBool::new(false),
-                }
+                })
             });
         Ok(Some(Direct { pools, http2 }))
     }
