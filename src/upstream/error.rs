@@ -26,7 +26,8 @@ pub enum UpstreamError {
     },
 
     /// The request never left: the API could not be reached (connection refused, DNS, TLS
-    /// handshake). Nothing was sent; a retry is safe.
+    /// handshake), or its HTTP/2 connection closed before the request was queued, or the API
+    /// refused its stream unprocessed. Nothing was processed; a retry is safe.
     #[error("the upstream could not be reached: {0}")]
     Unreachable(String),
 

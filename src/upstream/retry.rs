@@ -2,7 +2,8 @@
 //! sender may add: the API is asked again only when it cannot have processed the request.
 //!
 //! - **Retried**: the connection was never made ([`UpstreamError::Unreachable`]: refused, DNS, TLS
-//!   handshake); the API's own JSON saying it rate-limited the request (HTTP 429, or codes 4,
+//!   handshake; or, over HTTP/2, the request was not queued before its connection closed, or the
+//!   API refused its stream unprocessed); the API's own JSON saying it rate-limited the request (HTTP 429, or codes 4,
 //!   80007, 130429, 131048, 133016); the API's own JSON saying it is not ready (codes 1011, 131016,
 //!   or HTTP 503).
 //! - **Never retried**: code 131056 (the per-recipient pair limit: the same recipient again within
