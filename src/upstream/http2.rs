@@ -5,10 +5,12 @@
 //! use the window: two tasks, their wake-ups, and a second `writev` for the body when calls arrive
 //! one at a time.
 //!
-//! Connections are kept per event loop (see [`crate::lanes`]) and shared by its calls: a call
-//! takes the first live connection with a stream free (by the count the peer allows), and a new
-//! one is opened, one at a time, only when none has. A connection the peer closed or broke is
-//! dropped at the next call that looks at it.
+//! Connections are kept per event loop (see [`crate::lanes`]) and shared by its calls, those of
+//! every sender on the same API (see `direct.rs`): a call takes the first live connection with a
+//! stream free (by the count the peer allows), and a new one is opened, one at a time, only when
+//! none has. A connection the peer closed or broke is
+//! dropped at the next call that looks at it; one no call used for a whole [`IDLE_TIMEOUT`] (a
+//! burst's extra ones, say) is closed by its own task, as hyper's pool closed its idle ones.
 //!
 //! A request that fails before it is queued on a connection (the connection closed in the
 //! meantime), or whose stream the API refused unprocessed (`REFUSED_STREAM`, or above the last
@@ -16,9 +18,10 @@
 //! again); any other failure once it is queued is [`TransportError::Broken`]: the API may have
 //! received it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use h2::client::SendRequest;
@@ -41,6 +44,14 @@ const MAX_FRAME_SIZE: u32 = 16 * 1024;
 const MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
 const INITIAL_MAX_SEND_STREAMS: usize = 100;
 
+/// How long a connection may go unused before it is closed (hyper's pool's idle timeout): it is
+/// closed at the first check (every `IDLE_TIMEOUT`) that finds it had no call since the last one
+/// and none in progress, so after one to two of these.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The stream count of a connection closed for being idle: no stream can be taken on it.
+const CLOSED: usize = usize::MAX;
+
 /// What happened to a request offered to HTTP/2.
 pub(super) enum Sent {
     /// The API answered.
@@ -50,29 +61,43 @@ pub(super) enum Sent {
     NotHttp2(Request<()>, Bytes),
 }
 
-/// The HTTP/2 connections of one sender on one event loop.
-#[derive(Default)]
+/// The HTTP/2 connections to one API on one event loop.
 pub(super) struct Connections {
     live: Mutex<Vec<Live>>,
     /// Held while a connection is being opened, so that the calls that found none wait for it
     /// rather than each open its own.
     opening: tokio::sync::Mutex<()>,
+    idle_timeout: Duration,
+}
+
+impl Default for Connections {
+    fn default() -> Connections {
+        Connections::with_idle_timeout(IDLE_TIMEOUT)
+    }
 }
 
 /// One open connection.
 #[derive(Clone)]
 struct Live {
     send: SendRequest<Bytes>,
-    /// Its streams in use (each request holds one until its answer is read).
-    streams: Arc<AtomicUsize>,
+    usage: Arc<Usage>,
+}
+
+/// How a connection is used, as its calls and its task see it.
+#[derive(Default)]
+struct Usage {
+    /// Its streams in use (each request holds one until its answer is read), or [`CLOSED`].
+    streams: AtomicUsize,
+    /// Whether a call took a stream since its task last looked.
+    used: AtomicBool,
 }
 
 /// A stream counted on its connection until dropped.
-struct StreamHeld(Arc<AtomicUsize>);
+struct StreamHeld(Arc<Usage>);
 
 impl Drop for StreamHeld {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.streams.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -80,23 +105,35 @@ impl Live {
     /// Whether the connection still takes requests (a closed or broken one does not).
     fn is_open(&mut self) -> bool {
         let mut context = Context::from_waker(Waker::noop());
-        !matches!(self.send.poll_ready(&mut context), Poll::Ready(Err(_)))
+        self.usage.streams.load(Ordering::Relaxed) != CLOSED
+            && !matches!(self.send.poll_ready(&mut context), Poll::Ready(Err(_)))
     }
 
     /// A stream on it, if one is free.
     fn take_stream(&self) -> Option<(SendRequest<Bytes>, StreamHeld)> {
-        let allowed = self.send.current_max_send_streams().max(1);
-        let streams = &self.streams;
-        streams
+        let allowed = self.send.current_max_send_streams().clamp(1, CLOSED - 1);
+        let usage = &self.usage;
+        usage
+            .streams
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < allowed).then_some(n + 1)
             })
-            .ok()
-            .map(|_| (self.send.clone(), StreamHeld(streams.clone())))
+            .ok()?;
+        usage.used.store(true, Ordering::Relaxed);
+        Some((self.send.clone(), StreamHeld(usage.clone())))
     }
 }
 
 impl Connections {
+    /// None yet; each one opened is closed once unused for `idle_timeout` (checked that often).
+    fn with_idle_timeout(idle_timeout: Duration) -> Connections {
+        Connections {
+            live: Mutex::default(),
+            opening: tokio::sync::Mutex::default(),
+            idle_timeout,
+        }
+    }
+
     /// A stream on a live connection with one free, dropping the closed ones met on the way.
     fn free_stream(&self) -> Option<(SendRequest<Bytes>, StreamHeld)> {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
@@ -160,13 +197,19 @@ impl Connections {
         if let Some(stream) = self.free_stream() {
             return Ok(Some(stream));
         }
-        let Some(send) = connect(connector, builder, uri.clone()).await? else {
+        let usage = Arc::<Usage>::default();
+        let Some(send) = connect(
+            connector,
+            builder,
+            uri.clone(),
+            usage.clone(),
+            self.idle_timeout,
+        )
+        .await?
+        else {
             return Ok(None);
         };
-        let live = Live {
-            send,
-            streams: Arc::default(),
-        };
+        let live = Live { send, usage };
         // A new connection has every stream free (at least one is always counted allowed).
         let stream = live
             .take_stream()
@@ -226,11 +269,13 @@ pub(super) fn announced_length(headers: &HeaderMap) -> u64 {
 
 /// Connects to `uri`'s host (TCP, then TLS when `https`), and shakes hands in HTTP/2 unless the
 /// TLS handshake chose HTTP/1.1 (`None`). The connection is driven by a task on this thread's
-/// runtime.
+/// runtime, which closes it once `usage` shows it unused for `idle_timeout`.
 async fn connect(
     connector: &HttpsConnector<HttpConnector>,
     builder: &h2::client::Builder,
     uri: Uri,
+    usage: Arc<Usage>,
+    idle_timeout: Duration,
 ) -> Result<Option<SendRequest<Bytes>>, TransportError> {
     let mut connector = connector.clone();
     let io = connector
@@ -243,12 +288,41 @@ async fn connect(
             .handshake::<_, Bytes>(TokioIo::new(io))
             .await
             .map_err(|error| TransportError::NotSent(error_text(&error)))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        tokio::spawn(drive(connection, usage, idle_timeout));
         return Ok(Some(send));
     }
     Ok(None)
+}
+
+/// Drives `connection` until it ends, or until a check (every `idle_timeout`) finds that no call
+/// took a stream on it since the previous one and none holds one: it is then marked [`CLOSED`],
+/// so that no call takes it any more, and dropped, which closes it.
+async fn drive<T>(
+    connection: h2::client::Connection<T, Bytes>,
+    usage: Arc<Usage>,
+    idle_timeout: Duration,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut connection = std::pin::pin!(connection);
+    let mut check =
+        tokio::time::interval_at(tokio::time::Instant::now() + idle_timeout, idle_timeout);
+    loop {
+        tokio::select! {
+            _ = &mut connection => return,
+            _ = check.tick() => {
+                let used = usage.used.swap(false, Ordering::Relaxed);
+                if !used
+                    && usage
+                        .streams
+                        .compare_exchange(0, CLOSED, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 fn is_tls(io: &hyper_rustls::MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>) -> bool {
@@ -266,4 +340,102 @@ pub(super) fn builder() -> h2::client::Builder {
         .initial_max_send_streams(INITIAL_MAX_SEND_STREAMS)
         .enable_push(false);
     builder
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper_rustls::HttpsConnectorBuilder;
+    use tokio::net::TcpListener;
+
+    /// An h2c server on loopback answering each request (with an empty 200) after `delay`;
+    /// answers its address, the connections it accepted, and those that have ended.
+    async fn server(delay: Duration) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = format!("http://{}/", listener.local_addr().expect("address"));
+        let (accepted, ended) = (Arc::<AtomicUsize>::default(), Arc::<AtomicUsize>::default());
+        let (accepting, ending) = (accepted.clone(), ended.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                accepting.fetch_add(1, Ordering::SeqCst);
+                let ending = ending.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut connection) = h2::server::handshake(tcp).await {
+                        while let Some(Ok((_, mut respond))) = connection.accept().await {
+                            tokio::spawn(async move {
+                                tokio::time::sleep(delay).await;
+                                let _ = respond.send_response(Response::new(()), true);
+                            });
+                        }
+                    }
+                    ending.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        (address, accepted, ended)
+    }
+
+    fn connector() -> HttpsConnector<HttpConnector> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http2()
+            .wrap_connector(http)
+    }
+
+    async fn get(connections: &Connections, address: &str) -> http::StatusCode {
+        let head = Request::get(address).body(()).expect("a request");
+        match connections
+            .send(&connector(), &builder(), head, Bytes::new())
+            .await
+        {
+            Ok(Sent::Answered(answer)) => answer.status,
+            Ok(Sent::NotHttp2(..)) => panic!("h2c is HTTP/2"),
+            Err(error) => panic!("{error:?}"),
+        }
+    }
+
+    /// Waits (up to 5 s) until `counter` reaches `value`.
+    async fn until(counter: &AtomicUsize, value: usize) {
+        let waited = tokio::time::timeout(Duration::from_secs(5), async {
+            while counter.load(Ordering::SeqCst) < value {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "{} of {value}",
+            counter.load(Ordering::SeqCst)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unused_connection_is_closed_and_the_next_call_opens_another() {
+        let (address, accepted, ended) = server(Duration::ZERO).await;
+        let connections = Connections::with_idle_timeout(Duration::from_millis(100));
+        assert_eq!(get(&connections, &address).await, http::StatusCode::OK);
+        until(&ended, 1).await;
+        assert_eq!(get(&connections, &address).await, http::StatusCode::OK);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_connection_with_a_call_in_progress_is_kept() {
+        // The answer takes several idle checks' time; the connection stays for it.
+        let (address, accepted, ended) = server(Duration::from_millis(450)).await;
+        let connections = Connections::with_idle_timeout(Duration::from_millis(100));
+        assert_eq!(get(&connections, &address).await, http::StatusCode::OK);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(ended.load(Ordering::SeqCst), 0);
+    }
 }
