@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use http::uri::Scheme;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
@@ -31,19 +31,10 @@ use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use super::http2::{self, Connections, Sent, announced_length};
-use super::{MAX_ANSWER_BYTES, RawAnswer};
+use super::error::{TransportError, with_causes};
+use super::http2::{self, Connections, Sent};
+use super::{BoundedBody, RawAnswer};
 use crate::lanes::PerLane;
-
-/// How a request failed before an answer was read whole, as text not yet redacted.
-#[derive(Debug)]
-pub(super) enum TransportError {
-    /// Nothing was sent: the connection (TCP, TLS, HTTP/2) could not be made, or it closed before
-    /// the request was queued on it, or the API refused the request's HTTP/2 stream unprocessed.
-    NotSent(String),
-    /// The request could have reached the API (sent whole or in part, or the answer broke off).
-    Broken(String),
-}
 
 /// The parts of the client's configuration it needs.
 pub(super) struct Settings<'a> {
@@ -172,7 +163,7 @@ impl Direct {
         Ok(Some(Direct { pools, http2 }))
     }
 
-    /// Sends one request and reads its answer (up to [`MAX_ANSWER_BYTES`]). The caller bounds
+    /// Sends one request and reads its answer (up to [`super::MAX_ANSWER_BYTES`]). The caller bounds
     /// it in time.
     pub async fn send(
         &self,
@@ -215,7 +206,7 @@ impl Direct {
         let (parts, ()) = head.into_parts();
         let request = Request::from_parts(parts, Full::new(body));
         let response = self.pools.get().request(request).await.map_err(|error| {
-            let text = error_text(&error);
+            let text = with_causes(&error);
             if error.is_connect() {
                 TransportError::NotSent(text)
             } else {
@@ -232,28 +223,24 @@ impl Direct {
     }
 }
 
-/// Reads a body up to [`MAX_ANSWER_BYTES`], never buffering more: `None` when it is (or its
+/// Reads a body up to [`super::MAX_ANSWER_BYTES`], never buffering more: `None` when it is (or its
 /// `Content-Length` announces it is) larger.
 async fn read_body(
     headers: &HeaderMap,
     mut body: Incoming,
 ) -> Result<Option<Bytes>, TransportError> {
-    let announced = announced_length(headers);
-    if announced > MAX_ANSWER_BYTES as u64 {
+    let Some(mut read) = BoundedBody::announced(headers) else {
         return Ok(None);
-    }
-    // `announced` is at most the bound here.
-    let mut read = BytesMut::with_capacity(announced as usize);
+    };
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| TransportError::Broken(error_text(&error)))?;
-        if let Ok(chunk) = frame.into_data() {
-            if read.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Ok(None);
-            }
-            read.extend_from_slice(&chunk);
+        let frame = frame.map_err(|error| TransportError::Broken(with_causes(&error)))?;
+        if let Ok(chunk) = frame.into_data()
+            && !read.push(&chunk)
+        {
+            return Ok(None);
         }
     }
-    Ok(Some(read.freeze()))
+    Ok(Some(read.finish()))
 }
 
 /// rustls as `reqwest` set it up: the platform's verifier, with the extra CA certificates as more
@@ -289,16 +276,4 @@ fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<ClientConfig, String> {
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth())
-}
-
-/// An error's text with its causes (hyper's says what failed, its causes why).
-pub(super) fn error_text(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -257,3 +257,27 @@ mod tests {
         }
     }
 }
+
+/// How a request of the message path's own clients failed before an answer was read whole, as
+/// text not yet redacted.
+#[derive(Debug)]
+pub(super) enum TransportError {
+    /// Nothing was sent: the connection (TCP, TLS, HTTP/2) could not be made, or it closed before
+    /// the request was queued on it, or the API refused the request's HTTP/2 stream unprocessed.
+    NotSent(String),
+    /// The request could have reached the API (sent whole or in part, or the answer broke off).
+    Broken(String),
+}
+
+/// An error's text with its causes (a client's error says what failed, its causes why), not yet
+/// redacted.
+pub(super) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

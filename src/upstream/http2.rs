@@ -23,17 +23,16 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use h2::client::SendRequest;
-use http::header::CONTENT_LENGTH;
-use http::{HeaderMap, Request, Response, Uri};
+use http::{Request, Response, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::{Connection, HttpConnector};
 use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
-use super::direct::{TransportError, error_text};
-use super::{MAX_ANSWER_BYTES, RawAnswer};
+use super::error::{TransportError, with_causes};
+use super::{BoundedBody, RawAnswer};
 
 /// hyper's client defaults, kept: the windows it offers the API (5 MiB for the connection, 2 MiB a
 /// stream), the frame size, the head size it accepts, and the streams it assumes the API allows
@@ -142,7 +141,7 @@ impl Connections {
     }
 
     /// Sends `head` and `body` over one of these connections, opening one if need be with
-    /// `connector`, and reads the answer (up to [`MAX_ANSWER_BYTES`]). The caller bounds it in
+    /// `connector`, and reads the answer (up to [`super::MAX_ANSWER_BYTES`]). The caller bounds it in
     /// time.
     pub async fn send(
         &self,
@@ -165,15 +164,15 @@ impl Connections {
         // was sent.
         let (response, mut stream) = send
             .send_request(head, end_of_stream)
-            .map_err(|error| TransportError::NotSent(error_text(&error)))?;
+            .map_err(|error| TransportError::NotSent(with_causes(&error)))?;
         if !end_of_stream {
             // Queued whole, behind the head: the connection sends it as the window allows.
             stream
                 .send_data(body, true)
-                .map_err(|error| TransportError::Broken(error_text(&error)))?;
+                .map_err(|error| TransportError::Broken(with_causes(&error)))?;
         }
         let response = response.await.map_err(|error| {
-            let text = error_text(&error);
+            let text = with_causes(&error);
             if unprocessed(&error) {
                 TransportError::NotSent(text)
             } else {
@@ -231,40 +230,27 @@ fn unprocessed(error: &h2::Error) -> bool {
             || error.reason() == Some(h2::Reason::REFUSED_STREAM) && error.is_reset())
 }
 
-/// The answer's status, head and body, the body read up to [`MAX_ANSWER_BYTES`] (`None` when it
+/// The answer's status, head and body, the body read up to [`super::MAX_ANSWER_BYTES`] (`None` when it
 /// is, or its `Content-Length` announces it is, larger).
 async fn read(response: Response<h2::RecvStream>) -> Result<RawAnswer, TransportError> {
     let (parts, mut body) = response.into_parts();
-    let announced = announced_length(&parts.headers);
     let mut answer = RawAnswer {
         status: parts.status,
         headers: parts.headers,
         body: None,
     };
-    if announced > MAX_ANSWER_BYTES as u64 {
+    let Some(mut read) = BoundedBody::announced(&answer.headers) else {
         return Ok(answer);
-    }
-    // `announced` is at most the bound here.
-    let mut read = BytesMut::with_capacity(announced as usize);
+    };
     while let Some(chunk) = body.data().await {
-        let chunk = chunk.map_err(|error| TransportError::Broken(error_text(&error)))?;
+        let chunk = chunk.map_err(|error| TransportError::Broken(with_causes(&error)))?;
         let _ = body.flow_control().release_capacity(chunk.len());
-        if read.len() + chunk.len() > MAX_ANSWER_BYTES {
+        if !read.push(&chunk) {
             return Ok(answer);
         }
-        read.extend_from_slice(&chunk);
     }
-    answer.body = Some(read.freeze());
+    answer.body = Some(read.finish());
     Ok(answer)
-}
-
-/// The `Content-Length` an answer announces (0 when it announces none).
-pub(super) fn announced_length(headers: &HeaderMap) -> u64 {
-    headers
-        .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok())
-        .unwrap_or(0)
 }
 
 /// Connects to `uri`'s host (TCP, then TLS when `https`), and shakes hands in HTTP/2 unless the
@@ -281,13 +267,13 @@ async fn connect(
     let io = connector
         .call(uri)
         .await
-        .map_err(|error| TransportError::NotSent(error_text(&*error)))?;
+        .map_err(|error| TransportError::NotSent(with_causes(&*error)))?;
     let connected = io.connected();
     if connected.is_negotiated_h2() || !is_tls(&io) {
         let (send, connection) = builder
             .handshake::<_, Bytes>(TokioIo::new(io))
             .await
-            .map_err(|error| TransportError::NotSent(error_text(&error)))?;
+            .map_err(|error| TransportError::NotSent(with_causes(&error)))?;
         tokio::spawn(drive(connection, usage, idle_timeout));
         return Ok(Some(send));
     }

@@ -68,7 +68,8 @@ use crate::flavor::Flavor;
 use crate::telemetry::TraceContext;
 use crate::wire::response::{CloudErrorAnswer, HealthAnswer, OnPremisesErrorAnswer, SendAnswer};
 use auth::{Auth, Bearer};
-use direct::{Direct, TransportError};
+use direct::Direct;
+use error::TransportError;
 
 /// Where the API is and how to reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -274,6 +275,44 @@ struct RawAnswer {
     body: Option<Bytes>,
 }
 
+/// An answer's body as it is read, within [`MAX_ANSWER_BYTES`]: a `Content-Length` announced over
+/// the bound is refused before anything is read, and reading stops at the first chunk that would
+/// cross it. Every client of this module reads through it.
+struct BoundedBody(BytesMut);
+
+impl BoundedBody {
+    /// Room for an announced length (0 when none is announced), or `None` when it is over the
+    /// bound.
+    fn new(announced: u64) -> Option<BoundedBody> {
+        // At most the bound, so it fits in a `usize`.
+        (announced <= MAX_ANSWER_BYTES as u64)
+            .then(|| BoundedBody(BytesMut::with_capacity(announced as usize)))
+    }
+
+    /// As [`BoundedBody::new`], for the length `headers` announce.
+    fn announced(headers: &HeaderMap) -> Option<BoundedBody> {
+        let announced = headers
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok())
+            .unwrap_or(0);
+        BoundedBody::new(announced)
+    }
+
+    /// Adds `chunk`, or answers `false` (adding nothing) when it would cross the bound.
+    fn push(&mut self, chunk: &[u8]) -> bool {
+        if self.0.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return false;
+        }
+        self.0.extend_from_slice(chunk);
+        true
+    }
+
+    fn finish(self) -> Bytes {
+        self.0.freeze()
+    }
+}
+
 /// Why an answer's body could not be read.
 enum BodyError {
     /// It is (or announced itself as) larger than [`MAX_ANSWER_BYTES`].
@@ -284,19 +323,14 @@ enum BodyError {
 /// Reads a body in chunks up to [`MAX_ANSWER_BYTES`], never buffering more; an announced
 /// `Content-Length` over the bound is refused before reading anything.
 async fn read_body(response: &mut reqwest::Response) -> Result<Bytes, BodyError> {
-    let announced = response.content_length().unwrap_or(0);
-    if announced > MAX_ANSWER_BYTES as u64 {
-        return Err(BodyError::TooLarge);
-    }
-    // `announced` is at most the bound here.
-    let mut body = BytesMut::with_capacity(announced as usize);
+    let mut body =
+        BoundedBody::new(response.content_length().unwrap_or(0)).ok_or(BodyError::TooLarge)?;
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+        if !body.push(&chunk) {
             return Err(BodyError::TooLarge);
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    Ok(body.finish())
 }
 
 /// The time a call has: the caller's deadline, if any, and the `--upstream-timeout` of each request.
@@ -1043,15 +1077,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// A transport error's text with its causes, without the URL, redacted.
 fn error_text(error: reqwest::Error, redactor: &Redactor) -> String {
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    redactor.redact(&text)
+    redactor.redact(&error::with_causes(&error.without_url()))
 }
 
 /// What a transport failure means for the message: a failed connect never sent it; anything later
@@ -1067,6 +1093,26 @@ fn transport_error(error: reqwest::Error, redactor: &Redactor) -> UpstreamError 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_is_read_up_to_its_bound_and_no_further() {
+        // An announced length over the bound is refused before anything is read.
+        assert!(BoundedBody::new(MAX_ANSWER_BYTES as u64 + 1).is_none());
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::CONTENT_LENGTH,
+            HeaderValue::from(MAX_ANSWER_BYTES + 1),
+        );
+        assert!(BoundedBody::announced(&headers).is_none());
+        // Chunks fill it up to the bound exactly; one more byte is refused and not kept.
+        let mut body = BoundedBody::announced(&HeaderMap::new()).expect("none announced");
+        assert!(body.push(&vec![b'a'; MAX_ANSWER_BYTES - 1]));
+        assert!(body.push(b"b"));
+        assert!(!body.push(b"c"));
+        let read = body.finish();
+        assert_eq!(read.len(), MAX_ANSWER_BYTES);
+        assert_eq!(read.last(), Some(&b'b'));
+    }
 
     fn with_retry_after(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
