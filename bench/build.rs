@@ -1,7 +1,8 @@
-//! Generates the `MessagingService` server trait for the bench's reference servers (the bare tonic
-//! server and the hand-written facade) with tonic-prost's own codec, as any team would: the
-//! service's generated code uses its own codec (field counting, size limits), which the references
-//! must not pay for. The messages themselves are the service's (`whatsapp_grpc::proto`).
+//! Generates the `whatsapp.v1` messages, the `MessagingService` client (the load generator's) and
+//! server (the reference servers': the bare tonic server, the hand-written facade, the floor) from
+//! the service's own `proto/`, with tonic-prost's default codec, as any team would. The bench does
+//! not link the service's library: its binary then builds while the library does, and carries none
+//! of the service's code (only its tests use the library, to check the bench's messages).
 
 use std::{env, path::PathBuf};
 
@@ -9,9 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=../proto");
     let descriptors = protox::compile(["whatsapp/v1/messaging_service.proto"], ["../proto"])?;
     tonic_prost_build::configure()
-        .build_client(false)
+        .build_client(true)
         .build_server(true)
-        .extern_path(".whatsapp.v1", "::whatsapp_grpc::proto")
         .out_dir(PathBuf::from(env::var("OUT_DIR")?))
         .compile_fds(descriptors)?;
     Ok(())

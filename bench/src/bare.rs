@@ -1,8 +1,8 @@
 //! The ceiling of gRPC on this machine: a tonic server (tonic-prost's codec, default settings) that
 //! answers `SendMessage` at once, with no validation and no upstream.
 
+use crate::proto;
 use tonic::Status;
-use whatsapp_grpc::proto;
 
 use crate::serve::SendOnly;
 

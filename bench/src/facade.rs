@@ -5,9 +5,9 @@
 //! with). The one thing it adds to "default" is the rustls provider reqwest needs in this workspace
 //! (reqwest's `rustls-no-provider`, as the service builds it), which costs nothing over plain HTTP.
 
+use crate::proto::{self, send_message_request::Content};
 use serde_json::{Value, json};
 use tonic::Status;
-use whatsapp_grpc::proto::{self, send_message_request::Content};
 
 use crate::serve::SendOnly;
 

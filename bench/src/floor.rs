@@ -6,6 +6,7 @@
 //! wake-ups of both) is in it. Opt-in (`--only ...,floor`): it tells whether a CPU target is
 //! reachable at all, not how the service compares.
 
+use crate::proto;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request as HttpRequest, header};
 use http_body_util::{BodyExt, Full};
@@ -13,7 +14,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tonic::Status;
-use whatsapp_grpc::proto;
 
 use crate::serve::SendOnly;
 

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::proto::{self, messaging_service_client::MessagingServiceClient};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use tonic::transport::Channel;
-use whatsapp_grpc::proto::{self, messaging_service_client::MessagingServiceClient};
 
 /// How long a call may take before it counts as an error.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);

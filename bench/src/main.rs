@@ -20,8 +20,9 @@ mod serve;
 mod stub;
 mod workloads;
 
-/// The server side of `MessagingService` with tonic-prost's codec, for the reference servers.
-mod pb {
+/// The `whatsapp.v1` messages, client and server, generated from the service's `proto/` with
+/// tonic-prost's default codec.
+mod proto {
     #![allow(clippy::all)]
     tonic::include_proto!("whatsapp.v1");
 }
@@ -31,7 +32,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use whatsapp_grpc::config::parse_duration;
 
 /// The Cloud phone number id the facade and the stub-direct load send to (the service's senders
 /// count up from it).
@@ -81,11 +81,11 @@ struct RunArgs {
 
     /// How long each full-throughput measurement counts (each offered rate and each message shape
     /// counts half of it).
-    #[arg(long, env = "WHATSAPP_GRPC_BENCH_DURATION", default_value = "6s", value_parser = parse_duration)]
+    #[arg(long, env = "WHATSAPP_GRPC_BENCH_DURATION", default_value = "6s", value_parser = humantime::parse_duration)]
     duration: Duration,
 
     /// The warm-up before each full-throughput measurement (half of it before the others).
-    #[arg(long, env = "WHATSAPP_GRPC_BENCH_WARMUP", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, env = "WHATSAPP_GRPC_BENCH_WARMUP", default_value = "1s", value_parser = humantime::parse_duration)]
     warmup: Duration,
 
     /// Where results.json, results.md and latency.svg are written.

@@ -166,9 +166,6 @@ pub async fn run(settings: Settings) -> Result<Results, String> {
     let started = Instant::now();
     let mut machine = Machine::read();
     let shapes = workloads::all();
-    for shape in &shapes {
-        shape.cloud_json()?;
-    }
     let ids = Arc::new(RequestIds::new());
 
     let mut stub = Process::helper("stub", &["stub"])?;

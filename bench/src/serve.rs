@@ -5,11 +5,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use crate::proto;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
-use whatsapp_grpc::proto;
 
-use crate::pb::messaging_service_server::{MessagingService, MessagingServiceServer};
+use crate::proto::messaging_service_server::{MessagingService, MessagingServiceServer};
 
 /// A reference server's one call.
 pub trait SendOnly: Send + Sync + 'static {

@@ -1,15 +1,33 @@
 //! The messages the load is made of: a short text (the common case), and, for how cost grows with
 //! work, a text at its 4,096-character limit, a full interactive list (10 sections holding the 10
 //! rows a list may have, every text at its limit) and a template with every kind of parameter and
-//! button the Cloud API takes in one template. Each is checked against the service's own
-//! validation before a run, so a refused shape fails the bench rather than measuring errors.
+//! button the Cloud API takes in one template. The bench does not link the service, so its tests
+//! check, against the service's library, that every shape passes the service's validation, that
+//! the limits below are the service's, and that the JSON the stub is sent directly is the body the
+//! service sends for the same message.
 
-use whatsapp_grpc::proto::{
+use serde_json::json;
+
+use crate::proto::{
     self, interactive::Kind, send_message_request::Content, template_button::SubType,
     template_component::Component, template_parameter::Parameter,
 };
-use whatsapp_grpc::validate::limits;
-use whatsapp_grpc::{Flavor, translate};
+
+/// The service's limits the shapes are built at (`whatsapp_grpc::validate::limits`; the tests
+/// check each against it).
+mod limits {
+    pub const TEXT_BODY_MAX: usize = 4096;
+    pub const INTERACTIVE_HEADER_TEXT_MAX: usize = 60;
+    pub const INTERACTIVE_BODY_TEXT_MAX: usize = 1024;
+    pub const INTERACTIVE_FOOTER_TEXT_MAX: usize = 60;
+    pub const LIST_BUTTON_MAX: usize = 20;
+    pub const SECTIONS_MAX: usize = 10;
+    pub const SECTION_TITLE_MAX: usize = 24;
+    pub const LIST_ROWS_MAX: usize = 10;
+    pub const ROW_TITLE_MAX: usize = 24;
+    pub const ROW_ID_MAX: usize = 200;
+    pub const ROW_DESCRIPTION_MAX: usize = 72;
+}
 
 /// One kind of message.
 #[derive(Clone)]
@@ -19,10 +37,28 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// The JSON the API receives for it (what the stub is sent when called directly).
+    /// The JSON the API receives for it, what the stub is sent when called directly: the stub is
+    /// called directly with text messages only (the other shapes measure the service's own work).
     pub fn cloud_json(&self) -> Result<Vec<u8>, String> {
-        let body = translate::send_message(Flavor::Cloud, &self.request)
-            .map_err(|invalid| format!("the {} shape is refused: {invalid}", self.name))?;
+        let Some(Content::Text(text)) = &self.request.content else {
+            return Err(format!(
+                "the {} shape is not sent to the stub directly: text only",
+                self.name
+            ));
+        };
+        // As the service sends it: `preview_url` only when set.
+        let text = if text.preview_url {
+            json!({ "preview_url": true, "body": text.body })
+        } else {
+            json!({ "body": text.body })
+        };
+        let body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": self.request.to,
+            "type": "text",
+            "text": text,
+        });
         serde_json::to_vec(&body).map_err(|e| e.to_string())
     }
 }
@@ -216,13 +252,76 @@ pub fn all() -> Vec<Shape> {
 
 #[cfg(test)]
 mod tests {
+    use prost::Message as _;
+    use whatsapp_grpc::{Flavor, translate, validate};
+
     use super::*;
+
+    /// The shape as the service's own request type: the same bytes on the wire.
+    fn as_service_request(shape: &Shape) -> whatsapp_grpc::proto::SendMessageRequest {
+        whatsapp_grpc::proto::SendMessageRequest::decode(shape.request.encode_to_vec().as_slice())
+            .expect("the service decodes the bench's message")
+    }
 
     #[test]
     fn every_shape_passes_the_services_validation() {
         for shape in all() {
-            let json = shape.cloud_json().expect("valid");
+            let request = as_service_request(&shape);
+            let body = translate::send_message(Flavor::Cloud, &request)
+                .unwrap_or_else(|invalid| panic!("{} is refused: {invalid}", shape.name));
+            let json = serde_json::to_vec(&body).expect("serializes");
             assert!(json.len() > 40, "{}", shape.name);
+        }
+    }
+
+    #[test]
+    fn the_json_sent_to_the_stub_directly_is_the_services_body() {
+        let mut previewed = short_text();
+        if let Some(Content::Text(text)) = &mut previewed.request.content {
+            text.preview_url = true;
+        }
+        for shape in [short_text(), long_text(), previewed] {
+            let request = as_service_request(&shape);
+            let service = translate::send_message(Flavor::Cloud, &request).expect("valid");
+            let ours: serde_json::Value =
+                serde_json::from_slice(&shape.cloud_json().expect("text")).expect("JSON");
+            assert_eq!(
+                ours,
+                serde_json::to_value(&service).expect("JSON"),
+                "{}",
+                shape.name
+            );
+        }
+        assert!(full_list().cloud_json().is_err());
+    }
+
+    #[test]
+    fn the_limits_are_the_services() {
+        use validate::limits as service;
+        let pairs = [
+            (limits::TEXT_BODY_MAX, service::TEXT_BODY_MAX),
+            (
+                limits::INTERACTIVE_HEADER_TEXT_MAX,
+                service::INTERACTIVE_HEADER_TEXT_MAX,
+            ),
+            (
+                limits::INTERACTIVE_BODY_TEXT_MAX,
+                service::INTERACTIVE_BODY_TEXT_MAX,
+            ),
+            (
+                limits::INTERACTIVE_FOOTER_TEXT_MAX,
+                service::INTERACTIVE_FOOTER_TEXT_MAX,
+            ),
+            (limits::LIST_BUTTON_MAX, service::LIST_BUTTON_MAX),
+            (limits::SECTIONS_MAX, service::SECTIONS_MAX),
+            (limits::SECTION_TITLE_MAX, service::SECTION_TITLE_MAX),
+            (limits::LIST_ROWS_MAX, service::LIST_ROWS_MAX),
+            (limits::ROW_TITLE_MAX, service::ROW_TITLE_MAX),
+            (limits::ROW_ID_MAX, service::ROW_ID_MAX),
+            (limits::ROW_DESCRIPTION_MAX, service::ROW_DESCRIPTION_MAX),
+        ];
+        for (index, (ours, theirs)) in pairs.into_iter().enumerate() {
+            assert_eq!(ours, theirs, "limit #{index}");
         }
     }
 
