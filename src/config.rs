@@ -162,7 +162,7 @@ pub struct ServeArgs {
     #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub upstream_timeout: Duration,
 
-    /// How long to wait for a connection to the API.
+    /// How long opening a connection to the API may take, its TLS handshake included.
     #[arg(long, env = "WHATSAPP_GRPC_UPSTREAM_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub upstream_connect_timeout: Duration,
 

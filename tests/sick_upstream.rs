@@ -550,6 +550,40 @@ async fn the_callers_deadline_cuts_a_slow_answer_and_the_outcome_is_unknown() {
 }
 
 #[tokio::test]
+async fn a_tls_handshake_never_answered_ends_at_the_connect_timeout_as_not_sent() {
+    // Accepts TCP, then never answers the TLS hello (nor reads a request out of it).
+    let (url, requests, task) = silent_upstream().await;
+    let config = UpstreamConfig {
+        connect_timeout: Duration::from_millis(300),
+        ..direct_config(
+            url.replacen("http://", "https://", 1),
+            Credentials::AccessToken(Secret::new("token")),
+        )
+    };
+    let upstream = Upstream::new(&config).expect("a client");
+    // The caller's deadline is far away: the connect timeout, not the deadline, ends the call,
+    // and the service knows the message was not sent.
+    let deadline = tokio::time::Instant::now() + BOUND;
+    let result = bounded(
+        "the call",
+        upstream.send_message(BODY.to_vec(), &no_trace(), Some(deadline)),
+    )
+    .await;
+    match result {
+        Err(UpstreamFailure {
+            error: UpstreamError::Unreachable(text),
+            attempts,
+        }) => {
+            assert!(text.contains("connect timeout (300ms)"), "{text}");
+            assert_eq!(attempts, config.max_attempts, "not sent, so retried");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(requests.load(Ordering::SeqCst), 0);
+    task.abort();
+}
+
+#[tokio::test]
 async fn an_id_too_long_for_a_url_fails_here_as_not_sent() {
     let (url, requests, task) = silent_upstream().await;
     let upstream = Upstream::new(&direct_config(

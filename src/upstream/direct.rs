@@ -22,7 +22,7 @@ use http::uri::Scheme;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnectorBuilder;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
@@ -31,8 +31,9 @@ use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
+use super::connect_timeout::ConnectTimeout;
 use super::error::{TransportError, with_causes};
-use super::http2::{self, Connections, Sent};
+use super::http2::{Connections, Connector, Dialer, Sent};
 use super::{BoundedBody, RawAnswer};
 use crate::lanes::PerLane;
 
@@ -47,7 +48,7 @@ pub(super) struct Settings<'a> {
     pub proxy: &'a Matcher,
 }
 
-type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Pool = Client<Connector, Full<Bytes>>;
 
 /// The message path's client: one connection pool per event loop serving calls (see
 /// [`crate::lanes`]), so that a call's request goes out over a connection driven by its
@@ -66,8 +67,7 @@ pub(super) struct Direct {
 /// another's, as a browser's tabs share one per site, rather than each keeping its own.
 struct Http2 {
     connections: PerLane<Connections>,
-    connector: HttpsConnector<HttpConnector>,
-    builder: h2::client::Builder,
+    dialer: Dialer,
     /// Set when the API chose HTTP/1.1 in a TLS handshake: hyper's pool carries the calls since.
     chose_http1: AtomicBool,
 }
@@ -125,12 +125,17 @@ impl Direct {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(settings.connect_timeout));
-        let https = HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config(settings.extra_ca_pem)?)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
+        // hyper's TCP connect timeout above is shared out among the API's addresses (the next is
+        // tried when one does not answer); this one bounds the whole, the TLS handshake included.
+        let https: Connector = ConnectTimeout::new(
+            HttpsConnectorBuilder::new()
+                .with_tls_config(tls_config(settings.extra_ca_pem)?)
+                .https_or_http()
+                .enable_http1()
+                .enable_http2()
+                .wrap_connector(http),
+            settings.connect_timeout,
+        );
         let mut builder = Client::builder(TokioExecutor::new());
         builder
             .pool_idle_timeout(Duration::from_secs(90))
@@ -155,8 +160,7 @@ impl Direct {
                 };
                 shared(sharing, || Http2 {
                     connections: PerLane::new(Connections::default),
-                    connector: https.clone(),
-                    builder: http2::builder(),
+                    dialer: Dialer::new(https.clone()),
                     chose_http1: AtomicBool::new(false),
                 })
             });
@@ -191,7 +195,7 @@ impl Direct {
                 match http2
                     .connections
                     .get()
-                    .send(&http2.connector, &http2.builder, head, body)
+                    .send(&http2.dialer, head, body)
                     .await?
                 {
                     Sent::Answered(answer) => return Ok(answer),

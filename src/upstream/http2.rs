@@ -18,7 +18,7 @@
 //! again); any other failure once it is queued is [`TransportError::Broken`]: the API may have
 //! received it.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -31,6 +31,7 @@ use hyper_util::client::legacy::connect::{Connection, HttpConnector};
 use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
+use super::connect_timeout::ConnectTimeout;
 use super::error::{TransportError, with_causes};
 use super::{BoundedBody, RawAnswer};
 
@@ -60,12 +61,34 @@ pub(super) enum Sent {
     NotHttp2(Request<()>, Bytes),
 }
 
+/// The connector the connections are opened with: TCP, then TLS for `https`, within the connect
+/// timeout.
+pub(super) type Connector = ConnectTimeout<HttpsConnector<HttpConnector>>;
+
+/// How connections to one API are opened: with `connector`, then HTTP/2 with `builder`.
+pub(super) struct Dialer {
+    connector: Connector,
+    builder: h2::client::Builder,
+}
+
+impl Dialer {
+    pub(super) fn new(connector: Connector) -> Dialer {
+        Dialer {
+            connector,
+            builder: builder(),
+        }
+    }
+}
+
 /// The HTTP/2 connections to one API on one event loop.
 pub(super) struct Connections {
     live: Mutex<Vec<Live>>,
     /// Held while a connection is being opened, so that the calls that found none wait for it
-    /// rather than each open its own.
-    opening: tokio::sync::Mutex<()>,
+    /// rather than each open its own; it keeps the error of the last attempt that failed.
+    opening: tokio::sync::Mutex<String>,
+    /// How many attempts to open a connection have failed: a call that sees it grow while it
+    /// waited fails with that attempt's error instead of trying again.
+    failed_opens: AtomicU64,
     idle_timeout: Duration,
 }
 
@@ -129,6 +152,7 @@ impl Connections {
         Connections {
             live: Mutex::default(),
             opening: tokio::sync::Mutex::default(),
+            failed_opens: AtomicU64::new(0),
             idle_timeout,
         }
     }
@@ -141,12 +165,11 @@ impl Connections {
     }
 
     /// Sends `head` and `body` over one of these connections, opening one if need be with
-    /// `connector`, and reads the answer (up to [`super::MAX_ANSWER_BYTES`]). The caller bounds it in
+    /// `dialer`, and reads the answer (up to [`super::MAX_ANSWER_BYTES`]). The caller bounds it in
     /// time.
     pub async fn send(
         &self,
-        connector: &HttpsConnector<HttpConnector>,
-        builder: &h2::client::Builder,
+        dialer: &Dialer,
         head: Request<()>,
         body: Bytes,
     ) -> Result<Sent, TransportError> {
@@ -154,7 +177,7 @@ impl Connections {
             Some(stream) => stream,
             // Boxed: opening a connection (TCP, TLS, the HTTP/2 handshake) is a large future,
             // and a call's future is moved whole at each layer; this path is rare.
-            None => match Box::pin(self.open(connector, builder, head.uri())).await? {
+            None => match Box::pin(self.open(dialer, head.uri())).await? {
                 Some(stream) => stream,
                 None => return Ok(Sent::NotHttp2(head, body)),
             },
@@ -185,28 +208,33 @@ impl Connections {
     }
 
     /// Opens a connection to `uri`'s host (unless another call opened one meanwhile) and takes a
-    /// stream on it; `None` when the API chose HTTP/1.1.
+    /// stream on it; `None` when the API chose HTTP/1.1. A call that waited behind an attempt that
+    /// failed fails with it: when the API cannot be reached, the calls waiting learn it together,
+    /// within one connect timeout, rather than each in turn after the attempts of those before it.
     async fn open(
         &self,
-        connector: &HttpsConnector<HttpConnector>,
-        builder: &h2::client::Builder,
+        dialer: &Dialer,
         uri: &Uri,
     ) -> Result<Option<(SendRequest<Bytes>, StreamHeld)>, TransportError> {
-        let _opening = self.opening.lock().await;
+        let failed_before = self.failed_opens.load(Ordering::Acquire);
+        let mut last_error = self.opening.lock().await;
         if let Some(stream) = self.free_stream() {
             return Ok(Some(stream));
         }
+        if self.failed_opens.load(Ordering::Acquire) != failed_before {
+            return Err(TransportError::NotSent(last_error.clone()));
+        }
         let usage = Arc::<Usage>::default();
-        let Some(send) = connect(
-            connector,
-            builder,
-            uri.clone(),
-            usage.clone(),
-            self.idle_timeout,
-        )
-        .await?
-        else {
-            return Ok(None);
+        let connected = connect(dialer, uri.clone(), usage.clone(), self.idle_timeout).await;
+        let send = match connected {
+            Ok(Some(send)) => send,
+            Ok(None) => return Ok(None),
+            Err(error) => {
+                let (TransportError::NotSent(text) | TransportError::Broken(text)) = &error;
+                last_error.clone_from(text);
+                self.failed_opens.fetch_add(1, Ordering::Release);
+                return Err(error);
+            }
         };
         let live = Live { send, usage };
         // A new connection has every stream free (at least one is always counted allowed).
@@ -253,24 +281,25 @@ async fn read(response: Response<h2::RecvStream>) -> Result<RawAnswer, Transport
     Ok(answer)
 }
 
-/// Connects to `uri`'s host (TCP, then TLS when `https`), and shakes hands in HTTP/2 unless the
-/// TLS handshake chose HTTP/1.1 (`None`). The connection is driven by a task on this thread's
-/// runtime, which closes it once `usage` shows it unused for `idle_timeout`.
+/// Connects to `uri`'s host (TCP, then TLS when `https`, within the connect timeout), and shakes
+/// hands in HTTP/2 unless the TLS handshake chose HTTP/1.1 (`None`). The connection is driven by a
+/// task on this thread's runtime, which closes it once `usage` shows it unused for
+/// `idle_timeout`.
 async fn connect(
-    connector: &HttpsConnector<HttpConnector>,
-    builder: &h2::client::Builder,
+    dialer: &Dialer,
     uri: Uri,
     usage: Arc<Usage>,
     idle_timeout: Duration,
 ) -> Result<Option<SendRequest<Bytes>>, TransportError> {
-    let mut connector = connector.clone();
+    let mut connector = dialer.connector.clone();
     let io = connector
         .call(uri)
         .await
         .map_err(|error| TransportError::NotSent(with_causes(&*error)))?;
     let connected = io.connected();
     if connected.is_negotiated_h2() || !is_tls(&io) {
-        let (send, connection) = builder
+        let (send, connection) = dialer
+            .builder
             .handshake::<_, Bytes>(TokioIo::new(io))
             .await
             .map_err(|error| TransportError::NotSent(with_causes(&error)))?;
@@ -316,7 +345,7 @@ fn is_tls(io: &hyper_rustls::MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>) -
 }
 
 /// The `h2` client settings: hyper's defaults (above), server push refused.
-pub(super) fn builder() -> h2::client::Builder {
+fn builder() -> h2::client::Builder {
     let mut builder = h2::client::Builder::new();
     builder
         .initial_window_size(STREAM_WINDOW)
@@ -380,10 +409,8 @@ mod tests {
 
     async fn get(connections: &Connections, address: &str) -> http::StatusCode {
         let head = Request::get(address).body(()).expect("a request");
-        match connections
-            .send(&connector(), &builder(), head, Bytes::new())
-            .await
-        {
+        let dialer = Dialer::new(ConnectTimeout::new(connector(), Duration::from_secs(5)));
+        match connections.send(&dialer, head, Bytes::new()).await {
             Ok(Sent::Answered(answer)) => answer.status,
             Ok(Sent::NotHttp2(..)) => panic!("h2c is HTTP/2"),
             Err(error) => panic!("{error:?}"),
@@ -403,6 +430,47 @@ mod tests {
             "{} of {value}",
             counter.load(Ordering::SeqCst)
         );
+    }
+
+    /// A request to `address` through `connections`, its error text if it failed before being sent.
+    async fn not_sent(connections: &Connections, dialer: &Dialer, address: &str) -> String {
+        let head = Request::post(address).body(()).expect("a request");
+        match connections
+            .send(dialer, head, Bytes::from_static(b"{}"))
+            .await
+        {
+            Err(TransportError::NotSent(text)) => text,
+            Err(TransportError::Broken(text)) => panic!("broken, not unsent: {text}"),
+            Ok(_) => panic!("sent"),
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_waiting_behind_an_attempt_that_failed_fail_with_it() {
+        // A listener whose one-connection backlog is full: the kernel drops further SYNs, so each
+        // attempt to connect lasts until the connect timeout.
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("address"))
+            .expect("bind");
+        let listener = socket.listen(0).expect("listen");
+        let local = listener.local_addr().expect("address");
+        let _queued = tokio::net::TcpStream::connect(local).await.expect("queued");
+        let address = format!("http://{local}/");
+        let dialer = Dialer::new(ConnectTimeout::new(connector(), Duration::from_millis(300)));
+        let connections = Connections::default();
+        let texts = tokio::join!(
+            not_sent(&connections, &dialer, &address),
+            not_sent(&connections, &dialer, &address),
+            not_sent(&connections, &dialer, &address),
+            not_sent(&connections, &dialer, &address),
+        );
+        for text in [texts.0, texts.1, texts.2, texts.3] {
+            assert!(text.contains("connect timeout (300ms)"), "{text}");
+        }
+        // One attempt for the four calls: the three waiting behind it failed with it.
+        assert_eq!(connections.failed_opens.load(Ordering::SeqCst), 1);
+        drop(listener);
     }
 
     #[tokio::test]

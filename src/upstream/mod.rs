@@ -14,6 +14,7 @@
 
 mod auth;
 pub mod check;
+mod connect_timeout;
 mod direct;
 mod error;
 mod http2;
