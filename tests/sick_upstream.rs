@@ -584,6 +584,45 @@ async fn a_tls_handshake_never_answered_ends_at_the_connect_timeout_as_not_sent(
 }
 
 #[tokio::test]
+async fn a_deadline_that_passes_while_connecting_over_http2_sent_nothing() {
+    // A listener whose one-connection backlog is full: the kernel drops further SYNs, so
+    // connecting to it lasts until the connect timeout.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("address"))
+        .expect("bind");
+    let listener = socket.listen(0).expect("listen");
+    let local = listener.local_addr().expect("address");
+    let _queued = TcpStream::connect(local).await.expect("queued");
+    let config = UpstreamConfig {
+        http2_prior_knowledge: true,
+        ..direct_config(
+            format!("http://{local}"),
+            Credentials::AccessToken(Secret::new("token")),
+        )
+    };
+    let upstream = Upstream::new(&config).expect("a client");
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    let result = bounded(
+        "the call",
+        upstream.send_message(BODY.to_vec(), &no_trace(), Some(deadline)),
+    )
+    .await;
+    // Cut while waiting for a connection: the request was never handed to one.
+    assert!(
+        matches!(
+            result,
+            Err(UpstreamFailure {
+                error: UpstreamError::DeadlineExceeded { sent: false },
+                attempts: 1
+            })
+        ),
+        "{result:?}"
+    );
+    drop(listener);
+}
+
+#[tokio::test]
 async fn an_id_too_long_for_a_url_fails_here_as_not_sent() {
     let (url, requests, task) = silent_upstream().await;
     let upstream = Upstream::new(&direct_config(

@@ -168,7 +168,8 @@ impl Direct {
     }
 
     /// Sends one request and reads its answer (up to [`super::MAX_ANSWER_BYTES`]). The caller bounds
-    /// it in time.
+    /// it in time; `queued` becomes true once the request may have gone out (see
+    /// [`Connections::send`]).
     pub async fn send(
         &self,
         method: Method,
@@ -176,6 +177,7 @@ impl Direct {
         authorization: &HeaderValue,
         extra: HeaderMap,
         body: Bytes,
+        queued: &AtomicBool,
     ) -> Result<RawAnswer, TransportError> {
         let mut head = Request::new(());
         *head.method_mut() = method;
@@ -195,7 +197,7 @@ impl Direct {
                 match http2
                     .connections
                     .get()
-                    .send(&http2.dialer, head, body)
+                    .send(&http2.dialer, head, body, queued)
                     .await?
                 {
                     Sent::Answered(answer) => return Ok(answer),
@@ -209,6 +211,8 @@ impl Direct {
         };
         let (parts, ()) = head.into_parts();
         let request = Request::from_parts(parts, Full::new(body));
+        // hyper's pool may send it as soon as it has a connection: from here on, maybe sent.
+        queued.store(true, Ordering::Relaxed);
         let response = self.pools.get().request(request).await.map_err(|error| {
             let text = with_causes(&error);
             if error.is_connect() {

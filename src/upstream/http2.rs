@@ -166,12 +166,14 @@ impl Connections {
 
     /// Sends `head` and `body` over one of these connections, opening one if need be with
     /// `dialer`, and reads the answer (up to [`super::MAX_ANSWER_BYTES`]). The caller bounds it in
-    /// time.
+    /// time; `queued` becomes true when the request is handed to a connection, before which a
+    /// call cut short has sent nothing.
     pub async fn send(
         &self,
         dialer: &Dialer,
         head: Request<()>,
         body: Bytes,
+        queued: &AtomicBool,
     ) -> Result<Sent, TransportError> {
         let (mut send, held) = match self.free_stream() {
             Some(stream) => stream,
@@ -183,6 +185,7 @@ impl Connections {
             },
         };
         let end_of_stream = body.is_empty();
+        queued.store(true, Ordering::Relaxed);
         // Refused before it was queued (the connection closed since it was looked at): nothing
         // was sent.
         let (response, mut stream) = send
@@ -410,7 +413,8 @@ mod tests {
     async fn get(connections: &Connections, address: &str) -> http::StatusCode {
         let head = Request::get(address).body(()).expect("a request");
         let dialer = Dialer::new(ConnectTimeout::new(connector(), Duration::from_secs(5)));
-        match connections.send(&dialer, head, Bytes::new()).await {
+        let queued = AtomicBool::new(false);
+        match connections.send(&dialer, head, Bytes::new(), &queued).await {
             Ok(Sent::Answered(answer)) => answer.status,
             Ok(Sent::NotHttp2(..)) => panic!("h2c is HTTP/2"),
             Err(error) => panic!("{error:?}"),
@@ -435,10 +439,15 @@ mod tests {
     /// A request to `address` through `connections`, its error text if it failed before being sent.
     async fn not_sent(connections: &Connections, dialer: &Dialer, address: &str) -> String {
         let head = Request::post(address).body(()).expect("a request");
-        match connections
-            .send(dialer, head, Bytes::from_static(b"{}"))
-            .await
-        {
+        let queued = AtomicBool::new(false);
+        let sent = connections
+            .send(dialer, head, Bytes::from_static(b"{}"), &queued)
+            .await;
+        assert!(
+            !queued.load(Ordering::SeqCst),
+            "no connection, nothing queued"
+        );
+        match sent {
             Err(TransportError::NotSent(text)) => text,
             Err(TransportError::Broken(text)) => panic!("broken, not unsent: {text}"),
             Ok(_) => panic!("sent"),

@@ -22,7 +22,7 @@ mod media;
 mod redact;
 mod retry;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -899,15 +899,26 @@ impl Upstream {
             trace.inject(&span, &mut trace_headers);
         }
         *started = true;
+        // Whether the request may have gone out: a call cut short before it was has sent
+        // nothing (it waited for a connection that did not come in time).
+        let queued = AtomicBool::new(false);
         // Built in place, inside its timeout: a future is moved whole, and two bindings would
         // keep two copies' room in this one.
         let exchange = tokio::time::timeout_at(slot.until, async {
             if let (Some(direct), Some(uri)) = (&self.direct, &address.uri) {
                 return direct
-                    .send(method, uri, &bearer.header, trace_headers, body.clone())
+                    .send(
+                        method,
+                        uri,
+                        &bearer.header,
+                        trace_headers,
+                        body.clone(),
+                        &queued,
+                    )
                     .await
                     .map_err(Failed::Direct);
             }
+            queued.store(true, Ordering::Relaxed);
             // Boxed: `reqwest`'s future is large, and this path rare (a proxy applies).
             let mut request = self
                 .client
@@ -952,7 +963,7 @@ impl Upstream {
                     }
                 })
             }
-            Err(_elapsed) => Err(slot.expired(true)),
+            Err(_elapsed) => Err(slot.expired(queued.load(Ordering::Relaxed))),
         }
     }
 
