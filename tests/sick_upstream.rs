@@ -29,6 +29,7 @@ use whatsapp_grpc::telemetry::TraceContext;
 use whatsapp_grpc::upstream::{
     Credentials, Secret, Upstream, UpstreamConfig, UpstreamError, UpstreamFailure,
 };
+use whatsapp_grpc::wire::response::SendAnswer;
 
 /// Generous upper bound for any one test step, so a regression fails instead of hanging.
 const BOUND: Duration = Duration::from_secs(20);
@@ -459,6 +460,28 @@ fn no_trace() -> TraceContext {
     TraceContext::from_metadata(&MetadataMap::new())
 }
 
+/// Asserts that `result` is the caller's deadline passing after `attempts` attempts, the message
+/// `sent` (maybe) or not.
+fn assert_deadline_passed(result: &Result<SendAnswer, UpstreamFailure>, sent: bool, attempts: u32) {
+    match result {
+        Err(UpstreamFailure {
+            error: UpstreamError::DeadlineExceeded { sent: was_sent },
+            attempts: made,
+        }) => assert_eq!((*was_sent, *made), (sent, attempts), "sent, attempts"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// [`BODY`] sent by `upstream` with a deadline `within` from now (the call bounded by [`BOUND`]).
+async fn send_within(upstream: &Upstream, within: Duration) -> Result<SendAnswer, UpstreamFailure> {
+    let deadline = tokio::time::Instant::now() + within;
+    bounded(
+        "the call",
+        upstream.send_message(BODY.to_vec(), &no_trace(), Some(deadline)),
+    )
+    .await
+}
+
 const BODY: &[u8] =
     br#"{"messaging_product":"whatsapp","to":"15550001111","type":"text","text":{"body":"hi"}}"#;
 
@@ -473,22 +496,8 @@ async fn the_callers_deadline_cuts_a_hanging_login_and_nothing_was_sent() {
         },
     ))
     .expect("a client");
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
-    let result = bounded(
-        "the call",
-        upstream.send_message(BODY.to_vec(), &no_trace(), Some(deadline)),
-    )
-    .await;
-    assert!(
-        matches!(
-            result,
-            Err(UpstreamFailure {
-                error: UpstreamError::DeadlineExceeded { sent: false },
-                attempts: 0
-            })
-        ),
-        "{result:?}"
-    );
+    let result = send_within(&upstream, Duration::from_millis(300)).await;
+    assert_deadline_passed(&result, false, 0);
     // A second caller, waiting for the first one's login, is cut by its own deadline as well.
     let upstream = Arc::new(upstream);
     let first = tokio::spawn({
@@ -507,16 +516,7 @@ async fn the_callers_deadline_cuts_a_hanging_login_and_nothing_was_sent() {
         upstream.send_message(BODY.to_vec(), &no_trace(), Some(deadline)),
     )
     .await;
-    assert!(
-        matches!(
-            second,
-            Err(UpstreamFailure {
-                error: UpstreamError::DeadlineExceeded { sent: false },
-                attempts: 0
-            })
-        ),
-        "{second:?}"
-    );
+    assert_deadline_passed(&second, false, 0);
     first.abort();
     task.abort();
 }
@@ -529,46 +529,35 @@ async fn the_callers_deadline_cuts_a_slow_answer_and_the_outcome_is_unknown() {
         Credentials::AccessToken(Secret::new("token")),
     ))
     .expect("a client");
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
-    let result = bounded(
-        "the call",
-        upstream.send_message(BODY.to_vec(), &no_trace(), Some(deadline)),
-    )
-    .await;
-    assert!(
-        matches!(
-            result,
-            Err(UpstreamFailure {
-                error: UpstreamError::DeadlineExceeded { sent: true },
-                attempts: 1
-            })
-        ),
-        "{result:?}"
-    );
+    let result = send_within(&upstream, Duration::from_millis(300)).await;
+    assert_deadline_passed(&result, true, 1);
     assert_eq!(requests.load(Ordering::SeqCst), 1);
     task.abort();
 }
 
-#[tokio::test]
-async fn a_tls_handshake_never_answered_ends_at_the_connect_timeout_as_not_sent() {
-    // Accepts TCP, then never answers the TLS hello (nor reads a request out of it).
+/// A client for an `https` API that accepts TCP, then never answers the TLS hello (nor reads a
+/// request out of it), connecting within `connect_timeout`; the requests it read, none.
+async fn silent_tls_upstream(
+    connect_timeout: Duration,
+) -> (Upstream, UpstreamConfig, Arc<AtomicUsize>, JoinHandle<()>) {
     let (url, requests, task) = silent_upstream().await;
     let config = UpstreamConfig {
-        connect_timeout: Duration::from_millis(300),
+        connect_timeout,
         ..direct_config(
             url.replacen("http://", "https://", 1),
             Credentials::AccessToken(Secret::new("token")),
         )
     };
     let upstream = Upstream::new(&config).expect("a client");
+    (upstream, config, requests, task)
+}
+
+#[tokio::test]
+async fn a_tls_handshake_never_answered_ends_at_the_connect_timeout_as_not_sent() {
+    let (upstream, config, requests, task) = silent_tls_upstream(Duration::from_millis(300)).await;
     // The caller's deadline is far away: the connect timeout, not the deadline, ends the call,
     // and the service knows the message was not sent.
-    let deadline = tokio::time::Instant::now() + BOUND;
-    let result = bounded(
-        "the call",
-        upstream.send_message(BODY.to_vec(), &no_trace(), Some(deadline)),
-    )
-    .await;
+    let result = send_within(&upstream, BOUND).await;
     match result {
         Err(UpstreamFailure {
             error: UpstreamError::Unreachable(text),
@@ -584,42 +573,14 @@ async fn a_tls_handshake_never_answered_ends_at_the_connect_timeout_as_not_sent(
 }
 
 #[tokio::test]
-async fn a_deadline_that_passes_while_connecting_over_http2_sent_nothing() {
-    // A listener whose one-connection backlog is full: the kernel drops further SYNs, so
-    // connecting to it lasts until the connect timeout.
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket
-        .bind("127.0.0.1:0".parse().expect("address"))
-        .expect("bind");
-    let listener = socket.listen(0).expect("listen");
-    let local = listener.local_addr().expect("address");
-    let _queued = TcpStream::connect(local).await.expect("queued");
-    let config = UpstreamConfig {
-        http2_prior_knowledge: true,
-        ..direct_config(
-            format!("http://{local}"),
-            Credentials::AccessToken(Secret::new("token")),
-        )
-    };
-    let upstream = Upstream::new(&config).expect("a client");
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
-    let result = bounded(
-        "the call",
-        upstream.send_message(BODY.to_vec(), &no_trace(), Some(deadline)),
-    )
-    .await;
-    // Cut while waiting for a connection: the request was never handed to one.
-    assert!(
-        matches!(
-            result,
-            Err(UpstreamFailure {
-                error: UpstreamError::DeadlineExceeded { sent: false },
-                attempts: 1
-            })
-        ),
-        "{result:?}"
-    );
-    drop(listener);
+async fn a_deadline_that_passes_while_connecting_sent_nothing() {
+    // The API offers HTTP/2 in the TLS handshake, so the call waits for the HTTP/2 connection
+    // being opened; the deadline passes first, before the request was handed to it.
+    let (upstream, _config, requests, task) = silent_tls_upstream(Duration::from_secs(5)).await;
+    let result = send_within(&upstream, Duration::from_millis(300)).await;
+    assert_deadline_passed(&result, false, 1);
+    assert_eq!(requests.load(Ordering::SeqCst), 0);
+    task.abort();
 }
 
 #[tokio::test]
@@ -846,7 +807,7 @@ async fn one_slot_held(
     delay: Duration,
 ) -> (
     Arc<Upstream>,
-    JoinHandle<Result<whatsapp_grpc::wire::response::SendAnswer, UpstreamFailure>>,
+    JoinHandle<Result<SendAnswer, UpstreamFailure>>,
     Arc<common::upstream::Counts>,
 ) {
     let slow = SlowUpstream::start(delay).await;
@@ -880,16 +841,7 @@ async fn a_queued_caller_waits_no_longer_than_its_deadline() {
         upstream.send_message(BODY.to_vec(), &no_trace(), Some(deadline)),
     )
     .await;
-    assert!(
-        matches!(
-            second,
-            Err(UpstreamFailure {
-                error: UpstreamError::DeadlineExceeded { sent: false },
-                attempts: 0
-            })
-        ),
-        "{second:?}"
-    );
+    assert_deadline_passed(&second, false, 0);
     assert_eq!(seen.messages.load(Ordering::SeqCst), 1);
     let first = bounded("the first call", first).await.expect("the task");
     assert!(first.is_ok(), "{first:?}");
