@@ -10,7 +10,11 @@
 //! stream free (by the count the peer allows), and a new one is opened, one at a time, only when
 //! none has. A connection the peer closed or broke is
 //! dropped at the next call that looks at it; one no call used for a whole [`IDLE_TIMEOUT`] (a
-//! burst's extra ones, say) is closed by its own task, as hyper's pool closed its idle ones.
+//! burst's extra ones, say) is closed by its own task, as hyper's pool closed its idle ones. While
+//! calls are in progress on a connection, its task sends the API a `PING` every
+//! [`PING_INTERVAL`]; one not answered within [`PING_TIMEOUT`] means the connection is dead (a peer
+//! or a middlebox gone without a word), and it is closed: its calls end as broken rather than at
+//! their deadlines, and the next ones open another rather than pile onto it.
 //!
 //! A request that fails before it is queued on a connection (the connection closed in the
 //! meantime), or whose stream the API refused unprocessed (`REFUSED_STREAM`, or above the last
@@ -48,6 +52,32 @@ const INITIAL_MAX_SEND_STREAMS: usize = 100;
 /// closed at the first check (every `IDLE_TIMEOUT`) that finds it had no call since the last one
 /// and none in progress, so after one to two of these.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How often a connection with calls in progress is probed with a `PING`.
+const PING_INTERVAL: Duration = Duration::from_secs(10);
+/// How long the API has to answer a `PING` before its connection is taken for dead.
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The timers of each connection's task.
+#[derive(Clone, Copy)]
+struct Timers {
+    /// Closed when unused for this long (checked that often).
+    idle: Duration,
+    /// Probed this often while calls are in progress on it.
+    ping_interval: Duration,
+    /// Closed when a probe is not answered within this.
+    ping_timeout: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Timers {
+        Timers {
+            idle: IDLE_TIMEOUT,
+            ping_interval: PING_INTERVAL,
+            ping_timeout: PING_TIMEOUT,
+        }
+    }
+}
 
 /// The stream count of a connection closed for being idle: no stream can be taken on it.
 const CLOSED: usize = usize::MAX;
@@ -89,12 +119,12 @@ pub(super) struct Connections {
     /// How many attempts to open a connection have failed: a call that sees it grow while it
     /// waited fails with that attempt's error instead of trying again.
     failed_opens: AtomicU64,
-    idle_timeout: Duration,
+    timers: Timers,
 }
 
 impl Default for Connections {
     fn default() -> Connections {
-        Connections::with_idle_timeout(IDLE_TIMEOUT)
+        Connections::with_timers(Timers::default())
     }
 }
 
@@ -147,13 +177,13 @@ impl Live {
 }
 
 impl Connections {
-    /// None yet; each one opened is closed once unused for `idle_timeout` (checked that often).
-    fn with_idle_timeout(idle_timeout: Duration) -> Connections {
+    /// None yet; each one opened is driven with `timers`.
+    fn with_timers(timers: Timers) -> Connections {
         Connections {
             live: Mutex::default(),
             opening: tokio::sync::Mutex::default(),
             failed_opens: AtomicU64::new(0),
-            idle_timeout,
+            timers,
         }
     }
 
@@ -228,7 +258,7 @@ impl Connections {
             return Err(TransportError::NotSent(last_error.clone()));
         }
         let usage = Arc::<Usage>::default();
-        let connected = connect(dialer, uri.clone(), usage.clone(), self.idle_timeout).await;
+        let connected = connect(dialer, uri.clone(), usage.clone(), self.timers).await;
         let send = match connected {
             Ok(Some(send)) => send,
             Ok(None) => return Ok(None),
@@ -286,13 +316,12 @@ async fn read(response: Response<h2::RecvStream>) -> Result<RawAnswer, Transport
 
 /// Connects to `uri`'s host (TCP, then TLS when `https`, within the connect timeout), and shakes
 /// hands in HTTP/2 unless the TLS handshake chose HTTP/1.1 (`None`). The connection is driven by a
-/// task on this thread's runtime, which closes it once `usage` shows it unused for
-/// `idle_timeout`.
+/// task on this thread's runtime, with `timers` (see [`drive`]).
 async fn connect(
     dialer: &Dialer,
     uri: Uri,
     usage: Arc<Usage>,
-    idle_timeout: Duration,
+    timers: Timers,
 ) -> Result<Option<SendRequest<Bytes>>, TransportError> {
     let mut connector = dialer.connector.clone();
     let io = connector
@@ -306,25 +335,31 @@ async fn connect(
             .handshake::<_, Bytes>(TokioIo::new(io))
             .await
             .map_err(|error| TransportError::NotSent(with_causes(&error)))?;
-        tokio::spawn(drive(connection, usage, idle_timeout));
+        tokio::spawn(drive(connection, usage, timers));
         return Ok(Some(send));
     }
     Ok(None)
 }
 
-/// Drives `connection` until it ends, or until a check (every `idle_timeout`) finds that no call
-/// took a stream on it since the previous one and none holds one: it is then marked [`CLOSED`],
-/// so that no call takes it any more, and dropped, which closes it.
+/// Drives `connection` until it ends, or until it is closed, by being dropped:
+/// - when a check (every `timers.idle`) finds that no call took a stream on it since the previous
+///   one and none holds one: it is then first marked [`CLOSED`], so that no call takes it any more;
+/// - when a `PING`, sent every `timers.ping_interval` while a call holds a stream, is not answered
+///   within `timers.ping_timeout`: its calls then fail as broken, and the next call to look at it
+///   drops it.
 async fn drive<T>(
-    connection: h2::client::Connection<T, Bytes>,
+    mut connection: h2::client::Connection<T, Bytes>,
     usage: Arc<Usage>,
-    idle_timeout: Duration,
+    timers: Timers,
 ) where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    let mut ping_pong = connection.ping_pong();
     let mut connection = std::pin::pin!(connection);
-    let mut check =
-        tokio::time::interval_at(tokio::time::Instant::now() + idle_timeout, idle_timeout);
+    let start = tokio::time::Instant::now();
+    let mut check = tokio::time::interval_at(start + timers.idle, timers.idle);
+    let mut probe = tokio::time::interval_at(start + timers.ping_interval, timers.ping_interval);
+    probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = &mut connection => return,
@@ -337,6 +372,24 @@ async fn drive<T>(
                         .is_ok()
                 {
                     return;
+                }
+            }
+            _ = probe.tick() => {
+                let streams = usage.streams.load(Ordering::Relaxed);
+                let in_use = streams != 0 && streams != CLOSED;
+                let Some(ping_pong) = ping_pong.as_mut().filter(|_| in_use) else {
+                    continue;
+                };
+                // The connection is driven while the answer is awaited: it comes through it.
+                let ping = ping_pong.ping(h2::Ping::opaque());
+                let pong = tokio::time::timeout(timers.ping_timeout, ping);
+                tokio::select! {
+                    _ = &mut connection => return,
+                    answered = pong => {
+                        if !matches!(answered, Ok(Ok(_))) {
+                            return;
+                        }
+                    }
                 }
             }
         }
@@ -483,9 +536,73 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_connection_that_stops_answering_pings_is_closed_and_the_next_call_opens_another() {
+        // The first connection freezes after its handshake (a peer gone without a word: nothing
+        // read, nothing answered, not even a PING); the next ones answer at once.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = format!("http://{}/", listener.local_addr().expect("address"));
+        let accepted = Arc::<AtomicUsize>::default();
+        let accepting = accepted.clone();
+        tokio::spawn(async move {
+            let mut frozen = Vec::new();
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(mut connection) = h2::server::handshake(tcp).await else {
+                    continue;
+                };
+                if accepting.fetch_add(1, Ordering::SeqCst) == 0 {
+                    frozen.push(connection);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    while let Some(Ok((_, mut respond))) = connection.accept().await {
+                        let _ = respond.send_response(Response::new(()), true);
+                    }
+                });
+            }
+        });
+        let connections = Connections::with_timers(Timers {
+            ping_interval: Duration::from_millis(100),
+            ping_timeout: Duration::from_millis(200),
+            ..Timers::default()
+        });
+        let dialer = Dialer::new(ConnectTimeout::new(connector(), Duration::from_secs(5)));
+        let head = Request::get(&address).body(()).expect("a request");
+        let queued = AtomicBool::new(false);
+        // The test's own bound, far above the probe's: the probe must end the call first.
+        let first = tokio::time::timeout(
+            Duration::from_secs(20),
+            connections.send(&dialer, head, Bytes::new(), &queued),
+        )
+        .await
+        .expect("the unanswered PING closed the connection");
+        assert!(
+            matches!(first, Err(TransportError::Broken(_))),
+            "handed over, then broken: maybe sent"
+        );
+        assert_eq!(get(&connections, &address).await, http::StatusCode::OK);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_slow_answer_on_a_connection_that_answers_pings_is_waited_for() {
+        let (address, accepted, ended) = server(Duration::from_millis(700)).await;
+        let connections = Connections::with_timers(Timers {
+            ping_interval: Duration::from_millis(100),
+            ping_timeout: Duration::from_millis(200),
+            ..Timers::default()
+        });
+        assert_eq!(get(&connections, &address).await, http::StatusCode::OK);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(ended.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
     async fn an_unused_connection_is_closed_and_the_next_call_opens_another() {
         let (address, accepted, ended) = server(Duration::ZERO).await;
-        let connections = Connections::with_idle_timeout(Duration::from_millis(100));
+        let connections = Connections::with_timers(Timers {
+            idle: Duration::from_millis(100),
+            ..Timers::default()
+        });
         assert_eq!(get(&connections, &address).await, http::StatusCode::OK);
         until(&ended, 1).await;
         assert_eq!(get(&connections, &address).await, http::StatusCode::OK);
@@ -496,7 +613,10 @@ mod tests {
     async fn a_connection_with_a_call_in_progress_is_kept() {
         // The answer takes several idle checks' time; the connection stays for it.
         let (address, accepted, ended) = server(Duration::from_millis(450)).await;
-        let connections = Connections::with_idle_timeout(Duration::from_millis(100));
+        let connections = Connections::with_timers(Timers {
+            idle: Duration::from_millis(100),
+            ..Timers::default()
+        });
         assert_eq!(get(&connections, &address).await, http::StatusCode::OK);
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(ended.load(Ordering::SeqCst), 0);
