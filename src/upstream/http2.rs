@@ -129,7 +129,6 @@ impl Default for Connections {
 }
 
 /// One open connection.
-#[derive(Clone)]
 struct Live {
     send: SendRequest<Bytes>,
     usage: Arc<Usage>,
