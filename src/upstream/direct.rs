@@ -12,8 +12,11 @@
 //! carries the calls as before. Media uploads and downloads (streamed bodies, multipart) and the
 //! On-Premises login always go through `reqwest`.
 
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,7 +24,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGE
 use http::uri::Scheme;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_rustls::HttpsConnectorBuilder;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -48,7 +51,7 @@ pub(super) struct Settings<'a> {
     pub proxy: &'a Matcher,
 }
 
-type Pool = Client<Connector, Full<Bytes>>;
+type Pool = Client<Connector, Handed>;
 
 /// The message path's client: one connection pool per event loop serving calls (see
 /// [`crate::lanes`]), so that a call's request goes out over a connection driven by its
@@ -168,8 +171,8 @@ impl Direct {
     }
 
     /// Sends one request and reads its answer (up to [`super::MAX_ANSWER_BYTES`]). The caller bounds
-    /// it in time; `queued` becomes true once the request may have gone out (see
-    /// [`Connections::send`]).
+    /// it in time; `queued` is true, by the time this returns or is dropped, if the request may
+    /// have gone out (see [`Connections::send`]; over HTTP/1.1, once hyper asked for its body).
     pub async fn send(
         &self,
         method: Method,
@@ -210,12 +213,24 @@ impl Direct {
             _ => (head, body),
         };
         let (parts, ()) = head.into_parts();
-        let request = Request::from_parts(parts, Full::new(body));
-        // hyper's pool may send it as soon as it has a connection: from here on, maybe sent.
-        queued.store(true, Ordering::Relaxed);
+        // hyper asks for the body only once it writes the request on a connection: until then
+        // (while a connection is found or opened) nothing of it can have gone out. Without a
+        // body, the head alone is the request: maybe sent as soon as the pool has it.
+        let handed = Arc::new(AtomicBool::new(body.is_empty()));
+        let _told = TellOnDrop {
+            caller: queued,
+            handed: handed.clone(),
+        };
+        let request = Request::from_parts(
+            parts,
+            Handed {
+                body: Full::new(body),
+                handed: handed.clone(),
+            },
+        );
         let response = self.pools.get().request(request).await.map_err(|error| {
             let text = with_causes(&error);
-            if error.is_connect() {
+            if error.is_connect() || !handed.load(Ordering::Relaxed) {
                 TransportError::NotSent(text)
             } else {
                 TransportError::Broken(text)
@@ -228,6 +243,49 @@ impl Direct {
             headers: parts.headers,
             body,
         })
+    }
+}
+
+/// A request body that records when hyper first asks for it, which it does only once it writes
+/// the request on a connection.
+struct Handed {
+    body: Full<Bytes>,
+    handed: Arc<AtomicBool>,
+}
+
+impl Body for Handed {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.handed.store(true, Ordering::Relaxed);
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Passes on to the caller's flag, when the call ends or is cut short, whether hyper asked for
+/// the request's body (the flag is the caller's, the body hyper's to keep as long as it likes).
+struct TellOnDrop<'a> {
+    caller: &'a AtomicBool,
+    handed: Arc<AtomicBool>,
+}
+
+impl Drop for TellOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.handed.load(Ordering::Relaxed) {
+            self.caller.store(true, Ordering::Relaxed);
+        }
     }
 }
 
