@@ -585,27 +585,19 @@ async fn a_deadline_that_passes_while_connecting_sent_nothing() {
 
 #[tokio::test]
 async fn a_deadline_that_passes_while_connecting_over_http1_sent_nothing() {
-    // A plaintext API, so HTTP/1.1 through hyper's pool, that accepts no connection and whose
-    // one-connection backlog is full: the kernel drops the SYNs, and the deadline passes while
-    // the pool is still connecting, before hyper could write anything.
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket
-        .bind("127.0.0.1:0".parse().expect("address"))
-        .expect("bind");
-    let listener = socket.listen(0).expect("listen");
-    let local = listener.local_addr().expect("address");
-    let _queued = TcpStream::connect(local).await.expect("queued");
+    // A plaintext API, so HTTP/1.1 through hyper's pool, that is never connected to: the deadline
+    // passes while the pool is still connecting, before hyper could write anything.
+    let api = common::unconnectable::unconnectable().await;
     let upstream = Upstream::new(&UpstreamConfig {
         connect_timeout: Duration::from_secs(5),
         ..direct_config(
-            format!("http://{local}"),
+            format!("http://{}", api.address),
             Credentials::AccessToken(Secret::new("token")),
         )
     })
     .expect("a client");
     let result = send_within(&upstream, Duration::from_millis(300)).await;
     assert_deadline_passed(&result, false, 1);
-    drop(listener);
 }
 
 #[tokio::test]

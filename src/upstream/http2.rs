@@ -413,10 +413,15 @@ fn builder() -> h2::client::Builder {
 }
 
 #[cfg(test)]
+#[path = "../../tests/common/unconnectable.rs"]
+mod unconnectable;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use hyper_rustls::HttpsConnectorBuilder;
     use tokio::net::TcpListener;
+    use unconnectable::unconnectable;
 
     /// An h2c server on loopback answering each request (with an empty 200) after `delay`;
     /// answers its address, the connections it accepted, and those that have ended.
@@ -508,16 +513,9 @@ mod tests {
 
     #[tokio::test]
     async fn calls_waiting_behind_an_attempt_that_failed_fail_with_it() {
-        // A listener whose one-connection backlog is full: the kernel drops further SYNs, so each
-        // attempt to connect lasts until the connect timeout.
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket
-            .bind("127.0.0.1:0".parse().expect("address"))
-            .expect("bind");
-        let listener = socket.listen(0).expect("listen");
-        let local = listener.local_addr().expect("address");
-        let _queued = tokio::net::TcpStream::connect(local).await.expect("queued");
-        let address = format!("http://{local}/");
+        // Each attempt to connect lasts until the connect timeout.
+        let api = unconnectable().await;
+        let address = format!("http://{}/", api.address);
         let dialer = Dialer::new(ConnectTimeout::new(connector(), Duration::from_millis(300)));
         let connections = Connections::default();
         let texts = tokio::join!(
@@ -531,7 +529,7 @@ mod tests {
         }
         // One attempt for the four calls: the three waiting behind it failed with it.
         assert_eq!(connections.failed_opens.load(Ordering::SeqCst), 1);
-        drop(listener);
+        drop(api);
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ pub mod redis_server;
 pub mod soak;
 pub mod stack;
 pub mod subscriber;
+pub mod unconnectable;
 pub mod upstream;
 
 use std::path::{Path, PathBuf};
