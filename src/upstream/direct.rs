@@ -213,9 +213,12 @@ impl Direct {
             _ => (head, body),
         };
         let (parts, ()) = head.into_parts();
-        // hyper asks for the body only once it writes the request on a connection: until then
-        // (while a connection is found or opened) nothing of it can have gone out. Without a
-        // body, the head alone is the request: maybe sent as soon as the pool has it.
+        // hyper asks for the body only once it writes the request on a connection, in the same
+        // poll as it takes the request and buffers its head (and, a call given up, it skips a
+        // request it has not taken yet): until then (while a connection is found or opened)
+        // nothing of it can have gone out. A call's connection is driven by the call's own loop
+        // (see `crate::lanes`), so the flag is read between such polls, never during one. Without a body, the head alone is
+        // the request: maybe sent as soon as the pool has it.
         let handed = Arc::new(AtomicBool::new(body.is_empty()));
         let _told = TellOnDrop {
             caller: queued,
