@@ -26,8 +26,9 @@ pub enum UpstreamError {
     },
 
     /// The request never left: the API could not be reached (connection refused, DNS, TLS
-    /// handshake), or its HTTP/2 connection closed before the request was queued, or the API
-    /// refused its stream unprocessed. Nothing was processed; a retry is safe.
+    /// handshake), or its connection failed before the request was written on it (over HTTP/2:
+    /// not yet queued, or its stream refused unprocessed; over HTTP/1.1: its body not yet asked
+    /// for). Nothing was processed; a retry is safe.
     #[error("the upstream could not be reached: {0}")]
     Unreachable(String),
 
@@ -262,8 +263,8 @@ mod tests {
 /// text not yet redacted.
 #[derive(Debug)]
 pub(super) enum TransportError {
-    /// Nothing was sent: the connection (TCP, TLS, HTTP/2) could not be made, or it closed before
-    /// the request was queued on it, or the API refused the request's HTTP/2 stream unprocessed.
+    /// Nothing was sent: the connection (TCP, TLS, HTTP/2) could not be made, or it failed before
+    /// the request was written on it, or the API refused the request's HTTP/2 stream unprocessed.
     NotSent(String),
     /// The request could have reached the API (sent whole or in part, or the answer broke off).
     Broken(String),

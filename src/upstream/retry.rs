@@ -2,10 +2,10 @@
 //! sender may add: the API is asked again only when it cannot have processed the request.
 //!
 //! - **Retried**: the connection was never made ([`UpstreamError::Unreachable`]: refused, DNS, TLS
-//!   handshake; or, over HTTP/2, the request was not queued before its connection closed, or the
-//!   API refused its stream unprocessed); the API's own JSON saying it rate-limited the request (HTTP 429, or codes 4,
-//!   80007, 130429, 131048, 133016); the API's own JSON saying it is not ready (codes 1011, 131016,
-//!   or HTTP 503).
+//!   handshake; or the connection failed before the request was written on it: over HTTP/2, not
+//!   yet queued, or its stream refused unprocessed; over HTTP/1.1, its body not yet asked for);
+//!   the API's own JSON saying it rate-limited the request (HTTP 429, or codes 4, 80007, 130429,
+//!   131048, 133016); the API's own JSON saying it is not ready (codes 1011, 131016, or HTTP 503).
 //! - **Never retried**: code 131056 (the per-recipient pair limit: the same recipient again within
 //!   seconds only extends the limit), any failure after which the API may have taken the message
 //!   (no answer in time, a connection broken after sending, an answer that is not the API's JSON,
