@@ -493,6 +493,15 @@ mod tests {
         );
     }
 
+    /// Connections that send a `PING` every 100 ms while in use, each given 200 ms to be answered.
+    fn pinging_fast() -> Connections {
+        Connections::with_timers(Timers {
+            ping_interval: Duration::from_millis(100),
+            ping_timeout: Duration::from_millis(200),
+            ..Timers::default()
+        })
+    }
+
     /// A request to `address` through `connections`, its error text if it failed before being sent.
     async fn not_sent(connections: &Connections, dialer: &Dialer, address: &str) -> String {
         let head = Request::post(address).body(()).expect("a request");
@@ -557,11 +566,7 @@ mod tests {
                 });
             }
         });
-        let connections = Connections::with_timers(Timers {
-            ping_interval: Duration::from_millis(100),
-            ping_timeout: Duration::from_millis(200),
-            ..Timers::default()
-        });
+        let connections = pinging_fast();
         let dialer = Dialer::new(ConnectTimeout::new(connector(), Duration::from_secs(5)));
         let head = Request::get(&address).body(()).expect("a request");
         let queued = AtomicBool::new(false);
@@ -583,11 +588,7 @@ mod tests {
     #[tokio::test]
     async fn a_slow_answer_on_a_connection_that_answers_pings_is_waited_for() {
         let (address, accepted, ended) = server(Duration::from_millis(700)).await;
-        let connections = Connections::with_timers(Timers {
-            ping_interval: Duration::from_millis(100),
-            ping_timeout: Duration::from_millis(200),
-            ..Timers::default()
-        });
+        let connections = pinging_fast();
         assert_eq!(get(&connections, &address).await, http::StatusCode::OK);
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(ended.load(Ordering::SeqCst), 0);
