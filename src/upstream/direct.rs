@@ -170,9 +170,9 @@ impl Direct {
         Ok(Some(Direct { pools, http2 }))
     }
 
-    /// Sends one request and reads its answer (up to [`super::MAX_ANSWER_BYTES`]). The caller bounds
-    /// it in time; `queued` is true, by the time this returns or is dropped, if the request may
-    /// have gone out (see [`Connections::send`]; over HTTP/1.1, once hyper asked for its body).
+    /// Sends one request and reads its answer (up to [`super::MAX_ANSWER_BYTES`]). The caller
+    /// bounds it in time; `queued` is true, by the time this returns or is dropped, if the request
+    /// may have gone out (see [`Connections::send`]; over HTTP/1.1, once hyper asked for its body).
     pub async fn send(
         &self,
         method: Method,
@@ -217,8 +217,8 @@ impl Direct {
         // poll as it takes the request and buffers its head (and, a call given up, it skips a
         // request it has not taken yet): until then (while a connection is found or opened)
         // nothing of it can have gone out. A call's connection is driven by the call's own loop
-        // (see `crate::lanes`), so the flag is read between such polls, never during one. Without a body, the head alone is
-        // the request: maybe sent as soon as the pool has it.
+        // (see `crate::lanes`), so the flag is read between such polls, never during one.
+        // Without a body, the head alone is the request: maybe sent as soon as the pool has it.
         let handed = Arc::new(AtomicBool::new(body.is_empty()));
         let _told = TellOnDrop {
             caller: queued,

@@ -290,8 +290,8 @@ fn unprocessed(error: &h2::Error) -> bool {
             || error.reason() == Some(h2::Reason::REFUSED_STREAM) && error.is_reset())
 }
 
-/// The answer's status, head and body, the body read up to [`super::MAX_ANSWER_BYTES`] (`None` when it
-/// is, or its `Content-Length` announces it is, larger).
+/// The answer's status, head and body, the body read up to [`super::MAX_ANSWER_BYTES`] (`None`
+/// when it is, or its `Content-Length` announces it is, larger).
 async fn read(response: Response<h2::RecvStream>) -> Result<RawAnswer, TransportError> {
     let (parts, mut body) = response.into_parts();
     let mut answer = RawAnswer {
